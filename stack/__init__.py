@@ -1,0 +1,1 @@
+"""p2pstack: a libp2p-compatible peer-to-peer networking stack for trio."""
