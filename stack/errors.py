@@ -133,3 +133,11 @@ class NodeClosed(StackError):
 
 class UnexpectedEOF(ProtocolError):
     """The peer closed its side while a message was only partly received."""
+
+
+class NegotiationTimeout(NegotiationFailed):
+    """multistream-select did not finish within its time limit."""
+
+
+class MultistreamError(ProtocolError):
+    """The peer broke multistream-select: bad header, malformed message or unexpected reply."""
