@@ -1,0 +1,1 @@
+"""Generated protobuf modules for libp2p keys (``crypto.proto``)."""

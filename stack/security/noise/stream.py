@@ -1,0 +1,236 @@
+"""NoiseStream: the trio adapter that runs Noise transport encryption over a byte stream."""
+
+from __future__ import annotations
+
+import operator
+from types import TracebackType
+from typing import Final, final
+
+import trio
+
+from ...errors import ProtocolError, UnexpectedEOF
+from ...identity.keys import PublicKey
+from ...identity.peer_id import PeerId
+from ..base import SecureStream
+from .cipher import BytesLike, FrameDecryptor, FrameEncryptor
+
+DEFAULT_RECEIVE_SIZE: Final = 256 * 1024
+"""How much ciphertext one read from the transport asks for."""
+
+
+class _ConflictDetector:
+    """Raises BusyResourceError when two tasks use the same half of a stream at once."""
+
+    __slots__ = ("_held", "_what")
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._held = False
+
+    def __enter__(self) -> None:
+        if self._held:
+            raise trio.BusyResourceError(f"another task is already {self._what} this stream")
+        self._held = True
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._held = False
+
+
+@final
+class NoiseStream(SecureStream):
+    """A Noise-encrypted :class:`SecureStream` over a transport stream.
+
+    Writes become frames of at most 65519 plaintext bytes, all sent with one ``send_all`` on
+    the transport. Reads take large chunks, decrypt every complete frame and buffer the rest.
+    ``send_eof`` passes through to the transport (which must be half-closeable); Noise has no
+    close message of its own.
+
+    A failed frame authentication, an EOF inside a frame or nonce exhaustion breaks the stream
+    for good: ``BrokenResourceError`` with a ProtocolError (e.g. ``NoiseDecryptError``) as cause.
+    A ``send_all`` interrupted after encrypting (cancelled, or the transport failed) leaves the
+    send side broken, since the nonces it used may or may not have reached the peer.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_decryptor",
+        "_encryptor",
+        "_eof",
+        "_eof_sent",
+        "_plain",
+        "_plain_offset",
+        "_receive_conflict",
+        "_receive_error",
+        "_receive_size",
+        "_send_conflict",
+        "_send_error",
+        "local_peer",
+        "remote_peer",
+        "remote_public_key",
+        "transport_stream",
+    )
+
+    def __init__(
+        self,
+        transport_stream: trio.abc.Stream,
+        *,
+        send_key: bytes,
+        recv_key: bytes,
+        local_peer: PeerId,
+        remote_peer: PeerId,
+        remote_public_key: PublicKey,
+        initial_data: bytes = b"",
+        receive_size: int = DEFAULT_RECEIVE_SIZE,
+    ) -> None:
+        self.transport_stream = transport_stream
+        self.local_peer = local_peer
+        self.remote_peer = remote_peer
+        self.remote_public_key = remote_public_key
+        self._encryptor = FrameEncryptor(send_key)
+        self._decryptor = FrameDecryptor(recv_key)
+        self._receive_size = receive_size
+        self._send_conflict = _ConflictDetector("sending on")
+        self._receive_conflict = _ConflictDetector("receiving from")
+        self._closed = False
+        self._eof = False
+        self._eof_sent = False
+        self._send_error: BaseException | None = None
+        self._receive_error: ProtocolError | None = None
+        self._plain = bytearray()
+        self._plain_offset = 0
+        if initial_data:
+            try:
+                self._plain = self._decryptor.feed(initial_data)
+            except ProtocolError as exc:
+                self._receive_error = exc
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def send_all(self, data: BytesLike) -> None:
+        """Encrypt and send all of ``data``; ``b""`` sends nothing.
+
+        Raises:
+            trio.ClosedResourceError: this stream was closed, or ``send_eof`` was called.
+            trio.BrokenResourceError: the transport failed, or an earlier send was interrupted.
+            trio.BusyResourceError: another task is sending.
+        """
+        with self._send_conflict:
+            self._check_send()
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                frames = self._encryptor.encrypt(data)
+            except ProtocolError as exc:
+                self._send_error = exc
+                raise trio.BrokenResourceError("cannot encrypt on this Noise stream") from exc
+            if not frames:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return
+            try:
+                await self.transport_stream.send_all(frames)
+            except BaseException as exc:
+                self._send_error = exc
+                raise
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Wait until the transport might accept data without blocking."""
+        with self._send_conflict:
+            self._check_send()
+            await self.transport_stream.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        """Close our sending direction; the peer reads EOF after all data sent so far.
+
+        Idempotent. Raises trio.ClosedResourceError if the stream is closed,
+        trio.BusyResourceError if another task is sending, and trio.BrokenResourceError if
+        the transport cannot half-close.
+        """
+        with self._send_conflict:
+            if self._closed:
+                raise trio.ClosedResourceError("the Noise stream is closed")
+            if self._eof_sent:
+                await trio.lowlevel.checkpoint()
+                return
+            transport = self.transport_stream
+            if not isinstance(transport, trio.abc.HalfCloseableStream):
+                await trio.lowlevel.checkpoint()
+                raise trio.BrokenResourceError(
+                    "the transport under this Noise stream cannot half-close"
+                )
+            self._eof_sent = True
+            await transport.send_eof()
+
+    def _check_send(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the Noise stream is closed")
+        if self._eof_sent:
+            raise trio.ClosedResourceError("send_eof was already called on this Noise stream")
+        if self._send_error is not None:
+            raise trio.BrokenResourceError("an earlier send on this Noise stream failed") from (
+                self._send_error
+            )
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        """Return up to ``max_bytes`` decrypted bytes (all buffered ones if None); ``b""`` at EOF.
+
+        Raises:
+            trio.ClosedResourceError: this stream was closed.
+            trio.BrokenResourceError: the transport failed, a frame failed authentication, or
+                the peer closed mid-frame.
+            trio.BusyResourceError: another task is receiving.
+        """
+        if max_bytes is not None:
+            max_bytes = operator.index(max_bytes)
+            if max_bytes < 1:
+                raise ValueError("max_bytes must be >= 1")
+        with self._receive_conflict:
+            if self._closed:
+                raise trio.ClosedResourceError("the Noise stream is closed")
+            if self._plain_offset < len(self._plain):
+                await trio.lowlevel.checkpoint()
+                return self._take(max_bytes)
+            self._check_receive()
+            while not self._eof:
+                data = await self.transport_stream.receive_some(self._receive_size)
+                if not data:
+                    self._eof = True
+                    if self._decryptor.has_partial_frame:
+                        self._receive_error = UnexpectedEOF("the peer closed inside a Noise frame")
+                        self._check_receive()
+                    break
+                try:
+                    self._plain = self._decryptor.feed(data)
+                except ProtocolError as exc:
+                    self._receive_error = exc
+                    self._check_receive()
+                if self._plain:
+                    self._plain_offset = 0
+                    return self._take(max_bytes)
+            await trio.lowlevel.checkpoint()
+            return b""
+
+    def _check_receive(self) -> None:
+        if self._receive_error is not None:
+            raise trio.BrokenResourceError("the Noise stream is broken") from self._receive_error
+
+    def _take(self, max_bytes: int | None) -> bytes | bytearray:
+        plain, offset = self._plain, self._plain_offset
+        available = len(plain) - offset
+        if max_bytes is None or max_bytes >= available:
+            self._plain = bytearray()
+            self._plain_offset = 0
+            return plain if offset == 0 else plain[offset:]
+        self._plain_offset = offset + max_bytes
+        return plain[offset : offset + max_bytes]
+
+    # -- closing -------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the stream and its transport. Idempotent; closes even when cancelled."""
+        self._closed = True
+        self._plain = bytearray()
+        self._plain_offset = 0
+        await self.transport_stream.aclose()
