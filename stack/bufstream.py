@@ -97,7 +97,9 @@ class BufferedStream(trio.abc.HalfCloseableStream):
     async def _fill(self, min_size: int) -> None:
         """Read until at least ``min_size`` bytes are buffered; UnexpectedEOF otherwise."""
         while len(self._buffer) < min_size:
-            chunk = await self.stream.receive_some(max(DEFAULT_READ_SIZE, min_size - len(self._buffer)))
+            chunk = await self.stream.receive_some(
+                max(DEFAULT_READ_SIZE, min_size - len(self._buffer))
+            )
             if not chunk:
                 self._eof = True
                 raise UnexpectedEOF(

@@ -113,7 +113,9 @@ class MultiaddrNotSupported(TransportError):
 class DialError(StackError):
     """Dialling a peer failed; ``attempts`` lists each address tried and why it failed."""
 
-    def __init__(self, message: str, attempts: list[tuple[str, BaseException]] | None = None) -> None:
+    def __init__(
+        self, message: str, attempts: list[tuple[str, BaseException]] | None = None
+    ) -> None:
         detail = "; ".join(f"{addr}: {err}" for addr, err in attempts or [])
         super().__init__(f"{message} ({detail})" if detail else message)
         self.attempts = list(attempts or [])

@@ -1,0 +1,21 @@
+"""Errors of the built-in protocols."""
+
+from __future__ import annotations
+
+from stack.errors import ProtocolError, StackError
+
+
+class PingError(ProtocolError):
+    """The peer answered a ping with different bytes."""
+
+
+class PingTimeout(StackError):
+    """No ping answer arrived in time."""
+
+
+class IdentifyError(ProtocolError):
+    """An identify message was malformed or did not match the authenticated peer."""
+
+
+class EchoError(ProtocolError):
+    """The echo came back different from what was sent."""

@@ -1,0 +1,111 @@
+"""Encoding and decoding identify messages (pure, no I/O)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
+from stack.errors import MultiaddrError
+from stack.identity import PeerId
+from stack.multiaddr import Multiaddr
+
+from ..errors import IdentifyError
+from .pb.identify_pb2 import Identify
+
+logger: Final = logging.getLogger("p2pstack.identify")
+
+MAX_SEND_SIZE: Final = 4096
+"""rust-libp2p reads one message of at most 4096 bytes; never send more."""
+MAX_RECEIVE_SIZE: Final = 8192
+MAX_MESSAGES: Final = 10
+MAX_ADDRS: Final = 64
+MAX_PROTOCOLS: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyInfo:
+    """What a peer told us about itself."""
+
+    peer_id: PeerId
+    protocol_version: str
+    agent_version: str
+    public_key: bytes
+    listen_addrs: tuple[Multiaddr, ...]
+    observed_addr: Multiaddr | None
+    protocols: tuple[str, ...]
+
+
+def encode_identify(
+    *,
+    public_key: bytes,
+    listen_addrs: list[Multiaddr],
+    protocols: list[str],
+    observed_addr: Multiaddr | None,
+    agent_version: str,
+    protocol_version: str,
+) -> bytes:
+    """Serialize our identify message, trimming addresses so it stays under 4096 bytes."""
+    message = Identify(
+        protocolVersion=protocol_version,
+        agentVersion=agent_version,
+        publicKey=public_key,
+        listenAddrs=[a.to_bytes() for a in listen_addrs[:MAX_ADDRS]],
+        protocols=protocols[:MAX_PROTOCOLS],
+    )
+    if observed_addr is not None:
+        message.observedAddr = observed_addr.to_bytes()
+    data = message.SerializeToString()
+    while len(data) > MAX_SEND_SIZE and message.listenAddrs:
+        del message.listenAddrs[-1]
+        data = message.SerializeToString()
+    return data
+
+
+def decode_identify(messages: list[bytes], expected_peer: PeerId) -> IdentifyInfo:
+    """Merge one or more identify messages and check them against the authenticated peer.
+
+    Unparseable addresses are skipped (with a debug log); everything else malformed raises.
+
+    Raises:
+        IdentifyError: a message does not parse, or its public key is not the peer's.
+    """
+    merged = Identify()
+    try:
+        for data in messages:
+            merged.MergeFromString(data)
+    except ProtobufDecodeError as exc:
+        raise IdentifyError(f"malformed identify message: {exc}") from exc
+    if merged.HasField("publicKey"):
+        try:
+            claimed = PeerId.from_public_key_bytes(merged.publicKey)
+        except ValueError as exc:
+            raise IdentifyError(f"identify public key is malformed: {exc}") from exc
+        if claimed != expected_peer:
+            raise IdentifyError(
+                f"identify public key belongs to {claimed}, not to the authenticated "
+                f"peer {expected_peer}"
+            )
+    return IdentifyInfo(
+        peer_id=expected_peer,
+        protocol_version=merged.protocolVersion,
+        agent_version=merged.agentVersion,
+        public_key=merged.publicKey,
+        listen_addrs=tuple(_addrs(merged.listenAddrs[:MAX_ADDRS])),
+        observed_addr=next(iter(_addrs([merged.observedAddr])), None)
+        if merged.HasField("observedAddr")
+        else None,
+        protocols=tuple(p for p in merged.protocols[:MAX_PROTOCOLS] if p.startswith("/")),
+    )
+
+
+def _addrs(raw: list[bytes]) -> list[Multiaddr]:
+    out = []
+    for data in raw:
+        try:
+            out.append(Multiaddr.from_bytes(data))
+        except MultiaddrError as exc:
+            logger.debug("skipping a malformed address in identify: %s", exc)
+    return out

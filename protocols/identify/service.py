@@ -1,0 +1,194 @@
+"""The identify service: answer identify, identify every new connection, push changes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final, final
+
+import trio
+
+from stack.connection import Connection
+from stack.errors import InvalidConfigError, StackError, UnexpectedEOF
+from stack.events import ConnectionClosed, ListenAddrAdded, ListenAddrRemoved, PeerIdentified
+from stack.identity import PeerId
+from stack.netstream import NetStream
+from stack.node import Node
+from stack.varint import length_prefixed
+
+from .codec import MAX_MESSAGES, MAX_RECEIVE_SIZE, IdentifyInfo, decode_identify, encode_identify
+
+IDENTIFY_PROTOCOL: Final = "/ipfs/id/1.0.0"
+IDENTIFY_PUSH_PROTOCOL: Final = "/ipfs/id/push/1.0.0"
+PROTOCOL_VERSION: Final = "ipfs/0.1.0"
+logger: Final = logging.getLogger("p2pstack.identify")
+
+
+def _agent_version() -> str:
+    try:
+        return f"p2pstack/{version('p2pstack')}"
+    except PackageNotFoundError:
+        return "p2pstack"
+
+
+AGENT_VERSION: Final = _agent_version()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IdentifyConfig:
+    """Identify options."""
+
+    agent_version: str = AGENT_VERSION
+    timeout: float = 10.0
+    """How long identifying one connection may take."""
+    push: bool = True
+    """Push our new addresses to connected peers when they change."""
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise InvalidConfigError("timeout must be positive")
+
+
+@final
+class IdentifyService:
+    """Identifies every connection from our side and answers the peers' identify requests.
+
+    Results go to the node's peer store and to :class:`~stack.events.PeerIdentified` events;
+    :meth:`wait_identified` waits for the first result of a connection.
+    """
+
+    def __init__(self, config: IdentifyConfig) -> None:
+        self.config = config
+        self._node: Node | None = None
+        self._results: dict[int, IdentifyInfo] = {}
+        self._done: dict[int, trio.Event] = {}
+        self.observed_addrs: dict[str, int] = {}
+        """Our addresses as peers observed them, with how many peers reported each."""
+
+    @property
+    def node(self) -> Node:
+        if self._node is None:
+            raise StackError("the identify service is not attached to a running node")
+        return self._node
+
+    async def serve(
+        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        self._node = node
+        node.set_stream_handler(IDENTIFY_PROTOCOL, self._handle_identify)
+        node.set_stream_handler(IDENTIFY_PUSH_PROTOCOL, self._handle_push)
+        node.add_connection_callback(self._on_connection)
+        with node.events.subscribe() as events:
+            task_status.started()
+            async for event in events:
+                if isinstance(event, ConnectionClosed):
+                    self._results.pop(event.connection.id, None)
+                    self._done.pop(event.connection.id, None)
+                elif self.config.push and isinstance(event, ListenAddrAdded | ListenAddrRemoved):
+                    for conn in node.connections:
+                        conn.spawn(self._push, conn)
+
+    def _on_connection(self, conn: Connection) -> None:
+        self._done[conn.id] = trio.Event()
+        conn.spawn(self._identify_connection, conn)
+
+    def _message(self, conn: Connection) -> bytes:
+        node = self.node
+        return encode_identify(
+            public_key=node.identity.public_key.to_protobuf(),
+            listen_addrs=node.listen_addrs,
+            protocols=node.protocols,
+            observed_addr=conn.remote_addr,
+            agent_version=self.config.agent_version,
+            protocol_version=PROTOCOL_VERSION,
+        )
+
+    async def _handle_identify(self, stream: NetStream) -> None:
+        await stream.send_all(length_prefixed(self._message(stream.connection)))
+        await stream.send_eof()
+
+    async def _handle_push(self, stream: NetStream) -> None:
+        messages = await _read_messages(stream)
+        self._record(stream.connection, decode_identify(messages, stream.remote_peer))
+
+    async def _push(self, conn: Connection) -> None:
+        info = self._results.get(conn.id)
+        if info is None or IDENTIFY_PUSH_PROTOCOL not in info.protocols:
+            return
+        try:
+            stream = await conn.new_stream(IDENTIFY_PUSH_PROTOCOL)
+            try:
+                await stream.send_all(length_prefixed(self._message(conn)))
+                await stream.send_eof()
+            finally:
+                await stream.aclose()
+        except (StackError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            logger.debug("identify push to %s failed: %s", conn.peer_id.short(), exc)
+
+    async def _identify_connection(self, conn: Connection) -> None:
+        try:
+            with trio.fail_after(self.config.timeout):
+                stream = await conn.new_stream(IDENTIFY_PROTOCOL)
+                try:
+                    messages = await _read_messages(stream)
+                finally:
+                    await stream.aclose()
+            self._record(conn, decode_identify(messages, conn.peer_id))
+        except (
+            StackError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            trio.TooSlowError,
+        ) as exc:
+            logger.info("identifying %s failed: %s", conn.peer_id.short(), exc)
+        finally:
+            self._done.setdefault(conn.id, trio.Event()).set()
+
+    def _record(self, conn: Connection, info: IdentifyInfo) -> None:
+        node = self.node
+        self._results[conn.id] = info
+        node.peerstore.add_addrs(info.peer_id, info.listen_addrs)
+        node.peerstore.set_protocols(info.peer_id, info.protocols)
+        node.peerstore.set_agent(info.peer_id, info.agent_version)
+        if info.public_key:
+            node.peerstore.set_public_key(info.peer_id, info.public_key)
+        if info.observed_addr is not None:
+            key = str(info.observed_addr)
+            self.observed_addrs[key] = self.observed_addrs.get(key, 0) + 1
+        logger.debug("identified %s: %s", info.peer_id.short(), info.agent_version)
+        node.events.publish(
+            PeerIdentified(info.peer_id, info.protocols, info.listen_addrs, info.agent_version)
+        )
+
+    async def wait_identified(self, conn: Connection) -> IdentifyInfo | None:
+        """Wait for the first identify exchange on ``conn``; None if it failed or ``conn`` ended."""
+        done = self._done.get(conn.id)
+        if done is not None:
+            await done.wait()
+        return self._results.get(conn.id)
+
+    def info(self, peer: PeerId) -> IdentifyInfo | None:
+        """The latest identify result of any live connection to ``peer``."""
+        for conn in self.node.connections:
+            if conn.peer_id == peer and conn.id in self._results:
+                return self._results[conn.id]
+        return None
+
+
+async def _read_messages(stream: NetStream) -> list[bytes]:
+    """Read up to MAX_MESSAGES delimited messages until EOF."""
+    messages: list[bytes] = []
+    while len(messages) < MAX_MESSAGES:
+        try:
+            messages.append(await stream.receive_length_prefixed(MAX_RECEIVE_SIZE))
+        except UnexpectedEOF:
+            if stream.buffered:
+                raise
+            break
+    return messages
+
+
+def identify(config: IdentifyConfig | None = None) -> IdentifyService:
+    """The identify protocol factory."""
+    return IdentifyService(config or IdentifyConfig())

@@ -1,0 +1,123 @@
+"""The ``node``, ``ping``, ``perf`` and ``id`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+from pathlib import Path
+from typing import Final
+
+import trio
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from protocols.echo import echo
+from protocols.identify import identify
+from protocols.perf import perf, perf_peer
+from protocols.ping import ping, ping_peer
+from stack.multiaddr import Multiaddr
+from stack.node import open_node
+
+from .common import client_node, console, emit_json, load_identity, wait_for_signal
+from .sizes import format_size
+
+logger: Final = logging.getLogger("p2pstack.cli")
+
+DEFAULT_LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
+
+
+async def cmd_node(args: argparse.Namespace) -> int:
+    """Run a node serving ping, identify, echo and perf until SIGINT/SIGTERM."""
+    listen = args.listen or [DEFAULT_LISTEN]
+    async with open_node(
+        identity=load_identity(args.key),
+        protocols=[ping(), identify(), echo(), perf()],
+    ) as node:
+        for addr in listen:
+            await node.listen(Multiaddr(addr))
+        emit_json({"peer_id": str(node.peer_id), "listen_addrs": [str(a) for a in node.addrs]})
+        signum = await wait_for_signal()
+        logger.info("signal %d received; shutting down", signum)
+    return 0
+
+
+async def cmd_ping(args: argparse.Namespace) -> int:
+    """Dial MA, then ping it ``--count`` times."""
+    target = Multiaddr(args.addr)
+    async with client_node(args.key) as node:
+        start = trio.current_time()
+        conn = await node.dial(target)
+        connect_ms = (trio.current_time() - start) * 1000
+        rtts: list[float] = []
+        if not args.json:
+            console.print(f"connected to [bold]{conn.peer_id}[/] in {connect_ms:.2f} ms")
+        for index in range(args.count):
+            if index and args.interval:
+                await trio.sleep(args.interval)
+            (rtt,) = await ping_peer(node, conn, count=1, ping_timeout=args.timeout)
+            rtts.append(rtt * 1000)
+            if not args.json:
+                console.print(f"pong from {conn.peer_id.short()}: time={rtt * 1000:.3f} ms")
+        if args.json:
+            emit_json({"peer_id": str(conn.peer_id), "connect_ms": connect_ms, "rtts_ms": rtts})
+        else:
+            console.print(
+                f"{len(rtts)} pings: min {min(rtts):.3f} / median "
+                f"{statistics.median(rtts):.3f} / max {max(rtts):.3f} ms"
+            )
+    return 0
+
+
+async def cmd_perf(args: argparse.Namespace) -> int:
+    """Run a perf transfer against MA."""
+    target = Multiaddr(args.addr)
+    async with client_node(args.key) as node:
+        start = trio.current_time()
+        conn = await node.dial(target)
+        connect_ms = (trio.current_time() - start) * 1000
+        if args.json:
+            result = await perf_peer(
+                node, conn, upload=args.upload, download=args.download, streams=args.streams
+            )
+        else:
+            console.print(f"connected to [bold]{conn.peer_id}[/] in {connect_ms:.2f} ms")
+            description = (
+                f"perf: upload {format_size(args.upload)}, download "
+                f"{format_size(args.download)} over {args.streams} stream(s)"
+            )
+            columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=True) as progress:
+                progress.add_task(description, total=None)
+                result = await perf_peer(
+                    node, conn, upload=args.upload, download=args.download, streams=args.streams
+                )
+    if args.json:
+        emit_json({"peer_id": str(conn.peer_id), "connect_ms": connect_ms, **result.to_json()})
+    else:
+        if args.upload:
+            console.print(
+                f"upload   {format_size(result.upload_bytes):>10} in "
+                f"{result.upload_seconds:7.3f} s = [bold]{result.upload_mb_s:9.1f} MB/s[/]"
+            )
+        if args.download:
+            console.print(
+                f"download {format_size(result.download_bytes):>10} in "
+                f"{result.download_seconds:7.3f} s = [bold]{result.download_mb_s:9.1f} MB/s[/]"
+            )
+    return 0
+
+
+async def cmd_id(args: argparse.Namespace) -> int:
+    """Print the peer id of ``--key`` (created on first use) or of a fresh identity."""
+    identity = load_identity(args.key)
+    if args.json:
+        emit_json({"peer_id": str(identity.peer_id)})
+    else:
+        print(identity.peer_id)
+    await trio.lowlevel.checkpoint()
+    return 0
+
+
+def key_path(text: str) -> Path:
+    """argparse type for key files."""
+    return Path(text).expanduser()

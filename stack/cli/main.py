@@ -1,0 +1,122 @@
+"""Entry point of the ``p2pstack`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+import trio
+
+from stack.errors import StackError
+
+from .commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path
+from .demo import cmd_demo
+from .sizes import parse_size
+
+Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="p2pstack",
+        description="A libp2p-compatible peer-to-peer node (TCP, Noise, Yamux) for Python.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Command, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.set_defaults(fn=fn)
+        return cmd
+
+    node = add("node", cmd_node, "run a node serving ping, identify, echo and perf")
+    node.add_argument(
+        "--listen",
+        action="append",
+        metavar="MA",
+        help="multiaddr to listen on (repeatable; default /ip4/127.0.0.1/tcp/0)",
+    )
+    node.add_argument("--key", type=key_path, help="identity key file (created on first use)")
+
+    ping = add("ping", cmd_ping, "dial a peer and measure ping round trips")
+    ping.add_argument("addr", metavar="MA", help="multiaddr of the peer, e.g. .../p2p/12D3KooW...")
+    ping.add_argument("--count", type=int, default=5, help="number of pings (default 5)")
+    ping.add_argument("--interval", type=float, default=0.0, help="seconds between pings")
+    ping.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per ping")
+    ping.add_argument("--key", type=key_path, help="identity key file")
+    ping.add_argument("--json", action="store_true", help="one JSON line on stdout")
+
+    perf = add("perf", cmd_perf, "measure throughput against a peer serving /perf/1.0.0")
+    perf.add_argument("addr", metavar="MA")
+    perf.add_argument("--upload", type=_size, default=0, help="bytes to upload (K/M/G)")
+    perf.add_argument("--download", type=_size, default=0, help="bytes to download (K/M/G)")
+    perf.add_argument("--streams", type=int, default=1, help="concurrent streams (default 1)")
+    perf.add_argument("--key", type=key_path, help="identity key file")
+    perf.add_argument("--json", action="store_true", help="one JSON line on stdout")
+
+    ident = add("id", cmd_id, "print the peer id of a key file (created on first use)")
+    ident.add_argument("--key", type=key_path, help="identity key file")
+    ident.add_argument("--json", action="store_true", help="one JSON line on stdout")
+
+    demo = add("demo", cmd_demo, "two local nodes: connect, identify, ping and perf")
+    demo.add_argument("--size", type=_size, default=256 << 20, help="perf bytes each way")
+    demo.add_argument("--pings", type=int, default=10, help="number of pings")
+    demo.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    return parser
+
+
+def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for name in ("count", "streams", "pings"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be at least 1")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (errors are one line on stderr, never a traceback)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate(parser, args)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    try:
+        status: int = trio.run(args.fn, args)
+    except KeyboardInterrupt:
+        return 130
+    except (StackError, OSError, ValueError, trio.BrokenResourceError) as exc:
+        print(f"p2pstack {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except BaseExceptionGroup as group:
+        leaf = _first_leaf(group)
+        print(f"p2pstack {args.command}: error: {_one_line(leaf)}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text}: {cause}"
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

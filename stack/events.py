@@ -1,0 +1,119 @@
+"""Node events and a small publish/subscribe bus.
+
+Subscribers get a bounded trio receive channel. Publishing never blocks the node: when a
+subscriber's buffer is full the event is dropped for that subscriber and counted in
+:attr:`Subscription.dropped` (a slow consumer must not stall networking).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .identity import PeerId
+    from .multiaddr import Multiaddr
+
+logger: Final = logging.getLogger("p2pstack.events")
+
+
+class Event:
+    """Base class of every node event."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOpened(Event):
+    """A connection finished its upgrade and is ready for streams."""
+
+    peer_id: PeerId
+    connection: Connection
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed(Event):
+    """A connection ended; ``cause`` is why (None for a clean local close)."""
+
+    peer_id: PeerId
+    connection: Connection
+    cause: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpened(Event):
+    """A stream was negotiated; ``inbound`` tells who opened it."""
+
+    peer_id: PeerId
+    protocol: str
+    inbound: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddrAdded(Event):
+    """The node started listening on ``addr``."""
+
+    addr: Multiaddr
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddrRemoved(Event):
+    """The node stopped listening on ``addr``."""
+
+    addr: Multiaddr
+
+
+@dataclass(frozen=True, slots=True)
+class PeerIdentified(Event):
+    """identify (or identify push) told us about a peer."""
+
+    peer_id: PeerId
+    protocols: tuple[str, ...]
+    listen_addrs: tuple[Multiaddr, ...]
+    agent_version: str
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One subscriber's channel and its drop counter."""
+
+    send: trio.MemorySendChannel[Event]
+    receive: trio.MemoryReceiveChannel[Event]
+    dropped: int = 0
+
+
+@dataclass(eq=False)
+class EventBus:
+    """Fan-out of :class:`Event` objects to subscribers."""
+
+    _subscriptions: list[Subscription] = field(default_factory=list)
+
+    def publish(self, event: Event) -> None:
+        """Deliver ``event`` to every subscriber without blocking."""
+        for sub in self._subscriptions:
+            try:
+                sub.send.send_nowait(event)
+            except trio.WouldBlock:
+                sub.dropped += 1
+                logger.debug("event subscriber full, dropped %s", type(event).__name__)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+
+    @contextmanager
+    def subscribe(self, buffer: int = 256) -> Iterator[trio.MemoryReceiveChannel[Event]]:
+        """Subscribe for the duration of the ``with`` block."""
+        send, receive = trio.open_memory_channel[Event](buffer)
+        sub = Subscription(send, receive)
+        self._subscriptions.append(sub)
+        try:
+            yield receive
+        finally:
+            self._subscriptions.remove(sub)
+            send.close()
+            receive.close()

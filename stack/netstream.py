@@ -1,0 +1,41 @@
+"""NetStream: a negotiated protocol stream on a connection."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from muxers.base import MuxedStream
+
+from .bufstream import BufferedStream
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .identity import PeerId
+
+
+class NetStream(BufferedStream):
+    """A muxed stream after protocol negotiation.
+
+    It is a :class:`~stack.bufstream.BufferedStream` (so length-prefixed helpers are at hand)
+    that also knows its protocol id and its connection, and can be reset.
+    """
+
+    def __init__(
+        self, stream: MuxedStream, protocol: str, connection: Connection, initial: bytes = b""
+    ) -> None:
+        super().__init__(stream, initial)
+        self.muxed = stream
+        self.protocol = protocol
+        self.connection = connection
+
+    @property
+    def remote_peer(self) -> PeerId:
+        """The authenticated peer at the other end."""
+        return self.connection.peer_id
+
+    async def reset(self) -> None:
+        """Abort the stream in both directions (the peer sees a reset, not EOF)."""
+        await self.muxed.reset()
+
+    def __repr__(self) -> str:
+        return f"<NetStream {self.protocol} with {self.connection.peer_id.short()}>"

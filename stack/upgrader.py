@@ -1,0 +1,108 @@
+"""The upgrader: raw stream -> secured stream -> muxed session, in a fixed order.
+
+Users choose which security and muxer protocols to offer (in preference order); the order of
+the layers is the stack's: multistream-select(security) -> security handshake -> gater ->
+multistream-select(muxer) -> muxer session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import trio
+
+from muxers.base import MuxedSession, StreamMuxer
+from transports.base import RawConnection
+
+from .errors import ConnectionDenied, HandshakeError, InvalidConfigError
+from .gater import Gater
+from .identity import Identity, PeerId
+from .multistream import handle_protocol, select_protocol
+from .security import SecureStream, SecurityTransport
+
+logger: Final = logging.getLogger("p2pstack.upgrader")
+
+
+@dataclass(frozen=True, slots=True)
+class Upgraded:
+    """The result of an upgrade: the secured stream and the muxed session on it."""
+
+    secure: SecureStream
+    session: MuxedSession
+    security_protocol: str
+    muxer_protocol: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upgrader:
+    """Runs the connection upgrade for one node."""
+
+    identity: Identity
+    security: Sequence[SecurityTransport]
+    muxers: Sequence[StreamMuxer]
+    gater: Gater
+    negotiate_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.security:
+            raise InvalidConfigError("at least one security protocol is required")
+        if not self.muxers:
+            raise InvalidConfigError("at least one stream muxer is required")
+
+    async def upgrade(
+        self, raw: RawConnection, *, initiator: bool, expected_peer: PeerId | None = None
+    ) -> Upgraded:
+        """Secure and multiplex ``raw``; the caller bounds the time it may take.
+
+        Raises:
+            NegotiationFailed, HandshakeError, PeerIdMismatch, ConnectionDenied,
+            ProtocolError, or trio.BrokenResourceError from the transport. The raw stream is
+            closed on any failure.
+        """
+        try:
+            return await self._upgrade(raw, initiator, expected_peer)
+        except BaseException:
+            await trio.aclose_forcefully(raw.stream)
+            raise
+
+    async def _upgrade(
+        self, raw: RawConnection, initiator: bool, expected_peer: PeerId | None
+    ) -> Upgraded:
+        by_id = {s.protocol_id: s for s in self.security}
+        if initiator:
+            sec_id, stream = await select_protocol(
+                raw.stream, list(by_id), timeout=self.negotiate_timeout
+            )
+            secure = await by_id[sec_id].secure_outbound(stream, self.identity, expected_peer)
+        else:
+            sec_id, stream = await handle_protocol(
+                raw.stream, list(by_id), timeout=self.negotiate_timeout
+            )
+            secure = await by_id[sec_id].secure_inbound(stream, self.identity)
+        if secure.remote_peer == self.identity.peer_id:
+            raise HandshakeError("the remote peer authenticated with our own identity")
+        if not self.gater.allow_secured(secure.remote_peer, raw.remote_addr, not initiator):
+            raise ConnectionDenied(
+                f"gater refused secured connection with {secure.remote_peer}", stage="secured"
+            )
+        mux_by_id = {m.protocol_id: m for m in self.muxers}
+        if initiator:
+            mux_id, mux_stream = await select_protocol(
+                secure, list(mux_by_id), timeout=self.negotiate_timeout
+            )
+        else:
+            mux_id, mux_stream = await handle_protocol(
+                secure, list(mux_by_id), timeout=self.negotiate_timeout
+            )
+        session = mux_by_id[mux_id].new_session(mux_stream, is_initiator=initiator)
+        logger.debug(
+            "upgraded %s connection with %s via %s+%s",
+            "outbound" if initiator else "inbound",
+            secure.remote_peer.short(),
+            sec_id,
+            mux_id,
+        )
+        return Upgraded(secure, session, sec_id, mux_id)

@@ -1,0 +1,62 @@
+"""The transport contract: how raw byte streams are dialled and accepted.
+
+A transport turns a multiaddr into a raw trio stream. It knows nothing of security or muxing:
+the node's upgrader runs the fixed layer order on top of whatever the transport returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from stack.multiaddr import Multiaddr
+
+
+@dataclass(frozen=True, slots=True)
+class RawConnection:
+    """A freshly dialled or accepted byte stream and the addresses of its two ends."""
+
+    stream: trio.abc.Stream
+    local_addr: Multiaddr | None
+    remote_addr: Multiaddr
+
+
+class TransportListener(Protocol):
+    """A bound listener. ``accept`` returns the next inbound raw connection."""
+
+    @property
+    def listen_addrs(self) -> list[Multiaddr]:
+        """The concrete addresses bound (port 0 resolved to the real port)."""
+        ...
+
+    async def accept(self) -> RawConnection:
+        """Wait for the next inbound connection. Raises trio.ClosedResourceError once closed."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop listening. Idempotent."""
+        ...
+
+
+class Transport(Protocol):
+    """Dials and listens on the multiaddrs it supports."""
+
+    name: str
+
+    def can_dial(self, addr: Multiaddr) -> bool:
+        """Whether this transport dials ``addr`` (which may end in ``/p2p/<id>``)."""
+        ...
+
+    def can_listen(self, addr: Multiaddr) -> bool:
+        """Whether this transport can listen on ``addr``."""
+        ...
+
+    async def dial(self, addr: Multiaddr) -> RawConnection:
+        """Open a raw connection to ``addr``. Raises TransportError (with cause) on failure."""
+        ...
+
+    async def listen(self, addr: Multiaddr) -> TransportListener:
+        """Bind ``addr`` and return the listener. Raises TransportError on failure."""
+        ...

@@ -1,0 +1,149 @@
+"""TCP transport: ``/ip4|ip6/<addr>/tcp/<port>`` (and ``/dns*`` names, resolved by trio)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, final
+
+import trio
+
+from stack.errors import InvalidConfigError, TransportError
+from stack.multiaddr import Multiaddr
+
+from .base import RawConnection, TransportListener
+
+logger: Final = logging.getLogger("p2pstack.tcp")
+
+_HOST_PROTOCOLS: Final = ("ip4", "ip6", "dns", "dns4", "dns6")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TcpConfig:
+    """TCP options. Buffer sizes of ``None`` keep the kernel's defaults."""
+
+    connect_timeout: float = 10.0
+    socket_buffer_size: int | None = None
+    backlog: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.connect_timeout <= 0:
+            raise InvalidConfigError("connect_timeout must be positive")
+        if self.socket_buffer_size is not None and self.socket_buffer_size < 4096:
+            raise InvalidConfigError("socket_buffer_size must be at least 4096 bytes")
+
+
+def tcp(config: TcpConfig | None = None) -> TcpTransport:
+    """Build a TCP transport."""
+    return TcpTransport(config or TcpConfig())
+
+
+def _host_port(addr: Multiaddr) -> tuple[str, str, int] | None:
+    """Split ``/<host proto>/<host>/tcp/<port>[/p2p/<id>]`` into (proto, host, port)."""
+    parts = addr.without_peer_id().components()
+    if len(parts) != 2 or parts[0].name not in _HOST_PROTOCOLS or parts[1].name != "tcp":
+        return None
+    host, port = parts[0].value, parts[1].value
+    assert host is not None
+    assert port is not None
+    return parts[0].name, host, int(port)
+
+
+def sockaddr_to_multiaddr(sockaddr: tuple[object, ...]) -> Multiaddr:
+    """Convert a socket address tuple to ``/ip4|ip6/<host>/tcp/<port>``."""
+    host, port = str(sockaddr[0]), int(str(sockaddr[1]))
+    ip = ipaddress.ip_address(host.split("%", 1)[0])
+    return Multiaddr(f"/ip{ip.version}/{ip}/tcp/{port}")
+
+
+def _tune(stream: trio.SocketStream, config: TcpConfig) -> None:
+    if config.socket_buffer_size is not None:
+        for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            stream.setsockopt(socket.SOL_SOCKET, opt, config.socket_buffer_size)
+
+
+@final
+class TcpListener:
+    """A TCP listener bound to one address."""
+
+    def __init__(self, listener: trio.SocketListener, config: TcpConfig) -> None:
+        self._listener = listener
+        self._config = config
+        self._addrs = [sockaddr_to_multiaddr(listener.socket.getsockname())]
+
+    @property
+    def listen_addrs(self) -> list[Multiaddr]:
+        return list(self._addrs)
+
+    async def accept(self) -> RawConnection:
+        while True:
+            try:
+                stream = await self._listener.accept()
+            except OSError as exc:  # e.g. ECONNABORTED, EMFILE: keep serving
+                logger.warning("tcp accept failed on %s: %s", self._addrs[0], exc)
+                await trio.lowlevel.checkpoint()
+                continue
+            _tune(stream, self._config)
+            remote = sockaddr_to_multiaddr(stream.socket.getpeername())
+            local = sockaddr_to_multiaddr(stream.socket.getsockname())
+            return RawConnection(stream, local, remote)
+
+    async def aclose(self) -> None:
+        await self._listener.aclose()
+
+
+@final
+class TcpTransport:
+    """Dials and listens on TCP multiaddrs."""
+
+    name = "tcp"
+
+    def __init__(self, config: TcpConfig) -> None:
+        self.config = config
+
+    def can_dial(self, addr: Multiaddr) -> bool:
+        return _host_port(addr) is not None
+
+    def can_listen(self, addr: Multiaddr) -> bool:
+        parsed = _host_port(addr)
+        return parsed is not None and parsed[0] in ("ip4", "ip6")
+
+    async def dial(self, addr: Multiaddr) -> RawConnection:
+        parsed = _host_port(addr)
+        if parsed is None:
+            raise TransportError(f"not a TCP address: {addr}")
+        proto, host, port = parsed
+        try:
+            with trio.fail_after(self.config.connect_timeout):
+                stream = await trio.open_tcp_stream(host, port)
+        except trio.TooSlowError as exc:
+            raise TransportError(
+                f"TCP connect to {addr} timed out after {self.config.connect_timeout} s"
+            ) from exc
+        except OSError as exc:
+            raise TransportError(f"TCP connect to {addr} failed: {exc}") from exc
+        if proto in ("dns4", "dns6") and stream.socket.family != (
+            socket.AF_INET if proto == "dns4" else socket.AF_INET6
+        ):
+            await stream.aclose()
+            raise TransportError(f"{addr} resolved to an address of the wrong family")
+        _tune(stream, self.config)
+        remote = sockaddr_to_multiaddr(stream.socket.getpeername())
+        local = sockaddr_to_multiaddr(stream.socket.getsockname())
+        return RawConnection(stream, local, remote)
+
+    async def listen(self, addr: Multiaddr) -> TransportListener:
+        parsed = _host_port(addr)
+        if parsed is None or parsed[0] not in ("ip4", "ip6"):
+            raise TransportError(f"cannot listen on {addr}: not an /ip4 or /ip6 TCP address")
+        _, host, port = parsed
+        try:
+            listeners: Sequence[trio.SocketListener] = await trio.open_tcp_listeners(
+                port, host=host, backlog=self.config.backlog
+            )
+        except OSError as exc:
+            raise TransportError(f"cannot listen on {addr}: {exc}") from exc
+        return TcpListener(listeners[0], self.config)
