@@ -1,22 +1,28 @@
 """multistream-select 1.0: pure message framing, sans-IO machines and trio adapters."""
 
-from .core import MAX_REJECTIONS as MAX_REJECTIONS
-from .core import Dialer as Dialer
-from .core import Listener as Listener
-from .core import Lister as Lister
-from .core import Machine as Machine
-from .core import State as State
+from .core import (
+    MAX_REJECTIONS as MAX_REJECTIONS,
+    Dialer as Dialer,
+    Listener as Listener,
+    Lister as Lister,
+    Machine as Machine,
+    State as State,
+)
 from .lazy import LazyNegotiatedStream as LazyNegotiatedStream
-from .messages import LS as LS
-from .messages import MAX_MESSAGE_SIZE as MAX_MESSAGE_SIZE
-from .messages import NA as NA
-from .messages import PROTOCOL_ID as PROTOCOL_ID
-from .messages import encode_message as encode_message
-from .messages import parse_message as parse_message
-from .negotiate import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
-from .negotiate import handle_protocol as handle_protocol
-from .negotiate import list_protocols as list_protocols
-from .negotiate import select_protocol as select_protocol
+from .messages import (
+    LS as LS,
+    MAX_MESSAGE_SIZE as MAX_MESSAGE_SIZE,
+    NA as NA,
+    PROTOCOL_ID as PROTOCOL_ID,
+    encode_message as encode_message,
+    parse_message as parse_message,
+)
+from .negotiate import (
+    DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
+    handle_protocol as handle_protocol,
+    list_protocols as list_protocols,
+    select_protocol as select_protocol,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",

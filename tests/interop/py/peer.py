@@ -45,16 +45,14 @@ from libp2p.network.stream.exceptions import (  # type: ignore[import-not-found,
     StreamEOF,
 )
 from libp2p.peer.peerinfo import info_from_p2p_addr  # type: ignore[import-not-found,import-untyped,unused-ignore]
-from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]  # type: ignore[import-not-found,import-untyped,unused-ignore]
     PROTOCOL_ID as NOISE_PROTOCOL_ID,
-)
-from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     Transport as NoiseTransport,
 )
 from libp2p.stream_muxer.yamux.yamux import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     PROTOCOL_ID as YAMUX_PROTOCOL_ID,
+    Yamux,  # type: ignore[import-not-found,import-untyped,unused-ignore]
 )
-from libp2p.stream_muxer.yamux.yamux import Yamux  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
 PING = TProtocol("/ipfs/ping/1.0.0")
 IDENTIFY = TProtocol("/ipfs/id/1.0.0")

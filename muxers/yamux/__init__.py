@@ -1,0 +1,37 @@
+"""Yamux (``/yamux/1.0.0``): a sans-IO core plus a trio adapter."""
+
+from .config import YamuxConfig as YamuxConfig
+from .core import YamuxCore as YamuxCore
+from .errors import (
+    ConnectionLost as ConnectionLost,
+    FrameDecodeError as FrameDecodeError,
+    KeepAliveTimeout as KeepAliveTimeout,
+    RemoteGoAway as RemoteGoAway,
+    SessionClosed as SessionClosed,
+    StreamIdError as StreamIdError,
+    StreamResetError as StreamResetError,
+    WindowExceededError as WindowExceededError,
+    YamuxError as YamuxError,
+    YamuxProtocolError as YamuxProtocolError,
+)
+from .muxer import PROTOCOL_ID as PROTOCOL_ID, YamuxMuxer as YamuxMuxer, yamux as yamux
+from .session import YamuxSession as YamuxSession, YamuxStream as YamuxStream
+
+__all__ = [
+    "PROTOCOL_ID",
+    "ConnectionLost",
+    "FrameDecodeError",
+    "KeepAliveTimeout",
+    "RemoteGoAway",
+    "SessionClosed",
+    "StreamIdError",
+    "StreamResetError",
+    "WindowExceededError",
+    "YamuxConfig",
+    "YamuxCore",
+    "YamuxError",
+    "YamuxMuxer",
+    "YamuxSession",
+    "YamuxStream",
+    "yamux",
+]

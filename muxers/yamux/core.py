@@ -1,0 +1,586 @@
+"""The sans-IO Yamux session state machine.
+
+:class:`YamuxCore` takes bytes in (:meth:`~YamuxCore.receive_data`), produces events
+(:meth:`~YamuxCore.next_events`) and queues frames (:meth:`~YamuxCore.data_to_send`). Time
+enters as ``now`` arguments; :meth:`~YamuxCore.get_timer` and :meth:`~YamuxCore.handle_timer`
+drive keepalive pings and ping timeouts. It never does I/O and never blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from stack.errors import LimitExceeded
+
+from .config import YamuxConfig
+from .errors import (
+    ConnectionLost,
+    KeepAliveTimeout,
+    RemoteGoAway,
+    SessionClosed,
+    StreamIdError,
+    WindowExceededError,
+    YamuxProtocolError,
+)
+from .frames import DEFAULT_WINDOW, HEADER, HEADER_SIZE, MAX_U32, check_version_and_type
+from .stream_state import StreamState
+
+_DATA, _WINDOW_UPDATE, _PING, _GO_AWAY = 0, 1, 2, 3
+_SYN, _ACK, _FIN, _RST = 0x1, 0x2, 0x4, 0x8
+
+#: A received payload slice smaller than 1/_PIN_RATIO of the chunk it came in is copied, so
+#: small frames cannot pin large receive buffers in memory.
+_PIN_RATIO = 8
+
+
+@dataclass(slots=True)
+class Event:
+    """Base class of the core's events."""
+
+
+@dataclass(slots=True)
+class StreamOpened(Event):
+    """The peer opened a stream; it waits in the accept backlog."""
+
+    stream_id: int
+
+
+@dataclass(slots=True)
+class StreamEstablished(Event):
+    """The peer answered one of our streams (its outbound backlog slot is free)."""
+
+    stream_id: int
+
+
+@dataclass(slots=True)
+class DataReceived(Event):
+    """Payload bytes were buffered for a stream."""
+
+    stream_id: int
+    length: int
+
+
+@dataclass(slots=True)
+class WindowUpdated(Event):
+    """A stream's send window grew."""
+
+    stream_id: int
+
+
+@dataclass(slots=True)
+class StreamEnded(Event):
+    """The peer half-closed a stream (FIN)."""
+
+    stream_id: int
+
+
+@dataclass(slots=True)
+class StreamReset(Event):
+    """The peer reset a stream (RST)."""
+
+    stream_id: int
+
+
+@dataclass(slots=True)
+class StreamClosed(Event):
+    """The core forgot a stream: its id and its ``max_streams`` slot are free."""
+
+    stream_id: int
+
+
+@dataclass(slots=True)
+class PingAcknowledged(Event):
+    """The peer answered our ping ``opaque``; ``rtt`` is in seconds."""
+
+    opaque: int
+    rtt: float
+
+
+@dataclass(slots=True)
+class GoAwayReceived(Event):
+    """The peer sent GoAway(0): it opens no new streams and accepts none of ours."""
+
+    code: int
+
+
+@dataclass(slots=True)
+class ConnectionTerminated(Event):
+    """The session ended; ``error`` is the reason (also ``YamuxCore.terminated``)."""
+
+    error: BaseException
+
+
+class YamuxCore:
+    """One Yamux session, without I/O.
+
+    Args:
+        config: the settings (defaults when None).
+        is_initiator: True for the connection dialer (odd stream ids), False otherwise.
+        now: the current time, used for the RTT ping sent at start.
+    """
+
+    def __init__(
+        self,
+        config: YamuxConfig | None = None,
+        *,
+        is_initiator: bool,
+        now: float = 0.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.config = cfg = config or YamuxConfig()
+        self.is_initiator = is_initiator
+        self._log = logger or logging.getLogger("p2pstack.yamux")
+        self._next_id = 1 if is_initiator else 2
+        self._peer_parity = 0 if is_initiator else 1
+        self._streams: dict[int, StreamState] = {}
+        self._backlog: deque[StreamState] = deque()
+        self._outbound_pending = 0
+        self._out: list[bytes | memoryview] = []
+        self._events: list[Event] = []
+        self._partial_header = bytearray()
+        self._payload_left = 0
+        self._payload_sid = 0
+        self._payload_flags = 0
+        self._payload_stream: StreamState | None = None
+        self._max_frame = cfg.max_frame_size
+        self._tuned_total = 0
+        self.terminated: BaseException | None = None
+        self.go_away_sent = False
+        self.go_away_received: int | None = None
+        self._pings: dict[int, float] = {}
+        self._next_ping = 0
+        self.rtt: float | None = None
+        self._now = now
+        self._last_ping_at = now
+        self.ping(now)
+
+    # ---- queries -------------------------------------------------------------------------
+
+    @property
+    def num_streams(self) -> int:
+        """Streams the core tracks (open, half-closed or waiting in the backlog)."""
+        return len(self._streams)
+
+    @property
+    def outbound_backlog_full(self) -> bool:
+        """True while ``accept_backlog`` of our streams wait for the peer's answer."""
+        return self._outbound_pending >= self.config.accept_backlog
+
+    @property
+    def pending_accepts(self) -> int:
+        """Inbound streams waiting in the accept backlog."""
+        return len(self._backlog)
+
+    def next_events(self) -> list[Event]:
+        """Return and clear the events produced so far."""
+        events = self._events
+        self._events = []
+        return events
+
+    def data_to_send(self) -> list[bytes | memoryview]:
+        """Return and clear the queued output buffers, in order.
+
+        Data frame payloads are views of the buffers given to :meth:`send_data`: serialize
+        (e.g. ``b"".join``) them before those buffers may change.
+        """
+        out = self._out
+        self._out = []
+        return out
+
+    def get_timer(self) -> float | None:
+        """The time at which :meth:`handle_timer` should be called next, or None."""
+        if self.terminated is not None:
+            return None
+        when = None
+        if self._pings:
+            when = min(self._pings.values()) + self.config.keepalive_timeout
+        interval = self.config.keepalive_interval
+        if interval is not None:
+            due = self._last_ping_at + interval
+            when = due if when is None else min(when, due)
+        return when
+
+    # ---- input ---------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> None:
+        """Process bytes from the peer (any split). Data is ignored once terminated.
+
+        The core keeps references to ``data``: do not modify it afterwards.
+
+        Raises:
+            YamuxProtocolError: the peer violated the protocol. GoAway(error_code) is
+                queued and the core is terminated before the error propagates.
+        """
+        if self.terminated is not None:
+            return
+        self._now = now
+        try:
+            self._parse(memoryview(data))
+        except YamuxProtocolError as exc:
+            self._terminate(exc, go_away=exc.error_code)
+            raise
+
+    def receive_eof(self) -> None:
+        """The transport reached EOF: terminate with :class:`ConnectionLost`."""
+        after = " after GoAway" if self.go_away_received is not None else ""
+        self._terminate(ConnectionLost(f"the peer closed the connection{after}"))
+
+    def connection_lost(self, exc: BaseException) -> None:
+        """The transport failed: terminate with :class:`ConnectionLost` caused by ``exc``."""
+        lost = ConnectionLost(f"the connection failed: {exc!r}")
+        lost.__cause__ = exc
+        self._terminate(lost)
+
+    def handle_timer(self, now: float) -> None:
+        """Time out unanswered pings and send keepalive pings that are due."""
+        if self.terminated is not None:
+            return
+        self._now = now
+        timeout = self.config.keepalive_timeout
+        if self._pings and min(self._pings.values()) + timeout <= now:
+            self._terminate(KeepAliveTimeout(f"no ping answer within {timeout} s"))
+            return
+        interval = self.config.keepalive_interval
+        if interval is not None and self._last_ping_at + interval <= now:
+            self.ping(now)
+
+    def _parse(self, view: memoryview) -> None:
+        end = len(view)
+        pos = self._feed_payload(view, 0) if self._payload_left else 0
+        partial = self._partial_header
+        unpack_from = HEADER.unpack_from
+        while self.terminated is None:
+            if partial:
+                take = min(HEADER_SIZE - len(partial), end - pos)
+                partial += view[pos : pos + take]
+                pos += take
+                if len(partial) < HEADER_SIZE:
+                    return
+                version, ftype, flags, sid, length = unpack_from(partial)
+                partial.clear()
+            elif end - pos >= HEADER_SIZE:
+                version, ftype, flags, sid, length = unpack_from(view, pos)
+                pos += HEADER_SIZE
+            else:
+                if pos < end:
+                    partial += view[pos:end]
+                return
+            if version or ftype > _GO_AWAY:
+                check_version_and_type(version, ftype)
+            if ftype == _DATA:
+                self._payload_stream = self._on_data_header(sid, flags, length)
+                self._payload_left = length
+                self._payload_sid = sid
+                self._payload_flags = flags
+                pos = self._feed_payload(view, pos)
+            elif ftype == _WINDOW_UPDATE:
+                self._on_window_update(sid, flags, length)
+            elif ftype == _PING:
+                self._on_ping(flags, length)
+            else:
+                self._on_go_away(length)
+
+    def _feed_payload(self, view: memoryview, pos: int) -> int:
+        """Deliver (or drain) payload bytes of the current Data frame; return the new pos."""
+        take = min(self._payload_left, len(view) - pos)
+        if take:
+            self._payload_left -= take
+            stream = self._payload_stream
+            if stream is not None:
+                chunk: memoryview | bytes = view[pos : pos + take]
+                if take * _PIN_RATIO < len(view):
+                    chunk = bytes(chunk)
+                stream.chunks.append(chunk)
+                stream.buffered += take
+                self._events.append(DataReceived(stream.stream_id, take))
+        if not self._payload_left:
+            flags = self._payload_flags
+            self._payload_stream = None
+            if flags & (_FIN | _RST):
+                stream = self._streams.get(self._payload_sid)
+                if stream is not None:
+                    self._close_flags(stream, flags)
+        return pos + take
+
+    def _on_data_header(self, sid: int, flags: int, length: int) -> StreamState | None:
+        """Validate a Data header; return the stream its payload goes to (None = drain)."""
+        stream = self._frame_stream(sid, flags)
+        if stream is None or stream.remote_fin or not length:
+            return None
+        if stream.closed_locally:
+            if not flags & _RST:
+                self._log.debug("yamux: data on closed stream %d, resetting it", sid)
+                self._send_rst(stream)
+                self._remove(stream)
+            return None
+        if length > stream.recv_window:
+            raise WindowExceededError(
+                f"stream {sid}: {length} bytes exceed the receive window {stream.recv_window}"
+            )
+        stream.recv_window -= length
+        return stream
+
+    def _frame_stream(self, sid: int, flags: int) -> StreamState | None:
+        """Handle SYN/ACK of a stream frame; return the live stream (None = ignore it)."""
+        if flags & _SYN:
+            return self._on_syn(sid)
+        stream = self._streams.get(sid)
+        if stream is not None and not stream.established:
+            # Any frame from the peer (ACK or not) establishes our outbound stream.
+            stream.established = True
+            self._outbound_pending -= 1
+            self._events.append(StreamEstablished(sid))
+        return stream
+
+    def _on_syn(self, sid: int) -> StreamState | None:
+        if sid == 0 or sid & 1 != self._peer_parity:
+            raise StreamIdError(f"SYN with stream id {sid} of our own parity (or zero)")
+        if sid in self._streams:
+            raise StreamIdError(f"SYN for stream {sid}, which is already open")
+        cfg = self.config
+        if self.go_away_sent:
+            reason = "we sent GoAway"
+        elif len(self._streams) >= cfg.max_streams:
+            reason = f"the local max_streams limit ({cfg.max_streams}) is reached"
+        elif len(self._backlog) >= cfg.accept_backlog:
+            reason = f"the accept backlog ({cfg.accept_backlog}) is full"
+        else:
+            stream = StreamState(sid, outbound=False, now=self._now)
+            self._streams[sid] = stream
+            self._backlog.append(stream)
+            self._events.append(StreamOpened(sid))
+            return stream
+        self._log.debug("yamux: rejecting inbound stream %d: %s", sid, reason)
+        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _RST, sid, 0))
+        return None
+
+    def _on_window_update(self, sid: int, flags: int, length: int) -> None:
+        stream = self._frame_stream(sid, flags)
+        if stream is None:
+            return
+        if length:
+            stream.send_window += length
+            self._events.append(WindowUpdated(sid))
+        if flags & (_FIN | _RST):
+            self._close_flags(stream, flags)
+
+    def _close_flags(self, stream: StreamState, flags: int) -> None:
+        sid = stream.stream_id
+        if flags & _RST:
+            stream.reset = stream.reset_by_peer = True
+            stream.discard()
+            self._events.append(StreamReset(sid))
+            self._remove(stream)
+        elif not stream.remote_fin:
+            stream.remote_fin = True
+            self._events.append(StreamEnded(sid))
+            if stream.local_fin or stream.closed_locally:
+                self._remove(stream)
+
+    def _on_ping(self, flags: int, opaque: int) -> None:
+        if flags & _SYN:
+            self._out.append(HEADER.pack(0, _PING, _ACK, 0, opaque))
+        elif flags & _ACK:
+            sent = self._pings.pop(opaque, None)
+            if sent is not None:
+                self.rtt = rtt = max(self._now - sent, 0.0)
+                self._events.append(PingAcknowledged(opaque, rtt))
+
+    def _on_go_away(self, code: int) -> None:
+        if code:
+            self._terminate(RemoteGoAway(code))
+        elif self.go_away_received is None:
+            self._log.debug("yamux: the peer sent GoAway(0)")
+            self.go_away_received = 0
+            self._events.append(GoAwayReceived(0))
+
+    # ---- local actions -------------------------------------------------------------------
+
+    def open_stream(self) -> StreamState:
+        """Open a stream: queue its WindowUpdate|SYN at once.
+
+        Raises:
+            SessionClosed: terminated, or GoAway sent or received.
+            LimitExceeded: ``max_streams`` (local limit), a full outbound backlog (wait for
+                a :class:`StreamEstablished` or :class:`StreamClosed` event) or no ids left.
+        """
+        self._check_open()
+        cfg = self.config
+        if len(self._streams) >= cfg.max_streams:
+            raise LimitExceeded(
+                f"cannot open a stream: the local yamux max_streams limit "
+                f"({cfg.max_streams}) is reached",
+                limit="yamux.max_streams",
+            )
+        if self.outbound_backlog_full:
+            raise LimitExceeded(
+                f"{cfg.accept_backlog} opened streams are waiting for the peer's answer",
+                limit="yamux.accept_backlog",
+            )
+        sid = self._next_id
+        if sid > MAX_U32:
+            raise LimitExceeded("yamux stream ids are exhausted", limit="yamux.stream_ids")
+        self._next_id += 2
+        stream = StreamState(sid, outbound=True, now=self._now)
+        extra = cfg.initial_window - DEFAULT_WINDOW
+        stream.recv_window = stream.recv_max = cfg.initial_window
+        self._streams[sid] = stream
+        self._outbound_pending += 1
+        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _SYN, sid, extra))
+        return stream
+
+    def accept_stream(self, now: float) -> StreamState | None:
+        """Take the oldest inbound stream from the backlog and queue its ACK (None if empty)."""
+        if not self._backlog or self.terminated is not None:
+            return None
+        stream = self._backlog.popleft()
+        extra = self.config.initial_window - DEFAULT_WINDOW
+        stream.recv_window += extra
+        stream.recv_max += extra
+        stream.last_update_at = now
+        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _ACK, stream.stream_id, extra))
+        return stream
+
+    def send_data(self, stream: StreamState, data: memoryview) -> int:
+        """Queue as much of ``data`` as the send window allows, in frames of at most
+        ``max_frame_size`` bytes; return the number of bytes queued.
+
+        Raises:
+            YamuxProtocolError: (``remote=False``) the stream cannot send any more.
+        """
+        self._check_can_send(stream)
+        n = min(len(data), stream.send_window)
+        if n <= 0:
+            return 0
+        stream.send_window -= n
+        out = self._out
+        pack = HEADER.pack
+        sid = stream.stream_id
+        step = self._max_frame
+        for pos in range(0, n, step):
+            part = data[pos : min(pos + step, n)]
+            out.append(pack(0, _DATA, 0, sid, len(part)))
+            out.append(part)
+        return n
+
+    def read(self, stream: StreamState, max_bytes: int, now: float) -> bytes:
+        """Take up to ``max_bytes`` buffered bytes and queue window credit when due."""
+        data = stream.take(max_bytes)
+        if data and not (stream.remote_fin or stream.removed or stream.closed_locally):
+            cfg = self.config
+            budget = cfg.connection_window_budget - self._tuned_total
+            before = stream.tuned
+            credit = stream.window_credit(now, self.rtt, cfg.max_window, budget)
+            if credit:
+                self._tuned_total += stream.tuned - before
+                self._out.append(HEADER.pack(0, _WINDOW_UPDATE, 0, stream.stream_id, credit))
+        return data
+
+    def send_eof(self, stream: StreamState) -> None:
+        """Half-close: queue a zero-length WindowUpdate|FIN (once)."""
+        if stream.local_fin or stream.reset or stream.removed:
+            return
+        stream.local_fin = True
+        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _FIN, stream.stream_id, 0))
+        if stream.remote_fin:
+            self._remove(stream)
+
+    def close_stream(self, stream: StreamState) -> None:
+        """The application closed the stream: drop unread data, then FIN or RST.
+
+        RST when unread data was dropped or the peer has no credit left (it might wait
+        forever); otherwise FIN, and any later data from the peer is answered with RST.
+        """
+        if stream.closed_locally:
+            return
+        stream.closed_locally = True
+        dropped = stream.discard()
+        if stream.removed or stream.reset:
+            return
+        if not stream.remote_fin and (dropped or stream.recv_window == 0):
+            self.reset_stream(stream)
+            return
+        if not stream.local_fin:
+            stream.local_fin = True
+            self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _FIN, stream.stream_id, 0))
+        if stream.remote_fin:
+            self._remove(stream)
+
+    def reset_stream(self, stream: StreamState) -> None:
+        """Reset the stream: queue WindowUpdate|RST and forget it."""
+        stream.closed_locally = True
+        stream.discard()
+        if stream.removed or stream.reset:
+            return
+        stream.reset = True
+        self._send_rst(stream)
+        self._remove(stream)
+
+    def ping(self, now: float) -> int:
+        """Queue a ping; return its opaque value (answered by a PingAcknowledged event)."""
+        opaque = self._next_ping
+        self._next_ping = (opaque + 1) & MAX_U32
+        self._pings[opaque] = now
+        self._last_ping_at = now
+        self._out.append(HEADER.pack(0, _PING, _SYN, 0, opaque))
+        return opaque
+
+    def go_away(self, code: int = 0) -> None:
+        """Queue GoAway(code) once: new inbound SYNs get RST and we open no more streams;
+        existing streams carry on."""
+        if not self.go_away_sent and self.terminated is None:
+            self.go_away_sent = True
+            self._out.append(HEADER.pack(0, _GO_AWAY, 0, 0, code))
+
+    def close(self, code: int = 0) -> None:
+        """Close the session locally: queue GoAway(code), then terminate."""
+        self._terminate(SessionClosed("the session was closed locally"), go_away=code)
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.terminated is not None:
+            raise SessionClosed("the yamux session is closed") from self.terminated
+        if self.go_away_sent or self.go_away_received is not None:
+            raise SessionClosed("the yamux session is going away: no new streams")
+
+    def _check_can_send(self, stream: StreamState) -> None:
+        if stream.local_fin or stream.reset or stream.closed_locally or stream.removed:
+            raise YamuxProtocolError(f"stream {stream.stream_id} cannot send", remote=False)
+        if self.terminated is not None:
+            raise YamuxProtocolError("the session is terminated", remote=False)
+
+    def _send_rst(self, stream: StreamState) -> None:
+        if not stream.rst_sent:
+            stream.rst_sent = True
+            self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _RST, stream.stream_id, 0))
+
+    def _remove(self, stream: StreamState) -> None:
+        if stream.removed:
+            return
+        stream.removed = True
+        sid = stream.stream_id
+        del self._streams[sid]
+        if not stream.established:
+            stream.established = True
+            self._outbound_pending -= 1
+        elif not stream.outbound and stream in self._backlog:
+            self._backlog.remove(stream)
+        self._tuned_total -= stream.tuned
+        self._events.append(StreamClosed(sid))
+
+    def _terminate(self, error: BaseException, *, go_away: int | None = None) -> None:
+        if self.terminated is not None:
+            return
+        if go_away is not None and not self.go_away_sent:
+            self.go_away_sent = True
+            self._out.append(HEADER.pack(0, _GO_AWAY, 0, 0, go_away))
+        self.terminated = error
+        for stream in self._streams.values():
+            stream.removed = True
+        self._streams.clear()
+        self._backlog.clear()
+        self._pings.clear()
+        self._events.append(ConnectionTerminated(error))

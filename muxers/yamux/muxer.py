@@ -1,0 +1,32 @@
+"""The Yamux muxer factory."""
+
+from __future__ import annotations
+
+from typing import final
+
+import trio
+
+from ..base import StreamMuxer
+from .config import YamuxConfig
+from .session import YamuxSession
+
+PROTOCOL_ID = "/yamux/1.0.0"
+
+
+@final
+class YamuxMuxer:
+    """Creates :class:`YamuxSession` objects with one :class:`YamuxConfig`."""
+
+    protocol_id: str = PROTOCOL_ID
+
+    def __init__(self, config: YamuxConfig | None = None) -> None:
+        self.config = config or YamuxConfig()
+
+    def new_session(self, stream: trio.abc.Stream, *, is_initiator: bool) -> YamuxSession:
+        """Wrap ``stream`` (must be called inside trio); start it with ``session.run``."""
+        return YamuxSession(stream, is_initiator=is_initiator, config=self.config)
+
+
+def yamux(config: YamuxConfig | None = None) -> StreamMuxer:
+    """The Yamux muxer (``/yamux/1.0.0``) with ``config`` (defaults when None)."""
+    return YamuxMuxer(config)

@@ -1,0 +1,599 @@
+"""The trio adapter over :class:`~muxers.yamux.core.YamuxCore`.
+
+One reader task feeds large transport reads into the core; one writer task is the only
+writer of the transport and sends everything queued since its last write in as few
+``send_all`` calls as possible; one timer task drives keepalive pings. Application tasks
+call the core synchronously and queue output without touching the transport, so cancelling
+them never tears a frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import operator
+from typing import final
+
+import trio
+from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from stack.errors import ProtocolError, StackError
+
+from ..base import MuxedStream
+from .config import YamuxConfig
+from .core import (
+    ConnectionTerminated,
+    Event,
+    GoAwayReceived,
+    PingAcknowledged,
+    StreamClosed,
+    StreamEstablished,
+    StreamOpened,
+    YamuxCore,
+)
+from .errors import ConnectionLost, SessionClosed, StreamResetError, YamuxProtocolError
+from .stream_state import StreamState
+
+logger = logging.getLogger("p2pstack.yamux")
+
+#: Bytes asked of the transport per read.
+RECEIVE_SIZE = 256 * 1024
+#: Application writes wait while this much output is queued or in flight.
+SEND_HIGH_WATER = 1024 * 1024
+#: Output items smaller than this are merged into one transport write.
+_COALESCE = 64 * 1024
+
+
+class _PingWaiter:
+    __slots__ = ("event", "rtt")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.rtt: float | None = None
+
+
+@final
+class YamuxSession:
+    """A Yamux session over a trio stream (implements ``MuxedSession``).
+
+    Must be created inside ``trio.run``. Start it with ``await nursery.start(session.run)``.
+
+    Args:
+        transport: the secured connection; the session owns and closes it.
+        is_initiator: True if we dialled (odd stream ids).
+        config: the settings (defaults when None).
+    """
+
+    def __init__(
+        self, transport: trio.abc.Stream, *, is_initiator: bool, config: YamuxConfig | None = None
+    ) -> None:
+        self.config = config or YamuxConfig()
+        self._transport = transport
+        self._core = YamuxCore(
+            self.config, is_initiator=is_initiator, now=trio.current_time(), logger=logger
+        )
+        self._streams: dict[int, YamuxStream] = {}
+        self._outq: list[bytes] = []
+        self.out_bytes = 0
+        self._writer_lot = ParkingLot()
+        self._idle_lot = ParkingLot()
+        self._drain_waiters: set[YamuxStream] = set()
+        self._accept_lot = ParkingLot()
+        self._open_lot = ParkingLot()
+        self._pings: dict[int, _PingWaiter] = {}
+        self._timer_changed = trio.Event()
+        self._ended = trio.Event()
+        self._closed = trio.Event()
+        self._started = False
+
+    def __repr__(self) -> str:
+        role = "initiator" if self._core.is_initiator else "responder"
+        return f"<YamuxSession {role} streams={self.num_streams} closed={self.is_closed}>"
+
+    # ---- public API ----------------------------------------------------------------------
+
+    @property
+    def core(self) -> YamuxCore:
+        """The sans-IO state machine (read-only use: rtt, counters)."""
+        return self._core
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the session has ended."""
+        return self._core.terminated is not None
+
+    @property
+    def close_reason(self) -> BaseException | None:
+        """None while open, else why it ended: ``SessionClosed`` (our ``aclose``),
+        ``ConnectionLost`` (peer hung up), a ``YamuxProtocolError``, ``RemoteGoAway`` or
+        ``KeepAliveTimeout``."""
+        return self._core.terminated
+
+    @property
+    def num_streams(self) -> int:
+        """Streams currently tracked (open, half-closed, or waiting to be accepted)."""
+        return self._core.num_streams
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`run` has finished and the transport is closed."""
+        await self._closed.wait()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve the session until it ends; never raises for peer behaviour.
+
+        Raises:
+            RuntimeError: ``run`` was called twice.
+        """
+        if self._started:
+            raise RuntimeError("YamuxSession.run() was already called")
+        self._started = True
+        try:
+            self._sync()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._read_loop)
+                nursery.start_soon(self._write_loop)
+                nursery.start_soon(self._timer_loop)
+                task_status.started()
+                await self._ended.wait()
+                # Flush what is queued (a GoAway at least), bounded by the config.
+                with trio.move_on_after(self.config.keepalive_timeout):
+                    while self.out_bytes and not self._writer_failed:
+                        await self._idle_lot.park()
+                nursery.cancel_scope.cancel()
+        finally:
+            try:
+                if self._core.terminated is None:
+                    self._core.close(0)
+                self._sync()
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(self._transport)
+            finally:
+                self._closed.set()
+
+    async def open_stream(self) -> YamuxStream:
+        """Open a stream (its SYN is queued at once; data may follow before the ACK).
+
+        Waits while ``accept_backlog`` opened streams are unanswered.
+
+        Raises:
+            LimitExceeded: the local ``max_streams`` limit is reached.
+            SessionClosed: the session is closed or going away (``__cause__``: the reason).
+        """
+        await checkpoint_if_cancelled()
+        core = self._core
+        blocked = False
+        while (
+            core.outbound_backlog_full
+            and core.terminated is None
+            and not core.go_away_sent
+            and core.go_away_received is None
+            and core.num_streams < self.config.max_streams
+        ):
+            await self._open_lot.park()
+            blocked = True
+        state = core.open_stream()
+        stream = self._streams[state.stream_id] = YamuxStream(self, state)
+        self._sync()
+        if not blocked:
+            await cancel_shielded_checkpoint()
+        return stream
+
+    async def accept_stream(self) -> YamuxStream:
+        """Return the next inbound stream (ACKing it now).
+
+        Raises:
+            trio.EndOfChannel: the session has ended, or the peer sent GoAway and no
+                inbound stream is waiting. See :attr:`close_reason`.
+        """
+        await checkpoint_if_cancelled()
+        core = self._core
+        blocked = False
+        while (state := core.accept_stream(trio.current_time())) is None:
+            if (
+                core.terminated is not None
+                or core.go_away_received is not None
+                or (core.go_away_sent)
+            ):
+                raise trio.EndOfChannel("the yamux session accepts no more streams")
+            await self._accept_lot.park()
+            blocked = True
+        stream = self._streams[state.stream_id] = YamuxStream(self, state)
+        self._sync()
+        if not blocked:
+            await cancel_shielded_checkpoint()
+        return stream
+
+    async def ping(self) -> float:
+        """Send a ping and return the round-trip time in seconds.
+
+        A ping unanswered for ``keepalive_timeout`` ends the session (``KeepAliveTimeout``).
+
+        Raises:
+            SessionClosed: the session ended before the answer came.
+        """
+        core = self._core
+        if core.terminated is not None:
+            raise SessionClosed("the yamux session is closed") from core.terminated
+        waiter = self._pings[core.ping(trio.current_time())] = _PingWaiter()
+        self._sync()
+        self._timer_changed.set()
+        await waiter.event.wait()
+        if waiter.rtt is None:
+            raise SessionClosed("the yamux session closed during a ping") from core.terminated
+        return waiter.rtt
+
+    async def go_away(self) -> None:
+        """Send GoAway(0) and keep running: neither side opens new streams (late SYNs from
+        the peer are reset), existing streams carry on until :meth:`aclose`."""
+        self._core.go_away(0)
+        self._sync()
+        self._open_lot.unpark_all()
+        self._accept_lot.unpark_all()
+        await trio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        """Send GoAway(0), flush, close the transport and wait for :meth:`run` to finish.
+
+        Idempotent; streams still open become broken. Cancellation does not undo it.
+        """
+        if self._core.terminated is None:
+            self._core.close(0)
+            self._sync()
+        if not self._started:
+            self._started = True
+            await trio.aclose_forcefully(self._transport)
+            self._closed.set()
+            return
+        await self._closed.wait()
+
+    # ---- plumbing --------------------------------------------------------------------------
+
+    _writer_failed = False
+
+    def _sync(self) -> None:
+        """Dispatch the core's events and move its output to the writer's queue."""
+        core = self._core
+        events = core.next_events()
+        if events:
+            self._dispatch(events)
+        out = core.data_to_send()
+        if out:
+            data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
+            self._outq.append(data)
+            self.out_bytes += len(data)
+            if self._writer_lot:
+                self._writer_lot.unpark_all()
+
+    def _dispatch(self, events: list[Event]) -> None:
+        streams = self._streams
+        for event in events:
+            sid = getattr(event, "stream_id", None)
+            if sid is not None:
+                stream = streams.get(sid)
+                if stream is not None:
+                    stream.wake()
+                    if type(event) is StreamClosed and stream.state.removed:
+                        del streams[sid]
+                if type(event) in (StreamClosed, StreamEstablished):
+                    self._open_lot.unpark_all()
+                elif type(event) is StreamOpened:
+                    self._accept_lot.unpark_all()
+            elif type(event) is PingAcknowledged:
+                waiter = self._pings.pop(event.opaque, None)
+                if waiter is not None:
+                    waiter.rtt = event.rtt
+                    waiter.event.set()
+            elif type(event) is GoAwayReceived:
+                self._open_lot.unpark_all()
+                self._accept_lot.unpark_all()
+            elif isinstance(event, ConnectionTerminated):
+                self._on_terminated(event.error)
+
+    def _on_terminated(self, error: BaseException) -> None:
+        if isinstance(error, ProtocolError):
+            logger.warning("yamux session ended: protocol error (%s): %s", error.side, error)
+        elif isinstance(error, SessionClosed | ConnectionLost):
+            logger.debug("yamux session ended: %s", error)
+        else:
+            logger.info("yamux session ended: %s", error)
+        for stream in self._streams.values():
+            stream.wake()
+        self._streams.clear()
+        self._wake_drain_waiters()
+        self._open_lot.unpark_all()
+        self._accept_lot.unpark_all()
+        for waiter in self._pings.values():
+            waiter.event.set()
+        self._pings.clear()
+        self._timer_changed.set()
+        self._ended.set()
+
+    def wait_for_drain(self, stream: YamuxStream) -> None:
+        """Register ``stream`` to be woken when queued output drops below the high water."""
+        self._drain_waiters.add(stream)
+
+    def forget_drain_waiter(self, stream: YamuxStream) -> None:
+        self._drain_waiters.discard(stream)
+
+    def _wake_drain_waiters(self) -> None:
+        for stream in self._drain_waiters:
+            stream.wake()
+        self._drain_waiters.clear()
+
+    async def _read_loop(self) -> None:
+        core = self._core
+        receive_some = self._transport.receive_some
+        try:
+            while core.terminated is None:
+                data = await receive_some(RECEIVE_SIZE)
+                if not data:
+                    core.receive_eof()
+                    break
+                # On a protocol error the core terminates itself and queues GoAway.
+                with contextlib.suppress(YamuxProtocolError):
+                    core.receive_data(data, trio.current_time())
+                self._sync()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
+            core.connection_lost(exc)
+        self._sync()
+
+    async def _write_loop(self) -> None:
+        send_all = self._transport.send_all
+        try:
+            while True:
+                while not self._outq:
+                    await self._writer_lot.park()
+                batch = self._outq
+                self._outq = []
+                for data in _coalesce(batch):
+                    await send_all(data)
+                    self.out_bytes -= len(data)
+                    if self.out_bytes < SEND_HIGH_WATER and self._drain_waiters:
+                        self._wake_drain_waiters()
+                if not self.out_bytes:
+                    self._idle_lot.unpark_all()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
+            self._writer_failed = True
+            self._core.connection_lost(exc)
+            self._sync()
+            self._wake_drain_waiters()
+            self._idle_lot.unpark_all()
+
+    async def _timer_loop(self) -> None:
+        core = self._core
+        while core.terminated is None:
+            self._timer_changed = changed = trio.Event()
+            deadline = core.get_timer()
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                await changed.wait()
+            core.handle_timer(trio.current_time())
+            self._sync()
+
+
+def _coalesce(batch: list[bytes]) -> list[bytes]:
+    """Merge runs of small buffers so each transport write is large, without copying big
+    buffers more than once."""
+    if len(batch) == 1:
+        return batch
+    result: list[bytes] = []
+    run: list[bytes] = []
+    for item in batch:
+        if len(item) < _COALESCE:
+            run.append(item)
+            continue
+        if run:
+            result.append(b"".join(run) if len(run) > 1 else run[0])
+            run = []
+        result.append(item)
+    if run:
+        result.append(b"".join(run) if len(run) > 1 else run[0])
+    return result
+
+
+#: ``receive_some()`` without ``max_bytes`` returns at most this much.
+DEFAULT_RECEIVE_SIZE = 256 * 1024
+#: At most this much of one ``send_all`` is queued at a time.
+_SEND_CHUNK = 1024 * 1024
+
+
+@final
+class YamuxStream(MuxedStream):
+    """A Yamux stream: a ``trio.abc.HalfCloseableStream``.
+
+    ``send_eof`` sends FIN. ``aclose`` drops unread data and sends FIN, or RST when the peer
+    could otherwise block (unread data was dropped, or it has no window left); data the
+    peer sends after our ``aclose`` is answered with RST. A received RST and a failed
+    session make every method raise ``trio.BrokenResourceError`` (``__cause__``:
+    ``StreamResetError`` or the session's ``close_reason``).
+    """
+
+    def __init__(self, session: YamuxSession, state: StreamState) -> None:
+        self._session = session
+        self._core = session.core
+        self.state = state
+        self._recv_lot = ParkingLot()
+        self._send_lot = ParkingLot()
+        self._receiving = False
+        self._sending = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<YamuxStream {self.state!r} closed={self._closed}>"
+
+    @property
+    def stream_id(self) -> int:
+        """The Yamux stream id (odd: opened by the dialer, even: by the listener)."""
+        return self.state.stream_id
+
+    def wake(self) -> None:
+        """Wake the tasks blocked on this stream so they re-check its state."""
+        if self._recv_lot:
+            self._recv_lot.unpark_all()
+        if self._send_lot:
+            self._send_lot.unpark_all()
+
+    def _broken(self) -> trio.BrokenResourceError:
+        state = self.state
+        cause: BaseException
+        if state.reset:
+            cause = StreamResetError(state.stream_id, remote=state.reset_by_peer)
+        else:
+            cause = self._core.terminated or SessionClosed("the yamux session is closed")
+        error = trio.BrokenResourceError(f"yamux stream {state.stream_id} is broken: {cause}")
+        error.__cause__ = cause
+        return error
+
+    def _check_send(self) -> None:
+        if self._closed or self.state.local_fin:
+            raise trio.ClosedResourceError("this yamux stream is closed for sending")
+        if self.state.reset or self._core.terminated is not None:
+            raise self._broken()
+
+    def _enter_send(self) -> None:
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this yamux stream")
+        self._sending = True
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Return up to ``max_bytes`` bytes (default 256 KiB); ``b""`` only at EOF.
+
+        Raises:
+            ValueError: ``max_bytes`` < 1.
+            trio.ClosedResourceError: we closed the stream.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is receiving.
+        """
+        if max_bytes is None:
+            max_bytes = DEFAULT_RECEIVE_SIZE
+        elif (max_bytes := operator.index(max_bytes)) < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this yamux stream")
+        self._receiving = True
+        try:
+            await checkpoint_if_cancelled()
+            state = self.state
+            blocked = False
+            while True:
+                if self._closed:
+                    raise trio.ClosedResourceError("this yamux stream is closed")
+                if state.reset:
+                    raise self._broken()
+                if state.buffered:
+                    data = self._core.read(state, max_bytes, trio.current_time())
+                    self._session._sync()
+                    break
+                if state.remote_fin:
+                    data = b""
+                    break
+                if self._core.terminated is not None:
+                    raise self._broken()
+                await self._recv_lot.park()
+                blocked = True
+            if not blocked:
+                await cancel_shielded_checkpoint()
+            return data
+        finally:
+            self._receiving = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send all of ``data`` (split into frames; waits for window credit).
+
+        Raises:
+            trio.ClosedResourceError: we closed the stream or sent EOF.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is sending.
+        """
+        self._enter_send()
+        try:
+            await checkpoint_if_cancelled()
+            view = memoryview(data)
+            if view.itemsize != 1 or view.ndim != 1:
+                view = view.cast("B")
+            state = self.state
+            session = self._session
+            blocked = False
+            while True:
+                self._check_send()
+                if not view:
+                    break
+                if state.send_window > 0 and session.out_bytes < SEND_HIGH_WATER:
+                    sent = self._core.send_data(state, view[:_SEND_CHUNK])
+                    session._sync()  # serializes the frames: `data` is not referenced after
+                    view = view[sent:]
+                    continue
+                if session.out_bytes >= SEND_HIGH_WATER:
+                    session.wait_for_drain(self)
+                await self._send_lot.park()
+                blocked = True
+            if not blocked:
+                await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Return when there is send window and the session's output is not backed up.
+
+        Raises:
+            trio.ClosedResourceError: we closed the stream or sent EOF.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is sending.
+        """
+        self._enter_send()
+        try:
+            await checkpoint_if_cancelled()
+            session = self._session
+            blocked = False
+            while True:
+                self._check_send()
+                if self.state.send_window > 0 and session.out_bytes < SEND_HIGH_WATER:
+                    break
+                if session.out_bytes >= SEND_HIGH_WATER:
+                    session.wait_for_drain(self)
+                await self._send_lot.park()
+                blocked = True
+            if not blocked:
+                await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def send_eof(self) -> None:
+        """Half-close: send FIN after the queued data. A second call does nothing.
+
+        Raises:
+            trio.ClosedResourceError: we closed the stream.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is sending.
+        """
+        self._enter_send()
+        try:
+            await checkpoint_if_cancelled()
+            if self._closed:
+                raise trio.ClosedResourceError("this yamux stream is closed")
+            if not self.state.local_fin:
+                self._check_send()
+                self._core.send_eof(self.state)
+                self._session._sync()
+            await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def aclose(self) -> None:
+        """Close both directions (see the class docstring); idempotent, works cancelled."""
+        if not self._closed:
+            self._closed = True
+            self._core.close_stream(self.state)
+            self._session._sync()
+            self._session.forget_drain_waiter(self)
+            self.wake()
+        await trio.lowlevel.checkpoint()
+
+    async def reset(self) -> None:
+        """Abort the stream with RST (also after ``aclose``, until the peer's FIN came)."""
+        self._closed = True
+        self._core.reset_stream(self.state)
+        self._session._sync()
+        self._session.forget_drain_waiter(self)
+        self.wake()
+        await trio.lowlevel.checkpoint()

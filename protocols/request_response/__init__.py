@@ -1,0 +1,99 @@
+"""Request-response behind a firewall (one stream per request, py-libp2p compatible).
+
+Quick start::
+
+    rr = request_response("/app/query/1", JsonCodec(), handler=answer)
+    async with open_node(protocols=[rr], listen=[...]) as node:
+        response = await rr.request(peer_or_addr, {"q": 1}, timeout=5)
+
+See :mod:`.service` for the wire behaviour, :mod:`.firewall` for the rules and
+:mod:`.limits` for limits and backpressure.
+"""
+
+from .codec import (
+    BytesCodec as BytesCodec,
+    Codec as Codec,
+    DataclassCodec as DataclassCodec,
+    JsonCodec as JsonCodec,
+)
+from .errors import (
+    CodecError as CodecError,
+    ConnectionClosed as ConnectionClosed,
+    DialFailure as DialFailure,
+    MalformedMessage as MalformedMessage,
+    MessageTooLarge as MessageTooLarge,
+    NotPermitted as NotPermitted,
+    RequestResponseError as RequestResponseError,
+    RequestTimeout as RequestTimeout,
+    ResponseOmitted as ResponseOmitted,
+    TrailingData as TrailingData,
+    TruncatedMessage as TruncatedMessage,
+    UnsupportedProtocols as UnsupportedProtocols,
+)
+from .events import InboundFailure as InboundFailure, OutboundFailure as OutboundFailure
+from .firewall import (
+    AllowAll as AllowAll,
+    ApprovalRequest as ApprovalRequest,
+    Approver as Approver,
+    Ask as Ask,
+    Direction as Direction,
+    Firewall as Firewall,
+    RejectAll as RejectAll,
+    Restricted as Restricted,
+    Rule as Rule,
+    RuleProvider as RuleProvider,
+    Rules as Rules,
+)
+from .framing import REJECTION as REJECTION
+from .limits import Backpressure as Backpressure, RequestResponseConfig as RequestResponseConfig
+from .responder import (
+    InboundRequest as InboundRequest,
+    RequestContext as RequestContext,
+    Responder as Responder,
+)
+from .service import (
+    Handler as Handler,
+    RequestResponse as RequestResponse,
+    request_response as request_response,
+)
+
+__all__ = [
+    "REJECTION",
+    "AllowAll",
+    "ApprovalRequest",
+    "Approver",
+    "Ask",
+    "Backpressure",
+    "BytesCodec",
+    "Codec",
+    "CodecError",
+    "ConnectionClosed",
+    "DataclassCodec",
+    "DialFailure",
+    "Direction",
+    "Firewall",
+    "Handler",
+    "InboundFailure",
+    "InboundRequest",
+    "JsonCodec",
+    "MalformedMessage",
+    "MessageTooLarge",
+    "NotPermitted",
+    "OutboundFailure",
+    "RejectAll",
+    "RequestContext",
+    "RequestResponse",
+    "RequestResponseConfig",
+    "RequestResponseError",
+    "RequestTimeout",
+    "Responder",
+    "ResponseOmitted",
+    "Restricted",
+    "Rule",
+    "RuleProvider",
+    "Rules",
+    "TrailingData",
+    "TruncatedMessage",
+    "UnsupportedProtocols",
+    "request_response",
+]

@@ -1,0 +1,34 @@
+"""Request-response events, published on ``node.events`` next to the node's own events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stack.events import Event
+
+if TYPE_CHECKING:
+    from stack.identity import PeerId
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFailure(Event):
+    """An inbound request on ``protocol`` from ``peer_id`` was not answered.
+
+    ``error`` says why: NotPermitted, RequestTimeout, MessageTooLarge, CodecError,
+    ResponseOmitted (handler failed, responder dropped, request dropped by the backpressure
+    policy or over a concurrency limit) or ConnectionClosed.
+    """
+
+    peer_id: PeerId
+    protocol: str
+    error: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundFailure(Event):
+    """An outbound request on ``protocol`` to ``peer_id`` failed (``None``: unknown peer)."""
+
+    peer_id: PeerId | None
+    protocol: str
+    error: Exception

@@ -1,0 +1,327 @@
+"""The request-response firewall: default and per-peer rules, for inbound AND outbound.
+
+The effective rule for a request is the peer's rule for that direction, else the default
+rule for that direction. When neither exists the application's ``rule_provider`` is asked
+once per peer (concurrent requests share the question); its answer becomes the peer's
+rules. No answer within ``ask_timeout`` seconds, an exception, or no provider at all means
+the request is rejected. ``Ask`` rules consult the ``approver`` per request under the same
+timeout. ``Restricted`` and ``Ask`` may carry a ``projection`` so that the predicate or the
+approver sees only part of the request.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final, final
+
+import trio
+
+from stack.errors import InvalidConfigError
+from stack.identity import PeerId
+
+from .errors import NotPermitted
+
+logger: Final = logging.getLogger("p2pstack.request_response.firewall")
+
+
+class Direction(enum.Flag):
+    """Which requests a rule applies to."""
+
+    INBOUND = 1
+    OUTBOUND = 2
+    BOTH = 3
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class AllowAll:
+    """Every request passes."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RejectAll:
+    """Every request is refused."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Restricted:
+    """Requests pass when ``predicate(projection(request))`` is true (not serializable)."""
+
+    predicate: Callable[[Any], bool]
+    projection: Callable[[Any], Any] | None = None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """The application's ``approver`` decides each request (sees ``projection(request)``)."""
+
+    projection: Callable[[Any], Any] | None = None
+
+
+Rule = AllowAll | RejectAll | Restricted | Ask
+
+_NAMES: Final[dict[str, Rule]] = {"allow": AllowAll(), "reject": RejectAll(), "ask": Ask()}
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A rule per direction; ``None`` means "no rule" (fall back or ask)."""
+
+    inbound: Rule | None = None
+    outbound: Rule | None = None
+
+    @classmethod
+    def both(cls, rule: Rule) -> Rules:
+        """The same rule for inbound and outbound requests."""
+        return cls(inbound=rule, outbound=rule)
+
+    def get(self, direction: Direction) -> Rule | None:
+        """The rule for one direction (INBOUND or OUTBOUND)."""
+        return self.inbound if direction is Direction.INBOUND else self.outbound
+
+    def with_rule(self, rule: Rule | None, direction: Direction) -> Rules:
+        """A copy with ``rule`` set (or removed, for None) for ``direction``."""
+        out = self
+        if Direction.INBOUND in direction:
+            out = replace(out, inbound=rule)
+        if Direction.OUTBOUND in direction:
+            out = replace(out, outbound=rule)
+        return out
+
+    def merged_over(self, other: Rules) -> Rules:
+        """``self``'s rules, with ``other``'s where ``self`` has none."""
+        return Rules(self.inbound or other.inbound, self.outbound or other.outbound)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """What an ``Ask`` rule shows the approver; ``request`` may be a projection."""
+
+    peer: PeerId
+    protocol: str
+    direction: Direction
+    request: Any
+
+
+Approver = Callable[[ApprovalRequest], Awaitable[bool]]
+"""Returns True to allow one request."""
+RuleProvider = Callable[[PeerId, Direction], Awaitable["Rules | None"]]
+"""Returns the rules for a peer that has none (and no default applies)."""
+
+
+class Firewall:
+    """Decides whether each request may pass. Rules may change at any time.
+
+    Args:
+        default: the default rules; None for none (every peer without rules is asked about).
+        peers: initial per-peer rules.
+        ask_timeout: seconds the approver and the rule provider get to answer.
+        approver: decides requests under ``Ask``.
+        rule_provider: supplies rules for peers without any.
+    """
+
+    def __init__(
+        self,
+        *,
+        default: Rules | None = None,
+        peers: Mapping[PeerId, Rules] | None = None,
+        ask_timeout: float = 10.0,
+        approver: Approver | None = None,
+        rule_provider: RuleProvider | None = None,
+    ) -> None:
+        self._default = default if default is not None else Rules()
+        self._peers: dict[PeerId, Rules] = dict(peers or {})
+        self.ask_timeout = ask_timeout
+        self.approver = approver
+        self.rule_provider = rule_provider
+        self._asking: dict[PeerId, trio.Event] = {}
+
+    @classmethod
+    def allow_all(cls) -> Firewall:
+        """A firewall that lets every request through in both directions."""
+        return cls(default=Rules.both(AllowAll()))
+
+    # ------------------------------------------------------------------- rules
+    @property
+    def ask_timeout(self) -> float:
+        """Seconds an approver or rule provider may take; silence means reject."""
+        return self._ask_timeout
+
+    @ask_timeout.setter
+    def ask_timeout(self, seconds: float) -> None:
+        if not seconds > 0:
+            raise InvalidConfigError(f"ask_timeout must be positive, not {seconds!r}")
+        self._ask_timeout = float(seconds)
+
+    @property
+    def default(self) -> Rules:
+        """The default rules (fields are None where no default exists)."""
+        return self._default
+
+    def set_default(self, rule: Rule, direction: Direction = Direction.BOTH) -> None:
+        """Make ``rule`` the default for ``direction``."""
+        self._default = self._default.with_rule(rule, direction)
+
+    def remove_default(self, direction: Direction = Direction.BOTH) -> None:
+        """Remove the default for ``direction``: peers without rules are then asked about."""
+        self._default = self._default.with_rule(None, direction)
+
+    def peer_rules(self, peer: PeerId) -> Rules | None:
+        """The rules set for ``peer``, or None."""
+        return self._peers.get(peer)
+
+    def set_peer_rule(
+        self, peer: PeerId, rule: Rule, direction: Direction = Direction.BOTH
+    ) -> None:
+        """Give ``peer`` its own ``rule`` for ``direction``."""
+        self._peers[peer] = self._peers.get(peer, Rules()).with_rule(rule, direction)
+
+    def remove_peer_rule(self, peer: PeerId, direction: Direction = Direction.BOTH) -> None:
+        """Drop ``peer``'s own rule for ``direction`` (the default applies again)."""
+        rules = self._peers.get(peer, Rules()).with_rule(None, direction)
+        if rules == Rules():
+            self._peers.pop(peer, None)
+        else:
+            self._peers[peer] = rules
+
+    def rule_for(self, peer: PeerId, direction: Direction) -> Rule | None:
+        """The effective rule: the peer's, else the default, else None."""
+        own = self._peers.get(peer)
+        rule = own.get(direction) if own is not None else None
+        return rule if rule is not None else self._default.get(direction)
+
+    # --------------------------------------------------------------- deciding
+    async def check(self, peer: PeerId, direction: Direction, protocol: str, request: Any) -> None:
+        """Return if the request may pass.
+
+        Raises:
+            NotPermitted: the effective rule refused it (the message says which and why).
+        """
+        where = (
+            f"inbound request on {protocol} from {peer}"
+            if direction is Direction.INBOUND
+            else f"outbound request on {protocol} to {peer}"
+        )
+        rule = await self._obtain_rule(peer, direction)
+        if rule is None:
+            raise NotPermitted(f"{where}: no rule for the peer and no default rule")
+        if isinstance(rule, AllowAll):
+            return
+        if isinstance(rule, RejectAll):
+            raise NotPermitted(f"{where}: rejected by rule RejectAll")
+        view = rule.projection(request) if rule.projection is not None else request
+        if isinstance(rule, Restricted):
+            if not _safely(rule.predicate, view):
+                raise NotPermitted(f"{where}: refused by a Restricted rule")
+            return
+        if not await self._approve(ApprovalRequest(peer, protocol, direction, view)):
+            raise NotPermitted(f"{where}: not approved within {self.ask_timeout:g} s")
+
+    async def _approve(self, question: ApprovalRequest) -> bool:
+        if self.approver is None:
+            return False
+        with trio.move_on_after(self.ask_timeout):
+            try:
+                return bool(await self.approver(question))
+            except Exception:
+                logger.warning("firewall approver failed; rejecting", exc_info=True)
+                return False
+        logger.info("firewall approver did not answer in %s s; rejecting", self.ask_timeout)
+        return False
+
+    async def _obtain_rule(self, peer: PeerId, direction: Direction) -> Rule | None:
+        rule = self.rule_for(peer, direction)
+        if rule is not None or self.rule_provider is None:
+            return rule
+        pending = self._asking.get(peer)
+        if pending is not None:
+            await pending.wait()
+            return self.rule_for(peer, direction)
+        pending = self._asking[peer] = trio.Event()
+        try:
+            answer: Rules | None = None
+            with trio.move_on_after(self.ask_timeout):
+                try:
+                    answer = await self.rule_provider(peer, direction)
+                except Exception:
+                    logger.warning("firewall rule provider failed for %s", peer, exc_info=True)
+            if answer is not None:
+                self._peers[peer] = self._peers.get(peer, Rules()).merged_over(answer)
+        finally:
+            del self._asking[peer]
+            pending.set()
+        return self.rule_for(peer, direction)
+
+    # ------------------------------------------------------- export / import
+    def export_rules(self) -> dict[str, Any]:
+        """The serializable rules as JSON-ready data.
+
+        ``Restricted`` rules and ``Ask`` rules with a projection hold code, so they are
+        left out (the application re-creates them after :meth:`import_rules`).
+        """
+        return {
+            "default": _export(self._default),
+            "peers": {str(peer): _export(rules) for peer, rules in self._peers.items()},
+        }
+
+    def import_rules(self, data: Mapping[str, Any], *, replace: bool = False) -> None:
+        """Load rules written by :meth:`export_rules` (merged, or replacing all rules).
+
+        Raises:
+            InvalidConfigError: ``data`` is malformed; nothing was changed.
+        """
+        try:
+            default = _import(data.get("default") or {})
+            peers = {
+                PeerId.from_string(str(k)): _import(v) for k, v in (data.get("peers") or {}).items()
+            }
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise InvalidConfigError(f"malformed firewall rules: {exc}") from exc
+        if replace:
+            self._default, self._peers = default, peers
+            return
+        self._default = default.merged_over(self._default)
+        for peer, rules in peers.items():
+            self._peers[peer] = rules.merged_over(self._peers.get(peer, Rules()))
+
+
+def _safely(predicate: Callable[[Any], bool], value: Any) -> bool:
+    try:
+        return bool(predicate(value))
+    except Exception:
+        logger.warning("firewall predicate failed; rejecting", exc_info=True)
+        return False
+
+
+def _rule_name(rule: Rule | None) -> str | None:
+    for name, known in _NAMES.items():
+        if rule == known:
+            return name
+    return None
+
+
+def _export(rules: Rules) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in ("inbound", "outbound"):
+        name = _rule_name(getattr(rules, key))
+        if name is not None:
+            out[key] = name
+    return out
+
+
+def _import(data: Mapping[str, Any]) -> Rules:
+    unknown = set(data) - {"inbound", "outbound"}
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}")
+    rules: dict[str, Rule] = {}
+    for key, name in data.items():
+        if name not in _NAMES:
+            raise ValueError(f"unknown rule {name!r} (expected one of {sorted(_NAMES)})")
+        rules[key] = _NAMES[name]
+    return Rules(**rules)
