@@ -7,8 +7,7 @@ import ipaddress
 import string
 
 import base58
-from hypothesis import assume, example, given
-from hypothesis import strategies as st
+from hypothesis import assume, example, given, strategies as st
 
 from stack.errors import MultiaddrError
 from stack.multiaddr import MAX_BINARY_SIZE, Multiaddr

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from stack.errors import (
     DecodeError,
@@ -16,8 +15,12 @@ from stack.errors import (
     SignatureError,
 )
 from stack.identity import Identity, KeyType, PublicKey
-from stack.security.noise import FrameDecryptor, FrameEncryptor, NoiseHandshake
-from stack.security.noise import handshake as handshake_module
+from stack.security.noise import (
+    FrameDecryptor,
+    FrameEncryptor,
+    NoiseHandshake,
+    handshake as handshake_module,
+)
 from stack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame
 from stack.security.noise.payload import SIGNATURE_PREFIX, decode_payload, encode_payload
 from stack.security.noise.payload_pb2 import NoiseExtensions, NoiseHandshakePayload

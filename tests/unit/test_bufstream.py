@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from stack.bufstream import BufferedStream
 from stack.errors import MessageTooLarge, UnexpectedEOF, VarintError
