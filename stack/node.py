@@ -15,7 +15,7 @@ from typing import Final
 import trio
 
 from muxers.base import MuxedStream, StreamMuxer
-from transports.base import RawConnection, Transport, TransportListener
+from transports.base import NodeAwareTransport, RawConnection, Transport, TransportListener
 
 from .connection import Connection, Direction
 from .dialer import Dialer
@@ -418,6 +418,9 @@ async def open_node(
             config=config,
             nursery=nursery,
         )
+        for transport in node.transports:
+            if isinstance(transport, NodeAwareTransport):
+                transport.attach(node)
         try:
             for service in services:
                 await nursery.start(service.serve, node)

@@ -7,11 +7,14 @@ the node's upgrader runs the fixed layer order on top of whatever the transport 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import trio
 
 from stack.multiaddr import Multiaddr
+
+if TYPE_CHECKING:
+    from stack.node import Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,4 +62,16 @@ class Transport(Protocol):
 
     async def listen(self, addr: Multiaddr) -> TransportListener:
         """Bind ``addr`` and return the listener. Raises TransportError on failure."""
+        ...
+
+
+@runtime_checkable
+class NodeAwareTransport(Protocol):
+    """A transport that needs the node it serves (a relay transport opens streams on it).
+
+    The node calls ``attach`` once, before it starts listening or dialling.
+    """
+
+    def attach(self, node: Node) -> None:
+        """Remember ``node``; called once by :func:`stack.node.open_node`."""
         ...
