@@ -277,10 +277,11 @@ class Firewall:
             InvalidConfigError: ``data`` is malformed; nothing was changed.
         """
         try:
-            default = _import(data.get("default") or {})
-            peers = {
-                PeerId.from_string(str(k)): _import(v) for k, v in (data.get("peers") or {}).items()
-            }
+            default = _import(data.get("default", {}))
+            peers_data = data.get("peers", {})
+            if not isinstance(peers_data, Mapping):
+                raise TypeError("'peers' must map peer ids to rules")
+            peers = {PeerId.from_string(str(k)): _import(v) for k, v in peers_data.items()}
         except (AttributeError, TypeError, ValueError) as exc:
             raise InvalidConfigError(f"malformed firewall rules: {exc}") from exc
         if replace:
@@ -315,7 +316,9 @@ def _export(rules: Rules) -> dict[str, str]:
     return out
 
 
-def _import(data: Mapping[str, Any]) -> Rules:
+def _import(data: object) -> Rules:
+    if not isinstance(data, Mapping):
+        raise TypeError(f"rules must be a mapping, not {type(data).__name__}")
     unknown = set(data) - {"inbound", "outbound"}
     if unknown:
         raise ValueError(f"unknown keys {sorted(unknown)}")

@@ -4,8 +4,9 @@ This is py-libp2p's RequestResponse framing (one length-prefixed message each wa
 p2pstack adds one reserved signal, :data:`REJECTION`: the two bytes ``80 00``, a
 *non-minimal* uvarint for zero that no conforming encoder emits. A responder whose firewall
 refuses a request sends it in place of the response and closes; our requester raises
-``NotPermitted``. A lenient decoder (py-libp2p's) reads it as an empty body, which its JSON
-codec rejects, so it fails at once instead of hanging.
+``NotPermitted``. A lenient decoder (py-libp2p's) reads it as a zero-length body and fails
+at once instead of hanging (py-libp2p 0.8.1 raises RequestTransportError; an empty body
+is not valid JSON either).
 
 :class:`FrameDecoder` never buffers more than it asks for: :meth:`FrameDecoder.wanted`
 tells the adapter how many bytes to read next, and the size limit is checked as soon as

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import trio
 
-from stack.errors import NegotiationFailed, NegotiationTimeout, StackError
+from stack.errors import InvalidConfigError, NegotiationFailed, NegotiationTimeout, StackError
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
 
@@ -157,6 +157,7 @@ class RequestResponse(Generic[Req, Resp]):
         the outbound firewall is asked first (its own ``ask_timeout``) when the peer is known.
 
         Raises:
+            InvalidConfigError: ``timeout`` is not positive.
             NotPermitted: our outbound firewall, or the peer's inbound firewall, refused it.
             RequestTimeout, DialFailure, ConnectionClosed, UnsupportedProtocols,
             ResponseOmitted, MessageTooLarge, CodecError, MalformedMessage.
@@ -167,6 +168,8 @@ class RequestResponse(Generic[Req, Resp]):
         peer = target if isinstance(target, PeerId) else target.peer_id()
         try:
             seconds = self.config.request_timeout if timeout is None else timeout
+            if not seconds > 0:
+                raise InvalidConfigError(f"timeout must be positive, not {seconds!r}")
             return await self._request(node, target, peer, request, seconds)
         except RequestResponseError as exc:
             node.events.publish(OutboundFailure(peer, self.protocol, exc))
@@ -210,7 +213,11 @@ class RequestResponse(Generic[Req, Resp]):
             raise RequestTimeout(f"{conn.peer_id} did not negotiate {self.protocol}") from exc
         except NegotiationFailed as exc:
             raise UnsupportedProtocols(f"{conn.peer_id} does not serve {self.protocol}") from exc
-        except (*_STREAM_ERRORS, StackError) as exc:
+        except _STREAM_ERRORS as exc:  # e.g. reset by a peer over its inbound limits
+            raise self._stream_failure(conn, exc) from exc
+        except StackError as exc:
+            if not conn.is_closed:
+                raise  # a local limit (LimitExceeded) or the like, typed already
             raise ConnectionClosed(f"cannot open a stream to {conn.peer_id}: {exc}") from exc
         failed = True
         try:
@@ -298,8 +305,7 @@ class RequestResponse(Generic[Req, Resp]):
         if frame is None:
             self._queue.remove(inbound)
             responder._finish(RequestTimeout("the application did not answer in time"))
-            assert responder.failure is not None
-            self._inbound_failed(peer, responder.failure)
+            self._inbound_failed(peer, responder.failure or ResponseOmitted("no response"))
             await stream.reset()
             return
         try:

@@ -42,14 +42,12 @@ from libp2p.request_response import (  # type: ignore[import-not-found,import-un
 )
 from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     PROTOCOL_ID as NOISE_ID,
-)
-from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     Transport as NoiseTransport,
 )
 from libp2p.stream_muxer.yamux.yamux import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     PROTOCOL_ID as YAMUX_ID,
+    Yamux,
 )
-from libp2p.stream_muxer.yamux.yamux import Yamux  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
 log = logging.getLogger("interop-rr-peer")
 

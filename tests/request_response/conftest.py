@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from protocols.request_response import (
+    InboundFailure,
+    JsonCodec,
+    RequestContext,
+    RequestResponse,
+    request_response,
+)
+from stack.events import Event
+from stack.node import Node, open_node
+from stack.service import Service
+from transports.memory import MemoryNetwork, memory
+
+PROTOCOL = "/test/rr/1"
+
+
+@asynccontextmanager
+async def memory_pair(
+    server_services: Sequence[Service], client_services: Sequence[Service]
+) -> AsyncIterator[tuple[Node, Node]]:
+    """A listening server node and a client node on a private in-memory network."""
+    network = MemoryNetwork()
+    async with (
+        open_node(
+            transports=[memory(network)], listen=["/memory/0"], protocols=list(server_services)
+        ) as server,
+        open_node(transports=[memory(network)], protocols=list(client_services)) as client,
+    ):
+        yield server, client
+
+
+async def echo_handler(request: Any, context: RequestContext) -> Any:
+    return {"echo": request}
+
+
+def server_rr(**kwargs: Any) -> RequestResponse[Any, Any]:
+    """A JSON echo service on PROTOCOL (keyword arguments go to request_response)."""
+    kwargs.setdefault("handler", echo_handler)
+    return request_response(PROTOCOL, JsonCodec(), **kwargs)
+
+
+def client_rr(**kwargs: Any) -> RequestResponse[Any, Any]:
+    """A JSON request-only service on PROTOCOL."""
+    return request_response(PROTOCOL, JsonCodec(), inbound=False, **kwargs)
+
+
+def drain(events: trio.MemoryReceiveChannel[Event]) -> list[Event]:
+    """Every event received so far."""
+    out: list[Event] = []
+    while True:
+        try:
+            out.append(events.receive_nowait())
+        except trio.WouldBlock:
+            return out
+
+
+def failures(events: list[Event], kind: type[Event] = InboundFailure) -> list[Exception]:
+    """The errors of the request-response failure events of ``kind``."""
+    return [e.error for e in events if isinstance(e, kind) and hasattr(e, "error")]
