@@ -2,7 +2,7 @@
 // js-libp2p interop peer for the p2pstack test-suite (Node 20, libp2p 2.x).
 //
 // CLI contract (shared with ../py/peer.py):
-//   node peer.mjs listen --listen MA [--listen MA ...] [--seed LABEL]
+//   node peer.mjs listen --listen MA [--listen MA ...] [--seed LABEL] [--mdns [--mdns-dial]]
 //   node peer.mjs dial MA [--seed LABEL] [--ping N] [--identify] [--echo BYTES] [--streams K]
 //                         [--perf-upload BYTES] [--perf-download BYTES] [--timeout S]
 //
@@ -11,14 +11,21 @@
 // exits 0, or prints a one-line error on stderr and exits 1. Logs go to stderr.
 // Transports: TCP and WebSocket; security: Noise only; muxer: Yamux only.
 // Services: ping, identify, echo (@libp2p/echo) and a hand-written /perf/1.0.0.
+// `listen --mdns` also runs @libp2p/mdns discovery (every interface of the host or network
+// namespace: run it only inside a test's namespace) and prints, after the listening line,
+// one JSON line {"discovered": "<peer id>", "addrs": [...]} per peer found; with
+// `--mdns-dial` it then dials that peer, pings it and prints {"connected": "<peer id>",
+// "ping_ms": N} (or {"dial_failed": "<peer id>", "error": "..."}).
 
 import { createHash, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { echo } from '@libp2p/echo'
 import { identify } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -48,7 +55,7 @@ class PeerError extends Error {
 // ------------------------------------------------------------------ arguments
 
 function usage (msg) {
-  process.stderr.write(`error: ${msg}\nusage: peer.mjs listen --listen MA [--listen MA ...] [--seed LABEL]\n` +
+  process.stderr.write(`error: ${msg}\nusage: peer.mjs listen --listen MA [--listen MA ...] [--seed LABEL] [--mdns [--mdns-dial]]\n` +
     '       peer.mjs dial MA [--seed LABEL] [--ping N] [--identify] [--echo BYTES] [--streams K] ' +
     '[--perf-upload BYTES] [--perf-download BYTES] [--timeout S]\n')
   process.exit(2)
@@ -70,6 +77,8 @@ function parseArgs (argv) {
     }
     if (a === '--seed') args.seed = next()
     else if (cmd === 'listen' && a === '--listen') args.listen.push(next())
+    else if (cmd === 'listen' && a === '--mdns') args.mdns = true
+    else if (cmd === 'listen' && a === '--mdns-dial') args.mdnsDial = true
     else if (cmd === 'dial' && a === '--ping') args.ping = int(a, next())
     else if (cmd === 'dial' && a === '--identify') args.identify = true
     else if (cmd === 'dial' && a === '--echo') args.echo = int(a, next())
@@ -81,6 +90,7 @@ function parseArgs (argv) {
     else usage(`unexpected argument ${a}`)
   }
   if (cmd === 'listen' && args.listen.length === 0) usage('listen needs at least one --listen MA')
+  if (args.mdnsDial && !args.mdns) usage('--mdns-dial requires --mdns')
   if (cmd === 'dial') {
     if (args.target == null) usage('dial needs a multiaddr')
     if (args.streams != null && args.echo == null) usage('--streams requires --echo')
@@ -184,7 +194,7 @@ function perfHandler ({ stream }) {
 
 // -------------------------------------------------------------------- the node
 
-async function makeNode (seed, listen) {
+async function makeNode (seed, listen, withMdns = false) {
   const privateKey = seed != null
     ? await generateKeyPairFromSeed('Ed25519', createHash('sha256').update(seed, 'utf8').digest())
     : await generateKeyPair('Ed25519')
@@ -202,7 +212,8 @@ async function makeNode (seed, listen) {
     services: {
       identify: identify(),
       ping: ping({ maxInboundStreams: 16, maxOutboundStreams: 16 }),
-      echo: echo({ maxInboundStreams: STREAM_LIMIT, maxOutboundStreams: STREAM_LIMIT })
+      echo: echo({ maxInboundStreams: STREAM_LIMIT, maxOutboundStreams: STREAM_LIMIT }),
+      ...(withMdns ? { mdns: mdns({ interval: 1000 }) } : {})
     }
   })
   await node.handle(PERF, perfHandler, { maxInboundStreams: STREAM_LIMIT, maxOutboundStreams: STREAM_LIMIT })
@@ -210,7 +221,32 @@ async function makeNode (seed, listen) {
 }
 
 async function cmdListen (args) {
-  const node = await makeNode(args.seed, args.listen)
+  const node = await makeNode(args.seed, args.listen, args.mdns)
+  const discovered = new Set()
+  if (args.mdns) {
+    // Listen before start() so that nothing found early is missed; print after the
+    // listening line (stdout order is what the harness relies on).
+    const queue = []
+    let listening = false
+    const report = (id, addrs) => {
+      if (discovered.has(id)) return
+      discovered.add(id)
+      process.stdout.write(JSON.stringify({ discovered: id, addrs }) + '\n')
+      if (args.mdnsDial) void mdnsDial(node, id)
+    }
+    // The mdns service's own event: the node's peer:discovery also fires for peers that
+    // merely connected to us, which would not prove that mDNS found them.
+    node.services.mdns.addEventListener('peer', (evt) => {
+      const id = evt.detail.id.toString()
+      const addrs = evt.detail.multiaddrs.map((ma) => ma.toString())
+      if (listening) report(id, addrs)
+      else queue.push([id, addrs])
+    })
+    args.flushDiscovered = () => {
+      listening = true
+      for (const [id, addrs] of queue.splice(0)) report(id, addrs)
+    }
+  }
   await node.start()
   const peerId = node.peerId.toString()
   const addrs = node.getMultiaddrs().map((ma) => {
@@ -218,6 +254,7 @@ async function cmdListen (args) {
     return s.includes('/p2p/') ? s : `${s}/p2p/${peerId}`
   })
   process.stdout.write(JSON.stringify({ peer_id: peerId, listen_addrs: addrs }) + '\n')
+  if (args.flushDiscovered != null) args.flushDiscovered()
   let stopping = false
   const stop = async (why) => {
     if (stopping) return
@@ -233,6 +270,17 @@ async function cmdListen (args) {
   process.stdin.on('end', () => { void stop('stdin EOF') })
   process.stdin.on('error', () => { void stop('stdin error') })
   process.stdin.resume()
+}
+
+async function mdnsDial (node, id) {
+  try {
+    const conn = await node.dial(peerIdFromString(id), { signal: AbortSignal.timeout(20000) })
+    const rtts = await doPing(conn, 1)
+    process.stdout.write(JSON.stringify({ connected: id, ping_ms: rtts[0] }) + '\n')
+  } catch (err) {
+    const error = `${err?.name ?? 'Error'}: ${err?.message ?? err}`.replace(/\s*\n\s*/g, ' ')
+    process.stdout.write(JSON.stringify({ dial_failed: id, error }) + '\n')
+  }
 }
 
 async function doPing (conn, count) {

@@ -3,7 +3,7 @@
 Runs inside its OWN virtual environment (see scripts/setup-interop-peers.sh),
 never in the project's venv.  The CLI contract is shared with ../js/peer.mjs:
 
-    peer.py listen --listen MA [--listen MA ...] [--seed LABEL]
+    peer.py listen --listen MA [--listen MA ...] [--seed LABEL] [--mdns [--mdns-dial]]
     peer.py dial MA [--seed LABEL] [--ping N] [--identify] [--echo BYTES] [--streams K]
                     [--perf-upload BYTES] [--perf-download BYTES] [--timeout S]
 
@@ -11,6 +11,12 @@ never in the project's venv.  The CLI contract is shared with ../js/peer.mjs:
 SIGINT or EOF on stdin.  `dial` prints one JSON line with the results and exits 0,
 or prints a one-line error on stderr and exits 1.  Transport: TCP (plus WebSocket
 for addresses ending in /ws), security: Noise only, muxer: Yamux only.
+
+`listen --mdns` enables py-libp2p's mDNS (zeroconf on every interface of the host or
+network namespace: run it only inside a test's namespace) and prints, after the listening
+line, one JSON line {"discovered": "<peer id>", "addrs": [...]} per peer found; with
+`--mdns-dial` it then connects, pings once and prints {"connected": "<peer id>",
+"ping_ms": N} (or {"dial_failed": "<peer id>", "error": "..."}).
 """
 
 from __future__ import annotations
@@ -75,7 +81,7 @@ _state = {"printed": False}
 # --------------------------------------------------------------------- helpers
 
 
-def make_host(seed: str | None, listen: list[Any], websocket: bool) -> Any:
+def make_host(seed: str | None, listen: list[Any], websocket: bool, mdns: bool = False) -> Any:
     if seed is not None:
         key_pair = create_new_key_pair(hashlib.sha256(seed.encode()).digest())
     else:
@@ -88,6 +94,7 @@ def make_host(seed: str | None, listen: list[Any], websocket: bool) -> Any:
         listen_addrs=listen or None,
         enable_websocket=websocket,
         enable_tcp=True,
+        enable_mDNS=mdns,
     )
 
 
@@ -208,10 +215,52 @@ async def wait_for_stop() -> None:
         nursery.start_soon(on_stdin_eof)
 
 
+async def report_discoveries(host: Any, found: Any, dial: bool) -> None:
+    """Print each peer mDNS found once; with ``dial``, connect and ping it."""
+    seen: set[str] = set()
+    async with trio.open_nursery() as nursery:
+        async for info in found:
+            pid = str(info.peer_id)
+            if pid in seen:
+                continue
+            seen.add(pid)
+            addrs = [str(a) for a in info.addrs]
+            print(json.dumps({"discovered": pid, "addrs": addrs}), flush=True)
+            if dial:
+                nursery.start_soon(mdns_dial, host, info)
+
+
+async def mdns_dial(host: Any, info: Any) -> None:
+    pid = str(info.peer_id)
+    try:
+        with trio.fail_after(20):
+            await host.connect(info)
+            rtts = await do_ping(host, info.peer_id, 1)
+        print(json.dumps({"connected": pid, "ping_ms": rtts[0]}), flush=True)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        print(json.dumps({"dial_failed": pid, "error": error}), flush=True)
+
+
 async def cmd_listen(args: argparse.Namespace) -> None:
     listen = [multiaddr.Multiaddr(a) for a in args.listen]
     websocket = any(a.rstrip("/").endswith("/ws") for a in args.listen)
-    host = make_host(args.seed, listen, websocket)
+    send, found = trio.open_memory_channel[Any](256)
+    if args.mdns:
+        from libp2p.discovery.events.peerDiscovery import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            peerDiscovery,
+        )
+
+        token = trio.lowlevel.current_trio_token()
+
+        def on_discovered(info: Any) -> None:  # runs on zeroconf's browser thread
+            try:
+                trio.from_thread.run_sync(send.send_nowait, info, trio_token=token)
+            except Exception as exc:  # full, closed or trio gone: a test peer just logs it
+                log.warning("mdns: dropped a discovery: %r", exc)
+
+        peerDiscovery.register_peer_discovered_handler(on_discovered)
+    host = make_host(args.seed, listen, websocket, mdns=args.mdns)
     install_handlers(host)
     async with host.run(listen_addrs=listen):
         peer_id = str(host.get_id())
@@ -222,7 +271,13 @@ async def cmd_listen(args: argparse.Namespace) -> None:
                 s += f"/p2p/{peer_id}"
             addrs.append(s)
         print(json.dumps({"peer_id": peer_id, "listen_addrs": addrs}), flush=True)
-        await wait_for_stop()
+        if args.mdns:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(report_discoveries, host, found, args.mdns_dial)
+                await wait_for_stop()
+                nursery.cancel_scope.cancel()
+        else:
+            await wait_for_stop()
     os._exit(0)  # py-libp2p's background services can linger; we are done.
 
 
@@ -369,6 +424,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     lp = sub.add_parser("listen")
     lp.add_argument("--listen", action="append", required=True, metavar="MA")
     lp.add_argument("--seed", metavar="LABEL")
+    lp.add_argument("--mdns", action="store_true")
+    lp.add_argument("--mdns-dial", action="store_true")
     dp = sub.add_parser("dial")
     dp.add_argument("multiaddr", metavar="MA")
     dp.add_argument("--seed", metavar="LABEL")
@@ -380,6 +437,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     dp.add_argument("--perf-download", type=int, metavar="BYTES")
     dp.add_argument("--timeout", type=float, default=300.0, metavar="S")
     args = p.parse_args(argv)
+    if args.cmd == "listen" and args.mdns_dial and not args.mdns:
+        p.error("--mdns-dial requires --mdns")
     if args.cmd == "dial":
         args.streams_given = args.streams is not None
         if args.streams is None:

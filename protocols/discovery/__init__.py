@@ -1,0 +1,1 @@
+"""Peer discovery mechanisms (XMPP presence, mDNS on the local network, ...)."""
