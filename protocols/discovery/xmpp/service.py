@@ -1,0 +1,232 @@
+"""The XMPP presence discovery service: publish our P2P info, learn our contacts', gate inbound.
+
+Usage::
+
+    disco = xmpp_discovery(DiscoveryConfig(xmpp=XmppConfig(jid=..., password=...)), upnp=nat)
+    async with open_node(protocols=[ping(), identify(), nat, disco], gater=disco.gater) as node:
+        await node.listen("/ip4/0.0.0.0/tcp/4001")
+        result = await disco.dial("bob@example.org/phone", wait=10)
+
+Our presence carries ``<e2e>`` with the node's Ed25519 identity key, ``<p2p>`` with our local
+and external address (from the UPnP mapping when there is one, else ``external`` from the
+config, else the local address) and caps ``<c/>``; it is re-sent whenever one of them changes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import trio
+
+from stack.errors import InvalidConfigError, StackError
+from stack.events import ListenAddrAdded, ListenAddrRemoved
+from stack.identity import Ed25519PublicKey
+from stack.multiaddr import Multiaddr
+
+from .client import (
+    PresenceAvailable,
+    PresenceUnavailable,
+    RosterChanged,
+    SessionEnded,
+    SessionStarted,
+    XmppClient,
+    XmppConfig,
+    XmppEvent,
+)
+from .dial import DialResult, dial_contact
+from .directory import Directory
+from .gater import Decision, GaterConfig, XmppGater
+from .jid import Jid
+from .presence import P2PInfo, build_payload, canonical_ip, parse_presence
+
+if TYPE_CHECKING:
+    from protocols.nat import NatState, UpnpService
+    from stack.node import Node
+
+logger: Final = logging.getLogger("p2pstack.discovery.xmpp")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscoveryConfig:
+    """Options of :class:`XmppDiscovery`."""
+
+    xmpp: XmppConfig
+    gater: GaterConfig = field(default_factory=GaterConfig)
+    local_ip: str | None = None
+    """The ``locIp`` to publish; default: the UPnP LAN address, else the first non-loopback
+    IPv4 address we listen on (loopback when that is all there is)."""
+    external: tuple[str, int] | None = None
+    """The external address to publish without UPnP (a manual port forward); default: local."""
+    relay: Multiaddr | None = None
+    """A relay to fall back to when dialling contacts."""
+
+    def __post_init__(self) -> None:
+        if self.local_ip is not None:
+            object.__setattr__(self, "local_ip", canonical_ip(self.local_ip))
+        if self.external is not None:
+            ip, port = self.external
+            if not 1 <= port <= 65535:
+                raise InvalidConfigError(f"external port {port} outside 1..65535")
+            object.__setattr__(self, "external", (canonical_ip(ip), port))
+
+
+def _tcp4_addrs(addrs: list[Multiaddr]) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for addr in addrs:
+        hp = addr.host_port("tcp")
+        if hp is not None and addr.components()[0].name == "ip4":
+            out.append(hp)
+    return out
+
+
+def choose_own_p2p(
+    listen: list[Multiaddr],
+    nat: NatState | None,
+    local_ip: str | None = None,
+    external: tuple[str, int] | None = None,
+) -> P2PInfo | None:
+    """The ``<p2p/>`` we publish for our listen addresses and UPnP state (pure)."""
+    if nat is not None:
+        for mapping in nat.mappings:
+            return P2PInfo(
+                ext_ip=mapping.external_ip,
+                ext_port=mapping.external_port,
+                loc_ip=local_ip or mapping.internal_ip,
+                loc_port=mapping.internal_port,
+            )
+    candidates = _tcp4_addrs(listen)
+    if not candidates:
+        return None
+    if local_ip is not None:
+        chosen = next((hp for hp in candidates if hp[0] == local_ip), (local_ip, candidates[0][1]))
+    else:
+        chosen = next(
+            (hp for hp in candidates if not ipaddress.ip_address(hp[0]).is_loopback), candidates[0]
+        )
+    ext_ip, ext_port = external or chosen
+    return P2PInfo(ext_ip=ext_ip, ext_port=ext_port, loc_ip=chosen[0], loc_port=chosen[1])
+
+
+class XmppDiscovery:
+    """A node service; pass :attr:`gater` to ``open_node`` to authorise inbound connections."""
+
+    def __init__(
+        self,
+        config: DiscoveryConfig,
+        upnp: UpnpService | None = None,
+        *,
+        on_publish: Callable[[Jid, P2PInfo | None], None] | None = None,
+        on_decision: Callable[[Decision], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.upnp = upnp
+        self.directory = Directory()
+        self.gater = XmppGater(self.directory, config.gater, on_decision=on_decision)
+        self.on_publish = on_publish
+        self._client: XmppClient | None = None
+        self._node: Node | None = None
+        self._published: tuple[P2PInfo | None, bytes] | None = None
+
+    @property
+    def client(self) -> XmppClient:
+        if self._client is None:
+            raise StackError("the XMPP discovery service is not running")
+        return self._client
+
+    @property
+    def node(self) -> Node:
+        if self._node is None:
+            raise StackError("the XMPP discovery service is not running")
+        return self._node
+
+    async def serve(
+        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        if not isinstance(node.identity.public_key, Ed25519PublicKey):
+            raise InvalidConfigError("XMPP presence discovery needs an Ed25519 node identity")
+        self._node = node
+        xmpp = self.config.xmpp
+        jid = xmpp.parsed_jid
+        if not jid.resource:
+            resource = f"p2pstack-{node.peer_id.to_base58()[-8:]}"
+            xmpp = _with_jid(xmpp, f"{jid.bare}/{resource}")
+        self._client = XmppClient(xmpp, self._on_event)
+        self.directory.attach_peerstore(node.peerstore)
+        if self.upnp is not None:
+            self.upnp.add_callback(lambda _: self.republish())
+        with node.events.subscribe() as events:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self._client.run)
+                self.republish()
+                task_status.started()
+                async for event in events:
+                    if isinstance(event, ListenAddrAdded | ListenAddrRemoved):
+                        self.republish()
+
+    def own_p2p(self) -> P2PInfo | None:
+        """What we publish now."""
+        nat = self.upnp.state if self.upnp is not None else None
+        return choose_own_p2p(
+            self.node.listen_addrs, nat, self.config.local_ip, self.config.external
+        )
+
+    def republish(self) -> None:
+        """Re-send our presence if what it carries changed."""
+        if self._client is None or self._node is None:
+            return
+        p2p = self.own_p2p()
+        key = self.node.identity.public_key.raw_bytes()
+        self.directory.set_own_p2p(p2p)
+        if self._published == (p2p, key):
+            return
+        self._published = (p2p, key)
+        logger.info("XMPP: publishing %s", p2p)
+        self._client.set_presence(build_payload(p2p, key))
+        self._notify()
+
+    def _notify(self) -> None:
+        snap = self.directory.snapshot
+        if self.on_publish is not None and snap.online and snap.own_jid is not None:
+            self.on_publish(snap.own_jid, snap.own_p2p)
+
+    def _on_event(self, event: XmppEvent) -> None:
+        directory = self.directory
+        if isinstance(event, SessionStarted):
+            directory.session_started(event.jid)
+            self._notify()
+        elif isinstance(event, SessionEnded):
+            directory.session_lost()
+        elif isinstance(event, RosterChanged):
+            directory.set_roster(event.items)
+        elif isinstance(event, PresenceAvailable):
+            directory.available(event.jid, parse_presence(event.children))
+        elif isinstance(event, PresenceUnavailable):
+            directory.unavailable(event.jid)
+
+    async def wait_online(self) -> Jid:
+        """Wait until our XMPP session is up; return our full JID."""
+        snap = await self.directory.wait_for(lambda s: s.online and s.own_jid is not None)
+        assert snap.own_jid is not None
+        return snap.own_jid
+
+    async def dial(self, jid: Jid | str, *, wait: float = 0.0, **kwargs: Any) -> DialResult:
+        """:func:`~.dial.dial_contact` with our node, directory and configured relay."""
+        kwargs.setdefault("relay", self.config.relay)
+        return await dial_contact(self.node, self.directory, jid, wait=wait, **kwargs)
+
+
+def _with_jid(config: XmppConfig, jid: str) -> XmppConfig:
+    from dataclasses import replace
+
+    return replace(config, jid=jid)
+
+
+def xmpp_discovery(
+    config: DiscoveryConfig, upnp: UpnpService | None = None, **kwargs: Any
+) -> XmppDiscovery:
+    """The XMPP presence discovery service factory."""
+    return XmppDiscovery(config, upnp, **kwargs)
