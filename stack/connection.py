@@ -12,8 +12,9 @@ import trio
 
 from muxers.base import MuxedSession
 
-from .errors import NegotiationFailed, NodeClosed
+from .errors import LimitExceeded, NegotiationFailed, NodeClosed
 from .identity import PeerId
+from .limits import check
 from .multiaddr import Multiaddr
 from .multistream import select_protocol
 from .netstream import NetStream
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
     from .node import Node
 
 logger: Final = logging.getLogger("p2pstack.connection")
+
+LIMITED_OK_PROTOCOLS: Final = frozenset(
+    {"/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0", "/libp2p/dcutr"}
+)
+"""Protocols that run over limited connections without opting in (as in go and js)."""
 _ids: Final = itertools.count(1)
+SUPERSEDED_GRACE: Final = 5.0
+"""How long the losing connection of a simultaneous connect may sit unused before closing."""
 
 
 class Direction(enum.Enum):
@@ -51,6 +59,7 @@ class Connection:
         remote_addr: Multiaddr,
         security_protocol: str,
         muxer_protocol: str,
+        limited: bool = False,
     ) -> None:
         self.id = next(_ids)
         self.node = node
@@ -61,11 +70,91 @@ class Connection:
         self.remote_addr = remote_addr
         self.security_protocol = security_protocol
         self.muxer_protocol = muxer_protocol
+        self.limited = limited
+        """A relayed connection under a relay's duration/data limit: only protocols that opt
+        in (``allow_limited``, or :data:`LIMITED_OK_PROTOCOLS`) run over it."""
         self.peer_id: PeerId = secure.remote_peer
         self.opened_at = trio.current_time()
         self._nursery: trio.Nursery | None = None
         self._closed = trio.Event()
         self.close_cause: BaseException | None = None
+        self.keep_alive = False
+        """Set by a protocol that needs the connection even with no stream open (a relay
+        reservation, say): the idle timeout then leaves it alone."""
+        self.superseded = False
+        """True for the losing side of a simultaneous connect; it closes once unused."""
+        self._stream_counts: dict[tuple[str, bool], int] = {}
+        self._direction_counts = {True: 0, False: 0}
+        self._activity = trio.Event()
+
+    @property
+    def num_streams(self) -> int:
+        """Negotiated streams currently open on this connection (both directions)."""
+        return self._direction_counts[True] + self._direction_counts[False]
+
+    def streams_of(self, protocol: str, *, inbound: bool) -> int:
+        """Open streams of ``protocol`` in one direction."""
+        return self._stream_counts.get((protocol, inbound), 0)
+
+    def check_stream_limits(self, protocol: str | None, *, inbound: bool) -> None:
+        """Raise LimitExceeded if one more stream (of ``protocol``) would exceed a limit."""
+        limits = self.node.config.limits
+        direction = "inbound" if inbound else "outbound"
+        total = limits.max_inbound_streams if inbound else limits.max_outbound_streams
+        what = f"{direction} stream on connection {self.id} with {self.peer_id.short()}"
+        check(total, self._direction_counts[inbound], f"streams.{direction}", what)
+        per_protocol = limits.protocols.get(protocol) if protocol is not None else None
+        if per_protocol is not None:
+            cap = per_protocol.inbound if inbound else per_protocol.outbound
+            name = f"streams.protocol.{protocol}.{direction}"
+            check(cap, self.streams_of(protocol or "", inbound=inbound), name, what)
+
+    def _stream_opened(self, stream: NetStream) -> None:
+        key = (stream.protocol, stream.inbound)
+        self._stream_counts[key] = self._stream_counts.get(key, 0) + 1
+        self._direction_counts[stream.inbound] += 1
+        self._activity.set()
+
+    def _stream_closed(self, stream: NetStream) -> None:
+        key = (stream.protocol, stream.inbound)
+        remaining = self._stream_counts[key] - 1
+        if remaining:
+            self._stream_counts[key] = remaining
+        else:
+            del self._stream_counts[key]
+        self._direction_counts[stream.inbound] -= 1
+        self._activity.set()
+
+    async def watch_idle(self, idle_timeout: float | None) -> None:
+        """Close the connection once it has had no stream for ``idle_timeout`` seconds.
+
+        Superseded connections close once they have had no stream for
+        :data:`SUPERSEDED_GRACE` seconds, so a handle just returned by a dial stays usable.
+        A connection with :attr:`keep_alive` set, or with any stream open, is never closed
+        here.
+        """
+        while True:
+            self._activity = trio.Event()
+            if self.num_streams == 0 and not self.keep_alive:
+                delay = (
+                    min(SUPERSEDED_GRACE, idle_timeout or SUPERSEDED_GRACE)
+                    if self.superseded
+                    else idle_timeout
+                )
+                if delay is not None:
+                    with trio.move_on_after(delay):
+                        await self._activity.wait()
+                        continue
+                    if self.num_streams == 0 and not self.keep_alive:
+                        reason = "superseded by another connection" if self.superseded else "idle"
+                        logger.debug("closing connection %s: %s", self, reason)
+                        await self.aclose()
+                        return
+            await self._activity.wait()
+
+    def touch(self) -> None:
+        """Re-evaluate the idle policy now (after changing :attr:`keep_alive`)."""
+        self._activity.set()
 
     @property
     def is_closed(self) -> bool:
@@ -78,18 +167,32 @@ class Connection:
         return self.remote_addr.with_peer_id(self.peer_id)
 
     async def new_stream(
-        self, protocols: str | Sequence[str], *, negotiate_timeout: float | None = None
+        self,
+        protocols: str | Sequence[str],
+        *,
+        negotiate_timeout: float | None = None,
+        allow_limited: bool = False,
     ) -> NetStream:
         """Open a stream and negotiate the first of ``protocols`` the peer supports.
 
         Raises:
             NegotiationFailed: the peer supports none of ``protocols`` (or negotiation timed
                 out); the stream is closed.
+            LimitExceeded: a local stream limit (total or for the negotiated protocol).
             trio.BrokenResourceError / trio.ClosedResourceError: the connection is gone.
         """
         wanted = [protocols] if isinstance(protocols, str) else list(protocols)
         if not wanted:
             raise ValueError("no protocol to negotiate")
+        if self.limited and not allow_limited:
+            wanted = [p for p in wanted if p in LIMITED_OK_PROTOCOLS]
+            if not wanted:
+                raise LimitExceeded(
+                    f"connection {self.id} with {self.peer_id.short()} is limited (relayed); "
+                    "pass allow_limited=True to run this protocol over it",
+                    limit="connection.limited",
+                )
+        self.check_stream_limits(None, inbound=False)
         muxed = await self.session.open_stream()
         try:
             protocol, buffered = await select_protocol(
@@ -103,6 +206,11 @@ class Connection:
             await trio.aclose_forcefully(muxed)
             if isinstance(exc, NegotiationFailed):
                 logger.debug("peer %s supports none of %s", self.peer_id.short(), wanted)
+            raise
+        try:
+            self.check_stream_limits(protocol, inbound=False)
+        except LimitExceeded:
+            await trio.aclose_forcefully(muxed)
             raise
         self.node._stream_opened(self.peer_id, protocol, inbound=False)
         return NetStream(muxed, protocol, self, buffered.take_buffer())

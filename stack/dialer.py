@@ -11,6 +11,7 @@ import trio
 from .connection import Connection, Direction
 from .errors import ConnectionDenied, DialError, StackError, TransportError
 from .identity import PeerId
+from .limits import check
 from .multiaddr import Multiaddr
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class Dialer:
     def __init__(self, node: Node) -> None:
         self._node = node
         self._pending: dict[PeerId, _PendingDial] = {}
+        self.pending = 0
+        """Outbound dials in progress (connecting or upgrading)."""
 
     async def dial(self, target: Multiaddr | PeerId) -> Connection:
         """See :meth:`Node.dial`."""
@@ -70,18 +73,63 @@ class Dialer:
     async def _dial_addrs(
         self, peer: PeerId | None, addrs: list[Multiaddr], pending: _PendingDial
     ) -> Connection:
+        node = self._node
         if not addrs:
             raise DialError(f"no known addresses for {peer}")
-        for addr in addrs:
+        what = f"dial to {peer or addrs[0]}"
+        check(node.config.limits.max_pending_outbound, self.pending, "pending.outbound", what)
+        self.pending += 1
+        try:
+            conn = await self._race(peer, addrs, pending.attempts)
+        finally:
+            self.pending -= 1
+        if conn is None:
+            raise DialError(f"could not connect to {peer or addrs[0]}", pending.attempts)
+        await node.admit(conn)
+        await node._nursery.start(node.run_connection, conn)
+        pending.connection = conn
+        return conn
+
+    async def _race(
+        self,
+        peer: PeerId | None,
+        addrs: list[Multiaddr],
+        attempts: list[tuple[str, BaseException]],
+    ) -> Connection | None:
+        """Dial ``addrs`` in order, each starting when the previous failed or after the
+        stagger delay; the first upgraded connection wins and the other attempts stop."""
+        node = self._node
+        winner: list[Connection] = []
+        failed = [trio.Event() for _ in addrs]
+
+        async def attempt(index: int, addr: Multiaddr) -> None:
             try:
-                pending.connection = await self._dial_addr(addr, peer)
-                return pending.connection
+                conn = await self._dial_addr(addr, peer)
             except _ATTEMPT_ERRORS as exc:
                 logger.debug("dial %s failed: %s", addr, exc)
-                pending.attempts.append((str(addr), exc))
-        raise DialError(f"could not connect to {peer or addrs[0]}", pending.attempts)
+                attempts.append((str(addr), exc))
+                if peer is not None:
+                    node.peerstore.mark_failure(peer, addr)
+                failed[index].set()
+                return
+            if winner:  # lost the race by a hair
+                await trio.aclose_forcefully(conn.secure)
+                return
+            winner.append(conn)
+            node.peerstore.add_addrs(conn.peer_id, [addr])
+            node.peerstore.mark_success(conn.peer_id, addr)
+            nursery.cancel_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            for index, addr in enumerate(addrs):
+                nursery.start_soon(attempt, index, addr)
+                if index + 1 < len(addrs):
+                    with trio.move_on_after(node.config.dial_stagger):
+                        await failed[index].wait()
+        return winner[0] if winner else None
 
     async def _dial_addr(self, addr: Multiaddr, peer: PeerId | None) -> Connection:
+        """Connect and upgrade one address; the connection is not admitted or running yet."""
         node = self._node
         transport = node.transport_for(addr)
         if not node.gater.allow_dial(peer, addr):
@@ -93,7 +141,7 @@ class Dialer:
                 upgraded = await node.upgrader.upgrade(raw, initiator=True, expected_peer=peer)
         except trio.TooSlowError as exc:
             raise TransportError(f"dialling {addr} timed out after {timeout} s") from exc
-        conn = Connection(
+        return Connection(
             node,
             upgraded.secure,
             upgraded.session,
@@ -102,8 +150,5 @@ class Dialer:
             remote_addr=raw.remote_addr,
             security_protocol=upgraded.security_protocol,
             muxer_protocol=upgraded.muxer_protocol,
+            limited=raw.limited,
         )
-        await node.admit(conn)
-        await node._nursery.start(node.run_connection, conn)
-        node.peerstore.add_addrs(conn.peer_id, [addr])
-        return conn

@@ -70,6 +70,13 @@ class ListenAddrRemoved(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class AnnouncedAddrsChanged(Event):
+    """The extra addresses the node announces (e.g. a NAT mapping) changed."""
+
+    addrs: tuple[Multiaddr, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PeerIdentified(Event):
     """identify (or identify push) told us about a peer."""
 

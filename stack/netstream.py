@@ -21,12 +21,26 @@ class NetStream(BufferedStream):
     """
 
     def __init__(
-        self, stream: MuxedStream, protocol: str, connection: Connection, initial: bytes = b""
+        self,
+        stream: MuxedStream,
+        protocol: str,
+        connection: Connection,
+        initial: bytes = b"",
+        *,
+        inbound: bool = False,
     ) -> None:
         super().__init__(stream, initial)
         self.muxed = stream
         self.protocol = protocol
         self.connection = connection
+        self.inbound = inbound
+        self._released = False
+        connection._stream_opened(self)
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self.connection._stream_closed(self)
 
     @property
     def remote_peer(self) -> PeerId:
@@ -35,7 +49,13 @@ class NetStream(BufferedStream):
 
     async def reset(self) -> None:
         """Abort the stream in both directions (the peer sees a reset, not EOF)."""
+        self._release()
         await self.muxed.reset()
+
+    async def aclose(self) -> None:
+        """Close the stream (see the muxer's stream ``aclose``); counts stop at once."""
+        self._release()
+        await super().aclose()
 
     def __repr__(self) -> str:
         return f"<NetStream {self.protocol} with {self.connection.peer_id.short()}>"

@@ -7,30 +7,27 @@ connections, stream handlers, services) lives in it and ends when the ``async wi
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import trio
 
-from muxers.base import MuxedStream, StreamMuxer
-from transports.base import NodeAwareTransport, RawConnection, Transport, TransportListener
+from muxers.base import StreamMuxer
+from transports.base import NodeAwareTransport, Transport, TransportListener
 
-from .connection import Connection, Direction
+from .config import NodeConfig as NodeConfig
+from .connection import LIMITED_OK_PROTOCOLS, Connection
+from .connmgr import ConnectionManager
 from .dialer import Dialer
 from .errors import (
-    ConnectionDenied,
     InvalidConfigError,
+    LimitExceeded,
     MultiaddrNotSupported,
-    NegotiationFailed,
     NodeClosed,
-    ProtocolError,
-    StackError,
 )
 from .events import (
-    ConnectionClosed,
-    ConnectionOpened,
+    AnnouncedAddrsChanged,
     EventBus,
     ListenAddrAdded,
     ListenAddrRemoved,
@@ -39,7 +36,6 @@ from .events import (
 from .gater import AllowAll, Gater
 from .identity import Identity, PeerId
 from .multiaddr import Multiaddr
-from .multistream import handle_protocol
 from .netaddr import expand_wildcard
 from .netstream import NetStream
 from .peerstore import PeerStore
@@ -48,35 +44,6 @@ from .service import Service, StreamHandler
 from .upgrader import Upgrader
 
 logger: Final = logging.getLogger("p2pstack.node")
-
-_NETWORK_ERRORS: Final = (
-    StackError,
-    trio.BrokenResourceError,
-    trio.ClosedResourceError,
-    trio.TooSlowError,
-    OSError,
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class NodeConfig:
-    """Timeouts (seconds) and limits of a node."""
-
-    negotiate_timeout: float = 10.0
-    """multistream-select round trips, per negotiation."""
-    upgrade_timeout: float = 15.0
-    """A whole inbound upgrade (security handshake and muxer negotiation)."""
-    dial_timeout: float = 30.0
-    """One outbound dial attempt, connect and upgrade included."""
-    shutdown_grace: float = 2.0
-    """How long closing connections gracefully may take when the node stops."""
-
-    def __post_init__(self) -> None:
-        for name in ("negotiate_timeout", "upgrade_timeout", "dial_timeout"):
-            if getattr(self, name) <= 0:
-                raise InvalidConfigError(f"{name} must be positive")
-        if self.shutdown_grace < 0:
-            raise InvalidConfigError("shutdown_grace must not be negative")
 
 
 class Node:
@@ -102,22 +69,43 @@ class Node:
         self.events = EventBus()
         self._nursery = nursery
         self._handlers: dict[str, StreamHandler] = {}
+        self._limited_ok: set[str] = set()
         self._listeners: list[TransportListener] = []
-        self._connections: dict[PeerId, list[Connection]] = {}
+        self._announced: list[Multiaddr] = []
         self._connection_callbacks: list[Callable[[Connection], None]] = []
         self._dialer = Dialer(self)
+        self._manager = ConnectionManager(self)
         self._closing = False
 
     # ----------------------------------------------------------------- handlers
-    def set_stream_handler(self, protocol: str, handler: StreamHandler) -> None:
-        """Serve inbound streams negotiating ``protocol`` with ``handler``."""
+    def set_stream_handler(
+        self, protocol: str, handler: StreamHandler, *, allow_limited: bool | None = None
+    ) -> None:
+        """Serve inbound streams negotiating ``protocol`` with ``handler``.
+
+        ``allow_limited``: also serve it over limited (relayed) connections; by default only
+        :data:`~stack.connection.LIMITED_OK_PROTOCOLS` (identify, ping, DCUtR) are.
+        """
         if not protocol.startswith("/"):
             raise InvalidConfigError(f"protocol ids start with '/': {protocol!r}")
         self._handlers[protocol] = handler
+        if allow_limited is None:
+            allow_limited = protocol in LIMITED_OK_PROTOCOLS
+        if allow_limited:
+            self._limited_ok.add(protocol)
+        else:
+            self._limited_ok.discard(protocol)
 
     def remove_stream_handler(self, protocol: str) -> None:
         """Stop serving ``protocol`` (no-op when it was not served)."""
         self._handlers.pop(protocol, None)
+        self._limited_ok.discard(protocol)
+
+    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: object) -> None:
+        """Run ``fn(*args)`` as a background task of the node (cancelled when it stops)."""
+        if self._closing:
+            raise NodeClosed("the node is shutting down")
+        self._nursery.start_soon(fn, *args)
 
     @property
     def protocols(self) -> list[str]:
@@ -165,6 +153,22 @@ class Node:
         """:attr:`listen_addrs` with ``/p2p/<our id>`` appended: what others dial."""
         return [a.with_peer_id(self.peer_id) for a in self.listen_addrs]
 
+    def set_announced_addrs(self, addrs: Iterable[Multiaddr]) -> None:
+        """Announce ``addrs`` besides :attr:`listen_addrs` (e.g. a UPnP mapping); replaces them.
+
+        Publishes :class:`~stack.events.AnnouncedAddrsChanged` when they change.
+        """
+        new = list(dict.fromkeys(a.without_peer_id() for a in addrs))
+        if new != self._announced:
+            self._announced = new
+            self.events.publish(AnnouncedAddrsChanged(tuple(new)))
+
+    @property
+    def announced_addrs(self) -> list[Multiaddr]:
+        """What identify announces: :attr:`listen_addrs`, then the extra announced addresses."""
+        listen = self.listen_addrs
+        return listen + [a for a in self._announced if a not in listen]
+
     async def _accept_loop(self, listener: TransportListener) -> None:
         while True:
             try:
@@ -175,31 +179,14 @@ class Node:
                 logger.info("gater refused inbound connection from %s", raw.remote_addr)
                 await trio.aclose_forcefully(raw.stream)
                 continue
-            self._nursery.start_soon(self._handle_inbound, raw)
-
-    async def _handle_inbound(self, raw: RawConnection) -> None:
-        try:
-            with trio.fail_after(self.config.upgrade_timeout):
-                upgraded = await self.upgrader.upgrade(raw, initiator=False)
-        except _NETWORK_ERRORS as exc:
-            logger.info("inbound connection from %s failed: %s", raw.remote_addr, _describe(exc))
-            return
-        conn = Connection(
-            self,
-            upgraded.secure,
-            upgraded.session,
-            direction=Direction.INBOUND,
-            local_addr=raw.local_addr,
-            remote_addr=raw.remote_addr,
-            security_protocol=upgraded.security_protocol,
-            muxer_protocol=upgraded.muxer_protocol,
-        )
-        try:
-            await self.admit(conn)
-        except ConnectionDenied as exc:
-            logger.info("%s", exc)
-            return
-        await self.run_connection(conn)
+            try:
+                self._manager.check_inbound(raw, self._dialer.pending)
+            except LimitExceeded as exc:
+                logger.warning("refused %s", exc)
+                await trio.aclose_forcefully(raw.stream)
+                continue
+            self._manager.pending_inbound += 1
+            self._nursery.start_soon(self._manager.serve_inbound, raw)
 
     # ------------------------------------------------------------------ dialling
     def transport_for(self, addr: Multiaddr) -> Transport:
@@ -226,119 +213,59 @@ class Node:
         return await self._dialer.dial(target)
 
     async def new_stream(
-        self, target: Multiaddr | PeerId | str | Connection, protocols: str | Sequence[str]
+        self,
+        target: Multiaddr | PeerId | str | Connection,
+        protocols: str | Sequence[str],
+        *,
+        allow_limited: bool = False,
     ) -> NetStream:
-        """Dial ``target`` if needed and open a stream for the first supported protocol."""
+        """Dial ``target`` if needed and open a stream for the first supported protocol.
+
+        ``allow_limited``: run the protocol even over a limited (relayed) connection.
+        """
         conn = target if isinstance(target, Connection) else await self.dial(target)
-        return await conn.new_stream(protocols)
+        return await conn.new_stream(protocols, allow_limited=allow_limited)
 
     # -------------------------------------------------------------- connections
     def connection_to(self, peer: PeerId) -> Connection | None:
-        """The oldest live connection to ``peer``, or None."""
-        for conn in self._connections.get(peer, []):
-            if not conn.is_closed:
-                return conn
-        return None
+        """The live connection to ``peer`` that new streams should use, or None.
+
+        A direct connection is preferred to a limited (relayed) one; after a simultaneous
+        connect both sides agree on the same connection: the one dialled by the smaller peer
+        id (then the older one). The others are superseded and close once unused.
+        """
+        return self._manager.connection_to(peer)
 
     @property
     def connections(self) -> list[Connection]:
         """Every live connection."""
-        return [c for conns in self._connections.values() for c in conns if not c.is_closed]
+        return self._manager.connections
 
     async def hang_up(self, peer: PeerId) -> None:
         """Close every connection to ``peer``."""
-        for conn in list(self._connections.get(peer, [])):
+        for conn in self._manager.connections_to(peer):
             await conn.aclose()
 
     async def admit(self, conn: Connection) -> None:
-        """Apply the gater's ``allow_upgraded`` stage; close ``conn`` and raise if refused.
+        """Apply the connection limits and the gater's last stage to an upgraded ``conn``.
 
         Raises:
-            ConnectionDenied: the gater refused the connection.
+            ConnectionDenied: the gater refused the connection (it is closed).
+            LimitExceeded: a connection limit (total, per direction, per peer) is reached.
         """
-        if self.gater.allow_upgraded(conn):
-            return
-        await trio.aclose_forcefully(conn.secure)
-        conn.close_cause = ConnectionDenied(
-            f"gater refused the upgraded connection with {conn.peer_id}", stage="upgraded"
-        )
-        conn._closed.set()
-        raise conn.close_cause
+        await self._manager.admit(conn)
 
     async def run_connection(
         self, conn: Connection, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve ``conn`` until it ends (used by the dialer and the listeners).
+        """Serve an admitted ``conn`` until it ends (the dialer and listeners use this)."""
+        await self._manager.run(conn, task_status=task_status)
 
-        Call :meth:`admit` first: it applies the gater's last stage.
-        """
-        try:
-            async with trio.open_nursery() as nursery:
-                conn._nursery = nursery
-                await nursery.start(conn.session.run)
-                self._connections.setdefault(conn.peer_id, []).append(conn)
-                nursery.start_soon(self._accept_streams, conn)
-                task_status.started()
-                logger.debug("connection %s open", conn)
-                for callback in self._connection_callbacks:
-                    callback(conn)
-                self.events.publish(ConnectionOpened(conn.peer_id, conn))
-                await conn.session.wait_closed()
-                nursery.cancel_scope.cancel()
-        finally:
-            conn._nursery = None
-            conn.close_cause = conn.session.close_reason
-            conn._closed.set()
-            conns = self._connections.get(conn.peer_id, [])
-            if conn in conns:
-                conns.remove(conn)
-                if not conns:
-                    del self._connections[conn.peer_id]
-                logger.debug("connection %s closed: %s", conn, conn.close_cause)
-                self.events.publish(ConnectionClosed(conn.peer_id, conn, conn.close_cause))
-
-    async def _accept_streams(self, conn: Connection) -> None:
-        while True:
-            try:
-                muxed = await conn.session.accept_stream()
-            except (trio.EndOfChannel, trio.ClosedResourceError, trio.BrokenResourceError):
-                return
-            except StackError as exc:
-                logger.debug("connection %s stopped accepting streams: %s", conn, exc)
-                return
-            conn.spawn(self._handle_stream, conn, muxed)
-
-    async def _handle_stream(self, conn: Connection, muxed: MuxedStream) -> None:
-        try:
-            protocol, buffered = await handle_protocol(
-                muxed, self._handlers, timeout=self.config.negotiate_timeout
-            )
-        except (
-            NegotiationFailed,
-            ProtocolError,
-            trio.BrokenResourceError,
-            trio.ClosedResourceError,
-        ) as exc:
-            logger.debug("inbound stream from %s not negotiated: %s", conn.peer_id.short(), exc)
-            await trio.aclose_forcefully(muxed)
-            return
-        handler = self._handlers.get(protocol)
-        stream = NetStream(muxed, protocol, conn, buffered.take_buffer())
-        if handler is None:  # removed while negotiating
-            await stream.reset()
-            return
-        self._stream_opened(conn.peer_id, protocol, inbound=True)
-        try:
-            await handler(stream)
-        except _NETWORK_ERRORS as exc:
-            logger.debug("%s handler ended with %s", protocol, _describe(exc))
-            await stream.reset()
-        except Exception:
-            logger.exception("%s handler failed; resetting the stream", protocol)
-            await stream.reset()
-        finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await stream.aclose()
+    def handlers_for(self, conn: Connection) -> dict[str, StreamHandler]:
+        """The handlers inbound streams on ``conn`` may negotiate (fewer when limited)."""
+        if conn.limited:
+            return {p: h for p, h in self._handlers.items() if p in self._limited_ok}
+        return self._handlers
 
     def _stream_opened(self, peer: PeerId, protocol: str, *, inbound: bool) -> None:
         self.events.publish(StreamOpened(peer, protocol, inbound))
@@ -361,12 +288,6 @@ class Node:
         self._nursery.cancel_scope.cancel()
 
 
-def _describe(exc: BaseException) -> str:
-    cause = exc.__cause__
-    text = f"{type(exc).__name__}: {exc}"
-    return f"{text} (caused by {type(cause).__name__}: {cause})" if cause else text
-
-
 @asynccontextmanager
 async def open_node(
     *,
@@ -384,7 +305,7 @@ async def open_node(
     Args:
         identity: the node's key pair; a fresh Ed25519 identity when omitted.
         listen: addresses to listen on once the services are up.
-        transports: in preference order; default ``[tcp()]``.
+        transports: in preference order; default ``[tcp(), circuit_relay()]`` (relay dialling).
         security: in preference order; default ``[noise()]``.
         muxers: in preference order; default ``[yamux()]``.
         protocols: services such as ``ping()``, ``identify()``; default ping and identify.
@@ -394,6 +315,7 @@ async def open_node(
     from muxers.yamux import yamux
     from protocols.identify import identify
     from protocols.ping import ping
+    from protocols.relay.transport import circuit_relay
     from transports.tcp import tcp
 
     from .security.noise import noise
@@ -412,7 +334,7 @@ async def open_node(
     async with trio.open_nursery() as nursery:
         node = Node(
             identity=identity,
-            transports=list(transports) if transports is not None else [tcp()],
+            transports=list(transports) if transports is not None else [tcp(), circuit_relay()],
             upgrader=upgrader,
             gater=gater,
             config=config,

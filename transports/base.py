@@ -24,6 +24,8 @@ class RawConnection:
     stream: trio.abc.Stream
     local_addr: Multiaddr | None
     remote_addr: Multiaddr
+    limited: bool = False
+    """True for a relayed connection under a relay's limit (see ``Connection.limited``)."""
 
 
 class TransportListener(Protocol):

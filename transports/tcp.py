@@ -1,4 +1,4 @@
-"""TCP transport: ``/ip4|ip6/<addr>/tcp/<port>`` (and ``/dns*`` names, resolved by trio)."""
+"""TCP transport: ``/ip4|ip6/<addr>/tcp/<port>`` (and ``/dns*`` names, see :mod:`.dns`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from stack.errors import InvalidConfigError, TransportError
 from stack.multiaddr import Multiaddr
 
 from .base import RawConnection, TransportListener
+from .dns import DEFAULT_DNS_CONFIG, DnsConfig, resolve
 
 logger: Final = logging.getLogger("p2pstack.tcp")
 
@@ -23,11 +24,16 @@ _HOST_PROTOCOLS: Final = ("ip4", "ip6", "dns", "dns4", "dns6")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TcpConfig:
-    """TCP options. Buffer sizes of ``None`` keep the kernel's defaults."""
+    """TCP options. Buffer sizes of ``None`` keep the kernel's defaults.
+
+    ``connect_timeout`` bounds one dial (every resolved address included); ``dns`` says how
+    ``/dns*`` names are resolved.
+    """
 
     connect_timeout: float = 10.0
     socket_buffer_size: int | None = None
     backlog: int | None = None
+    dns: DnsConfig = DEFAULT_DNS_CONFIG
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0:
@@ -59,10 +65,46 @@ def sockaddr_to_multiaddr(sockaddr: tuple[object, ...]) -> Multiaddr:
     return Multiaddr(f"/ip{ip.version}/{ip}/tcp/{port}")
 
 
-def _tune(stream: trio.SocketStream, config: TcpConfig) -> None:
+def tune_socket(stream: trio.SocketStream, config: TcpConfig) -> None:
     if config.socket_buffer_size is not None:
         for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
             stream.setsockopt(socket.SOL_SOCKET, opt, config.socket_buffer_size)
+
+
+async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> trio.SocketStream:
+    """Connect to ``/<ip4|ip6|dns*>/<host>/tcp/<port>/...`` (anything may follow ``/tcp/N``).
+
+    Names are resolved with :func:`.dns.resolve`; the resolved addresses are tried in order
+    until one connects, all within ``config.connect_timeout``.
+
+    Raises:
+        TransportError: not a TCP address, resolution failed (``DnsResolutionError``), or
+            every address failed or the time ran out (each attempt is listed).
+    """
+    parts = addr.without_peer_id().components()
+    if len(parts) < 2 or parts[0].name not in _HOST_PROTOCOLS or parts[1].name != "tcp":
+        raise TransportError(f"not a TCP address: {addr}")
+    head = Multiaddr.from_components(parts[:2])
+    failures: list[str] = []
+    last: OSError | None = None
+    try:
+        with trio.fail_after(config.connect_timeout):
+            for target in await resolve(head, config.dns):
+                host, port = (c.value for c in target.components()[:2])
+                assert host is not None
+                assert port is not None
+                try:
+                    stream = await trio.open_tcp_stream(host, int(port))
+                except OSError as exc:
+                    failures.append(f"{target}: {exc}")
+                    last = exc
+                    continue
+                tune_socket(stream, config)
+                return stream
+    except trio.TooSlowError as exc:
+        failures.append(f"timed out after {config.connect_timeout:g} s")
+        raise TransportError(f"TCP connect to {addr} failed: {'; '.join(failures)}") from exc
+    raise TransportError(f"TCP connect to {addr} failed: {'; '.join(failures)}") from last
 
 
 @final
@@ -86,7 +128,7 @@ class TcpListener:
                 logger.warning("tcp accept failed on %s: %s", self._addrs[0], exc)
                 await trio.lowlevel.checkpoint()
                 continue
-            _tune(stream, self._config)
+            tune_socket(stream, self._config)
             remote = sockaddr_to_multiaddr(stream.socket.getpeername())
             local = sockaddr_to_multiaddr(stream.socket.getsockname())
             return RawConnection(stream, local, remote)
@@ -112,25 +154,9 @@ class TcpTransport:
         return parsed is not None and parsed[0] in ("ip4", "ip6")
 
     async def dial(self, addr: Multiaddr) -> RawConnection:
-        parsed = _host_port(addr)
-        if parsed is None:
+        if _host_port(addr) is None:
             raise TransportError(f"not a TCP address: {addr}")
-        proto, host, port = parsed
-        try:
-            with trio.fail_after(self.config.connect_timeout):
-                stream = await trio.open_tcp_stream(host, port)
-        except trio.TooSlowError as exc:
-            raise TransportError(
-                f"TCP connect to {addr} timed out after {self.config.connect_timeout} s"
-            ) from exc
-        except OSError as exc:
-            raise TransportError(f"TCP connect to {addr} failed: {exc}") from exc
-        if proto in ("dns4", "dns6") and stream.socket.family != (
-            socket.AF_INET if proto == "dns4" else socket.AF_INET6
-        ):
-            await stream.aclose()
-            raise TransportError(f"{addr} resolved to an address of the wrong family")
-        _tune(stream, self.config)
+        stream = await connect_tcp(addr, self.config)
         remote = sockaddr_to_multiaddr(stream.socket.getpeername())
         local = sockaddr_to_multiaddr(stream.socket.getsockname())
         return RawConnection(stream, local, remote)

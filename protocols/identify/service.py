@@ -11,7 +11,13 @@ import trio
 
 from stack.connection import Connection
 from stack.errors import InvalidConfigError, StackError, UnexpectedEOF
-from stack.events import ConnectionClosed, ListenAddrAdded, ListenAddrRemoved, PeerIdentified
+from stack.events import (
+    AnnouncedAddrsChanged,
+    ConnectionClosed,
+    ListenAddrAdded,
+    ListenAddrRemoved,
+    PeerIdentified,
+)
 from stack.identity import PeerId
 from stack.netstream import NetStream
 from stack.node import Node
@@ -85,7 +91,9 @@ class IdentifyService:
                 if isinstance(event, ConnectionClosed):
                     self._results.pop(event.connection.id, None)
                     self._done.pop(event.connection.id, None)
-                elif self.config.push and isinstance(event, ListenAddrAdded | ListenAddrRemoved):
+                elif self.config.push and isinstance(
+                    event, ListenAddrAdded | ListenAddrRemoved | AnnouncedAddrsChanged
+                ):
                     for conn in node.connections:
                         conn.spawn(self._push, conn)
 
@@ -97,7 +105,7 @@ class IdentifyService:
         node = self.node
         return encode_identify(
             public_key=node.identity.public_key.to_protobuf(),
-            listen_addrs=node.listen_addrs,
+            listen_addrs=node.announced_addrs,
             protocols=node.protocols,
             observed_addr=conn.remote_addr,
             agent_version=self.config.agent_version,

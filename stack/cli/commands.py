@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import statistics
 from pathlib import Path
 from typing import Final
@@ -18,8 +19,17 @@ from protocols.ping import ping, ping_peer
 from stack.multiaddr import Multiaddr
 from stack.node import open_node
 
-from .common import client_node, console, emit_json, load_identity, wait_for_signal
+from .common import (
+    client_node,
+    console,
+    default_transports,
+    emit_json,
+    load_identity,
+)
+from .discover import mdns_service
+from .request import rr_echo
 from .sizes import format_size
+from .xmpp import XMPP_PREFIX, cmd_xmpp_ping, node_extras
 
 logger: Final = logging.getLogger("p2pstack.cli")
 
@@ -29,20 +39,41 @@ DEFAULT_LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 async def cmd_node(args: argparse.Namespace) -> int:
     """Run a node serving ping, identify, echo and perf until SIGINT/SIGTERM."""
     listen = args.listen or [DEFAULT_LISTEN]
+    extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services, gater
     async with open_node(
         identity=load_identity(args.key),
-        protocols=[ping(), identify(), echo(), perf()],
+        transports=default_transports(),
+        gater=extras.gater,
+        protocols=[
+            ping(),
+            identify(),
+            echo(),
+            perf(),
+            *map(rr_echo, args.rr_echo or []),
+            *([mdns_service(args.mdns)] if args.mdns else []),
+            *extras.services,
+        ],
     ) as node:
         for addr in listen:
             await node.listen(Multiaddr(addr))
-        emit_json({"peer_id": str(node.peer_id), "listen_addrs": [str(a) for a in node.addrs]})
-        signum = await wait_for_signal()
-        logger.info("signal %d received; shutting down", signum)
+        for relay in args.relay_via or []:  # listen through a relay: <relay>/p2p-circuit
+            relay_addr = Multiaddr(relay)
+            if not relay_addr.has_protocol("p2p-circuit"):
+                relay_addr = relay_addr.encapsulate("/p2p-circuit")
+            await node.listen(relay_addr)
+        # Handlers first: whoever reads the JSON line may signal us at once.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            emit_json({"peer_id": str(node.peer_id), "listen_addrs": [str(a) for a in node.addrs]})
+            async for signum in signals:
+                logger.info("signal %d received; shutting down", signum)
+                break
     return 0
 
 
 async def cmd_ping(args: argparse.Namespace) -> int:
     """Dial MA, then ping it ``--count`` times."""
+    if args.addr.startswith(XMPP_PREFIX):
+        return await cmd_xmpp_ping(args)
     target = Multiaddr(args.addr)
     async with client_node(args.key) as node:
         start = trio.current_time()

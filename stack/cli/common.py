@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import trio
 from rich.console import Console
 
 from stack.identity import Identity
 from stack.node import Node, open_node
 from stack.service import Service
+from transports.base import Transport
 
 console = Console(highlight=False)
 
@@ -39,6 +38,15 @@ def client_services() -> list[Service]:
     return [ping(), identify()]
 
 
+def default_transports() -> list[Transport]:
+    """The CLI's transports: the node's defaults (TCP, relay dialling) plus WebSocket."""
+    from protocols.relay.transport import circuit_relay
+    from transports.tcp import tcp
+    from transports.websocket import websocket
+
+    return [tcp(), websocket(), circuit_relay()]
+
+
 @asynccontextmanager
 async def client_node(
     key: Path | None = None, services: Sequence[Service] | None = None
@@ -46,14 +54,7 @@ async def client_node(
     """A node that dials but does not listen."""
     async with open_node(
         identity=load_identity(key),
+        transports=default_transports(),
         protocols=list(services) if services is not None else client_services(),
     ) as node:
         yield node
-
-
-async def wait_for_signal() -> int:
-    """Return the number of the first SIGINT or SIGTERM received."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            return int(signum)
-    raise AssertionError("unreachable: signal iterator ended")

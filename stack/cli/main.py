@@ -11,9 +11,14 @@ import trio
 
 from stack.errors import StackError
 
+from .bench import add_bench_arguments, cmd_bench
 from .commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path
 from .demo import cmd_demo
+from .discover import add_discover_arguments, cmd_discover
+from .relay import add_relay_arguments, cmd_relay
+from .request import add_request_arguments, cmd_request
 from .sizes import parse_size
+from .xmpp import add_xmpp_arguments
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -47,14 +52,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiaddr to listen on (repeatable; default /ip4/127.0.0.1/tcp/0)",
     )
     node.add_argument("--key", type=key_path, help="identity key file (created on first use)")
+    node.add_argument(
+        "--relay-via",
+        action="append",
+        metavar="MA",
+        help="also listen through this relay (<relay addr>/p2p/<relay id>; repeatable)",
+    )
+    node.add_argument(
+        "--mdns",
+        nargs="?",
+        const="*",
+        metavar="IP[,IP...]",
+        help="advertise and discover peers with mDNS (on these interface addresses; default all)",
+    )
+    node.add_argument(
+        "--rr-echo",
+        action="append",
+        metavar="PROTOCOL",
+        help='also serve JSON request-response on PROTOCOL, answering {"echo": <request>}',
+    )
+
+    add_xmpp_arguments(node)
 
     ping = add("ping", cmd_ping, "dial a peer and measure ping round trips")
-    ping.add_argument("addr", metavar="MA", help="multiaddr of the peer, e.g. .../p2p/12D3KooW...")
+    ping.add_argument(
+        "addr", metavar="MA", help="multiaddr of the peer (.../p2p/12D3KooW...) or xmpp:JID"
+    )
     ping.add_argument("--count", type=int, default=5, help="number of pings (default 5)")
     ping.add_argument("--interval", type=float, default=0.0, help="seconds between pings")
     ping.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per ping")
     ping.add_argument("--key", type=key_path, help="identity key file")
     ping.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_xmpp_arguments(ping, client=True)
 
     perf = add("perf", cmd_perf, "measure throughput against a peer serving /perf/1.0.0")
     perf.add_argument("addr", metavar="MA")
@@ -64,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--key", type=key_path, help="identity key file")
     perf.add_argument("--json", action="store_true", help="one JSON line on stdout")
 
+    request = add("request", cmd_request, "send one JSON request-response request to a peer")
+    add_request_arguments(request)
+
+    discover = add("discover", cmd_discover, "list the peers found on the local network")
+    add_discover_arguments(discover)
+
+    relay = add("relay", cmd_relay, "run a circuit relay v2 server")
+    add_relay_arguments(relay, _size, key_path)
+
     ident = add("id", cmd_id, "print the peer id of a key file (created on first use)")
     ident.add_argument("--key", type=key_path, help="identity key file")
     ident.add_argument("--json", action="store_true", help="one JSON line on stdout")
@@ -72,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=_size, default=256 << 20, help="perf bytes each way")
     demo.add_argument("--pings", type=int, default=10, help="number of pings")
     demo.add_argument("--json", action="store_true", help="one JSON line on stdout")
+
+    add_bench_arguments(add("bench", cmd_bench, "measure throughput, latency and memory"))
     return parser
 
 

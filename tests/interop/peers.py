@@ -447,3 +447,112 @@ async def run_js_dial(ma: str, **options: Unpack[DialOptions]) -> dict[str, Any]
 async def run_py_dial(ma: str, **options: Unpack[DialOptions]) -> dict[str, Any]:
     """Dial ``ma`` from a py-libp2p process; see :func:`run_dial`."""
     return await run_dial("py", ma, **options)
+
+
+# ------------------------------------------------------- other scripts, same runtimes
+
+
+def script_command(impl: Impl, script: Path) -> list[str]:
+    """argv prefix to run ``script`` with the js or py peer's runtime (installation checked)."""
+    return [peer_command(impl)[0], str(script)]
+
+
+@asynccontextmanager
+async def script_listening(
+    impl: Impl,
+    script: Path,
+    args: Sequence[str],
+    *,
+    startup_timeout: float = LISTEN_TIMEOUT,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[ListeningPeer]:
+    """Run ``script args`` until the block exits; it must print ``{"peer_id", "listen_addrs"}``.
+
+    Same contract as :func:`peer_listening` (stdin EOF, then SIGTERM, then SIGKILL on exit).
+    """
+    argv = [*script_command(impl, script), *args]
+    with (
+        tempfile.TemporaryFile(prefix=f"{impl}-script-out-") as out,
+        tempfile.TemporaryFile(prefix=f"{impl}-script-err-") as err,
+    ):
+        proc = await trio.lowlevel.open_process(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+            cwd=str(REPO_ROOT),
+        )
+        try:
+            line = ""
+            with trio.move_on_after(startup_timeout):
+                while True:
+                    text = _read_file(out)
+                    if "\n" in text:
+                        line = text.split("\n", 1)[0]
+                        break
+                    if proc.poll() is not None:
+                        break
+                    await trio.sleep(0.02)
+            try:
+                info = json.loads(line)
+                peer = ListeningPeer(
+                    impl=impl,
+                    peer_id=str(info["peer_id"]),
+                    listen_addrs=[str(a) for a in info["listen_addrs"]],
+                    process=proc,
+                    _stderr=err,
+                )
+            except (ValueError, KeyError, TypeError):
+                raise InteropPeerError(
+                    f"{' '.join(argv)} printed no listening line ({line!r}, exit "
+                    f"{proc.poll()})\n--- stderr ---\n{_tail(_read_file(err))}"
+                ) from None
+            yield peer
+        finally:
+            await _stop_process(proc)
+
+
+async def run_script(
+    impl: Impl,
+    script: Path,
+    args: Sequence[str],
+    *,
+    time_limit: float = DIAL_TIMEOUT,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run ``script args`` to completion and return the JSON object on its first stdout line.
+
+    Raises InteropPeerError (with its error line and stderr tail) on a non-zero exit.
+    """
+    argv = [*script_command(impl, script), *args]
+    result: subprocess.CompletedProcess[bytes] | None = None
+    with trio.move_on_after(time_limit):
+        result = await trio.run_process(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+            env={**os.environ, **(env or {})},
+            cwd=str(REPO_ROOT),
+        )
+    if result is None:
+        raise InteropPeerError(f"timed out after {time_limit:g} s: {' '.join(argv)}")
+    stdout = result.stdout.decode("utf-8", "replace")
+    stderr = result.stderr.decode("utf-8", "replace")
+    if result.returncode != 0:
+        raise InteropPeerError(
+            f"{' '.join(argv)} failed (exit {result.returncode}): {_error_line(stderr)}\n"
+            f"--- stderr ---\n{_tail(stderr)}"
+        )
+    try:
+        parsed = json.loads(stdout.splitlines()[0])
+        if not isinstance(parsed, dict):
+            raise TypeError("not a JSON object")
+    except (IndexError, ValueError, TypeError) as exc:
+        raise InteropPeerError(
+            f"{' '.join(argv)} printed no JSON ({exc}); stdout={stdout!r}\n"
+            f"--- stderr ---\n{_tail(stderr)}"
+        ) from None
+    return parsed

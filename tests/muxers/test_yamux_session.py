@@ -195,6 +195,7 @@ async def test_accepted_stream_keeps_data_after_hangup() -> None:
             await peer.send(frame(WU, SYN, 1, 0))
             stream = await session.accept_stream()
             await peer.send(frame(DATA, 0, 1, 5, b"hello"), frame(WU, FIN, 1, 0))
+            await trio.testing.wait_all_tasks_blocked()  # the session has read both frames
             await peer.stream.aclose()
             await session.wait_closed()
             assert await stream.receive_some() == b"hello"

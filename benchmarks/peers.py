@@ -1,0 +1,150 @@
+"""The other implementations: js-libp2p and py-libp2p peer CLIs, HashiCorp's Go yamux peer,
+and our own ``p2pstack node``. Each is started as a separate process.
+
+The js and py peers are installed by ``scripts/setup-interop-peers.sh``; the Go peer is built
+from Debian's yamux sources. A missing one is reported (``why_missing``), never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import trio
+
+from .procs import REPO_ROOT, BenchError, Child, cli_argv, run_json, spawn
+
+Impl = Literal["js", "py"]
+
+JS_PEER: Final = REPO_ROOT / "tests" / "interop" / "js" / "peer.mjs"
+PY_PEER: Final = REPO_ROOT / "tests" / "interop" / "py" / "peer.py"
+GO_SOURCE: Final = REPO_ROOT / "tests" / "peers" / "go_yamux" / "peer.go"
+GO_CACHE: Final = REPO_ROOT / ".cache" / "go-yamux-peer"
+GOPATH: Final = Path("/usr/share/gocode")
+SETUP_HINT: Final = "run scripts/setup-interop-peers.sh"
+LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
+
+
+@dataclass(frozen=True)
+class PeerCommand:
+    """How to run a peer CLI, or why it cannot run here."""
+
+    argv: list[str]
+    missing: str | None = None
+
+
+def peer_command(impl: Impl) -> PeerCommand:
+    """The argv prefix of the js or py peer CLI (``listen`` / ``dial``)."""
+    if impl == "js":
+        node = shutil.which("node")
+        if node is None:
+            return PeerCommand([], "node (Node.js >= 20) is not on PATH")
+        if not (JS_PEER.parent / "node_modules" / "libp2p").is_dir():
+            return PeerCommand([], f"js-libp2p is not installed ({SETUP_HINT})")
+        return PeerCommand([node, str(JS_PEER)])
+    venv = Path(os.environ.get("P2PSTACK_PYLIBP2P_VENV", REPO_ROOT / ".cache" / "pylibp2p-venv"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return PeerCommand([], f"py-libp2p is not installed in {venv} ({SETUP_HINT})")
+    return PeerCommand([str(python), str(PY_PEER)])
+
+
+def build_go_peer() -> Path:
+    """The HashiCorp yamux peer binary (built once per ``peer.go`` version, cached).
+
+    Raises:
+        BenchError: go or the yamux sources are missing, or the build failed.
+    """
+    digest = hashlib.sha256(GO_SOURCE.read_bytes()).hexdigest()[:16]
+    binary = GO_CACHE / f"peer-{digest}"
+    if binary.exists():
+        return binary
+    go = shutil.which("go")
+    if go is None or not (GOPATH / "src/github.com/hashicorp/yamux").is_dir():
+        raise BenchError(
+            "the Go yamux peer needs go and HashiCorp's yamux "
+            "(apt-get install golang-go golang-github-hashicorp-yamux-dev)"
+        )
+    GO_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as gocache:
+        env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": gocache}
+        partial = binary.with_suffix(f".{os.getpid()}.tmp")
+        done = subprocess.run(
+            [go, "build", "-o", str(partial), str(GO_SOURCE)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"building {GO_SOURCE} failed: {done.stderr.strip()}")
+        partial.rename(binary)
+    return binary
+
+
+@dataclass
+class Listening:
+    """A server process and the address it listens on."""
+
+    child: Child
+    addr: str
+
+
+def _tcp_addr(info: dict[str, Any], name: str) -> str:
+    for addr in info.get("listen_addrs", []):
+        if "/tcp/" in addr and "/ws" not in addr:
+            return str(addr)
+    raise BenchError(f"{name} printed no TCP listen address: {info}")
+
+
+@asynccontextmanager
+async def our_node() -> AsyncIterator[Listening]:
+    """``p2pstack node`` on loopback (ping, identify, echo, perf)."""
+    argv = cli_argv("node", "--listen", LISTEN)
+    async with spawn(argv, name="p2pstack node", terminate=True) as child:
+        yield Listening(child, _tcp_addr(await child.read_json(), child.name))
+
+
+@asynccontextmanager
+async def peer_node(impl: Impl) -> AsyncIterator[Listening]:
+    """A js-libp2p or py-libp2p ``listen`` peer on loopback."""
+    command = peer_command(impl)
+    if command.missing:
+        raise BenchError(command.missing)
+    argv = [*command.argv, "listen", "--listen", LISTEN]
+    async with spawn(argv, name=f"{impl} peer listen") as child:
+        yield Listening(child, _tcp_addr(await child.read_json(), child.name))
+
+
+async def peer_dial(impl: Impl, addr: str, *, pings: int, upload: int) -> dict[str, Any]:
+    """Run ``<impl> peer dial``: connect, ``pings`` pings, then a perf upload."""
+    command = peer_command(impl)
+    if command.missing:
+        raise BenchError(command.missing)
+    argv = [*command.argv, "dial", addr, "--ping", str(pings), "--perf-upload", str(upload)]
+    return await run_json(argv, name=f"{impl} peer dial")
+
+
+@asynccontextmanager
+async def go_sink(window: int) -> AsyncIterator[int]:
+    """The Go peer in ``sink`` mode; yields its TCP port."""
+    binary = await trio.to_thread.run_sync(build_go_peer)
+    argv = [str(binary), "sink", "-window", str(window)]
+    async with spawn(argv, name="go yamux sink") as child:
+        yield int((await child.read_json())["port"])
+
+
+async def go_send(port: int, *, streams: int, per_stream: int, write: int, window: int) -> float:
+    """Run the Go client (one-way sink protocol); return its MB/s."""
+    binary = await trio.to_thread.run_sync(build_go_peer)
+    argv = [str(binary), "client", "-oneway", "-port", str(port), "-streams", str(streams)]
+    argv += ["-bytes", str(per_stream), "-write", str(write), "-window", str(window)]
+    return float((await run_json(argv, name="go yamux client"))["mbps"])

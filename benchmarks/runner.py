@@ -1,0 +1,102 @@
+"""Run the selected cases one after another, with progress on stderr, into a RunRecord."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import trio
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from .cases_latency import latency
+from .cases_memory import memory
+from .cases_peers import go, js, py
+from .cases_throughput import ceiling, headline, matrix
+from .config import BenchConfig
+from .context import Context
+from .figures import Figure, compute_ratios
+from .record import RunRecord, load_average, machine_info
+from .report import format_value
+
+logger: Final = logging.getLogger("benchmarks")
+
+Case = Callable[[Context], Awaitable[None]]
+
+CASE_FUNCTIONS: Final[dict[str, Case]] = {
+    "ceiling": ceiling,
+    "matrix": matrix,
+    "headline": headline,
+    "latency": latency,
+    "memory": memory,
+    "js": js,
+    "py": py,
+    "go": go,
+}
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+async def run_case(ctx: Context, name: str) -> None:
+    """Run one case; a failure or a timeout becomes a note, not an abort."""
+    try:
+        with trio.fail_after(ctx.config.case_timeout):
+            await CASE_FUNCTIONS[name](ctx)
+    except trio.TooSlowError:
+        ctx.results.note(f"{name}: stopped after {ctx.config.case_timeout:g} s (--case-timeout)")
+    except Exception as exc:
+        logger.debug("case %s failed", name, exc_info=True)
+        ctx.results.note(f"{name}: failed: {_describe(exc)}")
+
+
+async def run(config: BenchConfig, *, console: Console, command: str) -> RunRecord:
+    """Measure every case of ``config``; progress and figures go to ``console``."""
+    record = RunRecord(
+        machine=machine_info(),
+        config=config.to_json(),
+        command=command,
+        started=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    )
+    start = time.monotonic()
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+
+    def show(figure: Figure) -> None:
+        progress.console.print(f"  {figure.label}: [bold]{format_value(figure.value, figure.unit)}")
+
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=len(config.cases))
+        ctx = Context(config, record.results, on_figure=show)
+        for name in config.cases:
+            progress.console.print(f"[bold]{name}[/]")
+
+            def step(text: str, name: str = name) -> None:
+                progress.update(task, description=f"{name}: {text}")
+
+            ctx.on_step = step
+            await run_case(ctx, name)
+            progress.advance(task)
+    compute_ratios(record.results)
+    record.machine["load_average_end"] = load_average()
+    record.duration_s = time.monotonic() - start
+    return record

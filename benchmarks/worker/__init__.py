@@ -1,0 +1,32 @@
+"""Child processes of the benchmark runner: ``python -m benchmarks.worker ROLE JSON``.
+
+Each role prints JSON lines on stdout (servers first print where they listen) and exits
+when its stdin reaches EOF. See :data:`ROLES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from .common import Control, Params
+from .memory import mem_client, mem_server
+from .muxed import yamux_memory, yamux_send, yamux_sink
+from .node_roles import stack_latency, stack_perf
+from .raw import tcp_echo, tcp_latency, tcp_send, tcp_sink
+
+Role = Callable[[Params, Control], Awaitable[None]]
+
+ROLES: Final[dict[str, Role]] = {
+    "tcp-sink": tcp_sink,
+    "tcp-echo": tcp_echo,
+    "tcp-send": tcp_send,
+    "tcp-latency": tcp_latency,
+    "yamux-sink": yamux_sink,
+    "yamux-send": yamux_send,
+    "yamux-memory": yamux_memory,
+    "stack-perf": stack_perf,
+    "stack-latency": stack_latency,
+    "mem-server": mem_server,
+    "mem-client": mem_client,
+}

@@ -1,0 +1,65 @@
+"""Circuit relay v2: relay server (hop), relay client transport (dial and listen through
+relays, stop), relay discovery, signed reservation vouchers and relay metrics.
+
+Run a relay::
+
+    open_node(listen=[...], protocols=[ping(), identify(), relay_server()])
+
+Listen through a relay (the default transports include the relay transport)::
+
+    await node.listen("/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW.../p2p-circuit")
+
+Dial ``<relay addr>/p2p/<relay>/p2p-circuit/p2p/<target>`` like any other address.
+"""
+
+from .client import ReservationInfo as ReservationInfo, connect as connect, reserve as reserve
+from .config import RateLimit as RateLimit, RelayConfig as RelayConfig
+from .discovery import (
+    AutoRelayConfig as AutoRelayConfig,
+    RelayDiscovery as RelayDiscovery,
+    auto_relay as auto_relay,
+)
+from .errors import (
+    EnvelopeError as EnvelopeError,
+    RelayMessageError as RelayMessageError,
+    RelayProtocolError as RelayProtocolError,
+    RelayRefused as RelayRefused,
+    VoucherError as VoucherError,
+)
+from .hop import RelayService as RelayService, relay_server as relay_server
+from .messages import HOP_PROTOCOL as HOP_PROTOCOL, STOP_PROTOCOL as STOP_PROTOCOL, Limit as Limit
+from .metrics import RelayMetrics as RelayMetrics
+from .status import Status as Status
+from .transport import (
+    CircuitRelayTransport as CircuitRelayTransport,
+    RelayClientConfig as RelayClientConfig,
+    RelayListener as RelayListener,
+    circuit_relay as circuit_relay,
+)
+
+__all__ = [
+    "HOP_PROTOCOL",
+    "STOP_PROTOCOL",
+    "AutoRelayConfig",
+    "CircuitRelayTransport",
+    "EnvelopeError",
+    "Limit",
+    "RateLimit",
+    "RelayClientConfig",
+    "RelayConfig",
+    "RelayDiscovery",
+    "RelayListener",
+    "RelayMessageError",
+    "RelayMetrics",
+    "RelayProtocolError",
+    "RelayRefused",
+    "RelayService",
+    "ReservationInfo",
+    "Status",
+    "VoucherError",
+    "auto_relay",
+    "circuit_relay",
+    "connect",
+    "relay_server",
+    "reserve",
+]

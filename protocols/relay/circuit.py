@@ -1,0 +1,239 @@
+"""The circuit: a relayed byte pipe, as seen by its two ends and spliced by the relay.
+
+:class:`CircuitStream` is what the dialling and the listening client get once the hop or stop
+handshake said OK: a half-closeable trio stream over the negotiated hop/stop stream (bytes
+the handshake read ahead are served first). It remembers the relay's :class:`Limit`; when the
+relay cuts the circuit at that limit the stream's error says so (``BrokenResourceError``
+caused by ``LimitExceeded(limit="relay.circuit.data" | "relay.circuit.duration",
+local=False)``) — judged from the bytes this end has seen: a reset after half the data
+allowance (both directions together), or near the duration limit, is taken to be the cut.
+
+:func:`splice` is the relay's side: it copies both directions between the hop stream (from
+the dialler) and the stop stream (to the destination), enforcing the same limit, and resets
+both streams when it is reached, as go-libp2p relays do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from stack.errors import LimitExceeded, StackError
+
+if TYPE_CHECKING:
+    from stack.identity import PeerId
+    from stack.netstream import NetStream
+
+    from .messages import Limit
+
+logger: Final = logging.getLogger("p2pstack.relay")
+
+DATA_LIMIT: Final = "relay.circuit.data"
+DURATION_LIMIT: Final = "relay.circuit.duration"
+_DURATION_SLACK: Final = 0.5
+
+
+class _Busy:
+    """Raises trio.BusyResourceError when two tasks use one side of the stream at once."""
+
+    __slots__ = ("_busy", "_what")
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._busy = False
+
+    def __enter__(self) -> None:
+        if self._busy:
+            raise trio.BusyResourceError(f"another task is {self._what} on this circuit")
+        self._busy = True
+
+    def __exit__(self, *exc: object) -> None:
+        self._busy = False
+
+
+class CircuitStream(trio.abc.HalfCloseableStream):
+    """One end of a relayed circuit; wraps the hop (dialler) or stop (listener) stream."""
+
+    def __init__(
+        self,
+        stream: trio.abc.HalfCloseableStream,
+        *,
+        limit: Limit | None = None,
+        relay: PeerId | None = None,
+        remote_peer: PeerId | None = None,
+    ) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.relay = relay
+        self.remote_peer = remote_peer
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.opened_at = trio.current_time()
+        self._closed = trio.Event()
+        self._sending = _Busy("sending")
+        self._receiving = _Busy("receiving")
+
+    @property
+    def limited(self) -> bool:
+        """True when the relay announced a limit for this circuit."""
+        return self.limit is not None and not self.limit.is_unlimited
+
+    def _limit_reached(self) -> LimitExceeded | None:
+        limit = self.limit
+        if limit is None:
+            return None
+        # go counts each direction, js both together, and bytes still in flight towards us
+        # count at the relay but not here: a reset after half the allowance is the limit.
+        if limit.data and 2 * (self.bytes_sent + self.bytes_received) >= limit.data:
+            return LimitExceeded(
+                f"the relay cut the circuit at its data limit of {limit.data} bytes",
+                limit=DATA_LIMIT,
+                local=False,
+            )
+        elapsed = trio.current_time() - self.opened_at
+        if limit.duration and elapsed >= limit.duration - _DURATION_SLACK:
+            return LimitExceeded(
+                f"the relay cut the circuit at its duration limit of {limit.duration} s",
+                limit=DURATION_LIMIT,
+                local=False,
+            )
+        return None
+
+    def _broken(self, exc: trio.BrokenResourceError) -> trio.BrokenResourceError:
+        """The error to raise for ``exc``: caused by LimitExceeded if the relay cut us."""
+        self._closed.set()
+        reached = self._limit_reached()
+        if reached is None:
+            return exc
+        reached.__cause__ = exc
+        new = trio.BrokenResourceError(str(reached))
+        new.__cause__ = reached
+        return new
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        with self._sending:
+            try:
+                await self.stream.send_all(data)
+            except trio.BrokenResourceError as exc:
+                error = self._broken(exc)
+                raise error from error.__cause__
+            self.bytes_sent += len(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        with self._sending:
+            await self.stream.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        with self._receiving:
+            try:
+                data = bytes(await self.stream.receive_some(max_bytes))
+            except trio.BrokenResourceError as exc:
+                error = self._broken(exc)
+                raise error from error.__cause__
+            self.bytes_received += len(data)
+            return data
+
+    async def send_eof(self) -> None:
+        with self._sending:
+            await self.stream.send_eof()
+
+    async def aclose(self) -> None:
+        self._closed.set()
+        await self.stream.aclose()
+
+    async def wait_closed(self) -> None:
+        """Wait until the circuit was closed or broke."""
+        await self._closed.wait()
+
+    def __repr__(self) -> str:
+        return f"<CircuitStream via {self.relay} to {self.remote_peer} limit={self.limit}>"
+
+
+# ----------------------------------------------------------------------- relay side
+
+
+class _LimitHit(Exception):
+    pass
+
+
+@dataclass
+class SpliceResult:
+    """How a spliced circuit ended and what it carried."""
+
+    reason: str
+    """``closed`` (both sides finished), ``data_limit``, ``duration_limit`` or ``reset``
+    (a side reset or failed)."""
+    bytes_forward: int = 0
+    """Bytes from the dialler to the destination."""
+    bytes_backward: int = 0
+
+
+async def splice(
+    a: NetStream,
+    b: NetStream,
+    *,
+    duration: float = 0,
+    data: int = 0,
+    buffer: int = 64 * 1024,
+    on_bytes: Callable[[int], None] | None = None,
+) -> SpliceResult:
+    """Copy ``a`` <-> ``b`` until both directions end or a limit is reached.
+
+    ``data`` caps each direction (0 = none), ``duration`` the whole circuit (0 = none). An
+    end-of-stream is forwarded as a half-close. On a limit or an error both streams are
+    reset; after a clean end both are closed.
+    """
+    result = SpliceResult("closed")
+
+    async def pump(src: NetStream, dst: NetStream, forward: bool, scope: trio.CancelScope) -> None:
+        sent = 0
+        try:
+            while True:
+                room = buffer if not data else min(buffer, data - sent)
+                if data and room <= 0:
+                    # At the limit: a clean end is still fine, anything more is not.
+                    if await src.receive_some(1):
+                        raise _LimitHit
+                    await dst.send_eof()
+                    return
+                chunk = await src.receive_some(room)
+                if not chunk:
+                    await dst.send_eof()
+                    return
+                await dst.send_all(chunk)
+                sent += len(chunk)
+                if forward:
+                    result.bytes_forward += len(chunk)
+                else:
+                    result.bytes_backward += len(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+        except _LimitHit:
+            if result.reason == "closed":
+                result.reason = "data_limit"
+            scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
+            logger.debug("circuit copy ended: %r", exc)
+            if result.reason == "closed":
+                result.reason = "reset"
+            scope.cancel()
+
+    deadline = trio.current_time() + duration if duration else float("inf")
+    with trio.CancelScope(deadline=deadline) as outer:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pump, a, b, True, nursery.cancel_scope)
+            nursery.start_soon(pump, b, a, False, nursery.cancel_scope)
+    if outer.cancelled_caught and result.reason == "closed":
+        result.reason = "duration_limit"
+    with trio.CancelScope(shield=True), trio.move_on_after(5):
+        if result.reason == "closed":
+            await a.aclose()
+            await b.aclose()
+        else:
+            await a.reset()
+            await b.reset()
+    return result

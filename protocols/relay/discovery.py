@@ -1,0 +1,172 @@
+"""Relay discovery ("auto relay"): find relays, reserve on some, replace the ones that go away.
+
+Candidates are the configured static relays, then every peer the node knows whose identify
+announced the hop protocol (connected peers first). When the node does not look directly
+reachable (no public address among its own listen addresses) — or always, with
+``force=True`` — it listens through ``relays`` of them; the relayed addresses are then among
+the node's listen addresses, so identify (and identify push) publish them. A relay whose
+reservation stays lost for ``replace_after`` seconds is dropped for another candidate, and
+tried again only after ``retry_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from stack.errors import InvalidConfigError, StackError
+from stack.identity import PeerId
+from stack.multiaddr import Multiaddr
+
+from .messages import HOP_PROTOCOL
+from .transport import CircuitRelayTransport, RelayListener
+
+if TYPE_CHECKING:
+    from stack.node import Node
+
+logger: Final = logging.getLogger("p2pstack.relay")
+
+_ERRORS: Final = (StackError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AutoRelayConfig:
+    """How many relays to use and when."""
+
+    relays: int = 2
+    """Reserve on this many relays."""
+    force: bool = False
+    """Reserve even when the node looks directly reachable."""
+    static_relays: tuple[Multiaddr, ...] = ()
+    """Relays to try first (``<addr>/p2p/<relay id>``)."""
+    retry_after: float = 60.0
+    """A relay that failed is not tried again for this long."""
+    replace_after: float = 30.0
+    """A relay whose reservation stays lost this long is replaced."""
+
+    def __post_init__(self) -> None:
+        if self.relays < 1:
+            raise InvalidConfigError("relays must be at least 1")
+        if self.retry_after <= 0 or self.replace_after <= 0:
+            raise InvalidConfigError("retry_after and replace_after must be positive")
+        for addr in self.static_relays:
+            if addr.peer_id() is None:
+                raise InvalidConfigError(f"static relay {addr} needs /p2p/<relay id>")
+
+
+def looks_reachable(addrs: list[Multiaddr]) -> bool:
+    """Whether any (non-relayed) address is a public IP address."""
+    for addr in addrs:
+        if addr.has_protocol("p2p-circuit"):
+            continue
+        comps = addr.components()
+        host = comps[0].value if comps and comps[0].name in ("ip4", "ip6") else None
+        if host is not None and ipaddress.ip_address(host).is_global:
+            return True
+    return False
+
+
+class RelayDiscovery:
+    """The auto-relay service (see the module docstring)."""
+
+    def __init__(self, config: AutoRelayConfig) -> None:
+        self.config = config
+        self.relays: dict[PeerId, RelayListener] = {}
+        """Relays we listen through."""
+        self._failed: dict[PeerId, float] = {}
+        self._lost_since: dict[PeerId, float] = {}
+        self._node: Node | None = None
+        self._transport: CircuitRelayTransport | None = None
+
+    async def serve(
+        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        transport = next((t for t in node.transports if isinstance(t, CircuitRelayTransport)), None)
+        if transport is None:
+            raise StackError("relay discovery needs the circuit_relay() transport on the node")
+        self._node, self._transport = node, transport
+        with node.events.subscribe() as events:
+            task_status.started()
+            while True:
+                await self.maintain()
+                with trio.move_on_after(self._next_check()):
+                    await events.receive()
+
+    def _next_check(self) -> float:
+        now = trio.current_time()
+        times = [t - now for t in self._failed.values() if t > now]
+        times += [since + self.config.replace_after - now for since in self._lost_since.values()]
+        return max(0.1, min(times, default=self.config.retry_after))
+
+    def candidates(self) -> list[PeerId]:
+        """Relay candidates in preference order (static, connected, known)."""
+        node = self._node
+        assert node is not None
+        now = trio.current_time()
+        out: list[PeerId] = []
+        static = [a.peer_id() for a in self.config.static_relays]
+        connected = {c.peer_id for c in node.connections}
+        known = [p for p in node.peerstore.peers() if HOP_PROTOCOL in _protocols(node, p)]
+        known.sort(key=lambda p: p not in connected)
+        for peer in [*static, *known]:
+            if peer is None or peer == node.peer_id or peer in out or peer in self.relays:
+                continue
+            if self._failed.get(peer, 0.0) > now:
+                continue
+            out.append(peer)
+        return out
+
+    def _addr_for(self, relay: PeerId) -> Multiaddr:
+        for addr in self.config.static_relays:
+            if addr.peer_id() == relay:
+                return addr.encapsulate("/p2p-circuit")
+        return Multiaddr(f"/p2p/{relay}/p2p-circuit")
+
+    async def maintain(self) -> None:
+        """Drop relays that went away, then reserve on new ones until there are enough."""
+        node, transport = self._node, self._transport
+        assert node is not None
+        assert transport is not None
+        now = trio.current_time()
+        for relay, listener in list(self.relays.items()):
+            if listener.is_closed:
+                del self.relays[relay]
+            elif listener.reservation is None:
+                since = self._lost_since.setdefault(relay, now)
+                if now - since >= self.config.replace_after:
+                    logger.info("relay %s is gone; replacing it", relay)
+                    await listener.aclose()
+                    del self.relays[relay]
+                    del self._lost_since[relay]
+                    self._failed[relay] = now + self.config.retry_after
+            else:
+                self._lost_since.pop(relay, None)
+        if not self.config.force and looks_reachable(node.listen_addrs):
+            return
+        for relay in self.candidates():
+            if len(self.relays) >= self.config.relays:
+                break
+            try:
+                await node.listen(self._addr_for(relay))
+            except _ERRORS as exc:
+                logger.info("relay candidate %s failed: %s", relay, exc)
+                self._failed[relay] = trio.current_time() + self.config.retry_after
+                continue
+            found = transport.listener_for(relay)
+            if found is not None:
+                self.relays[relay] = found
+                logger.info("listening through relay %s: %s", relay, found.listen_addrs)
+
+
+def _protocols(node: Node, peer: PeerId) -> tuple[str, ...]:
+    info = node.peerstore.info(peer)
+    return info.protocols if info is not None else ()
+
+
+def auto_relay(config: AutoRelayConfig | None = None) -> RelayDiscovery:
+    """The relay discovery service factory."""
+    return RelayDiscovery(config or AutoRelayConfig())

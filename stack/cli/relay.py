@@ -1,0 +1,151 @@
+"""The ``relay`` command: run a circuit relay v2 server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import asdict, replace
+from typing import Any, Final
+
+import trio
+
+from protocols.identify import identify
+from protocols.ping import ping
+from protocols.relay import RelayConfig, RelayService, relay_server
+from stack.identity import PeerId
+from stack.multiaddr import Multiaddr
+from stack.node import open_node
+
+from .common import emit_json, load_identity
+
+logger: Final = logging.getLogger("p2pstack.cli")
+
+DEFAULT_LISTEN: Final = "/ip4/0.0.0.0/tcp/4001"
+
+_LIMIT_FLAGS: Final = (
+    ("reservation_ttl", float, "S", "reservation lifetime in seconds (default 3600)"),
+    ("max_reservations", int, "N", "reservations in total (default 128; bulk 32)"),
+    ("max_reservations_per_ip", int, "N", "reservations per IP address (default 8; bulk 4)"),
+    ("circuit_duration", int, "S", "per-circuit duration limit, 0 = none (default 120; bulk 0)"),
+    ("max_circuits", int, "N", "circuits in total (default 1024; bulk 64)"),
+    ("max_circuits_per_peer", int, "N", "circuits per peer (default 16; bulk 8)"),
+    ("max_circuits_per_ip", int, "N", "circuits per source IP (default 64; bulk 16)"),
+)
+
+
+def add_relay_arguments(parser: argparse.ArgumentParser, size: Any, key: Any) -> None:
+    """The ``relay`` command's options (``size`` and ``key`` are argparse types)."""
+    parser.add_argument(
+        "--listen",
+        action="append",
+        metavar="MA",
+        help=f"multiaddr to listen on (repeatable; default {DEFAULT_LISTEN})",
+    )
+    parser.add_argument("--key", type=key, help="identity key file (created on first use)")
+    parser.add_argument(
+        "--profile",
+        choices=("default", "bulk"),
+        default="default",
+        help="default: 2 min / 128 KiB per circuit like other libp2p relays; bulk: no "
+        "per-circuit limit, fewer reservations and circuits (see protocols/relay/config.py)",
+    )
+    for name, kind, metavar, help_text in _LIMIT_FLAGS:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, type=kind, metavar=metavar, help=help_text)
+    parser.add_argument(
+        "--circuit-data",
+        type=size,
+        metavar="SIZE",
+        help="per-circuit data limit per direction (K/M/G), 0 = none (default 128K; bulk 0)",
+    )
+    parser.add_argument(
+        "--allow-peer",
+        action="append",
+        metavar="PEER_ID",
+        help="only these peers may reserve (repeatable; default: anyone)",
+    )
+    parser.add_argument(
+        "--announce",
+        action="append",
+        metavar="MA",
+        help="address to put in reservations instead of the listen addresses (repeatable)",
+    )
+    parser.add_argument(
+        "--stats-interval",
+        type=float,
+        metavar="S",
+        help="print a JSON stats line every S seconds (one is also printed on SIGUSR1)",
+    )
+
+
+def relay_config(args: argparse.Namespace) -> RelayConfig:
+    """The RelayConfig the command line asks for."""
+    base = RelayConfig.bulk() if args.profile == "bulk" else RelayConfig()
+    changes: dict[str, Any] = {}
+    for name, *_ in _LIMIT_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if args.circuit_data is not None:
+        changes["circuit_data"] = args.circuit_data
+    if args.allow_peer:
+        changes["allow_peers"] = frozenset(PeerId.from_string(p) for p in args.allow_peer)
+    return replace(base, **changes)
+
+
+def _stats(service: RelayService) -> dict[str, Any]:
+    return {"stats": service.metrics.snapshot()}
+
+
+async def _report_stats(
+    service: RelayService, interval: float | None, usr1: AsyncIterator[int]
+) -> None:
+    async def on_signal() -> None:
+        async for _ in usr1:
+            emit_json(_stats(service))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(on_signal)
+        while interval:
+            await trio.sleep(interval)
+            emit_json(_stats(service))
+
+
+async def cmd_relay(args: argparse.Namespace) -> int:
+    """Run a relay until SIGINT/SIGTERM; log reservations and circuits, report counters."""
+    if args.stats_interval is not None and args.stats_interval <= 0:
+        raise ValueError("--stats-interval must be positive")
+    if args.verbose == 0:
+        logging.getLogger("p2pstack.relay").setLevel(logging.INFO)
+    config = relay_config(args)
+    announce = [Multiaddr(a) for a in args.announce or []]
+    service = relay_server(config, public_addrs=announce or None)
+    async with open_node(
+        identity=load_identity(args.key), protocols=[ping(), identify(), service]
+    ) as node:
+        for addr in args.listen or [DEFAULT_LISTEN]:
+            await node.listen(Multiaddr(addr))
+        # Signal handlers first: whoever reads the JSON line may signal us at once.
+        with (
+            trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as stop,
+            trio.open_signal_receiver(signal.SIGUSR1) as usr1,
+        ):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_report_stats, service, args.stats_interval, usr1)
+                limits = {k: v for k, v in asdict(config).items() if k != "allow_peers"}
+                emit_json(
+                    {
+                        "peer_id": str(node.peer_id),
+                        "listen_addrs": [str(a) for a in node.addrs],
+                        "profile": args.profile,
+                        "limits": {k: v for k, v in limits.items() if not isinstance(v, dict)},
+                    }
+                )
+                async for signum in stop:
+                    logger.info("signal %d received; shutting down", signum)
+                    break
+                nursery.cancel_scope.cancel()
+        emit_json(_stats(service))
+    return 0
