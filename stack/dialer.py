@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from transports.dns import DnsResolutionError, needs_resolution, resolve
+
 from .connection import Connection, Direction
 from .errors import ConnectionDenied, DialError, StackError, TransportError
 from .identity import PeerId
@@ -80,7 +82,8 @@ class Dialer:
         check(node.config.limits.max_pending_outbound, self.pending, "pending.outbound", what)
         self.pending += 1
         try:
-            conn = await self._race(peer, addrs, pending.attempts)
+            concrete = await self._resolve(addrs, pending.attempts)
+            conn = await self._race(peer, concrete, pending.attempts) if concrete else None
         finally:
             self.pending -= 1
         if conn is None:
@@ -89,6 +92,25 @@ class Dialer:
         await node._nursery.start(node.run_connection, conn)
         pending.connection = conn
         return conn
+
+    async def _resolve(
+        self, addrs: list[Multiaddr], attempts: list[tuple[str, BaseException]]
+    ) -> list[Multiaddr]:
+        """Expand ``/dns*`` and ``/dnsaddr`` addresses (keeping ``/p2p``), in order, deduplicated.
+
+        A name that does not resolve counts as a failed attempt.
+        """
+        out: list[Multiaddr] = []
+        for addr in addrs:
+            if not needs_resolution(addr):
+                out.append(addr)
+                continue
+            try:
+                out.extend(await resolve(addr))
+            except DnsResolutionError as exc:
+                logger.debug("resolving %s failed: %s", addr, exc)
+                attempts.append((str(addr), exc))
+        return list(dict.fromkeys(out))
 
     async def _race(
         self,

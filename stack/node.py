@@ -305,7 +305,7 @@ async def open_node(
     Args:
         identity: the node's key pair; a fresh Ed25519 identity when omitted.
         listen: addresses to listen on once the services are up.
-        transports: in preference order; default ``[tcp(), circuit_relay()]`` (relay dialling).
+        transports: in preference order; default ``[tcp(), websocket(), circuit_relay()]``.
         security: in preference order; default ``[noise()]``.
         muxers: in preference order; default ``[yamux()]``.
         protocols: services such as ``ping()``, ``identify()``; default ping and identify.
@@ -317,6 +317,7 @@ async def open_node(
     from protocols.ping import ping
     from protocols.relay.transport import circuit_relay
     from transports.tcp import tcp
+    from transports.websocket import websocket
 
     from .security.noise import noise
 
@@ -334,7 +335,9 @@ async def open_node(
     async with trio.open_nursery() as nursery:
         node = Node(
             identity=identity,
-            transports=list(transports) if transports is not None else [tcp(), circuit_relay()],
+            transports=list(transports)
+            if transports is not None
+            else [tcp(), websocket(), circuit_relay()],
             upgrader=upgrader,
             gater=gater,
             config=config,

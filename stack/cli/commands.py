@@ -22,7 +22,6 @@ from stack.node import open_node
 from .common import (
     client_node,
     console,
-    default_transports,
     emit_json,
     load_identity,
 )
@@ -42,7 +41,6 @@ async def cmd_node(args: argparse.Namespace) -> int:
     extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services, gater
     async with open_node(
         identity=load_identity(args.key),
-        transports=default_transports(),
         gater=extras.gater,
         protocols=[
             ping(),

@@ -14,7 +14,6 @@ from rich.console import Console
 from stack.identity import Identity
 from stack.node import Node, open_node
 from stack.service import Service
-from transports.base import Transport
 
 console = Console(highlight=False)
 
@@ -38,15 +37,6 @@ def client_services() -> list[Service]:
     return [ping(), identify()]
 
 
-def default_transports() -> list[Transport]:
-    """The CLI's transports: the node's defaults (TCP, relay dialling) plus WebSocket."""
-    from protocols.relay.transport import circuit_relay
-    from transports.tcp import tcp
-    from transports.websocket import websocket
-
-    return [tcp(), websocket(), circuit_relay()]
-
-
 @asynccontextmanager
 async def client_node(
     key: Path | None = None, services: Sequence[Service] | None = None
@@ -54,7 +44,6 @@ async def client_node(
     """A node that dials but does not listen."""
     async with open_node(
         identity=load_identity(key),
-        transports=default_transports(),
         protocols=list(services) if services is not None else client_services(),
     ) as node:
         yield node

@@ -158,3 +158,14 @@ def test_peerstore_is_bounded_and_forgets(monkeypatch: pytest.MonkeyPatch) -> No
     assert peers[0] not in store.peers()  # expired first, evicted first
     store.forget(peers[3])
     assert store.info(peers[3]) is None
+
+
+async def test_dns_address_is_resolved_and_peer_id_kept() -> None:
+    async with tcp_node() as server, tcp_node(listen=False) as client:
+        port = server.listen_addrs[0].value_for("tcp")
+        conn = await client.dial(Multiaddr(f"/dns4/localhost/tcp/{port}/p2p/{server.peer_id}"))
+        assert conn.peer_id == server.peer_id
+        assert conn.remote_addr == server.listen_addrs[0]
+        impostor = Identity.generate().peer_id
+        with pytest.raises(DialError):
+            await client.dial(Multiaddr(f"/dns4/localhost/tcp/{port}/p2p/{impostor}"))

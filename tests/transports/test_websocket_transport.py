@@ -3,7 +3,6 @@ implementation (trio-websocket) on the other end, TLS, and bad input."""
 
 from __future__ import annotations
 
-import gc
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -221,25 +220,28 @@ async def test_error_close_code_is_broken_resource() -> None:
     await listener.aclose()
 
 
-# trio-websocket 0.12 leaks its client socket when the server closes first; collect it here.
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_oversized_frame_is_refused_with_1009() -> None:
-    listener = await websocket(WebSocketConfig(max_frame_size=1000)).listen(
-        Multiaddr("/ip4/127.0.0.1/tcp/0/ws")
-    )
-    async with trio_websocket_client(listener) as (ws, stream):
-        await ws.send_message(b"y" * 1001)
+    server = websocket(WebSocketConfig(max_frame_size=1000))
+    listener = await server.listen(Multiaddr("/ip4/127.0.0.1/tcp/0/ws"))
+    async with trio.open_nursery() as nursery:
+
+        async def serve() -> None:
+            raw = await listener.accept()
+            with pytest.raises(trio.BrokenResourceError) as info:
+                await raw.stream.receive_some()
+            assert isinstance(info.value.__cause__, WebSocketError)
+            assert "exceeds the limit of 1000" in str(info.value.__cause__)
+            await raw.stream.aclose()
+
+        nursery.start_soon(serve)
+        raw = await websocket().dial(listener.listen_addrs[0])
+        await raw.stream.send_all(b"y" * 1001)  # one frame
         with pytest.raises(trio.BrokenResourceError) as info:
-            await stream.receive_some()
-        assert isinstance(info.value.__cause__, WebSocketError)
-        with pytest.raises(trio_websocket.ConnectionClosed) as closed:
-            await ws.get_message()
-        assert closed.value.reason is not None
-        assert closed.value.reason.code == 1009
-        await stream.aclose()
+            await raw.stream.receive_some()
+        assert isinstance(info.value.__cause__, WebSocketClosed)
+        assert info.value.__cause__.code == 1009
+        await raw.stream.aclose()
     await listener.aclose()
-    gc.collect()
 
 
 # -------------------------------------------------------------------- bad input
