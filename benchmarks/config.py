@@ -14,7 +14,18 @@ MiB: Final = 1 << 20
 GiB: Final = 1 << 30
 
 #: Every case, in the order a run measures them.
-CASES: Final = ("ceiling", "matrix", "headline", "latency", "memory", "js", "py", "go")
+CASES: Final = (
+    "ceiling",
+    "matrix",
+    "headline",
+    "websocket",
+    "relay",
+    "latency",
+    "memory",
+    "js",
+    "py",
+    "go",
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from .cases_throughput import CEILING_ID, STACKS, headline_id, matrix_id, plural
 from .figures import REFERENCES, Figure, is_better
 from .record import RunRecord
 
-GROUPS: Final = ("throughput", "go-yamux", "peers", "latency", "memory")
+GROUPS: Final = ("throughput", "websocket", "relay", "go-yamux", "peers", "latency", "memory")
 REFERENCE_TITLES: Final = {"tcp": "x raw TCP", "js": "x js", "py": "x py", "go": "x go"}
 
 

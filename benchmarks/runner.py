@@ -22,7 +22,9 @@ from rich.progress import (
 from .cases_latency import latency
 from .cases_memory import memory
 from .cases_peers import go, js, py
+from .cases_relay import relay
 from .cases_throughput import ceiling, headline, matrix
+from .cases_websocket import websocket
 from .config import BenchConfig
 from .context import Context
 from .figures import Figure, compute_ratios
@@ -42,6 +44,8 @@ CASE_FUNCTIONS: Final[dict[str, Case]] = {
     "js": js,
     "py": py,
     "go": go,
+    "websocket": websocket,
+    "relay": relay,
 }
 
 
