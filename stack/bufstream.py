@@ -80,7 +80,9 @@ class BufferedStream(trio.abc.HalfCloseableStream):
     async def aclose(self) -> None:
         await self.stream.aclose()
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        """Return buffered bytes first; with an empty buffer, the wrapped stream's result
+        as is (``bytes`` or ``bytearray``, no copy)."""
         if max_bytes is not None:
             max_bytes = operator.index(max_bytes)
             if max_bytes < 1:
@@ -92,7 +94,7 @@ class BufferedStream(trio.abc.HalfCloseableStream):
                 data = bytes(self._buffer[:n])
                 del self._buffer[:n]
                 return data
-            return bytes(await self.stream.receive_some(max_bytes))
+            return await self.stream.receive_some(max_bytes)
 
     async def _fill(self, min_size: int) -> None:
         """Read until at least ``min_size`` bytes are buffered; UnexpectedEOF otherwise."""

@@ -97,7 +97,10 @@ class Upgrader:
             mux_id, mux_stream = await handle_protocol(
                 secure, list(mux_by_id), timeout=self.negotiate_timeout
             )
-        session = mux_by_id[mux_id].new_session(mux_stream, is_initiator=initiator)
+        # Without read-ahead bytes the muxer reads the secured stream itself (one layer less
+        # per read); otherwise the wrapper serves those bytes first.
+        muxer_transport = mux_stream if mux_stream.buffered else secure
+        session = mux_by_id[mux_id].new_session(muxer_transport, is_initiator=initiator)
         logger.debug(
             "upgraded %s connection with %s via %s+%s",
             "outbound" if initiator else "inbound",

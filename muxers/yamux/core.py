@@ -31,8 +31,9 @@ _DATA, _WINDOW_UPDATE, _PING, _GO_AWAY = 0, 1, 2, 3
 _SYN, _ACK, _FIN, _RST = 0x1, 0x2, 0x4, 0x8
 
 #: A received payload slice smaller than 1/_PIN_RATIO of the chunk it came in is copied, so
-#: small frames cannot pin large receive buffers in memory.
-_PIN_RATIO = 8
+#: small frames cannot pin large receive buffers in memory (full 64 KiB frames in the
+#: session's reads of up to 512 KiB, or a little more, are kept as views: no copy).
+_PIN_RATIO = 32
 
 
 @dataclass(slots=True)

@@ -1,10 +1,14 @@
 """The trio adapter over :class:`~muxers.yamux.core.YamuxCore`.
 
-One reader task feeds large transport reads into the core; one writer task is the only
-writer of the transport and sends everything queued since its last write in as few
-``send_all`` calls as possible; one timer task drives keepalive pings. Application tasks
-call the core synchronously and queue output without touching the transport, so cancelling
-them never tears a frame.
+One reader task feeds large transport reads into the core; one timer task drives keepalive
+pings. Application tasks call the core synchronously, queue its output, and then write the
+queue to the transport themselves when no other write is in progress (no task switch per
+frame); otherwise the task that is writing sends it. The write is cancel-shielded, so a
+cancelled task never leaves half a frame on the wire (it waits for its write to finish; the
+transport is closed when the session ends, which ends any write). Output of the reader and
+timer tasks (window updates, pongs, pings) goes to a writer task instead: the reader never
+blocks on a write, so both peers keep draining each other. Senders blocked on the session's
+output queue are woken one at a time, in order, while there is room (no thundering herd).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import logging
 import math
 import operator
+from collections import deque
 from typing import final
 
 import trio
@@ -37,8 +42,9 @@ from .stream_state import StreamState
 
 logger = logging.getLogger("p2pstack.yamux")
 
-#: Bytes asked of the transport per read.
-RECEIVE_SIZE = 256 * 1024
+#: Bytes asked of the transport per read: more than a secure transport's own read size plus
+#: one frame, so a whole decrypted read is taken at once (no slicing copies below us).
+RECEIVE_SIZE = 512 * 1024
 #: Application writes wait while this much output is queued or in flight.
 SEND_HIGH_WATER = 1024 * 1024
 #: Output items smaller than this are merged into one transport write.
@@ -78,7 +84,8 @@ class YamuxSession:
         self.out_bytes = 0
         self._writer_lot = ParkingLot()
         self._idle_lot = ParkingLot()
-        self._drain_waiters: set[YamuxStream] = set()
+        self._writing = False
+        self._drain_waiters: deque[YamuxStream] = deque()
         self._accept_lot = ParkingLot()
         self._open_lot = ParkingLot()
         self._pings: dict[int, _PingWaiter] = {}
@@ -251,8 +258,12 @@ class YamuxSession:
 
     _writer_failed = False
 
-    def _sync(self) -> None:
-        """Dispatch the core's events and move its output to the writer's queue."""
+    def _sync(self, *, direct: bool = False) -> None:
+        """Dispatch the core's events and queue its output.
+
+        The writer task is woken for the output unless ``direct`` (the caller then awaits
+        :meth:`_flush`) or a write is in progress (its task sends the queue).
+        """
         core = self._core
         events = core.next_events()
         if events:
@@ -262,8 +273,51 @@ class YamuxSession:
             data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
             self._outq.append(data)
             self.out_bytes += len(data)
-            if self._writer_lot:
+            if not direct and not self._writing and self._writer_lot:
                 self._writer_lot.unpark_all()
+
+    async def _flush(self) -> bool:
+        """Write the queued output from the calling task unless another write is in progress;
+        return True if this task wrote (its write was a schedule point).
+
+        Shielded from cancellation so frames are never torn. Output queued meanwhile by
+        other tasks is left to the writer task, which bounds the caller's work.
+        """
+        if self._writing or not self._outq or self._writer_failed:
+            return False
+        self._writing = True
+        try:
+            with trio.CancelScope(shield=True):
+                await self._write_queued(once=True)
+        finally:
+            self._writing = False
+        if self._outq and self._writer_lot:
+            self._writer_lot.unpark_all()
+        return True
+
+    async def _write_queued(self, *, once: bool) -> None:
+        """Send the queue (a snapshot of it if ``once``); the caller holds ``_writing``."""
+        send_all = self._transport.send_all
+        try:
+            while self._outq:
+                batch = self._outq
+                self._outq = []
+                for data in _coalesce(batch):
+                    await send_all(data)
+                    self.out_bytes -= len(data)
+                    if self._drain_waiters and self.out_bytes < SEND_HIGH_WATER:
+                        self.pass_drain_turn()
+                if once:
+                    break
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
+            self._writer_failed = True
+            self._outq.clear()
+            self.out_bytes = 0
+            self._core.connection_lost(exc)
+            self._sync()
+            self._wake_drain_waiters()
+        if not self.out_bytes:
+            self._idle_lot.unpark_all()
 
     def _dispatch(self, events: list[Event]) -> None:
         streams = self._streams
@@ -310,15 +364,24 @@ class YamuxSession:
         self._ended.set()
 
     def wait_for_drain(self, stream: YamuxStream) -> None:
-        """Register ``stream`` to be woken when queued output drops below the high water."""
-        self._drain_waiters.add(stream)
+        """Queue ``stream`` to be woken, in order, when queued output drops below the high
+        water mark."""
+        if stream not in self._drain_waiters:
+            self._drain_waiters.append(stream)
 
     def forget_drain_waiter(self, stream: YamuxStream) -> None:
-        self._drain_waiters.discard(stream)
+        if stream in self._drain_waiters:
+            self._drain_waiters.remove(stream)
+
+    def pass_drain_turn(self) -> None:
+        """Wake the first blocked sender if there is room below the high water mark; after
+        queueing its data it calls this again, so room is handed out one sender at a time."""
+        if self._drain_waiters and self.out_bytes < SEND_HIGH_WATER:
+            self._drain_waiters.popleft().wake_sender()
 
     def _wake_drain_waiters(self) -> None:
         for stream in self._drain_waiters:
-            stream.wake()
+            stream.wake_sender()
         self._drain_waiters.clear()
 
     async def _read_loop(self) -> None:
@@ -339,26 +402,15 @@ class YamuxSession:
         self._sync()
 
     async def _write_loop(self) -> None:
-        send_all = self._transport.send_all
-        try:
-            while True:
-                while not self._outq:
-                    await self._writer_lot.park()
-                batch = self._outq
-                self._outq = []
-                for data in _coalesce(batch):
-                    await send_all(data)
-                    self.out_bytes -= len(data)
-                    if self.out_bytes < SEND_HIGH_WATER and self._drain_waiters:
-                        self._wake_drain_waiters()
-                if not self.out_bytes:
-                    self._idle_lot.unpark_all()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
-            self._writer_failed = True
-            self._core.connection_lost(exc)
-            self._sync()
-            self._wake_drain_waiters()
-            self._idle_lot.unpark_all()
+        """Send output queued by tasks that do not write themselves (reader, timer, closes)."""
+        while True:
+            while not self._outq or self._writing:
+                await self._writer_lot.park()
+            self._writing = True
+            try:
+                await self._write_queued(once=False)
+            finally:
+                self._writing = False
 
     async def _timer_loop(self) -> None:
         core = self._core
@@ -393,6 +445,10 @@ def _coalesce(batch: list[bytes]) -> list[bytes]:
 
 #: ``receive_some()`` without ``max_bytes`` returns at most this much.
 DEFAULT_RECEIVE_SIZE = 256 * 1024
+#: ``receive_some()`` returns at most this much (or one whole buffered chunk) per call. The
+#: result is a copy; copies of moderate size come from the allocator's free lists, where
+#: megabyte-sized ones fault in fresh pages on every read (slower than the copy itself).
+RECEIVE_LIMIT = 64 * 1024
 #: At most this much of one ``send_all`` is queued at a time.
 _SEND_CHUNK = 1024 * 1024
 
@@ -430,6 +486,11 @@ class YamuxStream(MuxedStream):
         """Wake the tasks blocked on this stream so they re-check its state."""
         if self._recv_lot:
             self._recv_lot.unpark_all()
+        if self._send_lot:
+            self._send_lot.unpark_all()
+
+    def wake_sender(self) -> None:
+        """Wake the task blocked sending on this stream (if any)."""
         if self._send_lot:
             self._send_lot.unpark_all()
 
@@ -481,8 +542,15 @@ class YamuxStream(MuxedStream):
                 if state.reset:
                     raise self._broken()
                 if state.buffered:
-                    data = self._core.read(state, max_bytes, trio.current_time())
-                    self._session._sync()
+                    limit = (
+                        max_bytes
+                        if max_bytes <= RECEIVE_LIMIT
+                        else max(RECEIVE_LIMIT, len(state.chunks[0]))
+                    )
+                    data = self._core.read(state, min(limit, max_bytes), trio.current_time())
+                    self._session._sync(direct=True)
+                    if await self._session._flush():  # window credit, sent from this task
+                        blocked = True
                     break
                 if state.remote_fin:
                     data = b""
@@ -520,8 +588,14 @@ class YamuxStream(MuxedStream):
                     break
                 if state.send_window > 0 and session.out_bytes < SEND_HIGH_WATER:
                     sent = self._core.send_data(state, view[:_SEND_CHUNK])
-                    session._sync()  # serializes the frames: `data` is not referenced after
+                    # Serializes the frames: `data` is not referenced afterwards.
+                    session._sync(direct=True)
                     view = view[sent:]
+                    session.pass_drain_turn()
+                    if await session._flush():
+                        blocked = True
+                        if view:
+                            await checkpoint_if_cancelled()
                     continue
                 if session.out_bytes >= SEND_HIGH_WATER:
                     session.wait_for_drain(self)
@@ -531,6 +605,8 @@ class YamuxStream(MuxedStream):
                 await cancel_shielded_checkpoint()
         finally:
             self._sending = False
+            self._session.forget_drain_waiter(self)
+            self._session.pass_drain_turn()
 
     async def wait_send_all_might_not_block(self) -> None:
         """Return when there is send window and the session's output is not backed up.
@@ -557,6 +633,8 @@ class YamuxStream(MuxedStream):
                 await cancel_shielded_checkpoint()
         finally:
             self._sending = False
+            self._session.forget_drain_waiter(self)
+            self._session.pass_drain_turn()
 
     async def send_eof(self) -> None:
         """Half-close: send FIN after the queued data. A second call does nothing.

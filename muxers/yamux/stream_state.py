@@ -78,21 +78,24 @@ class StreamState:
         )
 
     def take(self, max_bytes: int) -> bytes:
-        """Remove and return up to ``max_bytes`` buffered bytes (``b""`` if none)."""
+        """Remove and return up to ``max_bytes`` buffered bytes (``b""`` if none).
+
+        A first chunk that already is ``bytes`` and fits is returned without copying.
+        """
         chunks = self.chunks
         if not chunks:
             return b""
         first = chunks[0]
         size = len(first)
-        if size >= max_bytes:
-            if size == max_bytes:
+        if size >= max_bytes or len(chunks) == 1:
+            if size <= max_bytes:
                 chunks.popleft()
             else:
                 chunks[0] = memoryview(first)[max_bytes:]
                 first = memoryview(first)[:max_bytes]
                 size = max_bytes
             self.buffered -= size
-            return bytes(first)
+            return first if type(first) is bytes else bytes(first)
         parts = [chunks.popleft()]
         total = size
         while chunks and total < max_bytes:

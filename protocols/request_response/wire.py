@@ -21,6 +21,6 @@ async def receive_frame(stream: NetStream, decoder: FrameDecoder) -> FrameEvent:
     """
     while True:
         data = await stream.receive_some(min(decoder.wanted(), READ_CHUNK))
-        events = decoder.receive_data(data or None)
+        events = decoder.receive_data(bytes(data) if data else None)
         if events:
             return events[0]

@@ -145,7 +145,7 @@ class LazyNegotiatedStream(trio.abc.HalfCloseableStream):
             await self._flush_handshake()
             await self._stream.send_eof()
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if max_bytes is not None:
             max_bytes = operator.index(max_bytes)
             if max_bytes < 1:

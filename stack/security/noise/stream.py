@@ -217,12 +217,16 @@ class NoiseStream(SecureStream):
             raise trio.BrokenResourceError("the Noise stream is broken") from self._receive_error
 
     def _take(self, max_bytes: int | None) -> bytes | bytearray:
+        """Hand out buffered plaintext; the whole buffer (or its tail) is returned without
+        copying: dropping a bytearray's head only moves its start."""
         plain, offset = self._plain, self._plain_offset
         available = len(plain) - offset
         if max_bytes is None or max_bytes >= available:
             self._plain = bytearray()
             self._plain_offset = 0
-            return plain if offset == 0 else plain[offset:]
+            if offset:
+                del plain[:offset]
+            return plain
         self._plain_offset = offset + max_bytes
         return plain[offset : offset + max_bytes]
 

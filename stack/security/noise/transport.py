@@ -9,6 +9,7 @@ from typing import Final, final
 
 import trio
 
+from ...bufstream import BufferedStream
 from ...errors import HandshakeError, InvalidConfigError, UnexpectedEOF
 from ...identity.identity import Identity
 from ...identity.peer_id import PeerId
@@ -82,6 +83,9 @@ class NoiseTransport:
                 raise HandshakeError("the transport failed during the Noise handshake") from exc
             raise
         result = handshake.result
+        if isinstance(stream, BufferedStream) and not stream.buffered:
+            # The negotiation wrapper holds no read-ahead bytes: read the transport directly.
+            stream = stream.stream
         return NoiseStream(
             stream,
             send_key=result.send_key,
