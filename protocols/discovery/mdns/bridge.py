@@ -113,3 +113,40 @@ class Mailbox(Generic[T]):
     def close(self) -> None:
         """Stop accepting items (call from trio)."""
         self._send.close()
+
+
+class LoopThread:
+    """A plain asyncio event loop running in a thread we own and always join.
+
+    zeroconf normally creates its loop with ``asyncio.new_event_loop()``, which goes through the
+    process-wide event loop policy; libraries such as trio-asyncio replace that policy, and
+    their loops cannot run in zeroconf's thread. Building ``Zeroconf`` *inside* this loop makes
+    it adopt the running loop instead. The loop is a ``SelectorEventLoop`` built directly, so
+    no policy is consulted.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.SelectorEventLoop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn()`` on the loop (so it sees it as the running loop) and return its result."""
+
+        async def wrapper() -> T:
+            return fn()
+
+        return await run_on_loop(self.loop, wrapper())
+
+    async def stop(self) -> None:
+        """Stop the loop and join its thread (shielded: it always completes)."""
+        with contextlib.suppress(RuntimeError):  # already closed
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        await run_in_thread(self._thread.join, name=f"{self._thread.name}-join")

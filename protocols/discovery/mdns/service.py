@@ -42,7 +42,7 @@ from stack.events import Event, ListenAddrAdded, ListenAddrRemoved
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
 
-from .bridge import Mailbox, run_in_thread, run_on_loop
+from .bridge import LoopThread, Mailbox, run_in_thread, run_on_loop
 from .records import (
     SERVICE_TYPE,
     Announcement,
@@ -268,8 +268,14 @@ class MdnsService:
         self._node = node
         cfg = self.config
         mailbox: Mailbox[_Item] = Mailbox(cfg.queue_size)
+        loop_thread = LoopThread("p2pstack-mdns")
+        try:
+            zc = await loop_thread.call(self._make_zeroconf)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await loop_thread.stop()
+            raise
         with node.events.subscribe() as events:
-            zc = await run_in_thread(self._make_zeroconf, name="p2pstack-mdns-start")
             self._zc = zc
             listener = _RecordListener(
                 zc, cfg.service_type, self._own_instance, mailbox.post, cfg.max_txt_strings
@@ -295,6 +301,7 @@ class MdnsService:
                     with trio.move_on_after(cfg.shutdown_timeout):
                         await self._withdraw(zc, browser, listener)
                     await run_in_thread(zc.close, name="p2pstack-mdns-close")
+                    await loop_thread.stop()
                     self._zc = None
                     logger.debug("mDNS stopped")
 
