@@ -13,28 +13,11 @@ from typing import Final
 
 import trio
 
+from .conflict import ConflictDetector
 from .errors import MessageTooLarge, UnexpectedEOF
 from .varint import MAX_VARINT_LEN, decode_uvarint
 
 DEFAULT_READ_SIZE: Final = 65536
-
-
-class _ConflictDetector:
-    """Raises trio.BusyResourceError when two tasks use one side of a stream at once."""
-
-    __slots__ = ("_busy", "_message")
-
-    def __init__(self, message: str) -> None:
-        self._message = message
-        self._busy = False
-
-    def __enter__(self) -> None:
-        if self._busy:
-            raise trio.BusyResourceError(self._message)
-        self._busy = True
-
-    def __exit__(self, *exc: object) -> None:
-        self._busy = False
 
 
 class BufferedStream(trio.abc.HalfCloseableStream):
@@ -47,7 +30,7 @@ class BufferedStream(trio.abc.HalfCloseableStream):
     def __init__(self, stream: trio.abc.Stream, initial: bytes = b"") -> None:
         self.stream = stream
         self._buffer = bytearray(initial)
-        self._receive_conflict = _ConflictDetector("another task is receiving on this stream")
+        self._receive_conflict = ConflictDetector("another task is receiving on this stream")
         self._eof = False
 
     @property

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from stack.conflict import ConflictDetector
 from stack.errors import LimitExceeded, StackError
 
 if TYPE_CHECKING:
@@ -35,24 +36,6 @@ logger: Final = logging.getLogger("p2pstack.relay")
 DATA_LIMIT: Final = "relay.circuit.data"
 DURATION_LIMIT: Final = "relay.circuit.duration"
 _DURATION_SLACK: Final = 0.5
-
-
-class _Busy:
-    """Raises trio.BusyResourceError when two tasks use one side of the stream at once."""
-
-    __slots__ = ("_busy", "_what")
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._busy = False
-
-    def __enter__(self) -> None:
-        if self._busy:
-            raise trio.BusyResourceError(f"another task is {self._what} on this circuit")
-        self._busy = True
-
-    def __exit__(self, *exc: object) -> None:
-        self._busy = False
 
 
 class CircuitStream(trio.abc.HalfCloseableStream):
@@ -74,8 +57,8 @@ class CircuitStream(trio.abc.HalfCloseableStream):
         self.bytes_received = 0
         self.opened_at = trio.current_time()
         self._closed = trio.Event()
-        self._sending = _Busy("sending")
-        self._receiving = _Busy("receiving")
+        self._sending = ConflictDetector("another task is sending on this circuit")
+        self._receiving = ConflictDetector("another task is receiving on this circuit")
 
     @property
     def limited(self) -> bool:

@@ -20,27 +20,10 @@ from typing import final
 import trio
 
 from ..bufstream import BufferedStream
+from ..conflict import ConflictDetector
 from ..errors import NegotiationFailed, ProtocolError
 from .core import Dialer
 from .negotiate import DEFAULT_TIMEOUT, as_buffered, logger, negotiation_deadline
-
-
-class _ConflictGuard:
-    """Raises ``trio.BusyResourceError`` when two tasks enter at once."""
-
-    __slots__ = ("_busy", "_what")
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._busy = False
-
-    def __enter__(self) -> None:
-        if self._busy:
-            raise trio.BusyResourceError(f"another task is {self._what} on this stream")
-        self._busy = True
-
-    def __exit__(self, *exc: object) -> None:
-        self._busy = False
 
 
 @final
@@ -69,8 +52,8 @@ class LazyNegotiatedStream(trio.abc.HalfCloseableStream):
         self._stream = as_buffered(stream)
         self._handshake = self._dialer.data_to_send()
         self._send_lock = trio.Lock()
-        self._send_guard = _ConflictGuard("sending")
-        self._receive_guard = _ConflictGuard("receiving")
+        self._send_guard = ConflictDetector("another task is sending on this stream")
+        self._receive_guard = ConflictDetector("another task is receiving on this stream")
         self._error: NegotiationFailed | ProtocolError | None = None
         self._closed = False
 
