@@ -5,7 +5,7 @@ Secure addresses are ``/tcp/<port>/wss``, ``/tcp/<port>/tls/ws`` and
 (a server context holding the certificate); dialling one verifies the server with
 ``WebSocketConfig.client_ssl_context`` (default: the system's CAs, host name checked against
 the ``sni`` name or the ``dns*`` host). Dials use ``GET /``, no subprotocol and no extension;
-libp2p bytes travel in binary frames (see :mod:`.ws_stream`).
+libp2p bytes travel in binary frames (see :mod:`.ws_stream`; the protocol is wsproto's).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from stack.multiaddr.codec import Component
 
 from .base import RawConnection, TransportListener
 from .tcp import TcpConfig, connect_tcp, sockaddr_to_multiaddr, tune_socket
-from .ws_protocol import DEFAULT_MAX_HANDSHAKE_SIZE, ServerHandshake
+from .ws_protocol import DEFAULT_MAX_HANDSHAKE_SIZE
 from .ws_stream import (
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_READ_SIZE,
@@ -47,8 +47,11 @@ class WebSocketConfig:
     ``close_timeout`` bounds sending our Close frame in ``aclose``. ``ssl_context`` is the
     server context for ``/tls/ws`` and ``/wss`` listeners; ``client_ssl_context`` verifies
     servers we dial (None: ``ssl.create_default_context()``). ``read_size`` is how much one
-    socket read asks for, ``send_frame_size`` the largest frame we send and
-    ``max_frame_size`` the largest frame we accept (larger ones fail with close code 1009).
+    socket read asks for (the receive buffer holds no more), ``send_frame_size`` the largest
+    frame we send and ``max_frame_size`` the largest frame we accept: a frame fails with close
+    code 1009 once more of its payload has arrived (payload is streamed, so what came before
+    that point may have been read already). ``max_handshake_size`` bounds the HTTP head of
+    the upgrade request or response (a server answers 431 beyond it).
     """
 
     tcp: TcpConfig = field(default_factory=TcpConfig)
@@ -172,13 +175,12 @@ class WebSocketListener:
                 )
             stream = WebSocketStream(
                 transport_stream,
-                client=False,
-                server_handshake=ServerHandshake(max_size=config.max_handshake_size),
                 handshake_timeout=config.handshake_timeout,
                 close_timeout=config.close_timeout,
                 read_size=config.read_size,
                 send_frame_size=config.send_frame_size,
                 max_frame_size=config.max_frame_size,
+                max_handshake_size=config.max_handshake_size,
             )
             suffix = self._address.suffix
             return RawConnection(stream, _with_suffix(local, suffix), _with_suffix(remote, suffix))

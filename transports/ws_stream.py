@@ -1,8 +1,9 @@
-"""A WebSocket connection as a trio byte stream (the trio adapter of :mod:`.ws_protocol`).
+"""A WebSocket connection as a trio byte stream: our trio adapter of wsproto (sans-IO).
 
 :class:`WebSocketStream` is a ``trio.abc.HalfCloseableStream``. Outgoing bytes travel in binary
 frames (one frame per ``send_all``, split at ``send_frame_size``); incoming text and binary
-frames are both stream bytes, handed out as they arrive. Pings are answered; Pongs ignored.
+frames are both stream bytes, handed out as wsproto yields them (partial frames, never
+assembled into messages). Pings are answered; Pongs ignored.
 
 Half-close: ``send_eof`` sends our Close frame (code 1000) and keeps reading until the peer's
 Close; a received Close with code 1000 or 1005 is EOF, any other code is an error. We answer a
@@ -10,6 +11,11 @@ peer's Close with our own only when our side ends too (``send_eof`` or ``aclose`
 p2pstack ends can half-close; a peer that answers a Close at once (as most do) simply ends
 both directions. ``aclose`` sends a Close frame (if none was sent and the send side is idle)
 within ``close_timeout`` and then closes the underlying stream.
+
+wsproto runs the HTTP upgrade (``WSConnection``) and then parses what we receive; frames we
+send come from a second wsproto ``Connection`` with its own close state, because wsproto's
+single connection refuses to send data once the peer's Close is in, which a half-closed
+stream must still do.
 
 A server stream performs the HTTP upgrade lazily, on its first operation (as
 ``trio.SSLStream`` does its handshake), so a listener never waits on a slow client; call
@@ -20,34 +26,48 @@ from __future__ import annotations
 
 import logging
 import operator
-from typing import Final
+import re
+from typing import Final, cast
 
 import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from stack.errors import ProtocolError
 
 from .ws_protocol import (
     CLOSE_NORMAL,
+    CLOSE_TOO_BIG,
+    DEFAULT_MAX_HANDSHAKE_SIZE,
     EOF_CLOSE_CODES,
-    ClientHandshake,
-    ControlFrame,
-    FrameParser,
-    Opcode,
-    ServerHandshake,
     WebSocketClosed,
     WebSocketError,
     WebSocketHandshakeError,
-    encode_close,
-    encode_frame,
 )
 
 logger: Final = logging.getLogger("p2pstack.websocket")
 
-DEFAULT_READ_SIZE: Final = 256 * 1024
-DEFAULT_SEND_FRAME_SIZE: Final = 1024 * 1024
+# wsproto copies each payload three or four times; at 128 KiB those copies stay in cache
+# (measured: 256 KiB reads and frames cost ~2x the CPU per byte on the unmasked path).
+DEFAULT_READ_SIZE: Final = 128 * 1024
+DEFAULT_SEND_FRAME_SIZE: Final = 128 * 1024
 DEFAULT_MAX_FRAME_SIZE: Final = 256 * 1024 * 1024
 
 BytesLike = bytes | bytearray | memoryview
+
+_END_OF_HEAD: Final = re.compile(rb"\n\r?\n")  # the blank line ending an HTTP head (as h11)
+_BAD_REQUEST: Final = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class _Conflict:
@@ -68,40 +88,77 @@ class _Conflict:
         self._busy = False
 
 
+class _HeadTooLarge(WebSocketHandshakeError):
+    pass
+
+
+async def _read_head(stream: trio.abc.Stream, read_size: int, max_size: int) -> tuple[bytes, bytes]:
+    """Read one HTTP head (through its blank line); return it and the bytes after it.
+
+    Raises:
+        WebSocketHandshakeError: the peer closed first, or the head exceeds ``max_size``.
+    """
+    buffer = bytearray()
+    while True:
+        data = await stream.receive_some(read_size)
+        if not data:
+            raise WebSocketHandshakeError("connection closed during the WebSocket handshake")
+        start = max(0, len(buffer) - 2)
+        buffer += data
+        match = _END_OF_HEAD.search(buffer, start)
+        if match is not None and match.end() <= max_size:
+            end = match.end()
+            return bytes(buffer[:end]), bytes(buffer[end:])
+        if len(buffer) > max_size:
+            raise _HeadTooLarge(f"HTTP head larger than {max_size} bytes")
+
+
 class WebSocketStream(trio.abc.HalfCloseableStream):
     """One WebSocket connection over ``transport_stream`` (TCP or TLS), as a byte stream.
 
-    Build a client stream with :func:`open_client_stream` (it runs the handshake) and a server
-    stream directly with ``server_handshake=ServerHandshake()``.
+    Without ``connection`` this is the server side, whose HTTP upgrade runs on first use.
+    Client streams come from :func:`open_client_stream`, which runs the upgrade and passes
+    its open ``WSConnection`` and any bytes received after the 101 response (``initial``).
     """
 
     def __init__(
         self,
         transport_stream: trio.abc.Stream,
         *,
-        client: bool,
+        connection: WSConnection | None = None,
         initial: bytes = b"",
-        server_handshake: ServerHandshake | None = None,
         handshake_timeout: float = 10.0,
         close_timeout: float = 2.0,
         read_size: int = DEFAULT_READ_SIZE,
         send_frame_size: int = DEFAULT_SEND_FRAME_SIZE,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        max_handshake_size: int = DEFAULT_MAX_HANDSHAKE_SIZE,
     ) -> None:
         self.transport_stream = transport_stream
-        self._client = client
-        self._handshake = server_handshake
+        self._out: Connection | None = None  # serialises what we send; None until upgraded
+        if connection is None:
+            self._ws = WSConnection(ConnectionType.SERVER)
+            self._handshake_pending = True
+        else:
+            if connection.state is not ConnectionState.OPEN:
+                raise ValueError("the WSConnection has not completed its handshake")
+            self._ws = connection
+            self._handshake_pending = False
+            self._out = Connection(
+                ConnectionType.CLIENT if connection.client else ConnectionType.SERVER
+            )
         self._handshake_lock = trio.Lock()
         self._handshake_timeout = handshake_timeout
         self._close_timeout = close_timeout
         self._read_size = read_size
         self._send_frame_size = send_frame_size
-        self._parser = FrameParser(expect_masked=not client, max_frame_size=max_frame_size)
+        self._max_frame_size = max_frame_size
+        self._max_handshake_size = max_handshake_size
+        self._frame_bytes = 0  # payload bytes received so far of the current data frame
         self._ready: list[bytes | bytearray] = []
         self._control_out = bytearray()
         self._eof = False
         self._closed = False
-        self._sent_close = False
         self._write_lock = trio.Lock()  # the receiver sends Pongs too
         self._recv_error: BaseException | None = None  # the receive side is broken
         self._send_error: BaseException | None = None  # the send side is broken
@@ -112,6 +169,10 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         """The code of the peer's Close frame, once received."""
         if initial:
             self._ingest(initial)
+
+    @property
+    def _sent_close(self) -> bool:
+        return self._out is not None and self._out.state is not ConnectionState.OPEN
 
     # ----------------------------------------------------------------- handshake
     async def do_handshake(self) -> None:
@@ -127,19 +188,19 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         await trio.lowlevel.checkpoint()
 
     async def _ensure_handshake(self) -> None:
-        if self._handshake is None:
+        if not self._handshake_pending:
             return
         async with self._handshake_lock:
             if self._handshake_error is not None:
                 raise trio.BrokenResourceError(
                     f"WebSocket handshake failed: {self._handshake_error}"
                 ) from self._handshake_error
-            handshake = self._handshake
-            if handshake is None:
+            if not self._handshake_pending:
                 return
+            trailing = b""
             try:
                 with trio.fail_after(self._handshake_timeout):
-                    trailing = await self._serve_handshake(handshake)
+                    trailing = await self._serve_handshake()
             except trio.ClosedResourceError:
                 if self._closed:
                     raise
@@ -157,56 +218,107 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
                 raise trio.BrokenResourceError(
                     f"WebSocket handshake failed: {self._handshake_error}"
                 ) from self._handshake_error
-            self._handshake = None
+            self._handshake_pending = False
             if trailing:
                 self._ingest(trailing)
 
-    async def _serve_handshake(self, handshake: ServerHandshake) -> bytes:
-        while True:
-            data = await self.transport_stream.receive_some(self._read_size)
-            try:
-                done = handshake.receive_data(data)
-            except WebSocketHandshakeError as exc:
-                if exc.response:
-                    with trio.move_on_after(self._close_timeout):
-                        await self.transport_stream.send_all(exc.response)
-                logger.debug("refused a WebSocket upgrade: %s", exc)
-                raise
-            if done is not None:
-                response, trailing = done
-                await self.transport_stream.send_all(response)
-                return trailing
+    async def _serve_handshake(self) -> bytes:
+        """Read the upgrade request, answer 101 (or an HTTP error), return bytes after it."""
+        ws = self._ws
+        try:
+            head, trailing = await _read_head(
+                self.transport_stream, self._read_size, self._max_handshake_size
+            )
+        except _HeadTooLarge as exc:
+            raise await self._refuse(RejectConnection(status_code=431), str(exc)) from None
+        request: Request | None = None
+        try:
+            # Only the head goes in: wsproto's server would drop bytes that follow it.
+            ws.receive_data(head)
+            for event in ws.events():
+                if isinstance(event, Request):
+                    request = event
+        except RemoteProtocolError as exc:
+            hint = exc.event_hint
+            reject = hint if isinstance(hint, RejectConnection) else RejectConnection()
+            raise await self._refuse(reject, f"bad upgrade request: {exc}") from exc
+        except ValueError as exc:  # a header wsproto cannot decode (UnicodeError)
+            raise await self._refuse(RejectConnection(), f"bad upgrade request: {exc}") from exc
+        if request is None:
+            raise await self._refuse(RejectConnection(), "incomplete upgrade request")
+        # No subprotocol and no extension: a libp2p byte stream needs neither.
+        await self.transport_stream.send_all(ws.send(AcceptConnection()))
+        self._out = Connection(ConnectionType.SERVER)
+        return trailing
+
+    async def _refuse(self, reject: RejectConnection, message: str) -> WebSocketHandshakeError:
+        """Send an HTTP error for a failed upgrade; return the error to raise."""
+        headers = [*reject.headers, (b"Connection", b"close")]
+        try:
+            response = self._ws.send(
+                RejectConnection(status_code=reject.status_code, headers=headers)
+            )
+        except LocalProtocolError:
+            response = _BAD_REQUEST
+        with trio.move_on_after(self._close_timeout):
+            await self.transport_stream.send_all(response)
+        logger.debug("refused a WebSocket upgrade: %s", message)
+        return WebSocketHandshakeError(message, response=response)
 
     # ----------------------------------------------------------------- receiving
     def _ingest(self, data: bytes | bytearray) -> None:
-        """Feed received bytes to the parser; queue Pongs and note a Close or an error."""
-        try:
-            chunks, controls = self._parser.feed(data)
-        except WebSocketError as exc:
-            self._recv_error = exc
-            if not self._sent_close:
-                self._sent_close = True
-                self._control_out += encode_close(exc.close_code, str(exc), masked=self._client)
-            return
-        if chunks:
-            self._ready.extend(chunks)
-        for control in controls:
-            self._on_control(control)
+        """Feed received bytes to wsproto and act on its events."""
+        self._ws.receive_data(cast("bytes", data))  # wsproto appends it to a bytearray
+        ready = self._ready
+        limit = self._max_frame_size
+        for event in self._ws.events():
+            if isinstance(event, BytesMessage):
+                chunk: bytes | bytearray = event.data
+            elif isinstance(event, TextMessage):
+                chunk = event.data.encode()  # wsproto checked the UTF-8; these are its bytes
+            elif isinstance(event, Ping):
+                self._queue(event.response())
+                continue
+            elif isinstance(event, CloseConnection):
+                self._on_close(event)
+                return
+            else:  # Pong
+                continue
+            self._frame_bytes += len(chunk)
+            if self._frame_bytes > limit:
+                self._fail(
+                    WebSocketError(
+                        f"frame exceeds the limit of {limit} bytes", close_code=CLOSE_TOO_BIG
+                    )
+                )
+                return
+            if event.frame_finished:
+                self._frame_bytes = 0
+            if chunk:
+                ready.append(chunk)
 
-    def _on_control(self, control: ControlFrame) -> None:
-        if control.opcode == Opcode.PING:
-            if not self._sent_close:
-                self._control_out += encode_frame(Opcode.PONG, control.payload, masked=self._client)
-        elif control.opcode == Opcode.CLOSE:
-            code, reason = control.close_status()
-            self.close_code = code
-            if code in EOF_CLOSE_CODES:
-                self._eof = True
-            else:  # an error: the connection is over, echo the code at once
-                self._recv_error = WebSocketClosed(code, reason)
-                if not self._sent_close:
-                    self._sent_close = True
-                    self._control_out += encode_close(code, masked=self._client)
+    def _on_close(self, event: CloseConnection) -> None:
+        if self._ws.state is ConnectionState.OPEN:
+            # A frame wsproto could not parse: it reports the Close we should send.
+            self._fail(WebSocketError(event.reason or "malformed frame", close_code=event.code))
+            return
+        code = int(event.code)
+        self.close_code = code
+        if code in EOF_CLOSE_CODES:
+            self._eof = True
+        else:  # an error: the connection is over, echo the code at once
+            self._recv_error = WebSocketClosed(code, event.reason or "")
+            self._queue(CloseConnection(code=code))
+
+    def _fail(self, error: WebSocketError) -> None:
+        self._recv_error = error
+        self._queue(CloseConnection(code=error.close_code, reason=str(error)))
+
+    def _queue(self, event: CloseConnection | Pong) -> None:
+        """Queue a control frame (Pong or Close) unless our Close went out already."""
+        out = self._out
+        if out is not None and out.state is ConnectionState.OPEN:
+            self._control_out += out.send(event)
 
     def _take(self, max_bytes: int | None) -> bytes:
         ready = self._ready
@@ -246,6 +358,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
                 raise trio.ClosedResourceError("the WebSocket was closed")
             await trio.lowlevel.checkpoint_if_cancelled()
             await self._ensure_handshake()
+            if self._control_out:  # e.g. a Pong for a Ping that came with the 101
+                await self._flush_control()
             while not self._ready:
                 if self._eof:
                     await trio.lowlevel.cancel_shielded_checkpoint()
@@ -278,29 +392,28 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
 
     # ------------------------------------------------------------------- sending
     async def _write(self, data: BytesLike) -> None:
-        """Write ``data``, then any queued control frames, under the write lock. Marks the
-        send side broken on any failure (a frame may be half written)."""
-        async with self._write_lock:
-            await self._write_locked(data)
+        """Write ``data``, then any queued control frames, under the write lock.
 
-    async def _write_locked(self, data: BytesLike) -> None:
-        try:
-            if self._control_out:
-                data = bytes(self._control_out) + data
-                self._control_out.clear()
-            await self.transport_stream.send_all(data)
-            while self._control_out:
-                pending = bytes(self._control_out)
-                self._control_out.clear()
-                await self.transport_stream.send_all(pending)
-        except trio.ClosedResourceError as exc:
-            self._send_error = exc
-            if self._closed:
+        Frames go out in the order wsproto made them: a Close queued while ``data`` waited
+        for the lock was made after it, and a Pong may follow data. Marks the send side
+        broken on any failure (a frame may be half written).
+        """
+        async with self._write_lock:
+            try:
+                if data:
+                    await self.transport_stream.send_all(data)
+                while self._control_out:
+                    pending = bytes(self._control_out)
+                    self._control_out.clear()
+                    await self.transport_stream.send_all(pending)
+            except trio.ClosedResourceError as exc:
+                self._send_error = exc
+                if self._closed:
+                    raise
+                raise trio.BrokenResourceError("the WebSocket transport was closed") from exc
+            except BaseException as exc:
+                self._send_error = exc
                 raise
-            raise trio.BrokenResourceError("the WebSocket transport was closed") from exc
-        except BaseException as exc:
-            self._send_error = exc
-            raise
 
     async def _flush_control(self) -> None:
         """Send queued control frames unless a writer is busy (it flushes them after)."""
@@ -342,16 +455,18 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             if not size:
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return
+            out = self._out
+            assert out is not None
             step = self._send_frame_size
             if size <= step:
-                await self._write(encode_frame(Opcode.BINARY, data, masked=self._client))
+                # wsproto takes any buffer (it copies the payload into the frame it builds).
+                await self._write(out.send(BytesMessage(data=cast("bytes", data))))
                 return
             view = memoryview(data)
             for offset in range(0, size, step):
-                frame = encode_frame(
-                    Opcode.BINARY, view[offset : offset + step], masked=self._client
-                )
-                await self._write(frame)
+                self._check_send()  # a Close may have been queued while we were writing
+                piece = cast("bytes", view[offset : offset + step])
+                await self._write(out.send(BytesMessage(data=piece)))
 
     async def wait_send_all_might_not_block(self) -> None:
         with self._send_conflict:
@@ -378,8 +493,9 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
                 raise trio.BrokenResourceError(
                     "an earlier send on this WebSocket failed"
                 ) from self._send_error
-            self._sent_close = True
-            await self._write(encode_close(CLOSE_NORMAL, masked=self._client))
+            if not self._sent_close:  # the handshake may have let a Close in
+                self._queue(CloseConnection(code=CLOSE_NORMAL))
+            await self._write(b"")  # after any Pong queued before it
 
     # ------------------------------------------------------------------- closing
     async def aclose(self) -> None:
@@ -390,19 +506,17 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         self._closed = True
         try:
             can_send = (
-                self._handshake is None
+                self._out is not None
                 and self._send_error is None
                 and not self._write_lock.locked()
                 and (not self._sent_close or bool(self._control_out))
             )
             if can_send:
-                frame = bytes(self._control_out)
+                self._queue(CloseConnection(code=CLOSE_NORMAL))
+                frames = bytes(self._control_out)
                 self._control_out.clear()
-                if not self._sent_close:
-                    self._sent_close = True
-                    frame += encode_close(CLOSE_NORMAL, masked=self._client)
                 with trio.move_on_after(self._close_timeout):
-                    await self.transport_stream.send_all(frame)
+                    await self.transport_stream.send_all(frames)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
@@ -414,7 +528,7 @@ async def open_client_stream(
     *,
     host: str,
     path: str = "/",
-    max_handshake_size: int = 16 * 1024,
+    max_handshake_size: int = DEFAULT_MAX_HANDSHAKE_SIZE,
     read_size: int = DEFAULT_READ_SIZE,
     send_frame_size: int = DEFAULT_SEND_FRAME_SIZE,
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
@@ -422,24 +536,38 @@ async def open_client_stream(
 ) -> WebSocketStream:
     """Run the client handshake (``GET path`` with ``Host: host``) and return the stream.
 
-    The caller bounds the time (and closes ``transport_stream`` on failure).
+    No subprotocol and no extension is offered. The caller bounds the time (and closes
+    ``transport_stream`` on failure).
 
     Raises:
         WebSocketHandshakeError: the server refused or answered badly.
         trio.BrokenResourceError: the transport failed.
     """
-    handshake = ClientHandshake(host, path, max_size=max_handshake_size)
-    await transport_stream.send_all(handshake.request)
-    while True:
-        data = await transport_stream.receive_some(read_size)
-        trailing = handshake.receive_data(data)
-        if trailing is not None:
+    ws = WSConnection(ConnectionType.CLIENT)
+    try:
+        request = ws.send(Request(host=host, target=path))
+    except ValueError as exc:  # a host IDNA cannot encode
+        raise WebSocketHandshakeError(f"bad Host {host!r}: {exc}", remote=False) from exc
+    await transport_stream.send_all(request)
+    head, trailing = await _read_head(transport_stream, read_size, max_handshake_size)
+    try:
+        ws.receive_data(head)
+        events = list(ws.events())
+    except (RemoteProtocolError, ValueError) as exc:
+        raise WebSocketHandshakeError(f"bad upgrade response: {exc}") from exc
+    for event in events:
+        if isinstance(event, AcceptConnection):
             return WebSocketStream(
                 transport_stream,
-                client=True,
+                connection=ws,
                 initial=trailing,
                 close_timeout=close_timeout,
                 read_size=read_size,
                 send_frame_size=send_frame_size,
                 max_frame_size=max_frame_size,
             )
+        if isinstance(event, RejectConnection):
+            raise WebSocketHandshakeError(
+                f"server refused the WebSocket upgrade: HTTP {event.status_code}"
+            )
+    raise WebSocketHandshakeError("no answer to the WebSocket upgrade in the HTTP response")

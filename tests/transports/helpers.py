@@ -17,7 +17,6 @@ from cryptography.x509.oid import NameOID
 
 from stack.multiaddr import Multiaddr
 from transports.websocket import WebSocketConfig, WebSocketTransport, websocket
-from transports.ws_protocol import ServerHandshake
 from transports.ws_stream import WebSocketStream, open_client_stream
 
 
@@ -104,9 +103,7 @@ async def ws_lockstep_pair(
 ) -> tuple[WebSocketStream, WebSocketStream]:
     """A (client, server) pair over ``lockstep_stream_pair``: every send blocks until read."""
     left, right = trio.testing.lockstep_stream_pair()
-    server = WebSocketStream(
-        right, client=False, server_handshake=ServerHandshake(), close_timeout=close_timeout
-    )
+    server = WebSocketStream(right, close_timeout=close_timeout)
     clients: list[WebSocketStream] = []
 
     async def client() -> None:

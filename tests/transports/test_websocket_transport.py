@@ -285,9 +285,9 @@ async def test_garbage_http_gets_400() -> None:
     assert isinstance(error, WebSocketHandshakeError)
 
 
-async def test_plain_http_client_gets_426() -> None:
+async def test_plain_http_client_gets_400() -> None:
     answer, error = await _raw_exchange(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 426 ")
+    assert answer.startswith(b"HTTP/1.1 400 ")  # wsproto's answer to a request without Upgrade
     assert isinstance(error, WebSocketHandshakeError)
 
 
