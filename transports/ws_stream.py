@@ -44,6 +44,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from stack.conflict import ConflictDetector
 from stack.errors import ProtocolError
 
 from .ws_protocol import (
@@ -68,24 +69,6 @@ BytesLike = bytes | bytearray | memoryview
 
 _END_OF_HEAD: Final = re.compile(rb"\n\r?\n")  # the blank line ending an HTTP head (as h11)
 _BAD_REQUEST: Final = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
-
-class _Conflict:
-    """Raises trio.BusyResourceError when two tasks use one side of the stream at once."""
-
-    __slots__ = ("_busy", "_message")
-
-    def __init__(self, message: str) -> None:
-        self._message = message
-        self._busy = False
-
-    def __enter__(self) -> None:
-        if self._busy:
-            raise trio.BusyResourceError(self._message)
-        self._busy = True
-
-    def __exit__(self, *exc: object) -> None:
-        self._busy = False
 
 
 class _HeadTooLarge(WebSocketHandshakeError):
@@ -163,8 +146,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         self._recv_error: BaseException | None = None  # the receive side is broken
         self._send_error: BaseException | None = None  # the send side is broken
         self._handshake_error: BaseException | None = None
-        self._send_conflict = _Conflict("another task is sending on this WebSocket")
-        self._receive_conflict = _Conflict("another task is receiving on this WebSocket")
+        self._send_conflict = ConflictDetector("another task is sending on this WebSocket")
+        self._receive_conflict = ConflictDetector("another task is receiving on this WebSocket")
         self.close_code: int | None = None
         """The code of the peer's Close frame, once received."""
         if initial:
