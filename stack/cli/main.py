@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -11,6 +12,7 @@ import trio
 
 from stack.errors import StackError
 
+from .allocator import tune_allocator
 from .bench import add_bench_arguments, cmd_bench
 from .commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path
 from .demo import cmd_demo
@@ -129,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _validate(parser, args)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    tune_allocator()
+    gc.freeze()  # start-up objects (imports, parser) stay: keep them out of collections
     try:
         status: int = trio.run(args.fn, args)
     except KeyboardInterrupt:

@@ -94,3 +94,11 @@ def test_demo_runs() -> None:
     human = p2pstack("demo", "--size", "4M", timeout=120)
     assert human.returncode == 0, human.stderr
     assert "demo complete" in human.stdout
+
+
+def test_allocator_tuning_is_safe_to_repeat() -> None:
+    from stack.cli.allocator import tune_allocator
+
+    first = tune_allocator()
+    assert isinstance(first, bool)
+    assert tune_allocator() == first

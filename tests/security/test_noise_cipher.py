@@ -118,6 +118,26 @@ def test_accepts_memoryview_and_multibyte_formats() -> None:
     assert FrameDecryptor(KEY).feed(out) == arr.tobytes()
 
 
+@pytest.mark.parametrize("size", [0, 1, MAX_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN + 1, 300_000])
+def test_encrypt_into_matches_encrypt(size: int) -> None:
+    data = os.urandom(size)
+    expected = FrameEncryptor(KEY).encrypt(data)
+    enc = FrameEncryptor(KEY)
+    assert FrameEncryptor.encrypted_size(size) == len(expected)
+    out = bytearray(b"\xaa" * (len(expected) + 7))  # a reused, larger, dirty buffer
+    assert enc.encrypt_into(data, out) == len(expected)
+    assert out[: len(expected)] == expected
+    assert out[len(expected) :] == b"\xaa" * 7
+    assert enc.nonce == -(-size // MAX_PLAINTEXT_LEN)
+
+
+def test_encrypt_into_a_too_small_buffer_raises_and_keeps_the_nonce() -> None:
+    enc = FrameEncryptor(KEY)
+    with pytest.raises(ValueError, match="smaller than"):
+        enc.encrypt_into(b"x" * 10, bytearray(10 + 18 - 1))
+    assert enc.nonce == 0
+
+
 @given(
     st.lists(st.binary(max_size=300), max_size=8),
     st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=10),

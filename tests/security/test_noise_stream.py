@@ -113,6 +113,27 @@ async def test_all_identity_types_over_tcp(client_kt: KeyType, server_kt: KeyTyp
     await inn.aclose()
 
 
+async def test_reused_buffers_never_alter_data_already_handed_out() -> None:
+    """Over TCP the stream reads into and encrypts from reused buffers: results kept without
+    copying, and later sends of other data, must not change what was received before."""
+    out, inn = await tcp_pair()
+    messages = [bytes([i]) * (1 + i * 7919 % 200_000) for i in range(40)]
+    kept: list[bytes | bytearray] = []
+
+    async def send() -> None:
+        for message in messages:
+            await out.send_all(message)
+        await out.send_eof()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send)
+        while chunk := await inn.receive_some():
+            kept.append(chunk)
+    assert b"".join(kept) == b"".join(messages)
+    await out.aclose()
+    await inn.aclose()
+
+
 async def test_peer_id_mismatch_closes_the_stream() -> None:
     left, right = trio.testing.memory_stream_pair()
     t = noise()

@@ -36,6 +36,11 @@ class FrameEncryptor:
         self._aead = ChaCha20Poly1305(key)
         self.nonce = nonce
 
+    @staticmethod
+    def encrypted_size(size: int) -> int:
+        """Bytes of frames that ``size`` plaintext bytes become (0 for 0)."""
+        return size + -(-size // MAX_PLAINTEXT_LEN) * (2 + TAG_LEN)
+
     def encrypt(self, data: BytesLike) -> bytearray:
         """Return ``data`` as consecutive frames of at most 65519 plaintext bytes each.
 
@@ -44,27 +49,42 @@ class FrameEncryptor:
         Raises:
             NoiseNonceExhausted: the frames would need the reserved nonce.
         """
-        with memoryview(data) as raw, raw.cast("B") as mv:
+        out = bytearray(self.encrypted_size(memoryview(data).nbytes))
+        self.encrypt_into(data, out)
+        return out
+
+    def encrypt_into(self, data: BytesLike, out: bytearray | memoryview) -> int:
+        """Write ``data``'s frames to the start of ``out``; return the bytes written.
+
+        ``out`` must hold at least ``encrypted_size(len(data))`` bytes.
+
+        Raises:
+            NoiseNonceExhausted: the frames would need the reserved nonce.
+            ValueError: ``out`` is too small.
+        """
+        with memoryview(data) as raw, raw.cast("B") as mv, memoryview(out) as om:
             size = len(mv)
             frames = -(-size // MAX_PLAINTEXT_LEN)
+            total = size + frames * (2 + TAG_LEN)
+            if len(om) < total:
+                raise ValueError(f"output buffer of {len(om)} bytes is smaller than {total}")
             nonce = self.nonce
             if nonce + frames > MAX_NONCE:
                 raise NoiseNonceExhausted()
-            out = bytearray(size + frames * (2 + TAG_LEN))
-            om = memoryview(out)
             pos = 0
             encrypt_into = self._aead.encrypt_into
+            pack_len = _LEN.pack_into
+            pack_nonce = _NONCE.pack
             for start in range(0, size, MAX_PLAINTEXT_LEN):
                 chunk = mv[start : start + MAX_PLAINTEXT_LEN]
                 length = len(chunk) + TAG_LEN
-                _LEN.pack_into(out, pos, length)
+                pack_len(om, pos, length)
                 pos += 2
-                encrypt_into(_NONCE.pack(nonce), chunk, None, om[pos : pos + length])
+                encrypt_into(pack_nonce(nonce), chunk, None, om[pos : pos + length])
                 pos += length
                 nonce += 1
-            om.release()
             self.nonce = nonce
-            return out
+            return total
 
 
 @final

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import operator
 from types import TracebackType
 from typing import Final, final
@@ -16,6 +17,27 @@ from .cipher import BytesLike, FrameDecryptor, FrameEncryptor
 
 DEFAULT_RECEIVE_SIZE: Final = 256 * 1024
 """How much ciphertext one read from the transport asks for."""
+_FIRST_RECEIVE_SIZE: Final = 16 * 1024
+"""Initial size of the reused ciphertext buffer; it grows (up to the receive size) only when
+reads fill it, so idle connections keep it small."""
+_MAX_KEPT_SEND_BUFFER: Final = 1024 * 1024
+"""Larger encrypted writes use a one-off buffer instead of growing the kept one."""
+
+_CLOSED_ERRNOS: Final = frozenset({errno.EBADF, errno.ENOTSOCK})
+
+
+async def _socket_receive_into(stream: trio.SocketStream, buffer: bytearray) -> int:
+    """``recv_into`` a reused buffer on a trio ``SocketStream``, with its error translation.
+
+    Saves the fresh ``bytes`` object (and its page faults) that ``receive_some`` allocates
+    per read. Raises trio.ClosedResourceError / trio.BrokenResourceError as ``receive_some``.
+    """
+    try:
+        return await stream.socket.recv_into(buffer)
+    except OSError as exc:
+        if exc.errno in _CLOSED_ERRNOS:
+            raise trio.ClosedResourceError("this socket was already closed") from None
+        raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
 
 class _ConflictDetector:
@@ -54,6 +76,7 @@ class NoiseStream(SecureStream):
     """
 
     __slots__ = (
+        "_cipher_buffer",
         "_closed",
         "_decryptor",
         "_encryptor",
@@ -64,6 +87,7 @@ class NoiseStream(SecureStream):
         "_receive_conflict",
         "_receive_error",
         "_receive_size",
+        "_send_buffer",
         "_send_conflict",
         "_send_error",
         "local_peer",
@@ -100,6 +124,14 @@ class NoiseStream(SecureStream):
         self._receive_error: ProtocolError | None = None
         self._plain = bytearray()
         self._plain_offset = 0
+        # Reused buffers: ciphertext read from a socket (never handed out) and encrypted
+        # output (only the transport sees it, and only until its send_all returns).
+        self._cipher_buffer: bytearray | None = (
+            bytearray(min(_FIRST_RECEIVE_SIZE, receive_size))
+            if isinstance(transport_stream, trio.SocketStream)
+            else None
+        )
+        self._send_buffer = bytearray()
         if initial_data:
             try:
                 self._plain = self._decryptor.feed(initial_data)
@@ -119,16 +151,24 @@ class NoiseStream(SecureStream):
         with self._send_conflict:
             self._check_send()
             await trio.lowlevel.checkpoint_if_cancelled()
+            encryptor = self._encryptor
+            need = encryptor.encrypted_size(memoryview(data).nbytes)
+            if not need:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return
+            out = self._send_buffer
+            if len(out) < need:
+                out = bytearray(need)
+                if need <= _MAX_KEPT_SEND_BUFFER:
+                    self._send_buffer = out
             try:
-                frames = self._encryptor.encrypt(data)
+                encryptor.encrypt_into(data, out)
             except ProtocolError as exc:
                 self._send_error = exc
                 raise trio.BrokenResourceError("cannot encrypt on this Noise stream") from exc
-            if not frames:
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                return
             try:
-                await self.transport_stream.send_all(frames)
+                with memoryview(out) as view, view[:need] as frames:
+                    await self.transport_stream.send_all(frames)
             except BaseException as exc:
                 self._send_error = exc
                 raise
@@ -194,7 +234,16 @@ class NoiseStream(SecureStream):
                 return self._take(max_bytes)
             self._check_receive()
             while not self._eof:
-                data = await self.transport_stream.receive_some(self._receive_size)
+                buffer = self._cipher_buffer
+                data: bytes | bytearray | memoryview
+                if buffer is None:
+                    data = await self.transport_stream.receive_some(self._receive_size)
+                else:
+                    assert isinstance(self.transport_stream, trio.SocketStream)
+                    count = await _socket_receive_into(self.transport_stream, buffer)
+                    data = memoryview(buffer)[:count]
+                    if count == len(buffer) < self._receive_size:  # grow for the next read
+                        self._cipher_buffer = bytearray(min(4 * count, self._receive_size))
                 if not data:
                     self._eof = True
                     if self._decryptor.has_partial_frame:
@@ -237,4 +286,5 @@ class NoiseStream(SecureStream):
         self._closed = True
         self._plain = bytearray()
         self._plain_offset = 0
+        self._send_buffer = bytearray()
         await self.transport_stream.aclose()
