@@ -17,7 +17,7 @@ from zeroconf._dns import DNSPointer, DNSText
 from zeroconf._protocol.outgoing import DNSOutgoing
 
 from protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
-from protocols.discovery.mdns.bridge import run_in_thread
+from protocols.discovery.mdns.bridge import LoopThread, run_in_thread
 from protocols.discovery.mdns.records import SERVICE_TYPE, generate_peer_name
 from protocols.ping import ping, ping_peer
 from stack.events import Event
@@ -39,8 +39,9 @@ def dnsaddr(addr: str, peer: PeerId | str) -> bytes:
 @pytest.fixture
 async def attacker() -> AsyncIterator[Callable[[list[tuple[str, bytes]], int], None]]:
     """``send([(peer-name, rdata), ...], ttl)``: multicast PTR + TXT answers on 127.0.0.1."""
-    zc = await run_in_thread(
-        lambda: Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only), name="attacker"
+    loop_thread = LoopThread("attacker")  # a plain asyncio loop, whatever the policy
+    zc = await loop_thread.call(
+        lambda: Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
     )
 
     def send(answers: list[tuple[str, bytes]], ttl: int = 120) -> None:
@@ -55,6 +56,7 @@ async def attacker() -> AsyncIterator[Callable[[list[tuple[str, bytes]], int], N
         yield send
     finally:
         await run_in_thread(zc.close, name="attacker-close")
+        await loop_thread.stop()
 
 
 def discovered(events: trio.MemoryReceiveChannel[Event]) -> list[PeerDiscovered]:
