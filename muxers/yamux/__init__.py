@@ -15,7 +15,8 @@ from .errors import (
     YamuxProtocolError as YamuxProtocolError,
 )
 from .muxer import PROTOCOL_ID as PROTOCOL_ID, YamuxMuxer as YamuxMuxer, yamux as yamux
-from .session import YamuxSession as YamuxSession, YamuxStream as YamuxStream
+from .session import YamuxSession as YamuxSession
+from .stream import YamuxStream as YamuxStream
 
 __all__ = [
     "PROTOCOL_ID",

@@ -9,7 +9,7 @@ import trio.lowlevel
 import trio.testing
 
 from muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
-from muxers.yamux.session import SEND_HIGH_WATER
+from muxers.yamux.stream import SEND_HIGH_WATER
 
 KiB = 1024
 

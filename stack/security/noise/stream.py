@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import errno
 import operator
-from types import TracebackType
 from typing import Final, final
 
 import trio
 
+from ...conflict import ConflictDetector
 from ...errors import ProtocolError, UnexpectedEOF
 from ...identity.keys import PublicKey
 from ...identity.peer_id import PeerId
@@ -38,26 +38,6 @@ async def _socket_receive_into(stream: trio.SocketStream, buffer: bytearray) -> 
         if exc.errno in _CLOSED_ERRNOS:
             raise trio.ClosedResourceError("this socket was already closed") from None
         raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
-
-
-class _ConflictDetector:
-    """Raises BusyResourceError when two tasks use the same half of a stream at once."""
-
-    __slots__ = ("_held", "_what")
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._held = False
-
-    def __enter__(self) -> None:
-        if self._held:
-            raise trio.BusyResourceError(f"another task is already {self._what} this stream")
-        self._held = True
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._held = False
 
 
 @final
@@ -115,8 +95,10 @@ class NoiseStream(SecureStream):
         self._encryptor = FrameEncryptor(send_key)
         self._decryptor = FrameDecryptor(recv_key)
         self._receive_size = receive_size
-        self._send_conflict = _ConflictDetector("sending on")
-        self._receive_conflict = _ConflictDetector("receiving from")
+        self._send_conflict = ConflictDetector("another task is already sending on this stream")
+        self._receive_conflict = ConflictDetector(
+            "another task is already receiving from this stream"
+        )
         self._closed = False
         self._eof = False
         self._eof_sent = False

@@ -1,0 +1,251 @@
+"""YamuxStream: one stream of a :class:`~.session.YamuxSession`, a trio half-closeable stream."""
+
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING, final
+
+import trio
+from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from ..base import MuxedStream
+from .errors import SessionClosed, StreamResetError
+from .stream_state import StreamState
+
+if TYPE_CHECKING:
+    from .session import YamuxSession
+
+#: Application writes wait while this much output is queued or in flight.
+SEND_HIGH_WATER = 1024 * 1024
+#: ``receive_some()`` without ``max_bytes`` returns at most this much.
+DEFAULT_RECEIVE_SIZE = 256 * 1024
+#: ``receive_some()`` returns at most this much (or one whole buffered chunk) per call. The
+#: result is a copy; copies of moderate size come from the allocator's free lists, where
+#: megabyte-sized ones fault in fresh pages on every read (slower than the copy itself).
+RECEIVE_LIMIT = 64 * 1024
+#: At most this much of one ``send_all`` is queued at a time.
+_SEND_CHUNK = 1024 * 1024
+
+
+@final
+class YamuxStream(MuxedStream):
+    """A Yamux stream: a ``trio.abc.HalfCloseableStream``.
+
+    ``send_eof`` sends FIN. ``aclose`` drops unread data and sends FIN, or RST when the peer
+    could otherwise block (unread data was dropped, or it has no window left); data the
+    peer sends after our ``aclose`` is answered with RST. A received RST and a failed
+    session make every method raise ``trio.BrokenResourceError`` (``__cause__``:
+    ``StreamResetError`` or the session's ``close_reason``).
+    """
+
+    def __init__(self, session: YamuxSession, state: StreamState) -> None:
+        self._session = session
+        self._core = session.core
+        self.state = state
+        self._recv_lot = ParkingLot()
+        self._send_lot = ParkingLot()
+        self._receiving = False
+        self._sending = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<YamuxStream {self.state!r} closed={self._closed}>"
+
+    @property
+    def stream_id(self) -> int:
+        """The Yamux stream id (odd: opened by the dialer, even: by the listener)."""
+        return self.state.stream_id
+
+    def wake(self) -> None:
+        """Wake the tasks blocked on this stream so they re-check its state."""
+        if self._recv_lot:
+            self._recv_lot.unpark_all()
+        if self._send_lot:
+            self._send_lot.unpark_all()
+
+    def wake_sender(self) -> None:
+        """Wake the task blocked sending on this stream (if any)."""
+        if self._send_lot:
+            self._send_lot.unpark_all()
+
+    def _broken(self) -> trio.BrokenResourceError:
+        state = self.state
+        cause: BaseException
+        if state.reset:
+            cause = StreamResetError(state.stream_id, remote=state.reset_by_peer)
+        else:
+            cause = self._core.terminated or SessionClosed("the yamux session is closed")
+        error = trio.BrokenResourceError(f"yamux stream {state.stream_id} is broken: {cause}")
+        error.__cause__ = cause
+        return error
+
+    def _check_send(self) -> None:
+        if self._closed or self.state.local_fin:
+            raise trio.ClosedResourceError("this yamux stream is closed for sending")
+        if self.state.reset or self._core.terminated is not None:
+            raise self._broken()
+
+    def _enter_send(self) -> None:
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this yamux stream")
+        self._sending = True
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Return up to ``max_bytes`` bytes (default 256 KiB); ``b""`` only at EOF.
+
+        Raises:
+            ValueError: ``max_bytes`` < 1.
+            trio.ClosedResourceError: we closed the stream.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is receiving.
+        """
+        if max_bytes is None:
+            max_bytes = DEFAULT_RECEIVE_SIZE
+        elif (max_bytes := operator.index(max_bytes)) < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this yamux stream")
+        self._receiving = True
+        try:
+            await checkpoint_if_cancelled()
+            state = self.state
+            blocked = False
+            while True:
+                if self._closed:
+                    raise trio.ClosedResourceError("this yamux stream is closed")
+                if state.reset:
+                    raise self._broken()
+                if state.buffered:
+                    limit = (
+                        max_bytes
+                        if max_bytes <= RECEIVE_LIMIT
+                        else max(RECEIVE_LIMIT, len(state.chunks[0]))
+                    )
+                    data = self._core.read(state, min(limit, max_bytes), trio.current_time())
+                    self._session._sync(direct=True)
+                    if await self._session._flush():  # window credit, sent from this task
+                        blocked = True
+                    break
+                if state.remote_fin:
+                    data = b""
+                    break
+                if self._core.terminated is not None:
+                    raise self._broken()
+                await self._recv_lot.park()
+                blocked = True
+            if not blocked:
+                await cancel_shielded_checkpoint()
+            return data
+        finally:
+            self._receiving = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send all of ``data`` (split into frames; waits for window credit).
+
+        Raises:
+            trio.ClosedResourceError: we closed the stream or sent EOF.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is sending.
+        """
+        self._enter_send()
+        try:
+            await checkpoint_if_cancelled()
+            view = memoryview(data)
+            if view.itemsize != 1 or view.ndim != 1:
+                view = view.cast("B")
+            state = self.state
+            session = self._session
+            blocked = False
+            while True:
+                self._check_send()
+                if not view:
+                    break
+                if state.send_window > 0 and session.out_bytes < SEND_HIGH_WATER:
+                    sent = self._core.send_data(state, view[:_SEND_CHUNK])
+                    # Serializes the frames: `data` is not referenced afterwards.
+                    session._sync(direct=True)
+                    view = view[sent:]
+                    session.pass_drain_turn()
+                    if await session._flush():
+                        blocked = True
+                        if view:
+                            await checkpoint_if_cancelled()
+                    continue
+                if session.out_bytes >= SEND_HIGH_WATER:
+                    session.wait_for_drain(self)
+                await self._send_lot.park()
+                blocked = True
+            if not blocked:
+                await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+            self._session.forget_drain_waiter(self)
+            self._session.pass_drain_turn()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Return when there is send window and the session's output is not backed up.
+
+        Raises:
+            trio.ClosedResourceError: we closed the stream or sent EOF.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is sending.
+        """
+        self._enter_send()
+        try:
+            await checkpoint_if_cancelled()
+            session = self._session
+            blocked = False
+            while True:
+                self._check_send()
+                if self.state.send_window > 0 and session.out_bytes < SEND_HIGH_WATER:
+                    break
+                if session.out_bytes >= SEND_HIGH_WATER:
+                    session.wait_for_drain(self)
+                await self._send_lot.park()
+                blocked = True
+            if not blocked:
+                await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+            self._session.forget_drain_waiter(self)
+            self._session.pass_drain_turn()
+
+    async def send_eof(self) -> None:
+        """Half-close: send FIN after the queued data. A second call does nothing.
+
+        Raises:
+            trio.ClosedResourceError: we closed the stream.
+            trio.BrokenResourceError: reset, or the session failed.
+            trio.BusyResourceError: another task is sending.
+        """
+        self._enter_send()
+        try:
+            await checkpoint_if_cancelled()
+            if self._closed:
+                raise trio.ClosedResourceError("this yamux stream is closed")
+            if not self.state.local_fin:
+                self._check_send()
+                self._core.send_eof(self.state)
+                self._session._sync()
+            await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def aclose(self) -> None:
+        """Close both directions (see the class docstring); idempotent, works cancelled."""
+        if not self._closed:
+            self._closed = True
+            self._core.close_stream(self.state)
+            self._session._sync()
+            self._session.forget_drain_waiter(self)
+            self.wake()
+        await trio.lowlevel.checkpoint()
+
+    async def reset(self) -> None:
+        """Abort the stream with RST (also after ``aclose``, until the peer's FIN came)."""
+        self._closed = True
+        self._core.reset_stream(self.state)
+        self._session._sync()
+        self._session.forget_drain_waiter(self)
+        self.wake()
+        await trio.lowlevel.checkpoint()

@@ -1,0 +1,229 @@
+"""The key abstractions: ``KeyType``, ``PublicKey``/``PrivateKey`` and the protobuf forms.
+
+Wire forms follow libp2p/specs ``peer-ids/peer-ids.md``: a key travels as the proto2
+``PublicKey``/``PrivateKey`` message ``08 <type> 12 uvarint(len) Data`` (see ``pb/crypto.proto``).
+
+=========== ============================== =============================== ======================
+type        PublicKey.Data                 PrivateKey.Data                 signature
+=========== ============================== =============================== ======================
+Ed25519     32-byte raw key                seed(32) || pub(32)             RFC 8032 (no prehash)
+Secp256k1   33-byte compressed point       raw 32-byte scalar              ECDSA-SHA256, DER
+ECDSA       DER SubjectPublicKeyInfo       DER SEC1 ECPrivateKey           ECDSA-SHA256, DER
+RSA         DER SubjectPublicKeyInfo       DER PKCS#1 RSAPrivateKey        PKCS#1 v1.5 SHA-256
+=========== ============================== =============================== ======================
+
+Decoding is strict about what it accepts and lenient about protobuf framing (unknown fields are
+ignored, as go-libp2p does); :meth:`PublicKey.to_protobuf` always re-serializes canonically, and
+peer ids are derived from that canonical form. Every malformed input raises
+:class:`~stack.errors.InvalidKeyError`.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from typing import ClassVar, Final, Self
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from google.protobuf.message import DecodeError as _PbDecodeError
+
+from ..errors import InvalidKeyError
+from .pb import crypto_pb2
+from .peer_id import PeerId
+
+MAX_KEY_PROTOBUF_LEN: Final = 16 * 1024
+"""Larger serialized keys are rejected before parsing (RSA-8192 private is ~4.7 KiB)."""
+MIN_RSA_BITS: Final = 1024
+MAX_RSA_BITS: Final = 8192
+"""go-libp2p also caps RSA at 8192 bits (its minimum is 2048; we accept 1024 for old peers)."""
+DEFAULT_RSA_BITS: Final = 2048
+
+
+class KeyType(enum.IntEnum):
+    """The libp2p ``KeyType`` enum; values are the protobuf numbers."""
+
+    RSA = 0
+    ED25519 = 1
+    SECP256K1 = 2
+    ECDSA = 3
+
+
+def _encode(
+    message_cls: type[crypto_pb2.PublicKey | crypto_pb2.PrivateKey], kt: int, data: bytes
+) -> bytes:
+    msg = message_cls()
+    msg.Type = crypto_pb2.KeyType.ValueType(kt)
+    msg.Data = data
+    return msg.SerializeToString(deterministic=True)
+
+
+def _decode(
+    message_cls: type[crypto_pb2.PublicKey | crypto_pb2.PrivateKey], data: bytes
+) -> tuple[KeyType, bytes]:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidKeyError(f"a serialized key must be bytes, not {type(data).__name__}")
+    if len(data) > MAX_KEY_PROTOBUF_LEN:
+        raise InvalidKeyError(f"serialized key of {len(data)} bytes exceeds {MAX_KEY_PROTOBUF_LEN}")
+    msg = message_cls()
+    try:
+        msg.ParseFromString(bytes(data))
+    except _PbDecodeError as exc:
+        raise InvalidKeyError(f"malformed key protobuf: {exc}") from exc
+    # proto2 closed enum: an unknown Type value lands in unknown fields, leaving Type unset.
+    if not (msg.HasField("Type") and msg.HasField("Data")):
+        raise InvalidKeyError("key protobuf lacks a (known) Type or Data field")
+    return KeyType(msg.Type), msg.Data
+
+
+_PUBLIC_TYPES: Final[dict[KeyType, type[PublicKey]]] = {}
+_PRIVATE_TYPES: Final[dict[KeyType, type[PrivateKey]]] = {}
+
+
+class PublicKey(abc.ABC):
+    """A libp2p public key. Equal and hashed by its canonical serialized protobuf.
+
+    Concrete subclasses register themselves for :meth:`from_protobuf` by their ``key_type``.
+    """
+
+    key_type: ClassVar[KeyType]
+    __slots__ = ("_serialized",)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "key_type" in cls.__dict__:
+            _PUBLIC_TYPES[cls.key_type] = cls
+
+    def __init__(self) -> None:
+        self._serialized = _encode(crypto_pb2.PublicKey, self.key_type, self._raw_bytes())
+
+    @abc.abstractmethod
+    def _raw_bytes(self) -> bytes:
+        """The ``Data`` field of the protobuf form."""
+
+    @abc.abstractmethod
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Return whether ``signature`` signs ``data``; never raises for bad input."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_raw(cls, data: bytes) -> Self:
+        """Build the key from its ``Data`` bytes. Raises :class:`InvalidKeyError`."""
+
+    def raw_bytes(self) -> bytes:
+        """The type-specific encoding carried in the protobuf ``Data`` field."""
+        return self._raw_bytes()
+
+    def to_protobuf(self) -> bytes:
+        """The canonical serialized ``PublicKey`` protobuf (``08 <type> 12 <len> <data>``)."""
+        return self._serialized
+
+    def to_peer_id(self) -> PeerId:
+        """The peer id of this key (identity multihash up to 42 bytes, else sha2-256)."""
+        return PeerId.from_public_key_bytes(self._serialized)
+
+    @classmethod
+    def from_protobuf(cls, data: bytes) -> PublicKey:
+        """Decode a serialized ``PublicKey`` protobuf.
+
+        Called on a concrete subclass, the decoded type must match that subclass.
+
+        Raises:
+            InvalidKeyError: malformed, oversized, unsupported or of the wrong type.
+        """
+        kt, raw = _decode(crypto_pb2.PublicKey, data)
+        impl = _PUBLIC_TYPES[kt]
+        if cls is not PublicKey and impl is not cls:
+            raise InvalidKeyError(f"expected a {cls.key_type.name} key, got {kt.name}")
+        return impl.from_raw(raw)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PublicKey):
+            return NotImplemented
+        return self._serialized == other._serialized
+
+    def __hash__(self) -> int:
+        return hash(self._serialized)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.to_peer_id()}>"
+
+
+class PrivateKey(abc.ABC):
+    """A libp2p private key that can sign; compares by its serialized protobuf.
+
+    Concrete subclasses register themselves for :meth:`from_protobuf` by their ``key_type``.
+    """
+
+    key_type: ClassVar[KeyType]
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "key_type" in cls.__dict__:
+            _PRIVATE_TYPES[cls.key_type] = cls
+
+    @property
+    @abc.abstractmethod
+    def public_key(self) -> PublicKey:
+        """The matching public key."""
+
+    @abc.abstractmethod
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` with the scheme of this key type (see the module table)."""
+
+    @abc.abstractmethod
+    def raw_bytes(self) -> bytes:
+        """The type-specific encoding carried in the protobuf ``Data`` field."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_raw(cls, data: bytes) -> Self:
+        """Build the key from its ``Data`` bytes. Raises :class:`InvalidKeyError`."""
+
+    @classmethod
+    @abc.abstractmethod
+    def generate(cls) -> Self:
+        """Generate a fresh random key of this type."""
+
+    def to_protobuf(self) -> bytes:
+        """The serialized ``PrivateKey`` protobuf (go/js "marshalled private key")."""
+        return _encode(crypto_pb2.PrivateKey, self.key_type, self.raw_bytes())
+
+    @classmethod
+    def from_protobuf(cls, data: bytes) -> PrivateKey:
+        """Decode a serialized ``PrivateKey`` protobuf.
+
+        Raises:
+            InvalidKeyError: malformed, oversized, unsupported or of the wrong type.
+        """
+        kt, raw = _decode(crypto_pb2.PrivateKey, data)
+        impl = _PRIVATE_TYPES[kt]
+        if cls is not PrivateKey and impl is not cls:
+            raise InvalidKeyError(f"expected a {cls.key_type.name} key, got {kt.name}")
+        return impl.from_raw(raw)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PrivateKey):
+            return NotImplemented
+        return self.key_type == other.key_type and self.raw_bytes() == other.raw_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.public_key)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} for {self.public_key.to_peer_id()}>"
+
+
+def _load_spki(data: bytes, what: str) -> object:
+    try:
+        return serialization.load_der_public_key(bytes(data))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise InvalidKeyError(f"invalid {what} SubjectPublicKeyInfo: {exc}") from exc
+
+
+def _load_der_private(data: bytes, what: str) -> object:
+    try:
+        return serialization.load_der_private_key(bytes(data), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise InvalidKeyError(f"invalid {what} private key DER: {exc}") from exc
