@@ -1,20 +1,9 @@
-"""The key abstractions: ``KeyType``, ``PublicKey``/``PrivateKey`` and the protobuf forms.
+"""The key abstractions: ``KeyType``, ``PublicKey``/``PrivateKey`` and their protobuf forms.
 
-Wire forms follow libp2p/specs ``peer-ids/peer-ids.md``: a key travels as the proto2
-``PublicKey``/``PrivateKey`` message ``08 <type> 12 uvarint(len) Data`` (see ``pb/crypto.proto``).
-
-=========== ============================== =============================== ======================
-type        PublicKey.Data                 PrivateKey.Data                 signature
-=========== ============================== =============================== ======================
-Ed25519     32-byte raw key                seed(32) || pub(32)             RFC 8032 (no prehash)
-Secp256k1   33-byte compressed point       raw 32-byte scalar              ECDSA-SHA256, DER
-ECDSA       DER SubjectPublicKeyInfo       DER SEC1 ECPrivateKey           ECDSA-SHA256, DER
-RSA         DER SubjectPublicKeyInfo       DER PKCS#1 RSAPrivateKey        PKCS#1 v1.5 SHA-256
-=========== ============================== =============================== ======================
-
-Decoding is strict about what it accepts and lenient about protobuf framing (unknown fields are
-ignored, as go-libp2p does); :meth:`PublicKey.to_protobuf` always re-serializes canonically, and
-peer ids are derived from that canonical form. Every malformed input raises
+A key travels as the proto2 ``PublicKey``/``PrivateKey`` message ``08 <type> 12 uvarint(len)
+Data`` (see ``pb/crypto.proto``); what ``Data`` holds per type is tabled in
+:mod:`stack.identity.keys`. Concrete key classes register themselves by ``key_type`` so that
+``from_protobuf`` can dispatch. Every malformed input raises
 :class:`~stack.errors.InvalidKeyError`.
 """
 

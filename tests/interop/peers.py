@@ -243,6 +243,15 @@ async def peer_listening(
         argv += ["--listen", ma]
     if seed is not None:
         argv += ["--seed", seed]
+    async with _listening(impl, argv, startup_timeout=startup_timeout, env=env) as peer:
+        yield peer
+
+
+@asynccontextmanager
+async def _listening(
+    impl: Impl, argv: list[str], *, startup_timeout: float, env: dict[str, str] | None
+) -> AsyncIterator[ListeningPeer]:
+    """Start ``argv``, wait for its ``{"peer_id", "listen_addrs"}`` line, stop it on exit."""
     # Files, not pipes: nothing has to drain them while the test runs, so a chatty peer
     # can never block on a full pipe, and no background task is needed.
     with (
@@ -471,46 +480,8 @@ async def script_listening(
     Same contract as :func:`peer_listening` (stdin EOF, then SIGTERM, then SIGKILL on exit).
     """
     argv = [*script_command(impl, script), *args]
-    with (
-        tempfile.TemporaryFile(prefix=f"{impl}-script-out-") as out,
-        tempfile.TemporaryFile(prefix=f"{impl}-script-err-") as err,
-    ):
-        proc = await trio.lowlevel.open_process(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=err,
-            env={**os.environ, **(env or {})},
-            cwd=str(REPO_ROOT),
-        )
-        try:
-            line = ""
-            with trio.move_on_after(startup_timeout):
-                while True:
-                    text = _read_file(out)
-                    if "\n" in text:
-                        line = text.split("\n", 1)[0]
-                        break
-                    if proc.poll() is not None:
-                        break
-                    await trio.sleep(0.02)
-            try:
-                info = json.loads(line)
-                peer = ListeningPeer(
-                    impl=impl,
-                    peer_id=str(info["peer_id"]),
-                    listen_addrs=[str(a) for a in info["listen_addrs"]],
-                    process=proc,
-                    _stderr=err,
-                )
-            except (ValueError, KeyError, TypeError):
-                raise InteropPeerError(
-                    f"{' '.join(argv)} printed no listening line ({line!r}, exit "
-                    f"{proc.poll()})\n--- stderr ---\n{_tail(_read_file(err))}"
-                ) from None
-            yield peer
-        finally:
-            await _stop_process(proc)
+    async with _listening(impl, argv, startup_timeout=startup_timeout, env=env) as peer:
+        yield peer
 
 
 async def run_script(
