@@ -411,41 +411,8 @@ async def run_dial(
         seed=seed,
         timeout=dial_timeout,  # the peer enforces it too and reports what it was doing
     )
-    result: subprocess.CompletedProcess[bytes] | None = None
-    # A little slack so the peer's own timeout (with a useful message) fires first;
-    # trio.run_process kills the process if we give up.
-    with trio.move_on_after(dial_timeout + 10):
-        result = await trio.run_process(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-            env={**os.environ, **(env or {})},
-            cwd=str(REPO_ROOT),
-        )
-    if result is None:
-        raise InteropPeerError(
-            f"{impl} dial timed out after {dial_timeout + 10:g} s: {' '.join(argv)}"
-        )
-    stdout = result.stdout.decode("utf-8", "replace")
-    stderr = result.stderr.decode("utf-8", "replace")
-    if result.returncode != 0:
-        raise InteropPeerError(
-            f"{impl} dial failed (exit {result.returncode}): {_error_line(stderr)}\n"
-            f"command: {' '.join(argv)}\n--- stderr ---\n{_tail(stderr)}"
-        )
-    lines = [ln for ln in stdout.splitlines() if ln.strip()]
-    try:
-        parsed = json.loads(lines[0])
-        if not isinstance(parsed, dict):
-            raise TypeError("not a JSON object")
-    except (IndexError, ValueError, TypeError) as exc:
-        raise InteropPeerError(
-            f"{impl} dial printed no JSON result ({exc}); stdout={stdout!r}\n"
-            f"--- stderr ---\n{_tail(stderr)}"
-        ) from None
-    return parsed
+    # A little slack so the peer's own timeout (with a useful message) fires first.
+    return await _run_json(f"{impl} dial", argv, time_limit=dial_timeout + 10, env=env)
 
 
 async def run_js_dial(ma: str, **options: Unpack[DialOptions]) -> dict[str, Any]:
@@ -497,6 +464,17 @@ async def run_script(
     Raises InteropPeerError (with its error line and stderr tail) on a non-zero exit.
     """
     argv = [*script_command(impl, script), *args]
+    return await _run_json(script.name, argv, time_limit=time_limit, env=env)
+
+
+async def _run_json(
+    what: str, argv: list[str], *, time_limit: float, env: dict[str, str] | None
+) -> dict[str, Any]:
+    """Run ``argv`` to completion (killed after ``time_limit`` s); return its first JSON line.
+
+    Raises InteropPeerError with the error line and stderr tail on timeout, a non-zero exit,
+    or output that is not a JSON object.
+    """
     result: subprocess.CompletedProcess[bytes] | None = None
     with trio.move_on_after(time_limit):
         result = await trio.run_process(
@@ -509,21 +487,22 @@ async def run_script(
             cwd=str(REPO_ROOT),
         )
     if result is None:
-        raise InteropPeerError(f"timed out after {time_limit:g} s: {' '.join(argv)}")
+        raise InteropPeerError(f"{what} timed out after {time_limit:g} s: {' '.join(argv)}")
     stdout = result.stdout.decode("utf-8", "replace")
     stderr = result.stderr.decode("utf-8", "replace")
     if result.returncode != 0:
         raise InteropPeerError(
-            f"{' '.join(argv)} failed (exit {result.returncode}): {_error_line(stderr)}\n"
-            f"--- stderr ---\n{_tail(stderr)}"
+            f"{what} failed (exit {result.returncode}): {_error_line(stderr)}\n"
+            f"command: {' '.join(argv)}\n--- stderr ---\n{_tail(stderr)}"
         )
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
-        parsed = json.loads(stdout.splitlines()[0])
+        parsed = json.loads(lines[0])
         if not isinstance(parsed, dict):
             raise TypeError("not a JSON object")
     except (IndexError, ValueError, TypeError) as exc:
         raise InteropPeerError(
-            f"{' '.join(argv)} printed no JSON ({exc}); stdout={stdout!r}\n"
+            f"{what} printed no JSON result ({exc}); stdout={stdout!r}\n"
             f"--- stderr ---\n{_tail(stderr)}"
         ) from None
     return parsed
