@@ -1,7 +1,8 @@
-"""p2pstack against real js-libp2p and py-libp2p processes, in both directions.
+"""p2pstack against real js-libp2p and py-libp2p processes, in both directions, over TCP and
+over WebSocket (``/ws``), each with Noise and Yamux.
 
-TCP + Noise + Yamux: identify, ping, echo of 1 MiB, 16 concurrent echo streams and a perf
-transfer; and the ``p2pstack ping`` command line against each peer.
+identify, ping, echo of 1 MiB, concurrent echo streams, a perf transfer (TCP), and the
+``p2pstack ping`` command line against each peer.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import trio
@@ -20,58 +23,88 @@ from protocols.identify import AGENT_VERSION, IDENTIFY_PROTOCOL, identify
 from protocols.perf import perf, perf_peer
 from protocols.ping import PING_PROTOCOL, ping, ping_peer
 from stack.node import open_node
+from stack.service import Service
 from tests.interop.peers import Impl, peer_listening, run_dial
+from transports.tcp import tcp
+from transports.websocket import websocket
 
 IMPLS = ["js", "py"]
 ONE_MIB = 1 << 20
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-async def test_peer_dials_p2pstack(impl: Impl) -> None:
+@dataclass(frozen=True)
+class Variant:
+    """One transport under test."""
+
+    name: Literal["tcp", "ws"]  # the ListeningPeer.addr() key
+    listen: str
+    streams: int  # concurrent echo streams
+    perf: bool  # also run a perf transfer
+
+
+VARIANTS = [
+    Variant("tcp", "/ip4/127.0.0.1/tcp/0", streams=16, perf=True),
+    Variant("ws", "/ip4/127.0.0.1/tcp/0/ws", streams=8, perf=False),
+]
+CASES = [pytest.param(impl, v, id=f"{impl}-{v.name}") for impl in IMPLS for v in VARIANTS]
+
+
+@pytest.mark.parametrize(("impl", "variant"), CASES)
+async def test_peer_dials_p2pstack(impl: Impl, variant: Variant) -> None:
+    services: list[Service] = [ping(), identify(), echo()]
+    if variant.perf:
+        services.append(perf())
     async with open_node(
-        listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping(), identify(), echo(), perf()]
+        listen=[variant.listen], transports=[tcp(), websocket()], protocols=services
     ) as node:
         addr = str(node.addrs[0])
-        result = await run_dial(impl, addr, ping=5, identify=True, echo=ONE_MIB, streams=16)
+        if variant.name == "ws":
+            assert "/ws/p2p/" in addr
+        result = await run_dial(
+            impl, addr, ping=5, identify=True, echo=ONE_MIB, streams=variant.streams
+        )
         assert result["peer_id"] == str(node.peer_id)
         assert len(result["ping_rtts_ms"]) == 5
         assert result["echo_ok"] is True
         assert result["echo_bytes"] == ONE_MIB
-        assert result["streams_ok"] == 16
+        assert result["streams_ok"] == variant.streams
         info = result["identify"]
         assert info["agent_version"] == AGENT_VERSION
         assert {PING_PROTOCOL, IDENTIFY_PROTOCOL, "/echo/1.0.0"} <= set(info["protocols"])
         assert any(a.startswith(str(node.listen_addrs[0])) for a in info["listen_addrs"])
+        if variant.perf:
+            figures = await run_dial(impl, addr, perf_upload=8 * ONE_MIB, perf_download=8 * ONE_MIB)
+            assert figures["perf"]["upload_bytes"] == 8 * ONE_MIB
+            assert figures["perf"]["download_bytes"] == 8 * ONE_MIB
 
-        perf_result = await run_dial(impl, addr, perf_upload=8 * ONE_MIB, perf_download=8 * ONE_MIB)
-        assert perf_result["perf"]["upload_bytes"] == 8 * ONE_MIB
-        assert perf_result["perf"]["download_bytes"] == 8 * ONE_MIB
 
-
-@pytest.mark.parametrize("impl", IMPLS)
-async def test_p2pstack_dials_peer(impl: Impl) -> None:
+@pytest.mark.parametrize(("impl", "variant"), CASES)
+async def test_p2pstack_dials_peer(impl: Impl, variant: Variant) -> None:
     ident = identify()
     async with (
-        peer_listening(impl) as peer,
-        open_node(protocols=[ping(), ident]) as node,
+        peer_listening(impl, listen=[variant.listen]) as peer,
+        open_node(transports=[tcp(), websocket()], protocols=[ping(), ident, echo()]) as node,
     ):
-        conn = await node.dial(peer.addr("tcp"))
+        conn = await node.dial(peer.addr(variant.name))
         assert str(conn.peer_id) == peer.peer_id
+        assert conn.remote_addr.has_protocol("ws") == (variant.name == "ws")
         with trio.fail_after(15):
             info = await ident.wait_identified(conn)
         assert info is not None
         assert info.agent_version.startswith(f"{impl}-libp2p")
         assert PING_PROTOCOL in info.protocols
-        assert info.observed_addr is not None
-        assert info.observed_addr.without_peer_id() == conn.local_addr
+        if variant.name == "ws":
+            assert any(a.has_protocol("ws") for a in info.listen_addrs)
+        else:
+            assert info.observed_addr is not None
+            assert info.observed_addr.without_peer_id() == conn.local_addr
 
-        rtts = await ping_peer(node, conn, count=5)
-        assert len(rtts) == 5
+        assert len(await ping_peer(node, conn, count=5)) == 5
 
         payload = os.urandom(ONE_MIB)
         assert await echo_peer(node, conn, payload) == payload
 
-        payloads = [os.urandom(64 * 1024) for _ in range(16)]
+        payloads = [os.urandom(64 * 1024) for _ in range(variant.streams)]
         answers: list[bytes] = []
 
         async def one(data: bytes) -> None:
@@ -82,18 +115,19 @@ async def test_p2pstack_dials_peer(impl: Impl) -> None:
                 nursery.start_soon(one, data)
         assert sorted(answers) == sorted(payloads)
 
-        result = await perf_peer(node, conn, upload=8 * ONE_MIB, download=8 * ONE_MIB)
-        assert result.upload_bytes == 8 * ONE_MIB
-        assert result.download_bytes == 8 * ONE_MIB
+        if variant.perf:
+            result = await perf_peer(node, conn, upload=8 * ONE_MIB, download=8 * ONE_MIB)
+            assert result.upload_bytes == 8 * ONE_MIB
+            assert result.download_bytes == 8 * ONE_MIB
         assert len(node.connections) == 1
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-async def test_cli_ping_reaches_peer(impl: Impl) -> None:
+@pytest.mark.parametrize(("impl", "variant"), CASES)
+async def test_cli_ping_reaches_peer(impl: Impl, variant: Variant) -> None:
     script = Path(sys.executable).with_name("p2pstack")
-    async with peer_listening(impl) as peer:
+    async with peer_listening(impl, listen=[variant.listen]) as peer:
         result = await trio.run_process(
-            [str(script), "ping", peer.addr("tcp"), "--count", "3", "--json"],
+            [str(script), "ping", peer.addr(variant.name), "--count", "3", "--json"],
             capture_stdout=True,
             capture_stderr=True,
             check=False,

@@ -51,7 +51,7 @@ from libp2p.network.stream.exceptions import (  # type: ignore[import-not-found,
     StreamEOF,
 )
 from libp2p.peer.peerinfo import info_from_p2p_addr  # type: ignore[import-not-found,import-untyped,unused-ignore]
-from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]  # type: ignore[import-not-found,import-untyped,unused-ignore]
+from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     PROTOCOL_ID as NOISE_PROTOCOL_ID,
     Transport as NoiseTransport,
 )
