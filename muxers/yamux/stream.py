@@ -160,7 +160,7 @@ class YamuxStream(MuxedStream):
                 self._check_send()
                 if not view:
                     break
-                if state.send_window > 0 and session.out_bytes < SEND_HIGH_WATER:
+                if self._has_room():
                     sent = self._core.send_data(state, view[:_SEND_CHUNK])
                     # Serializes the frames: `data` is not referenced afterwards.
                     session._sync(direct=True)
@@ -171,16 +171,27 @@ class YamuxStream(MuxedStream):
                         if view:
                             await checkpoint_if_cancelled()
                     continue
-                if session.out_bytes >= SEND_HIGH_WATER:
-                    session.wait_for_drain(self)
-                await self._send_lot.park()
+                await self._wait_for_room()
                 blocked = True
             if not blocked:
                 await cancel_shielded_checkpoint()
         finally:
-            self._sending = False
-            self._session.forget_drain_waiter(self)
-            self._session.pass_drain_turn()
+            self._leave_send()
+
+    def _has_room(self) -> bool:
+        """Send window left and the session's output below the high water mark."""
+        return self.state.send_window > 0 and self._session.out_bytes < SEND_HIGH_WATER
+
+    async def _wait_for_room(self) -> None:
+        """Park until a window update or a drain may have made room (queue for the drain)."""
+        if self._session.out_bytes >= SEND_HIGH_WATER:
+            self._session.wait_for_drain(self)
+        await self._send_lot.park()
+
+    def _leave_send(self) -> None:
+        self._sending = False
+        self._session.forget_drain_waiter(self)
+        self._session.pass_drain_turn()
 
     async def wait_send_all_might_not_block(self) -> None:
         """Return when there is send window and the session's output is not backed up.
@@ -193,22 +204,17 @@ class YamuxStream(MuxedStream):
         self._enter_send()
         try:
             await checkpoint_if_cancelled()
-            session = self._session
             blocked = False
             while True:
                 self._check_send()
-                if self.state.send_window > 0 and session.out_bytes < SEND_HIGH_WATER:
+                if self._has_room():
                     break
-                if session.out_bytes >= SEND_HIGH_WATER:
-                    session.wait_for_drain(self)
-                await self._send_lot.park()
+                await self._wait_for_room()
                 blocked = True
             if not blocked:
                 await cancel_shielded_checkpoint()
         finally:
-            self._sending = False
-            self._session.forget_drain_waiter(self)
-            self._session.pass_drain_turn()
+            self._leave_send()
 
     async def send_eof(self) -> None:
         """Half-close: send FIN after the queued data. A second call does nothing.
