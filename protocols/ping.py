@@ -49,8 +49,9 @@ class PingService:
 
     async def handle(self, stream: NetStream) -> None:
         """Echo 32-byte pings until the peer closes, goes idle, or sends a partial ping."""
-        while True:
-            with trio.move_on_after(self.config.idle_timeout):
+        idle_timeout = self.config.idle_timeout
+        with trio.CancelScope(deadline=trio.current_time() + idle_timeout) as scope:
+            while True:
                 try:
                     payload = await stream.receive_exactly(PING_SIZE)
                 except UnexpectedEOF:
@@ -58,14 +59,28 @@ class PingService:
                         logger.debug("peer %s sent a partial ping", stream.remote_peer.short())
                     return
                 await stream.send_all(payload)
-                continue
-            logger.debug("ping stream from %s idle; closing", stream.remote_peer.short())
-            return
+                scope.deadline = trio.current_time() + idle_timeout
+        logger.debug("ping stream from %s idle; closing", stream.remote_peer.short())
 
 
 def ping() -> PingService:
     """The ping protocol factory."""
     return PingService(PingConfig())
+
+
+async def _round_trip(stream: NetStream) -> float:
+    """One ping on ``stream``: its round-trip time in seconds.
+
+    Raises PingError if the echo differs (and the errors of the stream).
+    """
+    payload = os.urandom(PING_SIZE)
+    start = trio.current_time()
+    await stream.send_all(payload)
+    echo = await stream.receive_exactly(PING_SIZE)
+    rtt = trio.current_time() - start
+    if echo != payload:
+        raise PingError("ping answer differs from the request")
+    return rtt
 
 
 async def ping_peer(
@@ -90,20 +105,75 @@ async def ping_peer(
     stream = await node.new_stream(target, PING_PROTOCOL)
     rtts: list[float] = []
     try:
-        for _ in range(count):
-            payload = os.urandom(PING_SIZE)
-            with trio.move_on_after(ping_timeout) as scope:
-                start = trio.current_time()
-                await stream.send_all(payload)
-                echo = await stream.receive_exactly(PING_SIZE)
-                rtts.append(trio.current_time() - start)
-            if scope.cancelled_caught:
-                raise PingTimeout(
-                    f"no ping answer from {stream.remote_peer} within {ping_timeout} s"
-                )
-            if echo != payload:
-                raise PingError("ping answer differs from the request")
+        with trio.CancelScope() as scope:  # one scope, its deadline moved per ping
+            for _ in range(count):
+                scope.deadline = trio.current_time() + ping_timeout
+                rtts.append(await _round_trip(stream))
+        if scope.cancelled_caught:
+            raise PingTimeout(f"no ping answer from {stream.remote_peer} within {ping_timeout} s")
         await stream.send_eof()
     finally:
         await stream.aclose()
     return rtts
+
+
+@final
+class Pinger:
+    """Pings one peer, one :meth:`ping` at a time, over one ping stream.
+
+    The stream opens on the first ping; if the peer closed it meanwhile (its idle timeout,
+    30 s here), the next ping opens a fresh one. Use as an async context manager, or call
+    :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        target: Multiaddr | PeerId | str | Connection,
+        *,
+        ping_timeout: float = 10.0,
+    ) -> None:
+        if ping_timeout <= 0:
+            raise ValueError("ping_timeout must be positive")
+        self._node = node
+        self._target = target
+        self._timeout = ping_timeout
+        self._stream: NetStream | None = None
+
+    async def __aenter__(self) -> Pinger:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def ping(self) -> float:
+        """One round trip; its time in seconds.
+
+        Raises:
+            PingTimeout: no answer within ``ping_timeout`` seconds (the stream is dropped).
+            PingError: the echo differed from what was sent.
+            DialError, NegotiationFailed, trio.BrokenResourceError.
+        """
+        with trio.move_on_after(self._timeout):
+            reused = self._stream is not None
+            try:
+                return await _round_trip(await self._open())
+            except (trio.BrokenResourceError, trio.ClosedResourceError, UnexpectedEOF):
+                await self.aclose()
+                if not reused:
+                    raise
+            logger.debug("ping stream was closed by the peer; opening another")
+            return await _round_trip(await self._open())
+        await self.aclose()
+        raise PingTimeout(f"no ping answer within {self._timeout} s")
+
+    async def _open(self) -> NetStream:
+        if self._stream is None:
+            self._stream = await self._node.new_stream(self._target, PING_PROTOCOL)
+        return self._stream
+
+    async def aclose(self) -> None:
+        """Close the ping stream (if open). Idempotent."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.aclose()

@@ -16,6 +16,7 @@ from stack.multiaddr import Multiaddr
 
 from .base import RawConnection, TransportListener
 from .dns import DEFAULT_DNS_CONFIG, DnsConfig, resolve
+from .tcp_stream import TcpStream
 
 logger: Final = logging.getLogger("p2pstack.tcp")
 
@@ -65,13 +66,16 @@ def sockaddr_to_multiaddr(sockaddr: tuple[object, ...]) -> Multiaddr:
     return Multiaddr(f"/ip{ip.version}/{ip}/tcp/{port}")
 
 
-def tune_socket(stream: trio.SocketStream, config: TcpConfig) -> None:
+def adopt_tcp_stream(stream: trio.SocketStream, config: TcpConfig) -> TcpStream:
+    """Take over a connected trio socket stream as a :class:`TcpStream`, tuned by ``config``."""
+    result = TcpStream.from_trio(stream)
     if config.socket_buffer_size is not None:
         for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-            stream.setsockopt(socket.SOL_SOCKET, opt, config.socket_buffer_size)
+            result.socket.setsockopt(socket.SOL_SOCKET, opt, config.socket_buffer_size)
+    return result
 
 
-async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> trio.SocketStream:
+async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> TcpStream:
     """Connect to ``/<ip4|ip6|dns*>/<host>/tcp/<port>/...`` (anything may follow ``/tcp/N``).
 
     Names are resolved with :func:`.dns.resolve`; the resolved addresses are tried in order
@@ -99,8 +103,7 @@ async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> trio.SocketStream:
                     failures.append(f"{target}: {exc}")
                     last = exc
                     continue
-                tune_socket(stream, config)
-                return stream
+                return adopt_tcp_stream(stream, config)
     except trio.TooSlowError as exc:
         failures.append(f"timed out after {config.connect_timeout:g} s")
         raise TransportError(f"TCP connect to {addr} failed: {'; '.join(failures)}") from exc
@@ -128,10 +131,10 @@ class TcpListener:
                 logger.warning("tcp accept failed on %s: %s", self._addrs[0], exc)
                 await trio.lowlevel.checkpoint()
                 continue
-            tune_socket(stream, self._config)
-            remote = sockaddr_to_multiaddr(stream.socket.getpeername())
-            local = sockaddr_to_multiaddr(stream.socket.getsockname())
-            return RawConnection(stream, local, remote)
+            tcp = adopt_tcp_stream(stream, self._config)
+            remote = sockaddr_to_multiaddr(tcp.socket.getpeername())
+            local = sockaddr_to_multiaddr(tcp.socket.getsockname())
+            return RawConnection(tcp, local, remote)
 
     async def aclose(self) -> None:
         await self._listener.aclose()

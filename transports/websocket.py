@@ -23,7 +23,7 @@ from stack.multiaddr import Multiaddr
 from stack.multiaddr.codec import Component
 
 from .base import RawConnection, TransportListener
-from .tcp import TcpConfig, connect_tcp, sockaddr_to_multiaddr, tune_socket
+from .tcp import TcpConfig, adopt_tcp_stream, connect_tcp, sockaddr_to_multiaddr
 from .ws_protocol import DEFAULT_MAX_HANDSHAKE_SIZE
 from .ws_stream import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -159,12 +159,12 @@ class WebSocketListener:
         config = self._config
         while True:
             try:
-                tcp_stream = await self._listener.accept()
+                accepted = await self._listener.accept()
             except OSError as exc:  # e.g. ECONNABORTED, EMFILE: keep serving
                 logger.warning("websocket accept failed on %s: %s", self._addrs[0], exc)
                 await trio.lowlevel.checkpoint()
                 continue
-            tune_socket(tcp_stream, config.tcp)
+            tcp_stream = adopt_tcp_stream(accepted, config.tcp)
             remote = sockaddr_to_multiaddr(tcp_stream.socket.getpeername())
             local = sockaddr_to_multiaddr(tcp_stream.socket.getsockname())
             transport_stream: trio.abc.Stream = tcp_stream

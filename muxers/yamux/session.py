@@ -3,9 +3,10 @@
 One reader task feeds large transport reads into the core; one timer task drives keepalive
 pings. Application tasks call the core synchronously, queue its output, and then write the
 queue to the transport themselves when no other write is in progress (no task switch per
-frame); otherwise the task that is writing sends it. The write is cancel-shielded, so a
-cancelled task never leaves half a frame on the wire (it waits for its write to finish; the
-transport is closed when the session ends, which ends any write). Output of the reader and
+frame); otherwise the task that is writing sends it. Writes are atomic (cancel-shielded where
+the transport has no atomic send), so a cancelled task never leaves half a frame on the wire
+(it waits for its write to finish; the transport is closed when the session ends, which ends
+any write). Output of the reader and
 timer tasks (window updates, pongs, pings) goes to a writer task instead: the reader never
 blocks on a write, so both peers keep draining each other. Senders blocked on the session's
 output queue are woken one at a time, in order, while there is room (no thundering herd).
@@ -17,12 +18,14 @@ import contextlib
 import logging
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import final
 
 import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from stack.errors import ProtocolError, StackError
+from stack.stream_ops import SendsAtomically, receive_is_cancel_safe
 
 from .config import YamuxConfig
 from .core import (
@@ -72,6 +75,12 @@ class YamuxSession:
     ) -> None:
         self.config = config or YamuxConfig()
         self._transport = transport
+        # Writes must not be torn by cancellation: atomic sends where the transport has
+        # them, else the write is cancel-shielded.
+        self._send: Callable[[bytes], Awaitable[None]] = transport.send_all
+        self._atomic = isinstance(transport, SendsAtomically)
+        if isinstance(transport, SendsAtomically):
+            self._send = transport.send_all_atomic
         self._core = YamuxCore(
             self.config, is_initiator=is_initiator, now=trio.current_time(), logger=logger
         )
@@ -85,6 +94,13 @@ class YamuxSession:
         self._accept_lot = ParkingLot()
         self._open_lot = ParkingLot()
         self._pings: dict[int, _PingWaiter] = {}
+        # Who reads the transport (see receive_for).
+        self._direct_reads = receive_is_cancel_safe(transport)
+        self._reading = False
+        self._read_waiters: deque[YamuxStream] = deque()
+        self._reader_lot = ParkingLot()
+        self._reader_scope: trio.CancelScope | None = None
+        self._reader_stream: YamuxStream | None = None
         self._timer_changed = trio.Event()
         self._ended = trio.Event()
         self._closed = trio.Event()
@@ -276,15 +292,18 @@ class YamuxSession:
         """Write the queued output from the calling task unless another write is in progress;
         return True if this task wrote (its write was a schedule point).
 
-        Shielded from cancellation so frames are never torn. Output queued meanwhile by
+        Never interrupted by cancellation, so frames are never torn. Output queued meanwhile by
         other tasks is left to the writer task, which bounds the caller's work.
         """
         if self._writing or not self._outq or self._writer_failed:
             return False
         self._writing = True
         try:
-            with trio.CancelScope(shield=True):
+            if self._atomic:
                 await self._write_queued(once=True)
+            else:
+                with trio.CancelScope(shield=True):
+                    await self._write_queued(once=True)
         finally:
             self._writing = False
         if self._outq and self._writer_lot:
@@ -293,7 +312,7 @@ class YamuxSession:
 
     async def _write_queued(self, *, once: bool) -> None:
         """Send the queue (a snapshot of it if ``once``); the caller holds ``_writing``."""
-        send_all = self._transport.send_all
+        send_all = self._send
         try:
             while self._outq:
                 batch = self._outq
@@ -380,22 +399,89 @@ class YamuxSession:
             stream.wake_sender()
         self._drain_waiters.clear()
 
-    async def _read_loop(self) -> None:
-        core = self._core
-        receive_some = self._transport.receive_some
+    # ---- reading: one task at a time reads the transport --------------------------------
+    #
+    # The reader task reads while no application task waits for data. A task blocked in
+    # YamuxStream.receive_some reads the transport itself instead (when its reads are
+    # cancel-safe): the message it waits for then reaches it without a task switch. It asks
+    # the reader task to step aside by cancelling the reader's current read, which loses
+    # nothing. Whoever ends a read wakes the first waiting receiver, or else the reader task.
+
+    async def receive_for(self, stream: YamuxStream) -> None:
+        """Wait until something may have happened to ``stream`` (data, FIN, reset, the
+        session ending): read the transport now if nobody else is, else wait to be woken."""
+        if not self._direct_reads:
+            await stream.park_receiver()
+            return
+        if not self._reading:
+            self._reading = True
+            try:
+                # Cancelled by interrupt_reader (the stream was closed locally).
+                with trio.CancelScope() as self._reader_scope:
+                    self._reader_stream = stream
+                    await self._read_once()
+            finally:
+                self._reader_scope = self._reader_stream = None
+                self._end_read()
+            return
+        waiters = self._read_waiters
+        waiters.append(stream)
+        if self._reader_stream is None and self._reader_scope is not None:
+            self._reader_scope.cancel()  # the reader task steps aside
         try:
-            while core.terminated is None:
-                data = await receive_some(RECEIVE_SIZE)
-                if not data:
-                    core.receive_eof()
-                    break
+            await stream.park_receiver()
+        finally:
+            waiters.remove(stream)
+            if not self._reading:
+                self._end_read()
+
+    def interrupt_reader(self, stream: YamuxStream) -> None:
+        """Stop ``stream``'s task reading the transport for it (it was closed locally)."""
+        if self._reader_stream is stream and self._reader_scope is not None:
+            self._reader_scope.cancel()
+
+    def _end_read(self) -> None:
+        """The transport is free: wake the first waiting receiver, or else the reader task."""
+        self._reading = False
+        if self._read_waiters:
+            self._read_waiters[0].wake()
+        elif self._reader_lot:
+            self._reader_lot.unpark_all()
+
+    async def _read_once(self) -> None:
+        """Read the transport once and feed the core; the caller holds ``_reading``."""
+        core = self._core
+        try:
+            data = await self._transport.receive_some(RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
+            core.connection_lost(exc)
+        else:
+            if not data:
+                core.receive_eof()
+            else:
                 # On a protocol error the core terminates itself and queues GoAway.
                 with contextlib.suppress(YamuxProtocolError):
                     core.receive_data(data, trio.current_time())
-                self._sync()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
-            core.connection_lost(exc)
         self._sync()
+
+    async def _read_loop(self) -> None:
+        core = self._core
+        while core.terminated is None:
+            if self._reading or self._read_waiters:
+                await self._reader_lot.park()
+                # Let the receiver that just read take the next read if it wants to.
+                await cancel_shielded_checkpoint()
+                continue
+            self._reading = True
+            try:
+                if self._direct_reads:
+                    with trio.CancelScope() as self._reader_scope:
+                        await self._read_once()
+                else:
+                    await self._read_once()
+            finally:
+                self._reader_scope = None
+                self._end_read()
 
     async def _write_loop(self) -> None:
         """Send output queued by tasks that do not write themselves (reader, timer, closes)."""

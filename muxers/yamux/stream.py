@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, ClassVar, final
 
 import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
@@ -38,6 +38,9 @@ class YamuxStream(MuxedStream):
     ``StreamResetError`` or the session's ``close_reason``).
     """
 
+    cancel_safe_receive: ClassVar[bool] = True
+    """A cancelled receive takes nothing out of the stream's buffer."""
+
     def __init__(self, session: YamuxSession, state: StreamState) -> None:
         self._session = session
         self._core = session.core
@@ -62,6 +65,10 @@ class YamuxStream(MuxedStream):
             self._recv_lot.unpark_all()
         if self._send_lot:
             self._send_lot.unpark_all()
+
+    async def park_receiver(self) -> None:
+        """Park the receiving task until :meth:`wake`."""
+        await self._recv_lot.park()
 
     def wake_sender(self) -> None:
         """Wake the task blocked sending on this stream (if any)."""
@@ -131,7 +138,7 @@ class YamuxStream(MuxedStream):
                     break
                 if self._core.terminated is not None:
                     raise self._broken()
-                await self._recv_lot.park()
+                await self._session.receive_for(self)
                 blocked = True
             if not blocked:
                 await cancel_shielded_checkpoint()
@@ -244,6 +251,7 @@ class YamuxStream(MuxedStream):
             self._core.close_stream(self.state)
             self._session._sync()
             self._session.forget_drain_waiter(self)
+            self._session.interrupt_reader(self)
             self.wake()
         await trio.lowlevel.checkpoint()
 
@@ -253,5 +261,6 @@ class YamuxStream(MuxedStream):
         self._core.reset_stream(self.state)
         self._session._sync()
         self._session.forget_drain_waiter(self)
+        self._session.interrupt_reader(self)
         self.wake()
         await trio.lowlevel.checkpoint()

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from protocols.echo import echo
 from protocols.identify import identify
 from protocols.perf import perf, perf_peer
-from protocols.ping import ping, ping_peer
+from protocols.ping import Pinger, ping
 from stack.multiaddr import Multiaddr
 from stack.node import open_node
 
@@ -80,13 +80,14 @@ async def cmd_ping(args: argparse.Namespace) -> int:
         rtts: list[float] = []
         if not args.json:
             console.print(f"connected to [bold]{conn.peer_id}[/] in {connect_ms:.2f} ms")
-        for index in range(args.count):
-            if index and args.interval:
-                await trio.sleep(args.interval)
-            (rtt,) = await ping_peer(node, conn, count=1, ping_timeout=args.timeout)
-            rtts.append(rtt * 1000)
-            if not args.json:
-                console.print(f"pong from {conn.peer_id.short()}: time={rtt * 1000:.3f} ms")
+        async with Pinger(node, conn, ping_timeout=args.timeout) as pinger:
+            for index in range(args.count):
+                if index and args.interval:
+                    await trio.sleep(args.interval)
+                rtt = await pinger.ping()
+                rtts.append(rtt * 1000)
+                if not args.json:
+                    console.print(f"pong from {conn.peer_id.short()}: time={rtt * 1000:.3f} ms")
         if args.json:
             emit_json({"peer_id": str(conn.peer_id), "connect_ms": connect_ms, "rtts_ms": rtts})
         else:

@@ -205,7 +205,7 @@ async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
     """``p2pstack ping xmpp:JID``: join XMPP, wait for JID's presence, dial it, ping it."""
     from protocols.discovery.xmpp import ContactError, Jid
     from protocols.identify import identify
-    from protocols.ping import ping, ping_peer
+    from protocols.ping import Pinger, ping
     from stack.node import open_node
 
     if not args.xmpp_jid:
@@ -248,13 +248,14 @@ async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
                 f"address {result.addr} in {connect_ms:.2f} ms"
             )
         rtts: list[float] = []
-        for index in range(args.count):
-            if index and args.interval:
-                await trio.sleep(args.interval)
-            (rtt,) = await ping_peer(node, conn, count=1, ping_timeout=args.timeout)
-            rtts.append(rtt * 1000)
-            if not args.json:
-                console.print(f"pong from {result.contact.jid}: time={rtt * 1000:.3f} ms")
+        async with Pinger(node, conn, ping_timeout=args.timeout) as pinger:
+            for index in range(args.count):
+                if index and args.interval:
+                    await trio.sleep(args.interval)
+                rtt = await pinger.ping()
+                rtts.append(rtt * 1000)
+                if not args.json:
+                    console.print(f"pong from {result.contact.jid}: time={rtt * 1000:.3f} ms")
         if args.json:
             emit_json(
                 {

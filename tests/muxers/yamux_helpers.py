@@ -10,6 +10,7 @@ import trio.testing
 
 from muxers.yamux import YamuxConfig, YamuxSession
 from tests.muxers.core_helpers import parse_frames
+from transports.tcp_stream import TcpStream
 
 StreamPair = tuple[trio.abc.Stream, trio.abc.Stream]
 PairMaker = Callable[[], Awaitable[StreamPair]]
@@ -20,14 +21,14 @@ async def memory_pair() -> StreamPair:
 
 
 async def tcp_pair() -> StreamPair:
-    """A connected pair of trio SocketStreams over 127.0.0.1."""
+    """A connected pair of :class:`TcpStream` (the TCP transport's stream) over 127.0.0.1."""
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     listener = listeners[0]
     port = listener.socket.getsockname()[1]
     client = await trio.open_tcp_stream("127.0.0.1", port)
     server = await listener.accept()
     await listener.aclose()
-    return client, server
+    return TcpStream.from_trio(client), TcpStream.from_trio(server)
 
 
 async def start_pair(

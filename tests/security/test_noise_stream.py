@@ -11,6 +11,7 @@ from stack.identity import Identity, KeyType
 from stack.security import NoiseConfig, SecureStream, SecurityTransport, noise
 from stack.security.noise import NoiseDecryptError, NoiseHandshake, NoiseStream
 from stack.security.noise.framing import MAX_PLAINTEXT_LEN
+from transports.tcp_stream import TcpStream
 
 IDENTITIES: dict[KeyType, Identity] = {}
 
@@ -61,7 +62,7 @@ async def lockstep_pair() -> tuple[NoiseStream, NoiseStream]:
     return await secure_pair(*trio.testing.lockstep_stream_pair())
 
 
-async def tcp_socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
+async def trio_socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     listener = listeners[0]
     port = listener.socket.getsockname()[1]
@@ -71,8 +72,18 @@ async def tcp_socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
     return client, server
 
 
+async def tcp_socket_pair() -> tuple[TcpStream, TcpStream]:
+    """The TCP transport's streams (receive_into, atomic sends)."""
+    client, server = await trio_socket_pair()
+    return TcpStream.from_trio(client), TcpStream.from_trio(server)
+
+
 async def tcp_pair() -> tuple[NoiseStream, NoiseStream]:
     return await secure_pair(*await tcp_socket_pair())
+
+
+async def trio_tcp_pair() -> tuple[NoiseStream, NoiseStream]:
+    return await secure_pair(*await trio_socket_pair())
 
 
 async def test_noise_stream_conforms_over_memory_streams() -> None:
@@ -81,6 +92,38 @@ async def test_noise_stream_conforms_over_memory_streams() -> None:
 
 async def test_noise_stream_conforms_over_tcp() -> None:
     await trio.testing.check_half_closeable_stream(tcp_pair, None)
+
+
+async def test_noise_stream_conforms_over_trio_socket_streams() -> None:
+    """The generic path: a transport without receive_into or atomic sends."""
+    await trio.testing.check_half_closeable_stream(trio_tcp_pair, None)
+
+
+@pytest.mark.parametrize("make_pair", [tcp_pair, trio_tcp_pair, memory_pair])
+async def test_atomic_send_completes_when_cancelled(make_pair: object) -> None:
+    """send_all_atomic in a cancelled scope still delivers every byte, whether the transport
+    has atomic sends (TCP) or the send is shielded (other streams)."""
+    assert callable(make_pair)
+    out, inn = await make_pair()
+    assert out.cancel_safe_receive is (make_pair is tcp_pair)
+    payload = bytes(range(256)) * 20_000  # more than the socket buffers hold
+    got = bytearray()
+
+    async def receive() -> None:
+        while len(got) < len(payload):
+            got.extend(await inn.receive_some())
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive)
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await out.send_all_atomic(payload)
+    assert got == payload
+    await out.send_all(b"still usable")
+    assert await inn.receive_some() == b"still usable"
+    await out.aclose()
+    await inn.aclose()
 
 
 async def test_peers_and_keys_are_exposed() -> None:
@@ -354,6 +397,8 @@ async def test_send_eof_needs_a_half_closeable_transport() -> None:
         await out.send_eof()
     await out.send_all(b"still usable")
     assert await inn.receive_some() == b"still usable"
+    await out.aclose()
+    await inn.aclose()
 
 
 async def test_cancelled_send_breaks_only_the_send_side() -> None:

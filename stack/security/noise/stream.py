@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import operator
 from typing import Final, final
 
@@ -12,6 +11,7 @@ from ...conflict import ConflictDetector
 from ...errors import ProtocolError, UnexpectedEOF
 from ...identity.keys import PublicKey
 from ...identity.peer_id import PeerId
+from ...stream_ops import ReceivesInto, SendsAtomically, receive_is_cancel_safe
 from ..base import SecureStream
 from .cipher import BytesLike, FrameDecryptor, FrameEncryptor
 
@@ -22,22 +22,6 @@ _FIRST_RECEIVE_SIZE: Final = 16 * 1024
 reads fill it, so idle connections keep it small."""
 _MAX_KEPT_SEND_BUFFER: Final = 1024 * 1024
 """Larger encrypted writes use a one-off buffer instead of growing the kept one."""
-
-_CLOSED_ERRNOS: Final = frozenset({errno.EBADF, errno.ENOTSOCK})
-
-
-async def _socket_receive_into(stream: trio.SocketStream, buffer: bytearray) -> int:
-    """``recv_into`` a reused buffer on a trio ``SocketStream``, with its error translation.
-
-    Saves the fresh ``bytes`` object (and its page faults) that ``receive_some`` allocates
-    per read. Raises trio.ClosedResourceError / trio.BrokenResourceError as ``receive_some``.
-    """
-    try:
-        return await stream.socket.recv_into(buffer)
-    except OSError as exc:
-        if exc.errno in _CLOSED_ERRNOS:
-            raise trio.ClosedResourceError("this socket was already closed") from None
-        raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
 
 @final
@@ -66,10 +50,12 @@ class NoiseStream(SecureStream):
         "_plain_offset",
         "_receive_conflict",
         "_receive_error",
+        "_receive_into",
         "_receive_size",
         "_send_buffer",
         "_send_conflict",
         "_send_error",
+        "_send_frames",
         "local_peer",
         "remote_peer",
         "remote_public_key",
@@ -106,12 +92,18 @@ class NoiseStream(SecureStream):
         self._receive_error: ProtocolError | None = None
         self._plain = bytearray()
         self._plain_offset = 0
-        # Reused buffers: ciphertext read from a socket (never handed out) and encrypted
+        # Reused buffers: ciphertext read from the transport (never handed out) and encrypted
         # output (only the transport sees it, and only until its send_all returns).
-        self._cipher_buffer: bytearray | None = (
-            bytearray(min(_FIRST_RECEIVE_SIZE, receive_size))
-            if isinstance(transport_stream, trio.SocketStream)
-            else None
+        self._receive_into = (
+            transport_stream.receive_into if isinstance(transport_stream, ReceivesInto) else None
+        )
+        self._send_frames = (
+            transport_stream.send_all_atomic
+            if isinstance(transport_stream, SendsAtomically)
+            else self._send_shielded
+        )
+        self._cipher_buffer = bytearray(
+            min(_FIRST_RECEIVE_SIZE, receive_size) if self._receive_into else 0
         )
         self._send_buffer = bytearray()
         if initial_data:
@@ -130,9 +122,18 @@ class NoiseStream(SecureStream):
             trio.BrokenResourceError: the transport failed, or an earlier send was interrupted.
             trio.BusyResourceError: another task is sending.
         """
+        await self._send(data, atomic=False)
+
+    async def send_all_atomic(self, data: BytesLike) -> None:
+        """As :meth:`send_all`, but a cancellation waits until all of ``data`` is sent (see
+        :class:`~stack.stream_ops.SendsAtomically`)."""
+        await self._send(data, atomic=True)
+
+    async def _send(self, data: BytesLike, *, atomic: bool) -> None:
         with self._send_conflict:
             self._check_send()
-            await trio.lowlevel.checkpoint_if_cancelled()
+            if not atomic:
+                await trio.lowlevel.checkpoint_if_cancelled()
             encryptor = self._encryptor
             need = encryptor.encrypted_size(memoryview(data).nbytes)
             if not need:
@@ -150,10 +151,17 @@ class NoiseStream(SecureStream):
                 raise trio.BrokenResourceError("cannot encrypt on this Noise stream") from exc
             try:
                 with memoryview(out) as view, view[:need] as frames:
-                    await self.transport_stream.send_all(frames)
+                    if atomic:
+                        await self._send_frames(frames)
+                    else:
+                        await self.transport_stream.send_all(frames)
             except BaseException as exc:
                 self._send_error = exc
                 raise
+
+    async def _send_shielded(self, frames: memoryview) -> None:
+        with trio.CancelScope(shield=True):
+            await self.transport_stream.send_all(frames)
 
     async def wait_send_all_might_not_block(self) -> None:
         """Wait until the transport might accept data without blocking."""
@@ -193,6 +201,12 @@ class NoiseStream(SecureStream):
                 self._send_error
             )
 
+    @property
+    def cancel_safe_receive(self) -> bool:
+        """A cancelled receive loses nothing when the transport's does not: decrypted bytes
+        are returned or kept without a schedule point in between."""
+        return receive_is_cancel_safe(self.transport_stream)
+
     # -- receiving -----------------------------------------------------------------------------
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
@@ -216,13 +230,12 @@ class NoiseStream(SecureStream):
                 return self._take(max_bytes)
             self._check_receive()
             while not self._eof:
-                buffer = self._cipher_buffer
                 data: bytes | bytearray | memoryview
-                if buffer is None:
+                if self._receive_into is None:
                     data = await self.transport_stream.receive_some(self._receive_size)
                 else:
-                    assert isinstance(self.transport_stream, trio.SocketStream)
-                    count = await _socket_receive_into(self.transport_stream, buffer)
+                    buffer = self._cipher_buffer
+                    count = await self._receive_into(buffer)
                     data = memoryview(buffer)[:count]
                     if count == len(buffer) < self._receive_size:  # grow for the next read
                         self._cipher_buffer = bytearray(min(4 * count, self._receive_size))

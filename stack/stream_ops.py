@@ -1,0 +1,41 @@
+"""Optional operations a byte stream may offer beyond ``trio.abc.Stream``, found by duck typing.
+
+Layers check for them once, when they wrap a stream, and fall back to the plain trio calls.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import trio
+
+Buffer = bytes | bytearray | memoryview
+
+
+@runtime_checkable
+class ReceivesInto(Protocol):
+    """``receive_into(buffer)`` reads into the caller's buffer: the count, 0 at EOF.
+
+    Errors and checkpoints as ``receive_some``.
+    """
+
+    async def receive_into(self, buffer: bytearray | memoryview) -> int: ...
+
+
+@runtime_checkable
+class SendsAtomically(Protocol):
+    """``send_all_atomic(data)`` sends all of ``data`` even if cancelled meanwhile.
+
+    A schedule point that never raises ``trio.Cancelled`` itself: a cancelled writer never
+    leaves part of a frame on the wire. Other errors as ``send_all``.
+    """
+
+    async def send_all_atomic(self, data: Buffer) -> None: ...
+
+
+def receive_is_cancel_safe(stream: trio.abc.ReceiveStream) -> bool:
+    """Whether a cancelled ``receive_some`` on ``stream`` never loses data.
+
+    Streams say so with a true ``cancel_safe_receive`` attribute.
+    """
+    return bool(getattr(stream, "cancel_safe_receive", False))
