@@ -5,6 +5,7 @@ Layers check for them once, when they wrap a stream, and fall back to the plain 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 import trio
@@ -31,6 +32,26 @@ class SendsAtomically(Protocol):
     """
 
     async def send_all_atomic(self, data: Buffer) -> None: ...
+
+
+def receive_into_of(stream: object) -> Callable[[bytearray | memoryview], Awaitable[int]] | None:
+    """``stream.receive_into`` (see :class:`ReceivesInto`), or None. Cheaper than
+    ``isinstance`` against the protocol, for per-connection set-up."""
+    method = getattr(stream, "receive_into", None)
+    return method if callable(method) else None
+
+
+def atomic_send_of(stream: object) -> Callable[[Buffer], Awaitable[None]] | None:
+    """``stream.send_all_atomic`` (see :class:`SendsAtomically`), or None."""
+    method = getattr(stream, "send_all_atomic", None)
+    return method if callable(method) else None
+
+
+def unwrap_method_of(stream: object) -> Callable[[], trio.abc.Stream] | None:
+    """``stream.unwrapped``, or None: a wrapper that may become redundant (a lazy
+    negotiation, once answered) returns the stream below it then, else itself."""
+    method = getattr(stream, "unwrapped", None)
+    return method if callable(method) else None
 
 
 def receive_is_cancel_safe(stream: trio.abc.ReceiveStream) -> bool:

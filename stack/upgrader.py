@@ -20,7 +20,12 @@ from transports.base import RawConnection
 from .errors import ConnectionDenied, HandshakeError, InvalidConfigError
 from .gater import Gater
 from .identity import Identity, PeerId
-from .multistream import handle_protocol, select_protocol
+from .multistream import (
+    LazyNegotiatedStream,
+    handle_protocol,
+    select_protocol,
+    unwrap_negotiated,
+)
 from .security import SecureStream, SecurityTransport
 
 logger: Final = logging.getLogger("p2pstack.upgrader")
@@ -73,9 +78,14 @@ class Upgrader:
     ) -> Upgraded:
         by_id = {s.protocol_id: s for s in self.security}
         if initiator:
-            sec_id, stream = await select_protocol(
-                raw.stream, list(by_id), timeout=self.negotiate_timeout
-            )
+            stream: trio.abc.Stream
+            if len(by_id) == 1:  # nothing to choose: the first handshake message goes along
+                (sec_id,) = by_id
+                stream = LazyNegotiatedStream(raw.stream, sec_id, timeout=self.negotiate_timeout)
+            else:
+                sec_id, stream = await select_protocol(
+                    raw.stream, list(by_id), timeout=self.negotiate_timeout
+                )
             secure = await by_id[sec_id].secure_outbound(stream, self.identity, expected_peer)
         else:
             sec_id, stream = await handle_protocol(
@@ -89,17 +99,20 @@ class Upgrader:
                 f"gater refused secured connection with {secure.remote_peer}", stage="secured"
             )
         mux_by_id = {m.protocol_id: m for m in self.muxers}
-        if initiator:
-            mux_id, mux_stream = await select_protocol(
-                secure, list(mux_by_id), timeout=self.negotiate_timeout
-            )
+        muxer_transport: trio.abc.Stream
+        if initiator and len(mux_by_id) == 1:
+            # Lazy: the proposal goes out with the session's first frames, the answer is
+            # checked on its first read (a refusal ends the session with NegotiationFailed).
+            (mux_id,) = mux_by_id
+            muxer_transport = LazyNegotiatedStream(secure, mux_id, timeout=self.negotiate_timeout)
         else:
-            mux_id, mux_stream = await handle_protocol(
+            negotiate = select_protocol if initiator else handle_protocol
+            mux_id, mux_stream = await negotiate(
                 secure, list(mux_by_id), timeout=self.negotiate_timeout
             )
-        # Without read-ahead bytes the muxer reads the secured stream itself (one layer less
-        # per read); otherwise the wrapper serves those bytes first.
-        muxer_transport = mux_stream if mux_stream.buffered else secure
+            # Without read-ahead bytes the muxer reads the secured stream itself (one layer
+            # less per read); otherwise the wrapper serves those bytes first.
+            muxer_transport = unwrap_negotiated(mux_stream)
         session = mux_by_id[mux_id].new_session(muxer_transport, is_initiator=initiator)
         logger.debug(
             "upgraded %s connection with %s via %s+%s",

@@ -68,11 +68,26 @@ def sockaddr_to_multiaddr(sockaddr: tuple[object, ...]) -> Multiaddr:
 
 def adopt_tcp_stream(stream: trio.SocketStream, config: TcpConfig) -> TcpStream:
     """Take over a connected trio socket stream as a :class:`TcpStream`, tuned by ``config``."""
-    result = TcpStream.from_trio(stream)
+    return _tuned(TcpStream.from_trio(stream), config)
+
+
+def _tuned(stream: TcpStream, config: TcpConfig) -> TcpStream:
     if config.socket_buffer_size is not None:
         for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-            result.socket.setsockopt(socket.SOL_SOCKET, opt, config.socket_buffer_size)
-    return result
+            stream.socket.setsockopt(socket.SOL_SOCKET, opt, config.socket_buffer_size)
+    return stream
+
+
+async def _connect(host: str, port: int) -> TcpStream:
+    """Connect to a numeric ``host`` (already resolved: no resolver thread, no racing)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        await sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return TcpStream(socket.socket(family, socket.SOCK_STREAM, fileno=sock.detach()))
 
 
 async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> TcpStream:
@@ -98,12 +113,12 @@ async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> TcpStream:
                 assert host is not None
                 assert port is not None
                 try:
-                    stream = await trio.open_tcp_stream(host, int(port))
+                    stream = await _connect(host, int(port))
                 except OSError as exc:
                     failures.append(f"{target}: {exc}")
                     last = exc
                     continue
-                return adopt_tcp_stream(stream, config)
+                return _tuned(stream, config)
     except trio.TooSlowError as exc:
         failures.append(f"timed out after {config.connect_timeout:g} s")
         raise TransportError(f"TCP connect to {addr} failed: {'; '.join(failures)}") from exc

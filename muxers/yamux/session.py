@@ -25,7 +25,7 @@ import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from stack.errors import ProtocolError, StackError
-from stack.stream_ops import SendsAtomically, receive_is_cancel_safe
+from stack.stream_ops import atomic_send_of, receive_is_cancel_safe, unwrap_method_of
 
 from .config import YamuxConfig
 from .core import (
@@ -74,13 +74,7 @@ class YamuxSession:
         self, transport: trio.abc.Stream, *, is_initiator: bool, config: YamuxConfig | None = None
     ) -> None:
         self.config = config or YamuxConfig()
-        self._transport = transport
-        # Writes must not be torn by cancellation: atomic sends where the transport has
-        # them, else the write is cancel-shielded.
-        self._send: Callable[[bytes], Awaitable[None]] = transport.send_all
-        self._atomic = isinstance(transport, SendsAtomically)
-        if isinstance(transport, SendsAtomically):
-            self._send = transport.send_all_atomic
+        self._adopt(transport)
         self._core = YamuxCore(
             self.config, is_initiator=is_initiator, now=trio.current_time(), logger=logger
         )
@@ -95,7 +89,6 @@ class YamuxSession:
         self._open_lot = ParkingLot()
         self._pings: dict[int, _PingWaiter] = {}
         # Who reads the transport (see receive_for).
-        self._direct_reads = receive_is_cancel_safe(transport)
         self._reading = False
         self._read_waiters: deque[YamuxStream] = deque()
         self._reader_lot = ParkingLot()
@@ -435,6 +428,17 @@ class YamuxSession:
             if not self._reading:
                 self._end_read()
 
+    def _adopt(self, transport: trio.abc.Stream) -> None:
+        """Use ``transport`` from now on, with the fast paths it offers."""
+        self._transport = transport
+        # Writes must not be torn by cancellation: atomic sends where the transport has
+        # them, else the write is cancel-shielded.
+        atomic_send = atomic_send_of(transport)
+        self._atomic = atomic_send is not None
+        self._send: Callable[[bytes], Awaitable[None]] = atomic_send or transport.send_all
+        self._direct_reads = receive_is_cancel_safe(transport)
+        self._may_unwrap = unwrap_method_of(transport) is not None
+
     def interrupt_reader(self, stream: YamuxStream) -> None:
         """Stop ``stream``'s task reading the transport for it (it was closed locally)."""
         if self._reader_stream is stream and self._reader_scope is not None:
@@ -462,6 +466,10 @@ class YamuxSession:
                 # On a protocol error the core terminates itself and queues GoAway.
                 with contextlib.suppress(YamuxProtocolError):
                     core.receive_data(data, trio.current_time())
+                if self._may_unwrap:  # e.g. a lazy negotiation that the first read completed
+                    unwrap = unwrap_method_of(self._transport)
+                    if unwrap is not None and (inner := unwrap()) is not self._transport:
+                        self._adopt(inner)
         self._sync()
 
     async def _read_loop(self) -> None:

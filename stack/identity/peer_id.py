@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import base58
@@ -31,6 +31,7 @@ class PeerId:
     """An immutable, hashable, ordered peer id holding its binary multihash."""
 
     multihash: bytes
+    _base58: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _validate_multihash(self.multihash)
@@ -70,8 +71,12 @@ class PeerId:
         return self.multihash[head[1] :]
 
     def to_base58(self) -> str:
-        """The legacy base58btc text form."""
-        return base58.b58encode(self.multihash).decode("ascii")
+        """The legacy base58btc text form (computed once: ids are logged and keyed often)."""
+        text = self._base58
+        if text is None:
+            text = base58.b58encode(self.multihash).decode("ascii")
+            object.__setattr__(self, "_base58", text)
+        return text
 
     def to_cid(self) -> str:
         """The CIDv1 text form (multibase base32 lower, codec libp2p-key)."""

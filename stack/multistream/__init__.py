@@ -8,7 +8,10 @@ from .core import (
     Machine as Machine,
     State as State,
 )
-from .lazy import LazyNegotiatedStream as LazyNegotiatedStream
+from .lazy import (
+    LazyNegotiatedStream as LazyNegotiatedStream,
+    unwrap_negotiated as unwrap_negotiated,
+)
 from .messages import (
     LS as LS,
     MAX_MESSAGE_SIZE as MAX_MESSAGE_SIZE,
@@ -42,4 +45,5 @@ __all__ = [
     "list_protocols",
     "parse_message",
     "select_protocol",
+    "unwrap_negotiated",
 ]

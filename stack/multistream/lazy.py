@@ -67,6 +67,11 @@ class LazyNegotiatedStream(trio.abc.HalfCloseableStream):
         """The buffered stream underneath (holds bytes read ahead after the echo)."""
         return self._stream
 
+    def unwrapped(self) -> trio.abc.Stream:
+        """The stream below once the answer was read and no read-ahead bytes are left (use
+        it directly from then on), else this stream."""
+        return unwrap_negotiated(self)
+
     async def negotiate(self) -> None:
         """Finish the negotiation now instead of on the first read.
 
@@ -141,3 +146,17 @@ class LazyNegotiatedStream(trio.abc.HalfCloseableStream):
     async def aclose(self) -> None:
         self._closed = True
         await self._stream.aclose()
+
+
+def unwrap_negotiated(stream: trio.abc.Stream) -> trio.abc.Stream:
+    """The stream under finished negotiation wrappers holding no read-ahead bytes.
+
+    A :class:`LazyNegotiatedStream` whose answer was read and a :class:`BufferedStream`
+    with an empty buffer add nothing once negotiation is over: layers built on top read and
+    write the stream below directly (one layer less per call, and its fast paths).
+    """
+    if isinstance(stream, LazyNegotiatedStream) and stream.negotiated:
+        stream = stream.stream
+    if isinstance(stream, BufferedStream) and not stream.buffered:
+        stream = stream.stream
+    return stream

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from protocols.ping import ping, ping_peer
 from stack.connection import SUPERSEDED_GRACE
@@ -74,6 +75,10 @@ async def test_simultaneous_connect_keeps_one_connection_each_side(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(a.dial, b.addrs[0])
             nursery.start_soon(b.dial, a.addrs[0])
+        # A dial returns once its own side is upgraded; the other side may still be finishing
+        # the inbound half (the dialer's muxer selection is lazy).
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(a.connections) == len(b.connections) == 2
         chosen_a = a.connection_to(b.peer_id)
         chosen_b = b.connection_to(a.peer_id)
         assert chosen_a is not None

@@ -7,14 +7,17 @@ import os
 import pytest
 import trio
 
+from muxers.base import MuxedSession
+from muxers.yamux import ConnectionLost, yamux
 from protocols.echo import echo_peer
 from protocols.identify import IDENTIFY_PROTOCOL, identify
 from protocols.perf import perf_peer
 from protocols.ping import ping, ping_peer
-from stack.errors import DialError, NegotiationFailed, PeerIdMismatch
+from stack.errors import DialError, NegotiationFailed, PeerIdMismatch, StackError
 from stack.events import ConnectionClosed, ConnectionOpened, StreamOpened
 from stack.identity import Identity
 from stack.netstream import NetStream
+from stack.node import open_node
 
 from .conftest import full_services, tcp_node
 
@@ -60,6 +63,7 @@ async def test_connection_is_reused_and_concurrent_dials_share_one() -> None:
                 nursery.start_soon(dial)
         assert len({c.id for c in conns}) == 1
         assert await client.dial(server.peer_id) is conns[0]
+        await ping_peer(client, conns[0])  # the server has finished its side of the upgrade
         assert len(server.connections) == 1
 
 
@@ -168,3 +172,30 @@ async def test_many_nodes_star() -> None:
         with trio.fail_after(5):
             while hub.connections:
                 await hub.connections[0].wait_closed()
+
+
+class _RenamedYamux:
+    """Yamux offered under another protocol id: a listener without /yamux/1.0.0."""
+
+    protocol_id = "/not-yamux/1.0.0"
+
+    def new_session(self, stream: trio.abc.Stream, *, is_initiator: bool) -> MuxedSession:
+        return yamux().new_session(stream, is_initiator=is_initiator)
+
+
+async def test_refused_muxer_fails_the_connection_with_negotiation_failed() -> None:
+    """The dialer selects its only muxer lazily: a refusal arrives as the session's first read
+    and ends the connection with NegotiationFailed as the reason."""
+    async with (
+        open_node(listen=["/ip4/127.0.0.1/tcp/0"], muxers=[_RenamedYamux()]) as server,
+        tcp_node(listen=False) as client,
+    ):
+        with trio.fail_after(10):
+            conn = await client.dial(server.addrs[0])
+            await conn.wait_closed()
+        reason = conn.session.close_reason
+        assert isinstance(reason, ConnectionLost)
+        assert isinstance(reason.__cause__, NegotiationFailed)
+        assert "supports none of ['/yamux/1.0.0']" in str(reason)
+        with pytest.raises(StackError):
+            await client.new_stream(conn, "/ipfs/ping/1.0.0")

@@ -11,7 +11,7 @@ from ...conflict import ConflictDetector
 from ...errors import ProtocolError, UnexpectedEOF
 from ...identity.keys import PublicKey
 from ...identity.peer_id import PeerId
-from ...stream_ops import ReceivesInto, SendsAtomically, receive_is_cancel_safe
+from ...stream_ops import atomic_send_of, receive_into_of, receive_is_cancel_safe
 from ..base import SecureStream
 from .cipher import BytesLike, FrameDecryptor, FrameEncryptor
 
@@ -94,14 +94,8 @@ class NoiseStream(SecureStream):
         self._plain_offset = 0
         # Reused buffers: ciphertext read from the transport (never handed out) and encrypted
         # output (only the transport sees it, and only until its send_all returns).
-        self._receive_into = (
-            transport_stream.receive_into if isinstance(transport_stream, ReceivesInto) else None
-        )
-        self._send_frames = (
-            transport_stream.send_all_atomic
-            if isinstance(transport_stream, SendsAtomically)
-            else self._send_shielded
-        )
+        self._receive_into = receive_into_of(transport_stream)
+        self._send_frames = atomic_send_of(transport_stream) or self._send_shielded
         self._cipher_buffer = bytearray(
             min(_FIRST_RECEIVE_SIZE, receive_size) if self._receive_into else 0
         )

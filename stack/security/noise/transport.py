@@ -9,10 +9,10 @@ from typing import Final, final
 
 import trio
 
-from ...bufstream import BufferedStream
 from ...errors import HandshakeError, InvalidConfigError, UnexpectedEOF
 from ...identity.identity import Identity
 from ...identity.peer_id import PeerId
+from ...multistream.lazy import unwrap_negotiated
 from ..base import SecurityTransport
 from .handshake import NoiseHandshake
 from .stream import DEFAULT_RECEIVE_SIZE, NoiseStream
@@ -83,11 +83,8 @@ class NoiseTransport:
                 raise HandshakeError("the transport failed during the Noise handshake") from exc
             raise
         result = handshake.result
-        if isinstance(stream, BufferedStream) and not stream.buffered:
-            # The negotiation wrapper holds no read-ahead bytes: read the transport directly.
-            stream = stream.stream
         return NoiseStream(
-            stream,
+            unwrap_negotiated(stream),
             send_key=result.send_key,
             recv_key=result.recv_key,
             local_peer=identity.peer_id,
