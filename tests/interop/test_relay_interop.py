@@ -103,10 +103,10 @@ async def test_p2pstack_dialler_sees_limited_connection(
     ):
         conn = await dialer.dial(node.addrs[0])
         assert conn.limited
+        await ping_peer(dialer, conn, count=1)  # the listener has finished its side too
         inbound = [c for c in node.connections if c.peer_id == dialer.peer_id]
         assert inbound
         assert inbound[0].limited
-        await ping_peer(dialer, conn, count=1)
 
 
 # -------------------------------------------------- foreign nodes behind our relay
