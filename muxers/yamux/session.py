@@ -1,7 +1,7 @@
 """The trio adapter over :class:`~muxers.yamux.core.YamuxCore`.
 
-One reader task feeds large transport reads into the core; one timer task drives keepalive
-pings. Application tasks call the core synchronously, queue its output, and then write the
+Large transport reads feed the core: a blocked receiver reads them itself when it can, else
+the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings. Application tasks call the core synchronously, queue its output, and then write the
 queue to the transport themselves when no other write is in progress (no task switch per
 frame); otherwise the task that is writing sends it. Writes are atomic (cancel-shielded where
 the transport has no atomic send), so a cancelled task never leaves half a frame on the wire
@@ -39,6 +39,7 @@ from .core import (
     YamuxCore,
 )
 from .errors import ConnectionLost, SessionClosed, YamuxProtocolError
+from .read_role import ReadRole
 from .stream import SEND_HIGH_WATER, YamuxStream
 
 logger = logging.getLogger("p2pstack.yamux")
@@ -74,6 +75,8 @@ class YamuxSession:
         self, transport: trio.abc.Stream, *, is_initiator: bool, config: YamuxConfig | None = None
     ) -> None:
         self.config = config or YamuxConfig()
+        self.read_role = ReadRole(self._read_once)
+        """Which task reads the transport (used by the streams' ``receive_some``)."""
         self._adopt(transport)
         self._core = YamuxCore(
             self.config, is_initiator=is_initiator, now=trio.current_time(), logger=logger
@@ -88,12 +91,6 @@ class YamuxSession:
         self._accept_lot = ParkingLot()
         self._open_lot = ParkingLot()
         self._pings: dict[int, _PingWaiter] = {}
-        # Who reads the transport (see receive_for).
-        self._reading = False
-        self._read_waiters: deque[YamuxStream] = deque()
-        self._reader_lot = ParkingLot()
-        self._reader_scope: trio.CancelScope | None = None
-        self._reader_stream: YamuxStream | None = None
         self._timer_changed = trio.Event()
         self._ended = trio.Event()
         self._closed = trio.Event()
@@ -392,42 +389,6 @@ class YamuxSession:
             stream.wake_sender()
         self._drain_waiters.clear()
 
-    # ---- reading: one task at a time reads the transport --------------------------------
-    #
-    # The reader task reads while no application task waits for data. A task blocked in
-    # YamuxStream.receive_some reads the transport itself instead (when its reads are
-    # cancel-safe): the message it waits for then reaches it without a task switch. It asks
-    # the reader task to step aside by cancelling the reader's current read, which loses
-    # nothing. Whoever ends a read wakes the first waiting receiver, or else the reader task.
-
-    async def receive_for(self, stream: YamuxStream) -> None:
-        """Wait until something may have happened to ``stream`` (data, FIN, reset, the
-        session ending): read the transport now if nobody else is, else wait to be woken."""
-        if not self._direct_reads:
-            await stream.park_receiver()
-            return
-        if not self._reading:
-            self._reading = True
-            try:
-                # Cancelled by interrupt_reader (the stream was closed locally).
-                with trio.CancelScope() as self._reader_scope:
-                    self._reader_stream = stream
-                    await self._read_once()
-            finally:
-                self._reader_scope = self._reader_stream = None
-                self._end_read()
-            return
-        waiters = self._read_waiters
-        waiters.append(stream)
-        if self._reader_stream is None and self._reader_scope is not None:
-            self._reader_scope.cancel()  # the reader task steps aside
-        try:
-            await stream.park_receiver()
-        finally:
-            waiters.remove(stream)
-            if not self._reading:
-                self._end_read()
-
     def _adopt(self, transport: trio.abc.Stream) -> None:
         """Use ``transport`` from now on, with the fast paths it offers."""
         self._transport = transport
@@ -436,24 +397,11 @@ class YamuxSession:
         atomic_send = atomic_send_of(transport)
         self._atomic = atomic_send is not None
         self._send: Callable[[bytes], Awaitable[None]] = atomic_send or transport.send_all
-        self._direct_reads = receive_is_cancel_safe(transport)
+        self.read_role.direct = receive_is_cancel_safe(transport)
         self._may_unwrap = unwrap_method_of(transport) is not None
 
-    def interrupt_reader(self, stream: YamuxStream) -> None:
-        """Stop ``stream``'s task reading the transport for it (it was closed locally)."""
-        if self._reader_stream is stream and self._reader_scope is not None:
-            self._reader_scope.cancel()
-
-    def _end_read(self) -> None:
-        """The transport is free: wake the first waiting receiver, or else the reader task."""
-        self._reading = False
-        if self._read_waiters:
-            self._read_waiters[0].wake()
-        elif self._reader_lot:
-            self._reader_lot.unpark_all()
-
     async def _read_once(self) -> None:
-        """Read the transport once and feed the core; the caller holds ``_reading``."""
+        """Read the transport once and feed the core (the caller holds the read role)."""
         core = self._core
         try:
             data = await self._transport.receive_some(RECEIVE_SIZE)
@@ -473,23 +421,7 @@ class YamuxSession:
         self._sync()
 
     async def _read_loop(self) -> None:
-        core = self._core
-        while core.terminated is None:
-            if self._reading or self._read_waiters:
-                await self._reader_lot.park()
-                # Let the receiver that just read take the next read if it wants to.
-                await cancel_shielded_checkpoint()
-                continue
-            self._reading = True
-            try:
-                if self._direct_reads:
-                    with trio.CancelScope() as self._reader_scope:
-                        await self._read_once()
-                else:
-                    await self._read_once()
-            finally:
-                self._reader_scope = None
-                self._end_read()
+        await self.read_role.run_reader(lambda: self._core.terminated is None)
 
     async def _write_loop(self) -> None:
         """Send output queued by tasks that do not write themselves (reader, timer, closes)."""

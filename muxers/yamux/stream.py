@@ -139,7 +139,7 @@ class YamuxStream(MuxedStream):
                     break
                 if self._core.terminated is not None:
                     raise self._broken()
-                await self._session.receive_for(self)
+                await self._session.read_role.receive_for(self)
                 blocked = True
             if not blocked:
                 await cancel_shielded_checkpoint()
@@ -252,7 +252,7 @@ class YamuxStream(MuxedStream):
             self._core.close_stream(self.state)
             self._session._sync()
             self._session.forget_drain_waiter(self)
-            self._session.interrupt_reader(self)
+            self._session.read_role.interrupt(self)
             self.wake()
         await trio.lowlevel.checkpoint()
 
@@ -262,6 +262,6 @@ class YamuxStream(MuxedStream):
         self._core.reset_stream(self.state)
         self._session._sync()
         self._session.forget_drain_waiter(self)
-        self._session.interrupt_reader(self)
+        self._session.read_role.interrupt(self)
         self.wake()
         await trio.lowlevel.checkpoint()

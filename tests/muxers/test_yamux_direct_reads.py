@@ -13,9 +13,9 @@ from tests.muxers.yamux_helpers import memory_pair, session_pair, tcp_pair
 
 async def test_direct_reads_only_over_cancel_safe_transports() -> None:
     async with session_pair(tcp_pair) as (client, _server):
-        assert client._direct_reads
+        assert client.read_role.direct
     async with session_pair(memory_pair) as (client, _server):
-        assert not client._direct_reads
+        assert not client.read_role.direct
 
 
 async def test_receivers_on_many_streams_all_get_their_data() -> None:
@@ -46,7 +46,7 @@ async def test_cancelled_receiver_hands_reading_back() -> None:
             in_a, in_b = await server.accept_stream(), await server.accept_stream()
             with trio.move_on_after(0.05):
                 await in_a.receive_some()
-            assert not server._reading or server._reader_scope is not None
+            assert in_a.state.buffered == 0
             await out_a.send_all(b"for a")
             assert await client.ping() >= 0
             assert await server.ping() >= 0
@@ -68,12 +68,12 @@ async def test_receiver_takes_over_from_the_reader_task() -> None:
             out = await client.open_stream()
             inbound = await server.accept_stream()
             await trio.testing.wait_all_tasks_blocked()
-            assert server._reading
-            assert server._reader_stream is None  # the reader task is reading
+            assert server.read_role.reading
+            assert server.read_role.reader_stream is None  # the reader task is reading
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_expect, inbound, b"hello")
                 await trio.testing.wait_all_tasks_blocked()
-                assert server._reader_stream is inbound  # it stepped aside for the receiver
+                assert server.read_role.reader_stream is inbound  # the reader task stepped aside
                 await out.send_all(b"hello")
 
 
@@ -114,7 +114,7 @@ async def test_closing_a_stream_wakes_its_reading_receiver() -> None:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(receive)
                 await trio.testing.wait_all_tasks_blocked()
-                assert server._reader_stream is inbound
+                assert server.read_role.reader_stream is inbound
                 await inbound.aclose()
             await out.send_all(b"after close")  # the reader task serves the session again
             assert await client.ping() >= 0
