@@ -1,15 +1,16 @@
 """The trio adapter over :class:`~muxers.yamux.core.YamuxCore`.
 
 Large transport reads feed the core: a blocked receiver reads them itself when it can, else
-the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings. Application tasks call the core synchronously, queue its output, and then write the
-queue to the transport themselves when no other write is in progress (no task switch per
-frame); otherwise the task that is writing sends it. Writes are atomic (cancel-shielded where
-the transport has no atomic send), so a cancelled task never leaves half a frame on the wire
-(it waits for its write to finish; the transport is closed when the session ends, which ends
-any write). Output of the reader and
-timer tasks (window updates, pongs, pings) goes to a writer task instead: the reader never
-blocks on a write, so both peers keep draining each other. Senders blocked on the session's
-output queue are woken one at a time, in order, while there is room (no thundering herd).
+the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings.
+Application tasks call the core synchronously, queue its output, and then write the queue to
+the transport themselves when no other write is in progress (no task switch per frame);
+otherwise the task that is writing sends it. Writes are atomic (cancel-shielded where the
+transport has no atomic send), so a cancelled task never leaves half a frame on the wire (it
+waits for its write to finish; the transport is closed when the session ends, which ends any
+write). Output of the reader and timer tasks (window updates, pongs, pings) goes to a writer
+task instead: the reader task never blocks on a write, so both peers keep draining each
+other. Senders blocked on the session's output queue are woken one at a time, in order, while
+there is room (no thundering herd).
 """
 
 from __future__ import annotations
