@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import statistics
 from pathlib import Path
 from typing import Final
 
@@ -15,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from protocols.echo import echo
 from protocols.identify import identify
 from protocols.perf import perf, perf_peer
-from protocols.ping import Pinger, ping
+from protocols.ping import ping
 from stack.multiaddr import Multiaddr
 from stack.node import open_node
 
@@ -24,6 +23,7 @@ from .common import (
     console,
     emit_json,
     load_identity,
+    ping_rounds,
 )
 from .discover import mdns_service
 from .request import rr_echo
@@ -77,24 +77,11 @@ async def cmd_ping(args: argparse.Namespace) -> int:
         start = trio.current_time()
         conn = await node.dial(target)
         connect_ms = (trio.current_time() - start) * 1000
-        rtts: list[float] = []
         if not args.json:
             console.print(f"connected to [bold]{conn.peer_id}[/] in {connect_ms:.2f} ms")
-        async with Pinger(node, conn, ping_timeout=args.timeout) as pinger:
-            for index in range(args.count):
-                if index and args.interval:
-                    await trio.sleep(args.interval)
-                rtt = await pinger.ping()
-                rtts.append(rtt * 1000)
-                if not args.json:
-                    console.print(f"pong from {conn.peer_id.short()}: time={rtt * 1000:.3f} ms")
+        rtts = await ping_rounds(node, conn, args, peer=conn.peer_id.short())
         if args.json:
             emit_json({"peer_id": str(conn.peer_id), "connect_ms": connect_ms, "rtts_ms": rtts})
-        else:
-            console.print(
-                f"{len(rtts)} pings: min {min(rtts):.3f} / median "
-                f"{statistics.median(rtts):.3f} / max {max(rtts):.3f} ms"
-            )
     return 0
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import statistics
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import trio
 from rich.console import Console
 
+from stack.connection import Connection
 from stack.identity import Identity
 from stack.node import Node, open_node
 from stack.service import Service
@@ -22,6 +26,30 @@ def emit_json(data: dict[str, Any]) -> None:
     """Print one JSON line on stdout and flush it (scripts read it line by line)."""
     sys.stdout.write(json.dumps(data, separators=(", ", ": ")) + "\n")
     sys.stdout.flush()
+
+
+async def ping_rounds(
+    node: Node, conn: Connection, args: argparse.Namespace, *, peer: str
+) -> list[float]:
+    """``ping``'s loop: ``--count`` pings ``--interval`` apart over one ping stream, each
+    printed (unless ``--json``) as coming from ``peer``; the round-trip times in ms."""
+    from protocols.ping import Pinger
+
+    rtts: list[float] = []
+    async with Pinger(node, conn, ping_timeout=args.timeout) as pinger:
+        for index in range(args.count):
+            if index and args.interval:
+                await trio.sleep(args.interval)
+            rtt = await pinger.ping()
+            rtts.append(rtt * 1000)
+            if not args.json:
+                console.print(f"pong from {peer}: time={rtt * 1000:.3f} ms")
+    if not args.json:
+        console.print(
+            f"{len(rtts)} pings: min {min(rtts):.3f} / median "
+            f"{statistics.median(rtts):.3f} / max {max(rtts):.3f} ms"
+        )
+    return rtts
 
 
 def load_identity(key: Path | None) -> Identity:

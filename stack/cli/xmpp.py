@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -16,7 +15,7 @@ from stack.gater import Gater
 from stack.multiaddr import Multiaddr
 from stack.service import Service
 
-from .common import console, emit_json, load_identity
+from .common import console, emit_json, load_identity, ping_rounds
 
 if TYPE_CHECKING:
     from protocols.discovery.xmpp import Decision, Jid, P2PInfo, XmppDiscovery
@@ -205,7 +204,7 @@ async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
     """``p2pstack ping xmpp:JID``: join XMPP, wait for JID's presence, dial it, ping it."""
     from protocols.discovery.xmpp import ContactError, Jid
     from protocols.identify import identify
-    from protocols.ping import Pinger, ping
+    from protocols.ping import ping
     from stack.node import open_node
 
     if not args.xmpp_jid:
@@ -247,15 +246,7 @@ async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
                 f"connected to [bold]{result.contact.jid}[/] ({conn.peer_id}) at {result.kind} "
                 f"address {result.addr} in {connect_ms:.2f} ms"
             )
-        rtts: list[float] = []
-        async with Pinger(node, conn, ping_timeout=args.timeout) as pinger:
-            for index in range(args.count):
-                if index and args.interval:
-                    await trio.sleep(args.interval)
-                rtt = await pinger.ping()
-                rtts.append(rtt * 1000)
-                if not args.json:
-                    console.print(f"pong from {result.contact.jid}: time={rtt * 1000:.3f} ms")
+        rtts = await ping_rounds(node, conn, args, peer=str(result.contact.jid))
         if args.json:
             emit_json(
                 {
@@ -267,10 +258,5 @@ async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
                     "connect_ms": connect_ms,
                     "rtts_ms": rtts,
                 }
-            )
-        else:
-            console.print(
-                f"{len(rtts)} pings: min {min(rtts):.3f} / median "
-                f"{statistics.median(rtts):.3f} / max {max(rtts):.3f} ms"
             )
     return 0
