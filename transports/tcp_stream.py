@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import ClassVar, Final, final
+from collections.abc import Callable
+from typing import ClassVar, Final, TypeVar, final
 
 import trio
 from trio.lowlevel import (
@@ -29,6 +30,8 @@ from stack.conflict import ConflictDetector
 from stack.stream_ops import Buffer
 
 DEFAULT_RECEIVE_SIZE: Final = 64 * 1024
+_Arg = TypeVar("_Arg")
+_Result = TypeVar("_Result")
 _CLOSED_ERRNOS: Final = frozenset({errno.EBADF, errno.ENOTSOCK})
 _NOTSENT_LOWAT: Final = 16 * 1024
 """Wake writers when less than this is unsent (as trio's SocketStream does)."""
@@ -173,56 +176,34 @@ class TcpStream(trio.abc.HalfCloseableStream):
             max_bytes = DEFAULT_RECEIVE_SIZE
         elif max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
-        with self._receive_conflict:
-            if self._closed:
-                raise trio.ClosedResourceError("the TCP stream is closed")
-            await checkpoint_if_cancelled()
-            sock = self.socket
-            try:
-                data = sock.recv(max_bytes)
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                raise _stream_error(exc) from None
-            else:
-                await cancel_shielded_checkpoint()
-                return data
-            while True:
-                await wait_readable(sock)
-                try:
-                    return sock.recv(max_bytes)
-                except BlockingIOError:
-                    continue
-                except OSError as exc:
-                    raise _stream_error(exc) from None
+        return await self._receive(self.socket.recv, max_bytes)
 
     async def receive_into(self, buffer: bytearray | memoryview) -> int:
         """Read into ``buffer``; return the count, 0 once the peer sent EOF.
 
         Same errors and checkpoints as :meth:`receive_some`.
         """
+        return await self._receive(self.socket.recv_into, buffer)
+
+    async def _receive(self, read: Callable[[_Arg], _Result], arg: _Arg) -> _Result:
+        """``read(arg)`` on the socket, waiting until it is readable; a checkpoint either way."""
         with self._receive_conflict:
             if self._closed:
                 raise trio.ClosedResourceError("the TCP stream is closed")
             await checkpoint_if_cancelled()
-            sock = self.socket
-            try:
-                count = sock.recv_into(buffer)
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                raise _stream_error(exc) from None
-            else:
-                await cancel_shielded_checkpoint()
-                return count
+            waited = False
             while True:
-                await wait_readable(sock)
                 try:
-                    return sock.recv_into(buffer)
+                    result = read(arg)
                 except BlockingIOError:
+                    await wait_readable(self.socket)
+                    waited = True
                     continue
                 except OSError as exc:
                     raise _stream_error(exc) from None
+                if not waited:
+                    await cancel_shielded_checkpoint()
+                return result
 
     # -- closing ---------------------------------------------------------------------------
 

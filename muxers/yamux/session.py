@@ -399,7 +399,7 @@ class YamuxSession:
         self._atomic = atomic_send is not None
         self._send: Callable[[bytes], Awaitable[None]] = atomic_send or transport.send_all
         self.read_role.direct = receive_is_cancel_safe(transport)
-        self._may_unwrap = unwrap_method_of(transport) is not None
+        self._unwrap = unwrap_method_of(transport)
 
     async def _read_once(self) -> None:
         """Read the transport once and feed the core (the caller holds the read role)."""
@@ -415,10 +415,9 @@ class YamuxSession:
                 # On a protocol error the core terminates itself and queues GoAway.
                 with contextlib.suppress(YamuxProtocolError):
                     core.receive_data(data, trio.current_time())
-                if self._may_unwrap:  # e.g. a lazy negotiation that the first read completed
-                    unwrap = unwrap_method_of(self._transport)
-                    if unwrap is not None and (inner := unwrap()) is not self._transport:
-                        self._adopt(inner)
+                # e.g. a lazy negotiation that the first read completed
+                if self._unwrap is not None and (inner := self._unwrap()) is not self._transport:
+                    self._adopt(inner)
         self._sync()
 
     async def _read_loop(self) -> None:
