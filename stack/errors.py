@@ -92,14 +92,17 @@ class PeerIdMismatch(HandshakeError):
 class LimitExceeded(StackError):
     """A resource limit refused an operation.
 
-    ``limit`` names the limit (for example ``"yamux.max_streams"``); ``local`` tells whether it
+    ``limit`` names the limit (for example ``"yamux.max_streams"`` or ``"memory"``); ``scope``
+    names the resource scope whose limit it is (``"system"``, ``"peer:12D3KooW..."``,
+    ``"connection:7"``...; empty when the limit belongs to no scope); ``local`` tells whether it
     is our own limit (True) or the remote's refusal (False).
     """
 
-    def __init__(self, message: str, *, limit: str, local: bool = True) -> None:
+    def __init__(self, message: str, *, limit: str, local: bool = True, scope: str = "") -> None:
         super().__init__(message)
         self.limit = limit
         self.local = local
+        self.scope = scope
 
 
 class TransportError(StackError):
