@@ -144,7 +144,6 @@ class ConnectionManager:
                 f"gater refused the upgraded connection with {conn.peer_id}", stage="upgraded"
             )
         if error is None:
-            self._maybe_trim()
             return
         await trio.aclose_forcefully(conn.secure)
         conn.scope.done()
@@ -196,6 +195,7 @@ class ConnectionManager:
                 await nursery.start(conn.session.run)
                 self._connections.setdefault(conn.peer_id, []).append(conn)
                 self._supersede_duplicates(conn)
+                self._maybe_trim()
                 nursery.start_soon(self._accept_streams, conn, nursery)
                 nursery.start_soon(conn.watch_idle, node.config.idle_timeout)
                 status.started()

@@ -130,6 +130,11 @@ class Node:
         """Never trim connections to ``peer`` while ``tag`` (or another tag) protects it."""
         self._manager.protect(peer, tag)
 
+    @property
+    def connections_trimmed(self) -> int:
+        """Connections closed so far because there were more than the high-water mark."""
+        return self._manager.trimmed
+
     def unprotect(self, peer: PeerId, tag: str) -> bool:
         """Remove one protection tag; return whether ``peer`` is still protected."""
         return self._manager.unprotect(peer, tag)

@@ -1,0 +1,134 @@
+"""The resource manager's scopes: memory, connection and stream accounting and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack.errors import InvalidConfigError, LimitExceeded
+from stack.identity import Identity
+from stack.limits import ConnectionLimits
+from stack.resources import MemoryLimits, MiB, ResourceManager, default_system_memory
+
+KiB = 1024
+
+
+def manager(**memory: int | None) -> tuple[ResourceManager, list[LimitExceeded]]:
+    refused: list[LimitExceeded] = []
+    limits = MemoryLimits(
+        system=memory.get("system", 8 * MiB),
+        transient=memory.get("transient", 1 * MiB),
+        peer=memory.get("peer", 2 * MiB),
+        connection=memory.get("connection", 1 * MiB),
+        stream=memory.get("stream", 256 * KiB),
+        connection_overhead=64 * KiB,
+    )
+    conns = ConnectionLimits(max_per_peer=2, max_inbound=3, max_inbound_streams=2)
+    return ResourceManager(conns, limits, on_refusal=refused.append), refused
+
+
+def test_connection_memory_counts_up_the_chain_and_is_released() -> None:
+    rm, _ = manager()
+    peer = Identity.generate().peer_id
+    conn = rm.open_connection(inbound=True)
+    assert rm.transient.memory == 64 * KiB
+    conn.set_peer(peer)
+    assert rm.transient.memory == 0
+    assert rm.transient.conns == {"inbound": 0, "outbound": 0}
+    conn.reserve_memory(256 * KiB)
+    assert rm.peer_scope(peer).memory == 320 * KiB
+    assert rm.system.memory == 320 * KiB
+    assert rm.system.conns["inbound"] == 1
+    conn.done()
+    conn.done()  # idempotent
+    assert rm.system.memory == 0
+    assert rm.system.conns["inbound"] == 0
+    assert peer not in rm.peers
+
+
+def test_memory_refusal_names_the_scope_and_changes_nothing() -> None:
+    rm, refused = manager(connection=512 * KiB)
+    conn = rm.open_connection(inbound=False)
+    conn.set_peer(Identity.generate().peer_id)
+    conn.reserve_memory(400 * KiB)
+    with pytest.raises(LimitExceeded) as info:
+        conn.reserve_memory(100 * KiB)
+    assert info.value.limit == "memory"
+    assert info.value.scope == conn.name
+    assert conn.memory == 464 * KiB
+    assert rm.system.memory == 464 * KiB
+    assert refused == [info.value]
+    assert rm.refusals["connection", "memory"] == 1
+
+
+def test_peer_memory_is_shared_by_its_connections() -> None:
+    rm, _ = manager(peer=1 * MiB)
+    peer = Identity.generate().peer_id
+    first = rm.open_connection(inbound=True)
+    first.set_peer(peer)
+    second = rm.open_connection(inbound=True)
+    second.set_peer(peer)
+    first.reserve_memory(800 * KiB)
+    with pytest.raises(LimitExceeded) as info:
+        second.reserve_memory(100 * KiB)
+    assert info.value.scope == f"peer:{peer}"
+
+
+def test_connection_counts_per_direction_per_peer_and_transient() -> None:
+    rm, _ = manager()
+    peer = Identity.generate().peer_id
+    conns = [rm.open_connection(inbound=True) for _ in range(3)]
+    with pytest.raises(LimitExceeded) as info:
+        rm.open_connection(inbound=True)
+    assert (info.value.scope, info.value.limit) == ("system", "connections.inbound")
+    conns[0].set_peer(peer)
+    conns[1].set_peer(peer)
+    with pytest.raises(LimitExceeded) as info:
+        conns[2].set_peer(peer)
+    assert info.value.limit == "connections.per_peer"
+    assert rm.transient.conns["inbound"] == 1  # still transient: the caller closes it
+    conns[2].done()
+    assert rm.system.conns["inbound"] == 2
+
+
+def test_exempt_connections_are_counted_but_never_refused() -> None:
+    rm, _ = manager()
+    conns = [rm.open_connection(inbound=True, exempt=True) for _ in range(5)]
+    assert rm.system.conns["inbound"] == 5
+    for conn in conns:
+        conn.done()
+    assert rm.system.conns["inbound"] == 0
+
+
+def test_streams_count_in_connection_and_protocol() -> None:
+    rm, _ = manager()
+    conn = rm.open_connection(inbound=True)
+    conn.set_peer(Identity.generate().peer_id)
+    a = conn.open_stream(inbound=True, protocol="/a")
+    conn.open_stream(inbound=True, protocol="/a")
+    with pytest.raises(LimitExceeded) as info:
+        conn.open_stream(inbound=True, protocol="/a")
+    assert info.value.limit == "streams.inbound"
+    assert rm.protocol_scope("/a").streams["inbound"] == 2
+    a.reserve_memory(100 * KiB)
+    assert rm.protocol_scope("/a").memory == 100 * KiB
+    assert conn.memory == 164 * KiB
+    a.done()
+    assert rm.protocol_scope("/a").memory == 0
+    assert rm.protocol_scope("/a").streams["inbound"] == 1
+    assert conn.streams["inbound"] == 1
+
+
+def test_stream_memory_limit() -> None:
+    rm, _ = manager(stream=128 * KiB)
+    conn = rm.open_connection(inbound=True)
+    stream = conn.open_stream(inbound=False)
+    with pytest.raises(LimitExceeded) as info:
+        stream.reserve_memory(129 * KiB)
+    assert info.value.scope == stream.name
+
+
+def test_default_budget_is_a_quarter_of_ram_at_most_one_gib() -> None:
+    assert 0 < default_system_memory() <= 1024 * MiB
+    assert MemoryLimits.scaled(64 * MiB).peer == 8 * MiB
+    with pytest.raises(InvalidConfigError):
+        MemoryLimits(connection=1)
