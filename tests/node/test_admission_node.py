@@ -10,6 +10,7 @@ from protocols.ping import ping, ping_peer
 from stack.admission import AdmissionLimits
 from stack.limits import ConnectionLimits, Watermarks
 from stack.node import NodeConfig, open_node
+from tests.helpers import wait_until
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 
@@ -31,9 +32,7 @@ async def test_silent_flood_from_one_address_cannot_lock_out_another() -> None:
                 silent.append(sock)
                 await sock.bind(("127.9.0.1", 0))
                 await sock.connect(("127.0.0.1", port))
-            with trio.fail_after(5):
-                while server.admission.pending < 8:
-                    await trio.sleep(0.01)
+            await wait_until(lambda: server.admission.pending == 8)
             for _ in range(3):
                 await client.hang_up(server.peer_id)
                 assert len(await ping_peer(client, server.addrs[0], count=1)) == 1
@@ -59,9 +58,7 @@ async def test_trimming_closes_idle_connections_above_the_high_water_mark() -> N
                     await ping_peer(node, server.addrs[0], count=1)
                 await trio.sleep(0.4)  # both are past the grace period now
                 await ping_peer(nodes[2], server.addrs[0], count=1)  # the third: trim
-                with trio.fail_after(5):
-                    while len(server.connections) > 2:
-                        await trio.sleep(0.01)
+                await wait_until(lambda: len(server.connections) == 2)
                 # the protected one and the one in its grace period stay
                 remaining = {c.peer_id for c in server.connections}
                 assert remaining == {nodes[0].peer_id, nodes[2].peer_id}
