@@ -7,9 +7,11 @@ from collections.abc import Callable
 import trio
 
 
-async def wait_until(check: Callable[[], bool], *, timeout: float = 5.0, step: float = 0.01) -> None:
-    """Poll ``check`` (tests only) until it is true; TooSlowError after ``timeout`` seconds."""
-    with trio.fail_after(timeout):
+async def wait_until(
+    check: Callable[[], bool], *, seconds: float = 5.0, step: float = 0.01
+) -> None:
+    """Poll ``check`` (tests only) until it is true; TooSlowError after ``seconds``."""
+    with trio.fail_after(seconds):
         while True:
             if check():
                 return
