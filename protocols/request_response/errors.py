@@ -19,6 +19,11 @@ class RequestResponseError(StackError):
     """Base of every request-response failure."""
 
 
+class MemoryRefused(RequestResponseError):
+    """A request or response body did not fit in the memory budget of its stream (or of
+    the peer, the protocol or the node): the resource manager refused to hold it."""
+
+
 class RequestTimeout(RequestResponseError):
     """No response arrived within the request timeout (or the application did not answer)."""
 

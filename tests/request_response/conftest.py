@@ -14,7 +14,7 @@ from protocols.request_response import (
     request_response,
 )
 from stack.events import Event
-from stack.node import Node, open_node
+from stack.node import Node, NodeConfig, open_node
 from stack.service import Service
 from transports.memory import MemoryNetwork, memory
 
@@ -23,13 +23,18 @@ PROTOCOL = "/test/rr/1"
 
 @asynccontextmanager
 async def memory_pair(
-    server_services: Sequence[Service], client_services: Sequence[Service]
+    server_services: Sequence[Service],
+    client_services: Sequence[Service],
+    server_config: NodeConfig | None = None,
 ) -> AsyncIterator[tuple[Node, Node]]:
     """A listening server node and a client node on a private in-memory network."""
     network = MemoryNetwork()
     async with (
         open_node(
-            transports=[memory(network)], listen=["/memory/0"], protocols=list(server_services)
+            transports=[memory(network)],
+            listen=["/memory/0"],
+            protocols=list(server_services),
+            config=server_config,
         ) as server,
         open_node(transports=[memory(network)], protocols=list(client_services)) as client,
     ):

@@ -10,6 +10,7 @@ import trio.testing
 
 from protocols.request_response import (
     Backpressure,
+    MemoryRefused,
     MessageTooLarge,
     RequestContext,
     RequestResponseConfig,
@@ -17,6 +18,8 @@ from protocols.request_response import (
     ResponseOmitted,
 )
 from stack.netstream import NetStream
+from stack.node import NodeConfig
+from stack.resources import MemoryLimits
 from stack.varint import encode_uvarint
 
 from .conftest import PROTOCOL, client_rr, drain, failures, memory_pair, server_rr
@@ -51,6 +54,20 @@ async def test_oversize_request_reset_by_the_server() -> None:
             (error,) = failures(drain(events))
         assert isinstance(error, MessageTooLarge)
         assert error.remote
+
+
+async def test_request_beyond_the_stream_memory_budget_is_refused() -> None:
+    config = NodeConfig(memory=MemoryLimits(stream=64 * 1024))
+    client = client_rr()
+    async with memory_pair([server_rr()], [client], server_config=config) as (a, _):
+        with a.events.subscribe() as events:
+            with pytest.raises(ResponseOmitted):
+                await client.request(a.addrs[0], "x" * 100_000)
+            (error,) = failures(drain(events))
+        assert isinstance(error, MemoryRefused)
+        assert a.resources.refusals["stream", "memory"] == 1
+        assert a.resources.system.memory == a.config.memory.connection_overhead
+        assert await client.request(a.addrs[0], "small") == {"echo": "small"}
 
 
 async def test_oversize_response_refused_by_the_responder() -> None:
