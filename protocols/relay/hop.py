@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from stack.errors import ProtocolError, StackError
+from stack.errors import LimitExceeded, ProtocolError, StackError
 from stack.events import ConnectionClosed
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
@@ -199,6 +199,13 @@ class RelayService:
             await self._refuse(stream, Status.MALFORMED_MESSAGE)
             return
         dst = request.peer.id
+        try:  # the circuit's two copy buffers, from the relay service's memory budget
+            stream.scope.set_service("relay")
+            stream.scope.reserve_memory(2 * self.config.copy_buffer)
+        except LimitExceeded as exc:
+            logger.info("circuit from %s refused: %s", src, exc)
+            await self._refuse(stream, Status.RESOURCE_LIMIT_EXCEEDED, "MEMORY")
+            return
         entry = self.resources.open_circuit(src, ip, dst, trio.current_time())
         if isinstance(entry, Status):
             await self._refuse(stream, entry)

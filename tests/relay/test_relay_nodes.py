@@ -26,7 +26,8 @@ from protocols.relay import (
 from stack.errors import DialError, LimitExceeded, NegotiationFailed, TransportError
 from stack.identity import Identity
 from stack.netstream import NetStream
-from stack.node import Node, open_node
+from stack.node import Node, NodeConfig, open_node
+from stack.resources import MemoryLimits
 from stack.service import Service
 from transports.base import Transport
 from transports.memory import MemoryNetwork, memory
@@ -52,6 +53,7 @@ async def relay_node(
     network: MemoryNetwork | None = None,
     identity: Identity | None = None,
     listen: str | None = None,
+    node_config: NodeConfig | None = None,
 ) -> AsyncIterator[tuple[Node, RelayService]]:
     service = relay_server(config)
     transports: list[Transport] | None = (
@@ -62,6 +64,7 @@ async def relay_node(
         transports=transports,
         listen=[listen or ("/memory/0" if network is not None else LOOPBACK)],
         protocols=[ping(), identify(), service],
+        config=node_config,
     ) as node:
         yield node, service
 
@@ -133,6 +136,23 @@ async def test_listen_and_dial_through_relay() -> None:
         await stream.send_all(b"hello")
         assert await stream.receive_exactly(5) == b"hello"
         await stream.aclose()
+
+
+async def test_circuit_beyond_the_relay_memory_budget_is_refused() -> None:
+    budget = NodeConfig(memory=MemoryLimits(services={"relay": 100 * 1024}))
+    async with (
+        relay_node(node_config=budget) as (relay, service),
+        plain_node() as listener,
+        plain_node() as dialer,
+    ):
+        await listener.listen(f"{relay.addrs[0]}/p2p-circuit")
+        with pytest.raises(DialError) as info:
+            await dialer.dial(circuit_addr(listener))
+        refused = [e for _, e in info.value.attempts if isinstance(e, RelayRefused)]
+        assert refused[0].status == Status.RESOURCE_LIMIT_EXCEEDED
+        assert service.metrics.refusals["MEMORY"] == 1
+        assert relay.resources.refusals["service", "memory"] == 1
+        assert relay.resources.service_scope("relay").memory == 0
 
 
 async def test_connect_without_reservation_is_refused() -> None:
