@@ -130,6 +130,30 @@ class Node:
         """Never trim connections to ``peer`` while ``tag`` (or another tag) protects it."""
         self._manager.protect(peer, tag)
 
+    def stats(self) -> dict[str, Any]:
+        """Counters for operators, as plain JSON data: connections, pending handshakes,
+        streams, reserved memory, refusals by scope and limit, contained faults by boundary
+        and exception type, evictions and trimmed connections."""
+        conns = self.connections
+        rm = self.resources
+        return {
+            "connections": {
+                "inbound": sum(1 for c in conns if c.direction.value == "inbound"),
+                "outbound": sum(1 for c in conns if c.direction.value == "outbound"),
+            },
+            "pending_inbound": self.admission.pending,
+            "streams": sum(c.num_streams for c in conns),
+            "memory": {
+                "reserved": rm.system.memory,
+                "transient": rm.transient.memory,
+                "limit": rm.system.limit.memory,
+            },
+            "refusals": {f"{k}:{limit}": n for (k, limit), n in sorted(rm.refusals.items())},
+            "faults": {f"{b}:{t}": n for (b, t), n in sorted(self.faults.counts.items())},
+            "evictions": self.admission.evictions,
+            "trimmed": self._manager.trimmed,
+        }
+
     @property
     def connections_trimmed(self) -> int:
         """Connections closed so far because there were more than the high-water mark."""

@@ -24,6 +24,7 @@ from .common import (
     emit_json,
     load_identity,
     ping_rounds,
+    report_stats,
 )
 from .discover import mdns_service
 from .request import rr_echo
@@ -38,6 +39,8 @@ DEFAULT_LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 async def cmd_node(args: argparse.Namespace) -> int:
     """Run a node serving ping, identify, echo and perf until SIGINT/SIGTERM."""
     listen = args.listen or [DEFAULT_LISTEN]
+    if args.stats_interval is not None and args.stats_interval <= 0:
+        raise ValueError("--stats-interval must be positive")
     extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services, gater
     async with open_node(
         identity=load_identity(args.key),
@@ -60,11 +63,21 @@ async def cmd_node(args: argparse.Namespace) -> int:
                 relay_addr = relay_addr.encapsulate("/p2p-circuit")
             await node.listen(relay_addr)
         # Handlers first: whoever reads the JSON line may signal us at once.
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            emit_json({"peer_id": str(node.peer_id), "listen_addrs": [str(a) for a in node.addrs]})
-            async for signum in signals:
-                logger.info("signal %d received; shutting down", signum)
-                break
+        with (
+            trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+            trio.open_signal_receiver(signal.SIGUSR1) as usr1,
+        ):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(
+                    report_stats, lambda: {"stats": node.stats()}, args.stats_interval, usr1
+                )
+                emit_json(
+                    {"peer_id": str(node.peer_id), "listen_addrs": [str(a) for a in node.addrs]}
+                )
+                async for signum in signals:
+                    logger.info("signal %d received; shutting down", signum)
+                    break
+                nursery.cancel_scope.cancel()
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import statistics
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,23 @@ from stack.node import Node, open_node
 from stack.service import Service
 
 console = Console(highlight=False)
+
+
+async def report_stats(
+    stats: Callable[[], dict[str, Any]], interval: float | None, usr1: AsyncIterator[int]
+) -> None:
+    """Print ``stats()`` as a JSON line on each SIGUSR1 (``usr1``) and every ``interval``
+    seconds (None: only on the signal). Runs until cancelled."""
+
+    async def on_signal() -> None:
+        async for _ in usr1:
+            emit_json(stats())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(on_signal)
+        while interval:
+            await trio.sleep(interval)
+            emit_json(stats())
 
 
 def emit_json(data: dict[str, Any]) -> None:

@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--key", type=key_path, help="identity key file (created on first use)")
     node.add_argument(
+        "--stats-interval",
+        type=float,
+        metavar="S",
+        help="print a JSON stats line (connections, memory, refusals, faults) every S seconds;"
+        " one is also printed on SIGUSR1",
+    )
+    node.add_argument(
         "--relay-via",
         action="append",
         metavar="MA",

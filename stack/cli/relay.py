@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Any, Final
 
 import trio
@@ -16,9 +16,9 @@ from protocols.ping import ping
 from protocols.relay import RelayConfig, RelayService, relay_server
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
-from stack.node import open_node
+from stack.node import Node, open_node
 
-from .common import emit_json, load_identity
+from .common import emit_json, load_identity, report_stats
 
 logger: Final = logging.getLogger("p2pstack.cli")
 
@@ -95,22 +95,8 @@ def relay_config(args: argparse.Namespace) -> RelayConfig:
     return replace(base, **changes)
 
 
-def _stats(service: RelayService) -> dict[str, Any]:
-    return {"stats": service.metrics.snapshot()}
-
-
-async def _report_stats(
-    service: RelayService, interval: float | None, usr1: AsyncIterator[int]
-) -> None:
-    async def on_signal() -> None:
-        async for _ in usr1:
-            emit_json(_stats(service))
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(on_signal)
-        while interval:
-            await trio.sleep(interval)
-            emit_json(_stats(service))
+def _stats(service: RelayService, node: Node) -> dict[str, Any]:
+    return {"stats": {**service.metrics.snapshot(), "node": node.stats()}}
 
 
 async def cmd_relay(args: argparse.Namespace) -> int:
@@ -133,7 +119,9 @@ async def cmd_relay(args: argparse.Namespace) -> int:
             trio.open_signal_receiver(signal.SIGUSR1) as usr1,
         ):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_report_stats, service, args.stats_interval, usr1)
+                nursery.start_soon(
+                    report_stats, partial(_stats, service, node), args.stats_interval, usr1
+                )
                 limits = {k: v for k, v in asdict(config).items() if k != "allow_peers"}
                 emit_json(
                     {
@@ -147,5 +135,5 @@ async def cmd_relay(args: argparse.Namespace) -> int:
                     logger.info("signal %d received; shutting down", signum)
                     break
                 nursery.cancel_scope.cancel()
-        emit_json(_stats(service))
+        emit_json(_stats(service, node))
     return 0
