@@ -43,6 +43,10 @@ NETWORK_ERRORS: Final = (
 """What a peer can make a connection or stream task fail with; anything else is a bug."""
 
 
+_QUIET_AFTER: Final = 100
+"""After this many faults of one kind, only every 100th is logged (all are counted)."""
+
+
 def describe(exc: BaseException) -> str:
     """``Type: message (caused by Type: message)`` for logs."""
     cause = exc.__cause__
@@ -127,13 +131,19 @@ class Faults:
         """Log, count (once per exception inside a group) and publish one contained fault."""
         leaves = _leaves(exc)
         expected = all(isinstance(leaf, NETWORK_ERRORS) for leaf in leaves)
+        seen = 0
         for leaf in leaves:
-            self.counts[boundary, type(leaf).__name__] += 1
+            key = (boundary, type(leaf).__name__)
+            self.counts[key] += 1
+            seen = max(seen, self.counts[key])
         who = f" (peer {peer.short()})" if peer is not None else ""
         if expected:
             logger.debug("%s ended%s: %s", boundary, who, describe(exc))
-        else:
+        elif seen == 1:  # the traceback once per boundary and type: a flood cannot fill logs
             logger.error("%s failed%s; contained", boundary, who, exc_info=exc)
+        elif seen <= _QUIET_AFTER or seen % _QUIET_AFTER == 0:
+            logger.error("%s failed%s (%d times); contained: %s", boundary, who, seen,
+                         describe(exc))  # fmt: skip
         self._events.publish(FaultContained(boundary, peer, exc, expected))
 
     @contextmanager

@@ -18,10 +18,10 @@ import pytest
 import trio
 
 from protocols.ping import ping, ping_peer
-from stack.boundary import FaultContained, HandlerFailed
+from stack.boundary import FaultContained, Faults, HandlerFailed
 from stack.connection import Connection
 from stack.errors import DialError, StackError
-from stack.events import Event
+from stack.events import Event, EventBus
 from stack.gater import AllowAll
 from stack.identity import Identity, PeerId
 from stack.multiaddr import Multiaddr
@@ -355,3 +355,16 @@ async def test_service_failing_to_start_fails_open_node() -> None:
     with pytest.RaisesGroup(pytest.RaisesExc(ValueError), flatten_subgroups=True):
         async with open_node(protocols=[_Service(fail_before_start=True)]):
             pass
+
+
+def test_a_flood_of_one_fault_logs_one_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    faults = Faults(EventBus())
+    for _ in range(250):
+        faults.record("stream", KeyError("bug"))
+    faults.record("stream", trio.BrokenResourceError("peer reset"))
+    assert faults.counts["stream", "KeyError"] == 250
+    assert faults.counts["stream", "BrokenResourceError"] == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert sum(1 for r in errors if r.exc_info) == 1
+    assert len(errors) == 101  # the first hundred, then every hundredth (200)
+    assert faults.total == 251
