@@ -14,18 +14,24 @@ import trio
 from muxers.yamux import YamuxConfig, yamux
 from protocols.echo import ECHO_PROTOCOL, echo
 from protocols.ping import ping
-from stack.limits import ConnectionLimits
+from stack.admission import AdmissionLimits
+from stack.limits import ConnectionLimits, Watermarks
 from stack.multiaddr import Multiaddr
 from stack.netstream import NetStream
 from stack.node import NodeConfig, open_node
+from stack.resources import MemoryLimits
 
 from .common import Control, Params, emit, memory_probe
 from .raw import listen_tcp
 
 
 def _unlimited() -> NodeConfig:
-    """No connection or stream limits: the point is to hold ``count`` of them."""
+    """No connection, stream, per-address or memory limits and no trimming: the point is to
+    hold ``count`` of them, all from loopback."""
     return NodeConfig(
+        memory=MemoryLimits(system=None, transient=None, peer=None, connection=None),
+        admission=AdmissionLimits(pending_per_ip=None, pending_per_subnet=None, conns_per_ip=None),
+        watermarks=Watermarks(high_water=None),
         limits=ConnectionLimits(
             max_connections=None,
             max_inbound=None,
@@ -35,7 +41,7 @@ def _unlimited() -> NodeConfig:
             max_pending_outbound=None,
             max_inbound_streams=None,
             max_outbound_streams=None,
-        )
+        ),
     )
 
 
