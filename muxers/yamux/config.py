@@ -34,7 +34,11 @@ class YamuxConfig:
         max_window: ceiling of a stream's receive window under auto-tuning. Set it equal to
             ``initial_window`` to disable auto-tuning.
         connection_window_budget: bytes of auto-tuned window growth (above
-            ``initial_window``) allowed across all streams of one session.
+            ``initial_window``) allowed across all streams of one session (64 MiB: the
+            bandwidth-delay product of 5 Gbit/s at 100 ms, so one fast stream still reaches
+            ``max_window``; 256 MiB let a peer that stops reading make us hold that much per
+            connection). Every granted byte is also reserved from the session's memory
+            budget, which may refuse growth sooner.
         max_streams: concurrent streams (both directions). Inbound SYNs beyond it are reset;
             ``open_stream`` raises ``LimitExceeded``. Stay below 512 for rust-yamux peers.
         accept_backlog: inbound streams waiting for ``accept_stream`` (overflow is reset),

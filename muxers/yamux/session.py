@@ -200,7 +200,8 @@ class YamuxSession:
         Waits while ``accept_backlog`` opened streams are unanswered.
 
         Raises:
-            LimitExceeded: the local ``max_streams`` limit is reached.
+            LimitExceeded: the local ``max_streams`` limit is reached, or the memory budget
+                refused the stream's receive window.
             SessionClosed: the session is closed or going away (``__cause__``: the reason).
         """
         await checkpoint_if_cancelled()
