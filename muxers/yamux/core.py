@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 
 from stack.errors import LimitExceeded
 from stack.resources import UNLIMITED, MemoryBudget
@@ -33,93 +32,44 @@ from .errors import (
     WriteTimeout,
     YamuxProtocolError,
 )
+from .events import (
+    ConnectionTerminated,
+    DataReceived,
+    Event,
+    GoAwayReceived,
+    PingAcknowledged,
+    StreamClosed,
+    StreamEnded,
+    StreamEstablished,
+    StreamOpened,
+    StreamReset,
+    WindowUpdated,
+)
 from .frames import DEFAULT_WINDOW, HEADER, HEADER_SIZE, MAX_U32, check_version_and_type
 from .stream_state import StreamState
 
 _DATA, _WINDOW_UPDATE, _PING, _GO_AWAY = 0, 1, 2, 3
 _SYN, _ACK, _FIN, _RST = 0x1, 0x2, 0x4, 0x8
 
+__all__ = [
+    "ConnectionTerminated",
+    "DataReceived",
+    "Event",
+    "GoAwayReceived",
+    "PingAcknowledged",
+    "StreamClosed",
+    "StreamEnded",
+    "StreamEstablished",
+    "StreamOpened",
+    "StreamReset",
+    "WindowUpdated",
+    "YamuxCore",
+]
+
 #: A received payload slice smaller than 1/_PIN_RATIO of the chunk it came in is copied, so
 #: small frames cannot pin large receive buffers in memory (full 64 KiB frames in the
 #: session's reads of up to 512 KiB, or a little more, are kept as views: no copy).
 _PIN_RATIO = 32
-
-
-@dataclass(slots=True)
-class Event:
-    """Base class of the core's events."""
-
-
-@dataclass(slots=True)
-class StreamOpened(Event):
-    """The peer opened a stream; it waits in the accept backlog."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamEstablished(Event):
-    """The peer answered one of our streams (its outbound backlog slot is free)."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class DataReceived(Event):
-    """Payload bytes were buffered for a stream."""
-
-    stream_id: int
-    length: int
-
-
-@dataclass(slots=True)
-class WindowUpdated(Event):
-    """A stream's send window grew."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamEnded(Event):
-    """The peer half-closed a stream (FIN)."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamReset(Event):
-    """The peer reset a stream (RST)."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamClosed(Event):
-    """The core forgot a stream: its id and its ``max_streams`` slot are free."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class PingAcknowledged(Event):
-    """The peer answered our ping ``opaque``; ``rtt`` is in seconds."""
-
-    opaque: int
-    rtt: float
-
-
-@dataclass(slots=True)
-class GoAwayReceived(Event):
-    """The peer sent GoAway(0): it opens no new streams and accepts none of ours."""
-
-    code: int
-
-
-@dataclass(slots=True)
-class ConnectionTerminated(Event):
-    """The session ended; ``error`` is the reason (also ``YamuxCore.terminated``)."""
-
-    error: BaseException
 
 
 class YamuxCore:

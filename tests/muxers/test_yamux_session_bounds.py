@@ -212,3 +212,34 @@ async def test_memory_budget_is_released_after_streams_and_session_end() -> None
             await server.wait_closed()
     assert budget.reserved == 0
     assert budget.peak > 256 * 1024  # the windows grew while reading
+
+
+async def test_memory_held_for_a_peer_that_floods_streams_stays_within_the_budget() -> None:
+    budget = CountingBudget(limit=4 * 256 * 1024 + 1000)
+    left, right = trio.testing.memory_stream_pair()
+    client = YamuxSession(left, is_initiator=True)
+    server = YamuxSession(right, is_initiator=False, memory=budget)
+    outcomes: list[str] = []
+
+    async def flood(stream: YamuxStream) -> None:
+        try:
+            while True:
+                await stream.send_all(bytes(64 * 1024))
+        except trio.BrokenResourceError:
+            outcomes.append("reset")
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(client.run)
+            await nursery.start(server.run)
+            for _ in range(8):
+                nursery.start_soon(flood, await client.open_stream())
+            await trio.testing.wait_all_tasks_blocked()
+            accepted = [await server.accept_stream() for _ in range(4)]
+            await trio.testing.wait_all_tasks_blocked()
+            assert outcomes == ["reset"] * 4  # no memory for their windows
+            assert budget.reserved == 4 * 256 * 1024
+            assert sum(s.state.buffered for s in accepted) == 4 * 256 * 1024
+            await client.aclose()
+            await server.wait_closed()
+    assert budget.reserved == 0
