@@ -12,6 +12,8 @@ from typing import Protocol
 
 import trio
 
+from stack.resources import MemoryBudget
+
 
 class MuxedStream(trio.abc.HalfCloseableStream):
     """One bidirectional stream of a muxed session.
@@ -92,6 +94,13 @@ class StreamMuxer(Protocol):
 
     protocol_id: str
 
-    def new_session(self, stream: trio.abc.Stream, *, is_initiator: bool) -> MuxedSession:
-        """Create (not start) a session over ``stream``; ``is_initiator`` = we dialled."""
+    def new_session(
+        self, stream: trio.abc.Stream, *, is_initiator: bool, memory: MemoryBudget | None = None
+    ) -> MuxedSession:
+        """Create (not start) a session over ``stream``; ``is_initiator`` = we dialled.
+
+        ``memory`` (unlimited when None) is the budget the session reserves what the peer
+        can make it hold from (Yamux: every byte of receive window it grants); the node
+        passes the connection's resource scope.
+        """
         ...

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Final, final
 
 import trio
 
 from stack.connection import Connection
+from stack.errors import InvalidConfigError
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
 from stack.netstream import NetStream
@@ -16,11 +19,30 @@ from .errors import EchoError
 
 ECHO_PROTOCOL: Final = "/echo/1.0.0"
 _CHUNK: Final = 65536
+logger: Final = logging.getLogger("p2pstack.echo")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EchoConfig:
+    """Echo options.
+
+    ``idle_timeout`` (30 s): a stream that makes no progress for this long (nothing received
+    from the peer, or our answer not taken because the peer does not read) is reset.
+    """
+
+    idle_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.idle_timeout, bool) or not self.idle_timeout > 0:
+            raise InvalidConfigError("idle_timeout must be positive")
 
 
 @final
 class EchoService:
     """Serves echo on a node."""
+
+    def __init__(self, config: EchoConfig | None = None) -> None:
+        self.config = config or EchoConfig()
 
     async def serve(
         self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -29,15 +51,24 @@ class EchoService:
         task_status.started()
 
     async def handle(self, stream: NetStream) -> None:
-        """Echo until EOF, then half-close our side."""
-        while data := await stream.receive_some(_CHUNK):
-            await stream.send_all(data)
-        await stream.send_eof()
+        """Echo until EOF, then half-close our side; reset the stream once idle."""
+        idle = self.config.idle_timeout
+        with trio.move_on_after(idle) as scope:
+            while data := await stream.receive_some(_CHUNK):
+                scope.deadline = trio.current_time() + idle
+                await stream.send_all(data)
+                scope.deadline = trio.current_time() + idle
+            await stream.send_eof()
+        if scope.cancelled_caught:
+            logger.debug(
+                "echo stream from %s idle for %s s; resetting", stream.remote_peer.short(), idle
+            )
+            await stream.reset()
 
 
-def echo() -> EchoService:
-    """The echo protocol factory."""
-    return EchoService()
+def echo(config: EchoConfig | None = None) -> EchoService:
+    """The echo protocol factory (``config``: defaults when None)."""
+    return EchoService(config)
 
 
 async def echo_peer(

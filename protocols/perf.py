@@ -6,7 +6,9 @@ and reads until EOF. The server drains the upload, then sends the requested byte
 
 from __future__ import annotations
 
+import logging
 import struct
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Final, final
 
@@ -23,17 +25,26 @@ PERF_PROTOCOL: Final = "/perf/1.0.0"
 _HEADER: Final = struct.Struct(">Q")
 DEFAULT_WRITE_SIZE: Final = 256 * 1024
 _READ_SIZE: Final = 1 << 20
+logger: Final = logging.getLogger("p2pstack.perf")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PerfConfig:
-    """``write_size``: bytes per ``send_all`` when the server sends."""
+    """Perf server options.
+
+    ``write_size``: bytes per ``send_all`` when the server sends. ``idle_timeout`` (30 s): a
+    stream that makes no progress for this long (nothing received while the request or the
+    upload is read, or no answer bytes taken by the peer) is reset.
+    """
 
     write_size: int = DEFAULT_WRITE_SIZE
+    idle_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.write_size < 1:
             raise InvalidConfigError("write_size must be positive")
+        if isinstance(self.idle_timeout, bool) or not self.idle_timeout > 0:
+            raise InvalidConfigError("idle_timeout must be positive")
 
 
 @final
@@ -51,17 +62,29 @@ class PerfService:
         task_status.started()
 
     async def handle(self, stream: NetStream) -> None:
-        """Read the requested size, drain the upload, then send the bytes and close."""
-        (to_send,) = _HEADER.unpack(await stream.receive_exactly(_HEADER.size))
-        while await stream.receive_some(_READ_SIZE):
-            pass
-        await _send_zeros(stream, to_send, self._chunk)
-        await stream.send_eof()
+        """Read the requested size, drain the upload, then send the bytes and close; reset
+        the stream once idle."""
+        idle = self.config.idle_timeout
+        with trio.move_on_after(idle) as scope:
+
+            def progress() -> None:
+                scope.deadline = trio.current_time() + idle
+
+            (to_send,) = _HEADER.unpack(await stream.receive_exactly(_HEADER.size))
+            while await stream.receive_some(_READ_SIZE):
+                progress()
+            await _send_zeros(stream, to_send, self._chunk, progress)
+            await stream.send_eof()
+        if scope.cancelled_caught:
+            logger.debug(
+                "perf stream from %s idle for %s s; resetting", stream.remote_peer.short(), idle
+            )
+            await stream.reset()
 
 
-def perf() -> PerfService:
-    """The perf protocol factory."""
-    return PerfService(PerfConfig())
+def perf(config: PerfConfig | None = None) -> PerfService:
+    """The perf protocol factory (``config``: defaults when None)."""
+    return PerfService(config or PerfConfig())
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +115,16 @@ class PerfResult:
         }
 
 
-async def _send_zeros(stream: NetStream, count: int, chunk: memoryview) -> None:
+async def _send_zeros(
+    stream: NetStream, count: int, chunk: memoryview, progress: Callable[[], None] | None = None
+) -> None:
     size = len(chunk)
     while count > 0:
         step = min(size, count)
         await stream.send_all(chunk[:step])
         count -= step
+        if progress is not None:
+            progress()
 
 
 async def perf_peer(

@@ -25,7 +25,11 @@ logger: Final = logging.getLogger("p2pstack.ping")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PingConfig:
-    """``idle_timeout``: the server closes a ping stream that sends nothing for this long."""
+    """Ping options.
+
+    ``idle_timeout`` (30 s): the server resets a ping stream that makes no progress for this
+    long (no ping from the peer, or our answer not taken).
+    """
 
     idle_timeout: float = 30.0
 
@@ -48,9 +52,10 @@ class PingService:
         task_status.started()
 
     async def handle(self, stream: NetStream) -> None:
-        """Echo 32-byte pings until the peer closes, goes idle, or sends a partial ping."""
+        """Echo 32-byte pings until the peer closes or sends a partial ping; reset the
+        stream once idle."""
         idle_timeout = self.config.idle_timeout
-        with trio.CancelScope(deadline=trio.current_time() + idle_timeout) as scope:
+        with trio.move_on_after(idle_timeout) as scope:
             while True:
                 try:
                     payload = await stream.receive_exactly(PING_SIZE)
@@ -58,14 +63,16 @@ class PingService:
                     if stream.buffered:
                         logger.debug("peer %s sent a partial ping", stream.remote_peer.short())
                     return
+                scope.deadline = trio.current_time() + idle_timeout
                 await stream.send_all(payload)
                 scope.deadline = trio.current_time() + idle_timeout
-        logger.debug("ping stream from %s idle; closing", stream.remote_peer.short())
+        logger.debug("ping stream from %s idle; resetting", stream.remote_peer.short())
+        await stream.reset()
 
 
-def ping() -> PingService:
-    """The ping protocol factory."""
-    return PingService(PingConfig())
+def ping(config: PingConfig | None = None) -> PingService:
+    """The ping protocol factory (``config``: defaults when None)."""
+    return PingService(config or PingConfig())
 
 
 async def _round_trip(stream: NetStream) -> float:

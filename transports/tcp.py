@@ -16,7 +16,7 @@ from stack.multiaddr import Multiaddr
 
 from .base import RawConnection, TransportListener
 from .dns import DEFAULT_DNS_CONFIG, DnsConfig, resolve
-from .tcp_stream import TcpStream
+from .tcp_stream import TcpStream, set_liveness_options
 
 logger: Final = logging.getLogger("p2pstack.tcp")
 
@@ -29,18 +29,54 @@ class TcpConfig:
 
     ``connect_timeout`` bounds one dial (every resolved address included); ``dns`` says how
     ``/dns*`` names are resolved.
+
+    Dead-peer detection by the kernel, on every dialled and accepted socket (a backstop
+    below the muxer's keepalive, which detects a silent peer within 20 s by default):
+
+    - ``keepalive_idle`` (15 s; None disables ``SO_KEEPALIVE``): an idle connection is
+      probed after this many seconds, ``keepalive_count`` (3) probes ``keepalive_interval``
+      (5 s) apart; unanswered, the socket fails after about 15 + 3 x 5 = 30 s.
+    - ``user_timeout`` (30 s; None keeps the kernel's default of many minutes):
+      ``TCP_USER_TIMEOUT``, data we sent that stays unacknowledged this long fails the socket
+      (also while our writes are blocked on a vanished peer). Keep it at least
+      ``keepalive_idle + keepalive_interval * keepalive_count`` (the defaults do) so the
+      probes are not cut short.
+
+    A socket failed this way makes its reads and writes raise ``trio.BrokenResourceError``.
     """
 
     connect_timeout: float = 10.0
     socket_buffer_size: int | None = None
     backlog: int | None = None
     dns: DnsConfig = DEFAULT_DNS_CONFIG
+    keepalive_idle: int | None = 15
+    keepalive_interval: int = 5
+    keepalive_count: int = 3
+    user_timeout: float | None = 30.0
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0:
             raise InvalidConfigError("connect_timeout must be positive")
         if self.socket_buffer_size is not None and self.socket_buffer_size < 4096:
             raise InvalidConfigError("socket_buffer_size must be at least 4096 bytes")
+        if self.keepalive_idle is not None:
+            _check_int("keepalive_idle", self.keepalive_idle, 1, 32767)
+        _check_int("keepalive_interval", self.keepalive_interval, 1, 32767)
+        _check_int("keepalive_count", self.keepalive_count, 1, 127)
+        if self.user_timeout is not None and (
+            isinstance(self.user_timeout, bool)
+            or not isinstance(self.user_timeout, int | float)
+            or not 0.001 <= self.user_timeout <= 2**31 / 1000
+        ):
+            raise InvalidConfigError(
+                f"user_timeout must be None or a number of seconds >= 0.001, "
+                f"not {self.user_timeout!r}"
+            )
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidConfigError(f"TcpConfig.{name} must be an int in [{low}, {high}]")
 
 
 def tcp(config: TcpConfig | None = None) -> TcpTransport:
@@ -75,6 +111,13 @@ def _tuned(stream: TcpStream, config: TcpConfig) -> TcpStream:
     if config.socket_buffer_size is not None:
         for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
             stream.socket.setsockopt(socket.SOL_SOCKET, opt, config.socket_buffer_size)
+    set_liveness_options(
+        stream.socket,
+        keepalive_idle=config.keepalive_idle,
+        keepalive_interval=config.keepalive_interval,
+        keepalive_count=config.keepalive_count,
+        user_timeout=config.user_timeout,
+    )
     return stream
 
 

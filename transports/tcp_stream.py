@@ -12,6 +12,7 @@ call, plus the two operations the layers above use on their hot paths:
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 from collections.abc import Callable
 from typing import ClassVar, Final, TypeVar, final
@@ -35,6 +36,46 @@ _Result = TypeVar("_Result")
 _CLOSED_ERRNOS: Final = frozenset({errno.EBADF, errno.ENOTSOCK})
 _NOTSENT_LOWAT: Final = 16 * 1024
 """Wake writers when less than this is unsent (as trio's SocketStream does)."""
+#: Linux spells the keepalive idle time TCP_KEEPIDLE; macOS spells it TCP_KEEPALIVE (0x10).
+_TCP_KEEPIDLE: Final = getattr(socket, "TCP_KEEPIDLE", None) or getattr(
+    socket, "TCP_KEEPALIVE", None
+)
+logger: Final = logging.getLogger("p2pstack.tcp")
+
+
+def set_liveness_options(
+    sock: socket.socket,
+    *,
+    keepalive_idle: int | None,
+    keepalive_interval: int,
+    keepalive_count: int,
+    user_timeout: float | None,
+) -> None:
+    """Make the kernel notice a vanished peer: TCP keepalive probes after ``keepalive_idle``
+    idle seconds (None: no keepalive), ``keepalive_count`` of them ``keepalive_interval`` s
+    apart, and ``TCP_USER_TIMEOUT``: data unacknowledged for ``user_timeout`` s (None: the
+    kernel's default, many minutes) fails the socket. Options the platform lacks are skipped.
+    """
+    options: list[tuple[int, int, int]] = []
+    if keepalive_idle is None:
+        options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0))
+    else:
+        options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+        if _TCP_KEEPIDLE is not None:
+            options.append((socket.IPPROTO_TCP, _TCP_KEEPIDLE, keepalive_idle))
+        for name, value in (
+            ("TCP_KEEPINTVL", keepalive_interval),
+            ("TCP_KEEPCNT", keepalive_count),
+        ):
+            if hasattr(socket, name):
+                options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    if user_timeout is not None and hasattr(socket, "TCP_USER_TIMEOUT"):
+        options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, round(user_timeout * 1000)))
+    for level, option, value in options:
+        try:
+            sock.setsockopt(level, option, value)
+        except OSError as exc:  # not TCP (a Unix socket pair in tests), or not supported
+            logger.debug("cannot set socket option %d/%d: %s", level, option, exc)
 
 
 def _stream_error(exc: OSError) -> trio.ClosedResourceError | trio.BrokenResourceError:

@@ -11,6 +11,7 @@ from .errors import (
     StreamIdError as StreamIdError,
     StreamResetError as StreamResetError,
     WindowExceededError as WindowExceededError,
+    WriteTimeout as WriteTimeout,
     YamuxError as YamuxError,
     YamuxProtocolError as YamuxProtocolError,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "StreamIdError",
     "StreamResetError",
     "WindowExceededError",
+    "WriteTimeout",
     "YamuxConfig",
     "YamuxCore",
     "YamuxError",

@@ -34,25 +34,50 @@ class YamuxConfig:
         max_window: ceiling of a stream's receive window under auto-tuning. Set it equal to
             ``initial_window`` to disable auto-tuning.
         connection_window_budget: bytes of auto-tuned window growth (above
-            ``initial_window``) allowed across all streams of one session.
+            ``initial_window``) allowed across all streams of one session (64 MiB: the
+            bandwidth-delay product of 5 Gbit/s at 100 ms, so one fast stream still reaches
+            ``max_window``; 256 MiB let a peer that stops reading make us hold that much per
+            connection). Every granted byte is also reserved from the session's memory
+            budget, which may refuse growth sooner.
         max_streams: concurrent streams (both directions). Inbound SYNs beyond it are reset;
             ``open_stream`` raises ``LimitExceeded``. Stay below 512 for rust-yamux peers.
         accept_backlog: inbound streams waiting for ``accept_stream`` (overflow is reset),
             and outbound streams waiting for the peer's ACK (``open_stream`` waits).
         max_frame_size: largest Data payload we send in one frame.
-        keepalive_interval: seconds between our pings (keepalive and RTT refresh);
-            ``None`` disables them (the RTT ping at session start is always sent).
-        keepalive_timeout: a ping unanswered for this long ends the session.
+        keepalive_interval: seconds between our keepalive pings (they also refresh the RTT);
+            ``None`` disables them (the RTT ping at session start is always sent). At most
+            one keepalive ping is outstanding.
+        keepalive_timeout: the session ends (``KeepAliveTimeout``) when a ping of ours is
+            unanswered and nothing at all has arrived from the peer for this long since it
+            was handed to the transport (bytes still arriving prove the peer alive while a
+            bulk transfer delays its answer). With the defaults a peer that vanishes
+            silently is detected within ``keepalive_interval + keepalive_timeout`` = 20 s,
+            streams open or not; go-yamux needs 30 + 10 s.
+        ping_backlog: answers to the peer's pings waiting to be written. Pings beyond it
+            are not answered (counted in ``YamuxCore.dropped_pongs``), so a peer that
+            pings and never reads cannot grow our output (go-yamux: 32).
+        write_timeout: a write to the transport (of at most 256 KiB) that does not finish
+            within this many seconds ends the session (``WriteTimeout``): the peer stopped
+            reading or vanished. It implies a minimum rate of about 26 KB/s while our
+            output is backed up (go-yamux's ConnectionWriteTimeout, also 10 s).
+        stream_close_timeout: after we closed a stream (FIN sent), the peer has this long
+            to finish its side; then the stream is reset and its ``max_streams`` slot and
+            window memory are released. 30 s: data the peer sends after our close is
+            reset anyway, so waiting only lets its FIN arrive gracefully, even behind a
+            few MiB of our queued output on a slow link.
     """
 
     initial_window: int = DEFAULT_WINDOW
     max_window: int = 16 * MiB
-    connection_window_budget: int = 256 * MiB
+    connection_window_budget: int = 64 * MiB
     max_streams: int = 256
     accept_backlog: int = 256
     max_frame_size: int = 64 * KiB
-    keepalive_interval: float | None = 30.0
+    keepalive_interval: float | None = 10.0
     keepalive_timeout: float = 10.0
+    ping_backlog: int = 32
+    write_timeout: float = 10.0
+    stream_close_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         _check_int("initial_window", self.initial_window, DEFAULT_WINDOW)
@@ -64,3 +89,6 @@ class YamuxConfig:
         if self.keepalive_interval is not None:
             _check_seconds("keepalive_interval", self.keepalive_interval)
         _check_seconds("keepalive_timeout", self.keepalive_timeout)
+        _check_int("ping_backlog", self.ping_backlog, 1, 4096)
+        _check_seconds("write_timeout", self.write_timeout)
+        _check_seconds("stream_close_timeout", self.stream_close_timeout)

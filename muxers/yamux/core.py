@@ -3,16 +3,23 @@
 :class:`YamuxCore` takes bytes in (:meth:`~YamuxCore.receive_data`), produces events
 (:meth:`~YamuxCore.next_events`) and queues frames (:meth:`~YamuxCore.data_to_send`). Time
 enters as ``now`` arguments; :meth:`~YamuxCore.get_timer` and :meth:`~YamuxCore.handle_timer`
-drive keepalive pings and ping timeouts. It never does I/O and never blocks.
+drive keepalive pings, ping and write timeouts and the release of closed streams. It never
+does I/O and never blocks.
+
+Bounds: pings and their answers are *control* frames, kept apart (at most ``ping_backlog``
+unsent answers) and handed out ahead of queued stream frames (:meth:`~YamuxCore.take_control`);
+every byte of receive window granted to the peer is reserved from a
+:class:`~stack.resources.MemoryBudget` and released when the stream is forgotten.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from dataclasses import dataclass
+import math
+from collections import OrderedDict, deque
 
 from stack.errors import LimitExceeded
+from stack.resources import UNLIMITED, MemoryBudget
 
 from .config import YamuxConfig
 from .errors import (
@@ -22,7 +29,21 @@ from .errors import (
     SessionClosed,
     StreamIdError,
     WindowExceededError,
+    WriteTimeout,
     YamuxProtocolError,
+)
+from .events import (
+    ConnectionTerminated,
+    DataReceived,
+    Event,
+    GoAwayReceived,
+    PingAcknowledged,
+    StreamClosed,
+    StreamEnded,
+    StreamEstablished,
+    StreamOpened,
+    StreamReset,
+    WindowUpdated,
 )
 from .frames import DEFAULT_WINDOW, HEADER, HEADER_SIZE, MAX_U32, check_version_and_type
 from .stream_state import StreamState
@@ -30,87 +51,25 @@ from .stream_state import StreamState
 _DATA, _WINDOW_UPDATE, _PING, _GO_AWAY = 0, 1, 2, 3
 _SYN, _ACK, _FIN, _RST = 0x1, 0x2, 0x4, 0x8
 
+__all__ = [
+    "ConnectionTerminated",
+    "DataReceived",
+    "Event",
+    "GoAwayReceived",
+    "PingAcknowledged",
+    "StreamClosed",
+    "StreamEnded",
+    "StreamEstablished",
+    "StreamOpened",
+    "StreamReset",
+    "WindowUpdated",
+    "YamuxCore",
+]
+
 #: A received payload slice smaller than 1/_PIN_RATIO of the chunk it came in is copied, so
 #: small frames cannot pin large receive buffers in memory (full 64 KiB frames in the
 #: session's reads of up to 512 KiB, or a little more, are kept as views: no copy).
 _PIN_RATIO = 32
-
-
-@dataclass(slots=True)
-class Event:
-    """Base class of the core's events."""
-
-
-@dataclass(slots=True)
-class StreamOpened(Event):
-    """The peer opened a stream; it waits in the accept backlog."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamEstablished(Event):
-    """The peer answered one of our streams (its outbound backlog slot is free)."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class DataReceived(Event):
-    """Payload bytes were buffered for a stream."""
-
-    stream_id: int
-    length: int
-
-
-@dataclass(slots=True)
-class WindowUpdated(Event):
-    """A stream's send window grew."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamEnded(Event):
-    """The peer half-closed a stream (FIN)."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamReset(Event):
-    """The peer reset a stream (RST)."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class StreamClosed(Event):
-    """The core forgot a stream: its id and its ``max_streams`` slot are free."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class PingAcknowledged(Event):
-    """The peer answered our ping ``opaque``; ``rtt`` is in seconds."""
-
-    opaque: int
-    rtt: float
-
-
-@dataclass(slots=True)
-class GoAwayReceived(Event):
-    """The peer sent GoAway(0): it opens no new streams and accepts none of ours."""
-
-    code: int
-
-
-@dataclass(slots=True)
-class ConnectionTerminated(Event):
-    """The session ended; ``error`` is the reason (also ``YamuxCore.terminated``)."""
-
-    error: BaseException
 
 
 class YamuxCore:
@@ -120,6 +79,14 @@ class YamuxCore:
         config: the settings (defaults when None).
         is_initiator: True for the connection dialer (odd stream ids), False otherwise.
         now: the current time, used for the RTT ping sent at start.
+        memory: the budget every byte of receive window granted to the peer is reserved
+            from (the initial window of each stream, and each auto-tuned growth).
+
+    Attributes:
+        dropped_pongs: pings of the peer left unanswered because ``ping_backlog`` answers
+            were already waiting to be written.
+        timer_dirty: set when a deadline earlier than the last :meth:`get_timer` result
+            appeared; the driver clears it and calls :meth:`get_timer` again.
     """
 
     def __init__(
@@ -129,9 +96,11 @@ class YamuxCore:
         is_initiator: bool,
         now: float = 0.0,
         logger: logging.Logger | None = None,
+        memory: MemoryBudget | None = None,
     ) -> None:
         self.config = cfg = config or YamuxConfig()
         self.is_initiator = is_initiator
+        self._memory: MemoryBudget = UNLIMITED if memory is None else memory
         self._log = logger or logging.getLogger("p2pstack.yamux")
         self._next_id = 1 if is_initiator else 2
         self._peer_parity = 0 if is_initiator else 1
@@ -152,9 +121,18 @@ class YamuxCore:
         self.go_away_received: int | None = None
         self._pings: dict[int, float] = {}
         self._next_ping = 0
+        self._unsent_pings: list[int] = []
+        self._pongs: list[int] = []
+        self.dropped_pongs = 0
         self.rtt: float | None = None
         self._now = now
         self._last_ping_at = now
+        self._last_received_at = now
+        self._write_since: float | None = None
+        # Streams we closed (FIN sent) that the peer has not finished: id -> (deadline, state)
+        self._closing: OrderedDict[int, tuple[float, StreamState]] = OrderedDict()
+        self._armed = math.inf
+        self.timer_dirty = False
         self.ping(now)
 
     # ---- queries -------------------------------------------------------------------------
@@ -180,28 +158,80 @@ class YamuxCore:
         self._events = []
         return events
 
-    def data_to_send(self) -> list[bytes | memoryview]:
+    @property
+    def has_control(self) -> bool:
+        """True while pings or ping answers wait for :meth:`take_control`."""
+        return bool(self._pongs or self._unsent_pings)
+
+    def data_to_send(self, *, control: bool = True) -> list[bytes | memoryview]:
         """Return and clear the queued output buffers, in order.
 
-        Data frame payloads are views of the buffers given to :meth:`send_data`: serialize
-        (e.g. ``b"".join``) them before those buffers may change.
+        With ``control`` the waiting pings and ping answers come first (as if
+        :meth:`take_control` had been called now); without, they stay queued. Data frame
+        payloads are views of the buffers given to :meth:`send_data`: serialize (e.g.
+        ``b"".join``) them before those buffers may change.
         """
         out = self._out
         self._out = []
+        if control and self.has_control:
+            out.insert(0, self.take_control())
         return out
+
+    def take_control(self, now: float | None = None) -> bytes:
+        """Return and clear the waiting control frames: our pings, then ping answers.
+
+        Call it right before writing to the transport: with ``now``, our pings' answer
+        deadlines (and RTTs) count from then instead of from :meth:`ping`; answers not
+        taken yet stay bounded by ``ping_backlog``.
+        """
+        pack = HEADER.pack
+        frames = []
+        for opaque in self._unsent_pings:
+            if now is not None and opaque in self._pings:
+                self._pings[opaque] = now
+            frames.append(pack(0, _PING, _SYN, 0, opaque))
+        frames.extend(pack(0, _PING, _ACK, 0, opaque) for opaque in self._pongs)
+        self._unsent_pings.clear()
+        self._pongs.clear()
+        return b"".join(frames)
+
+    def write_started(self, now: float) -> None:
+        """The driver starts a transport write; it must end within ``write_timeout``."""
+        self._write_since = now
+        self._need_timer(now + self.config.write_timeout)
+
+    def write_finished(self) -> None:
+        """The transport write started last has completed."""
+        self._write_since = None
 
     def get_timer(self) -> float | None:
         """The time at which :meth:`handle_timer` should be called next, or None."""
-        if self.terminated is not None:
-            return None
-        when = None
-        if self._pings:
-            when = min(self._pings.values()) + self.config.keepalive_timeout
-        interval = self.config.keepalive_interval
-        if interval is not None:
-            due = self._last_ping_at + interval
-            when = due if when is None else min(when, due)
-        return when
+        self.timer_dirty = False
+        when = math.inf
+        if self.terminated is None:
+            cfg = self.config
+            if self._pings:
+                when = self._ping_deadline()
+            if cfg.keepalive_interval is not None:
+                when = min(when, self._last_ping_at + cfg.keepalive_interval)
+            if self._write_since is not None:
+                when = min(when, self._write_since + cfg.write_timeout)
+            if self._closing:
+                when = min(when, self._first_close_deadline())
+        self._armed = when
+        return None if when == math.inf else when
+
+    def _first_close_deadline(self) -> float:
+        return self._closing[next(iter(self._closing))][0]
+
+    def _ping_deadline(self) -> float:
+        sent = min(self._pings.values())
+        return max(sent, self._last_received_at) + self.config.keepalive_timeout
+
+    def _need_timer(self, when: float) -> None:
+        if when < self._armed:
+            self._armed = when
+            self.timer_dirty = True
 
     # ---- input ---------------------------------------------------------------------------
 
@@ -216,7 +246,7 @@ class YamuxCore:
         """
         if self.terminated is not None:
             return
-        self._now = now
+        self._now = self._last_received_at = now
         try:
             self._parse(memoryview(data))
         except YamuxProtocolError as exc:
@@ -235,17 +265,39 @@ class YamuxCore:
         self._terminate(lost)
 
     def handle_timer(self, now: float) -> None:
-        """Time out unanswered pings and send keepalive pings that are due."""
+        """Act on what is due: end the session on a ping or write timeout, reset streams
+        whose peer did not finish within ``stream_close_timeout`` of our close, and send a
+        keepalive ping (none while one is unanswered)."""
         if self.terminated is not None:
             return
         self._now = now
-        timeout = self.config.keepalive_timeout
-        if self._pings and min(self._pings.values()) + timeout <= now:
-            self._terminate(KeepAliveTimeout(f"no ping answer within {timeout} s"))
+        cfg = self.config
+        if self._write_since is not None and self._write_since + cfg.write_timeout <= now:
+            self._terminate(
+                WriteTimeout(f"a transport write made no progress for {cfg.write_timeout} s")
+            )
             return
-        interval = self.config.keepalive_interval
+        if self._pings and self._ping_deadline() <= now:
+            self._terminate(
+                KeepAliveTimeout(
+                    f"no ping answer, and nothing from the peer, for {cfg.keepalive_timeout} s"
+                )
+            )
+            return
+        while self._closing and self._first_close_deadline() <= now:
+            stream = self._closing.popitem(last=False)[1][1]
+            self._log.debug(
+                "yamux: stream %d not finished by the peer %s s after our close; resetting it",
+                stream.stream_id,
+                cfg.stream_close_timeout,
+            )
+            self.reset_stream(stream)
+        interval = cfg.keepalive_interval
         if interval is not None and self._last_ping_at + interval <= now:
-            self.ping(now)
+            if self._pings:
+                self._last_ping_at = now
+            else:
+                self.ping(now)
 
     def _parse(self, view: memoryview) -> None:
         end = len(view)
@@ -343,16 +395,24 @@ class YamuxCore:
         cfg = self.config
         if self.go_away_sent:
             reason = "we sent GoAway"
+        elif self.go_away_received is not None:
+            reason = "the peer sent GoAway"
         elif len(self._streams) >= cfg.max_streams:
             reason = f"the local max_streams limit ({cfg.max_streams}) is reached"
         elif len(self._backlog) >= cfg.accept_backlog:
             reason = f"the accept backlog ({cfg.accept_backlog}) is full"
         else:
-            stream = StreamState(sid, outbound=False, now=self._now)
-            self._streams[sid] = stream
-            self._backlog.append(stream)
-            self._events.append(StreamOpened(sid))
-            return stream
+            try:
+                self._memory.reserve_memory(cfg.initial_window)
+            except LimitExceeded as exc:
+                reason = f"no memory for its window: {exc}"
+            else:
+                stream = StreamState(sid, outbound=False, now=self._now)
+                stream.reserved = cfg.initial_window
+                self._streams[sid] = stream
+                self._backlog.append(stream)
+                self._events.append(StreamOpened(sid))
+                return stream
         self._log.debug("yamux: rejecting inbound stream %d: %s", sid, reason)
         self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _RST, sid, 0))
         return None
@@ -382,7 +442,15 @@ class YamuxCore:
 
     def _on_ping(self, flags: int, opaque: int) -> None:
         if flags & _SYN:
-            self._out.append(HEADER.pack(0, _PING, _ACK, 0, opaque))
+            if len(self._pongs) < self.config.ping_backlog:
+                self._pongs.append(opaque)
+            else:
+                self.dropped_pongs += 1
+                if self.dropped_pongs & (self.dropped_pongs - 1) == 0:  # 1, 2, 4, 8...
+                    self._log.debug(
+                        "yamux: %d pings of the peer left unanswered (it does not read)",
+                        self.dropped_pongs,
+                    )
         elif flags & _ACK:
             sent = self._pings.pop(opaque, None)
             if sent is not None:
@@ -405,7 +473,8 @@ class YamuxCore:
         Raises:
             SessionClosed: terminated, or GoAway sent or received.
             LimitExceeded: ``max_streams`` (local limit), a full outbound backlog (wait for
-                a :class:`StreamEstablished` or :class:`StreamClosed` event) or no ids left.
+                a :class:`StreamEstablished` or :class:`StreamClosed` event), no ids left,
+                or the memory budget refused the stream's initial window.
         """
         self._check_open()
         cfg = self.config
@@ -423,8 +492,10 @@ class YamuxCore:
         sid = self._next_id
         if sid > MAX_U32:
             raise LimitExceeded("yamux stream ids are exhausted", limit="yamux.stream_ids")
+        self._memory.reserve_memory(cfg.initial_window)
         self._next_id += 2
         stream = StreamState(sid, outbound=True, now=self._now)
+        stream.reserved = cfg.initial_window
         extra = cfg.initial_window - DEFAULT_WINDOW
         stream.recv_window = stream.recv_max = cfg.initial_window
         self._streams[sid] = stream
@@ -473,7 +544,7 @@ class YamuxCore:
             cfg = self.config
             budget = cfg.connection_window_budget - self._tuned_total
             before = stream.tuned
-            credit = stream.window_credit(now, self.rtt, cfg.max_window, budget)
+            credit = stream.window_credit(now, self.rtt, cfg.max_window, budget, self._memory)
             if credit:
                 self._tuned_total += stream.tuned - before
                 self._out.append(HEADER.pack(0, _WINDOW_UPDATE, 0, stream.stream_id, credit))
@@ -488,11 +559,12 @@ class YamuxCore:
         if stream.remote_fin:
             self._remove(stream)
 
-    def close_stream(self, stream: StreamState) -> None:
+    def close_stream(self, stream: StreamState, now: float | None = None) -> None:
         """The application closed the stream: drop unread data, then FIN or RST.
 
         RST when unread data was dropped or the peer has no credit left (it might wait
-        forever); otherwise FIN, and any later data from the peer is answered with RST.
+        forever); otherwise FIN, and any later data from the peer is answered with RST. A
+        stream the peer has not finished by ``now + stream_close_timeout`` is reset then.
         """
         if stream.closed_locally:
             return
@@ -508,6 +580,10 @@ class YamuxCore:
             self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _FIN, stream.stream_id, 0))
         if stream.remote_fin:
             self._remove(stream)
+        else:
+            deadline = (self._now if now is None else now) + self.config.stream_close_timeout
+            self._closing[stream.stream_id] = (deadline, stream)
+            self._need_timer(deadline)
 
     def reset_stream(self, stream: StreamState) -> None:
         """Reset the stream: queue WindowUpdate|RST and forget it."""
@@ -525,7 +601,8 @@ class YamuxCore:
         self._next_ping = (opaque + 1) & MAX_U32
         self._pings[opaque] = now
         self._last_ping_at = now
-        self._out.append(HEADER.pack(0, _PING, _SYN, 0, opaque))
+        self._unsent_pings.append(opaque)
+        self._need_timer(now + self.config.keepalive_timeout)
         return opaque
 
     def go_away(self, code: int = 0) -> None:
@@ -564,13 +641,20 @@ class YamuxCore:
         stream.removed = True
         sid = stream.stream_id
         del self._streams[sid]
+        self._closing.pop(sid, None)
         if not stream.established:
             stream.established = True
             self._outbound_pending -= 1
         elif not stream.outbound and stream in self._backlog:
             self._backlog.remove(stream)
         self._tuned_total -= stream.tuned
+        self._release(stream)
         self._events.append(StreamClosed(sid))
+
+    def _release(self, stream: StreamState) -> None:
+        if stream.reserved:
+            self._memory.release_memory(stream.reserved)
+            stream.reserved = 0
 
     def _terminate(self, error: BaseException, *, go_away: int | None = None) -> None:
         if self.terminated is not None:
@@ -581,7 +665,11 @@ class YamuxCore:
         self.terminated = error
         for stream in self._streams.values():
             stream.removed = True
+            self._release(stream)
         self._streams.clear()
         self._backlog.clear()
+        self._closing.clear()
         self._pings.clear()
+        self._unsent_pings.clear()
+        self._pongs.clear()
         self._events.append(ConnectionTerminated(error))

@@ -54,7 +54,13 @@ class ConnectionLost(YamuxError):
 
 
 class KeepAliveTimeout(YamuxError):
-    """A ping of ours went unanswered for ``keepalive_timeout`` seconds."""
+    """A ping of ours went unanswered, and nothing arrived from the peer, for
+    ``keepalive_timeout`` seconds."""
+
+
+class WriteTimeout(YamuxError):
+    """A write to the transport did not finish within ``write_timeout`` seconds (the peer
+    stopped reading, or vanished)."""
 
 
 class StreamResetError(YamuxError):

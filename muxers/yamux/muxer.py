@@ -6,6 +6,8 @@ from typing import final
 
 import trio
 
+from stack.resources import MemoryBudget
+
 from ..base import StreamMuxer
 from .config import YamuxConfig
 from .session import YamuxSession
@@ -22,9 +24,14 @@ class YamuxMuxer:
     def __init__(self, config: YamuxConfig | None = None) -> None:
         self.config = config or YamuxConfig()
 
-    def new_session(self, stream: trio.abc.Stream, *, is_initiator: bool) -> YamuxSession:
-        """Wrap ``stream`` (must be called inside trio); start it with ``session.run``."""
-        return YamuxSession(stream, is_initiator=is_initiator, config=self.config)
+    def new_session(
+        self, stream: trio.abc.Stream, *, is_initiator: bool, memory: MemoryBudget | None = None
+    ) -> YamuxSession:
+        """Wrap ``stream`` (must be called inside trio); start it with ``session.run``.
+
+        ``memory``: the budget receive windows are reserved from (unlimited when None).
+        """
+        return YamuxSession(stream, is_initiator=is_initiator, config=self.config, memory=memory)
 
 
 def yamux(config: YamuxConfig | None = None) -> StreamMuxer:

@@ -11,6 +11,14 @@ write). Output of the reader and timer tasks (window updates, pongs, pings) goes
 task instead: the reader task never blocks on a write, so both peers keep draining each
 other. Senders blocked on the session's output queue are woken one at a time, in order, while
 there is room (no thundering herd).
+
+Bounds: pings and ping answers stay in the core (at most ``ping_backlog`` answers) and are
+written ahead of queued stream frames, before every write of at most :data:`WRITE_PIECE`
+bytes. A write that does not finish within ``write_timeout`` ends the session
+(``WriteTimeout``) and the transport is closed to end it. Application writes wait while
+:data:`~.stream.SEND_HIGH_WATER` bytes are queued; reads of the transport pause while
+:data:`OUTPUT_LIMIT` bytes are queued (frames the peer makes us send, such as resets of
+refused streams, cannot pile up when it does not read).
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from stack.errors import ProtocolError, StackError
-from stack.stream_ops import atomic_send_of, receive_is_cancel_safe, unwrap_method_of
+from stack.resources import MemoryBudget
+from stack.stream_ops import Buffer, atomic_send_of, receive_is_cancel_safe, unwrap_method_of
 
 from .config import YamuxConfig
 from .core import (
@@ -39,7 +48,8 @@ from .core import (
     StreamOpened,
     YamuxCore,
 )
-from .errors import ConnectionLost, SessionClosed, YamuxProtocolError
+from .errors import ConnectionLost, SessionClosed, WriteTimeout, YamuxProtocolError
+from .frames import HEADER_SIZE, FrameType
 from .read_role import ReadRole
 from .stream import SEND_HIGH_WATER, YamuxStream
 
@@ -50,6 +60,13 @@ logger = logging.getLogger("p2pstack.yamux")
 RECEIVE_SIZE = 512 * 1024
 #: Output items smaller than this are merged into one transport write.
 _COALESCE = 64 * 1024
+#: Larger output items are written in pieces of at most this size (or one larger frame), cut
+#: at frame boundaries: each write must finish within ``write_timeout``, and pings and their
+#: answers go out between pieces.
+WRITE_PIECE = 256 * 1024
+#: Transport reads pause while this much output is queued (application writes stop at
+#: ``SEND_HIGH_WATER`` plus one chunk; the rest is frames the peer made us queue).
+OUTPUT_LIMIT = 4 * 1024 * 1024
 
 
 class _PingWaiter:
@@ -70,23 +87,35 @@ class YamuxSession:
         transport: the secured connection; the session owns and closes it.
         is_initiator: True if we dialled (odd stream ids).
         config: the settings (defaults when None).
+        memory: the budget the receive windows granted to the peer are reserved from
+            (unlimited when None); see :class:`~.core.YamuxCore`.
     """
 
     def __init__(
-        self, transport: trio.abc.Stream, *, is_initiator: bool, config: YamuxConfig | None = None
+        self,
+        transport: trio.abc.Stream,
+        *,
+        is_initiator: bool,
+        config: YamuxConfig | None = None,
+        memory: MemoryBudget | None = None,
     ) -> None:
         self.config = config or YamuxConfig()
         self.read_role = ReadRole(self._read_once)
         """Which task reads the transport (used by the streams' ``receive_some``)."""
         self._adopt(transport)
         self._core = YamuxCore(
-            self.config, is_initiator=is_initiator, now=trio.current_time(), logger=logger
+            self.config,
+            is_initiator=is_initiator,
+            now=trio.current_time(),
+            logger=logger,
+            memory=memory,
         )
         self._streams: dict[int, YamuxStream] = {}
         self._outq: list[bytes] = []
         self.out_bytes = 0
         self._writer_lot = ParkingLot()
         self._idle_lot = ParkingLot()
+        self._drained_lot = ParkingLot()
         self._writing = False
         self._drain_waiters: deque[YamuxStream] = deque()
         self._accept_lot = ParkingLot()
@@ -116,8 +145,8 @@ class YamuxSession:
     @property
     def close_reason(self) -> BaseException | None:
         """None while open, else why it ended: ``SessionClosed`` (our ``aclose``),
-        ``ConnectionLost`` (peer hung up), a ``YamuxProtocolError``, ``RemoteGoAway`` or
-        ``KeepAliveTimeout``."""
+        ``ConnectionLost`` (peer hung up), a ``YamuxProtocolError``, ``RemoteGoAway``,
+        ``KeepAliveTimeout`` or ``WriteTimeout``."""
         return self._core.terminated
 
     @property
@@ -147,9 +176,13 @@ class YamuxSession:
                 task_status.started()
                 await self._ended.wait()
                 # Flush what is queued (a GoAway at least), bounded by the config.
-                with trio.move_on_after(self.config.keepalive_timeout):
-                    while self.out_bytes and not self._writer_failed:
-                        await self._idle_lot.park()
+                if not isinstance(self._core.terminated, WriteTimeout):
+                    with trio.move_on_after(self.config.write_timeout):
+                        while self.out_bytes and not self._writer_failed:
+                            await self._idle_lot.park()
+                if self._writing:  # a stuck write (cancel-proof): closing the transport ends it
+                    with trio.CancelScope(shield=True):
+                        await trio.aclose_forcefully(self._transport)
                 nursery.cancel_scope.cancel()
         finally:
             try:
@@ -167,7 +200,8 @@ class YamuxSession:
         Waits while ``accept_backlog`` opened streams are unanswered.
 
         Raises:
-            LimitExceeded: the local ``max_streams`` limit is reached.
+            LimitExceeded: the local ``max_streams`` limit is reached, or the memory budget
+                refused the stream's receive window.
             SessionClosed: the session is closed or going away (``__cause__``: the reason).
         """
         await checkpoint_if_cancelled()
@@ -271,13 +305,15 @@ class YamuxSession:
         events = core.next_events()
         if events:
             self._dispatch(events)
-        out = core.data_to_send()
+        out = core.data_to_send(control=False)
         if out:
             data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
             self._outq.append(data)
             self.out_bytes += len(data)
-            if not direct and not self._writing and self._writer_lot:
-                self._writer_lot.unpark_all()
+        if (out or core.has_control) and not direct and not self._writing and self._writer_lot:
+            self._writer_lot.unpark_all()
+        if core.timer_dirty:
+            self._timer_changed.set()
 
     async def _flush(self) -> bool:
         """Write the queued output from the calling task unless another write is in progress;
@@ -286,7 +322,7 @@ class YamuxSession:
         Never interrupted by cancellation, so frames are never torn. Output queued meanwhile by
         other tasks is left to the writer task, which bounds the caller's work.
         """
-        if self._writing or not self._outq or self._writer_failed:
+        if self._writing or not (self._outq or self._core.has_control) or self._writer_failed:
             return False
         self._writing = True
         try:
@@ -297,33 +333,53 @@ class YamuxSession:
                     await self._write_queued(once=True)
         finally:
             self._writing = False
-        if self._outq and self._writer_lot:
+        if (self._outq or self._core.has_control) and self._writer_lot:
             self._writer_lot.unpark_all()
         return True
 
     async def _write_queued(self, *, once: bool) -> None:
-        """Send the queue (a snapshot of it if ``once``); the caller holds ``_writing``."""
-        send_all = self._send
+        """Send the queue (a snapshot of it if ``once``), each piece preceded by the waiting
+        control frames; the caller holds ``_writing``."""
+        core = self._core
+        write = self._write
         try:
-            while self._outq:
+            while True:
+                if core.has_control:
+                    await write(core.take_control(trio.current_time()))
+                if not self._outq:
+                    break
                 batch = self._outq
                 self._outq = []
-                for data in _coalesce(batch):
-                    await send_all(data)
+                for data in _pieces(batch):
+                    if core.has_control:
+                        await write(core.take_control(trio.current_time()))
+                    await write(data)
                     self.out_bytes -= len(data)
                     if self._drain_waiters and self.out_bytes < SEND_HIGH_WATER:
                         self.pass_drain_turn()
+                    if self._drained_lot and self.out_bytes < OUTPUT_LIMIT // 2:
+                        self._drained_lot.unpark_all()
                 if once:
                     break
         except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
             self._writer_failed = True
             self._outq.clear()
             self.out_bytes = 0
-            self._core.connection_lost(exc)
+            core.connection_lost(exc)
             self._sync()
             self._wake_drain_waiters()
+            self._drained_lot.unpark_all()
         if not self.out_bytes:
             self._idle_lot.unpark_all()
+
+    async def _write(self, data: Buffer) -> None:
+        """One transport write, watched by the core's ``write_timeout``."""
+        core = self._core
+        core.write_started(trio.current_time())
+        if core.timer_dirty:
+            self._timer_changed.set()
+        await self._send(data)
+        core.write_finished()
 
     def _dispatch(self, events: list[Event]) -> None:
         streams = self._streams
@@ -366,6 +422,7 @@ class YamuxSession:
         for waiter in self._pings.values():
             waiter.event.set()
         self._pings.clear()
+        self._drained_lot.unpark_all()
         self._timer_changed.set()
         self._ended.set()
 
@@ -397,13 +454,20 @@ class YamuxSession:
         # them, else the write is cancel-shielded.
         atomic_send = atomic_send_of(transport)
         self._atomic = atomic_send is not None
-        self._send: Callable[[bytes], Awaitable[None]] = atomic_send or transport.send_all
+        self._send: Callable[[Buffer], Awaitable[None]] = atomic_send or transport.send_all
         self.read_role.direct = receive_is_cancel_safe(transport)
         self._unwrap = unwrap_method_of(transport)
 
     async def _read_once(self) -> None:
-        """Read the transport once and feed the core (the caller holds the read role)."""
+        """Read the transport once and feed the core (the caller holds the read role).
+
+        While :data:`OUTPUT_LIMIT` bytes of output are queued it waits for the output to
+        drain instead (the peer does not read what it makes us send).
+        """
         core = self._core
+        if self.out_bytes >= OUTPUT_LIMIT and core.terminated is None:
+            await self._drained_lot.park()
+            return
         try:
             data = await self._transport.receive_some(RECEIVE_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
@@ -426,7 +490,7 @@ class YamuxSession:
     async def _write_loop(self) -> None:
         """Send output queued by tasks that do not write themselves (reader, timer, closes)."""
         while True:
-            while not self._outq or self._writing:
+            while not (self._outq or self._core.has_control) or self._writing:
                 await self._writer_lot.park()
             self._writing = True
             try:
@@ -443,6 +507,30 @@ class YamuxSession:
                 await changed.wait()
             core.handle_timer(trio.current_time())
             self._sync()
+
+
+def _pieces(batch: list[bytes]) -> list[Buffer]:
+    """The transport writes for ``batch``: small items merged, large ones split into views
+    of at most :data:`WRITE_PIECE` bytes (or one larger frame) at frame boundaries, so that
+    control frames may go between them. Every item holds whole frames."""
+    pieces: list[Buffer] = []
+    for item in _coalesce(batch):
+        size = len(item)
+        if size <= WRITE_PIECE:
+            pieces.append(item)
+            continue
+        view = memoryview(item)
+        start = pos = 0
+        while pos < size:
+            end = pos + HEADER_SIZE
+            if item[pos + 1] == FrameType.DATA:
+                end += int.from_bytes(item[pos + 8 : end], "big")
+            if end - start > WRITE_PIECE and pos > start:
+                pieces.append(view[start:pos])
+                start = pos
+            pos = end
+        pieces.append(view[start:size])
+    return pieces
 
 
 def _coalesce(batch: list[bytes]) -> list[bytes]:

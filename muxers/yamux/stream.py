@@ -249,7 +249,7 @@ class YamuxStream(MuxedStream):
         """Close both directions (see the class docstring); idempotent, works cancelled."""
         if not self._closed:
             self._closed = True
-            self._core.close_stream(self.state)
+            self._core.close_stream(self.state, trio.current_time())
             self._session._sync()
             self._session.forget_drain_waiter(self)
             self._session.read_role.interrupt(self)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from stack.errors import LimitExceeded
+from stack.resources import MemoryBudget
+
 from .frames import DEFAULT_WINDOW
 
 #: Auto-tuning doubles a stream's window when the previous update went out less than this
@@ -29,6 +32,8 @@ class StreamState:
         reset: the stream was reset (``reset_by_peer`` says by whom).
         closed_locally: the application closed or reset the stream.
         removed: the core no longer tracks the stream (its id is free).
+        reserved: bytes of receive window reserved from the session's memory budget
+            (released when the core forgets the stream).
     """
 
     __slots__ = (
@@ -43,6 +48,7 @@ class StreamState:
         "recv_window",
         "remote_fin",
         "removed",
+        "reserved",
         "reset",
         "reset_by_peer",
         "rst_sent",
@@ -60,6 +66,7 @@ class StreamState:
         self.recv_window = DEFAULT_WINDOW
         self.recv_max = DEFAULT_WINDOW
         self.tuned = 0
+        self.reserved = 0
         self.last_update_at = now
         self.send_window = DEFAULT_WINDOW
         self.local_fin = False
@@ -118,12 +125,15 @@ class StreamState:
         self.buffered = 0
         return had
 
-    def window_credit(self, now: float, rtt: float | None, max_window: int, budget: int) -> int:
+    def window_credit(
+        self, now: float, rtt: float | None, max_window: int, budget: int, memory: MemoryBudget
+    ) -> int:
         """Credit to return to the peer now (0 while less than half the window is owed).
 
         Applies auto-tuning: when the previous update went out less than
         ``AUTOTUNE_RTT_FACTOR * rtt`` ago, the window doubles, up to ``max_window`` and by at
-        most ``budget`` bytes. The caller accounts ``tuned`` growth against its budget.
+        most ``budget`` bytes, if ``memory`` grants the growth (else it stays). The caller
+        accounts ``tuned`` growth against its budget; the growth is added to ``reserved``.
         """
         owed = self.recv_max - self.recv_window - self.buffered
         if owed < self.recv_max // 2:
@@ -135,6 +145,12 @@ class StreamState:
         ):
             grow = min(self.recv_max, max_window - self.recv_max, budget)
             if grow > 0:
+                try:
+                    memory.reserve_memory(grow)
+                except LimitExceeded:
+                    grow = 0
+            if grow > 0:
+                self.reserved += grow
                 self.recv_max += grow
                 self.tuned += grow
                 owed += grow

@@ -47,7 +47,8 @@ class IdentifyConfig:
 
     agent_version: str = AGENT_VERSION
     timeout: float = 10.0
-    """How long identifying one connection may take."""
+    """How long identifying one connection may take; also bounds answering a peer's identify
+    request and receiving its push (the stream is reset when it runs out)."""
     push: bool = True
     """Push our new addresses to connected peers when they change."""
 
@@ -113,12 +114,28 @@ class IdentifyService:
         )
 
     async def _handle_identify(self, stream: NetStream) -> None:
-        await stream.send_all(length_prefixed(self._message(stream.connection)))
-        await stream.send_eof()
+        with trio.move_on_after(self.config.timeout) as scope:
+            await stream.send_all(length_prefixed(self._message(stream.connection)))
+            await stream.send_eof()
+        if scope.cancelled_caught:
+            await self._timed_out(stream)
 
     async def _handle_push(self, stream: NetStream) -> None:
-        messages = await _read_messages(stream)
+        with trio.move_on_after(self.config.timeout) as scope:
+            messages = await _read_messages(stream)
+        if scope.cancelled_caught:
+            await self._timed_out(stream)
+            return
         self._record(stream.connection, decode_identify(messages, stream.remote_peer))
+
+    async def _timed_out(self, stream: NetStream) -> None:
+        logger.debug(
+            "%s stream from %s took over %s s; resetting",
+            stream.protocol,
+            stream.remote_peer.short(),
+            self.config.timeout,
+        )
+        await stream.reset()
 
     async def _push(self, conn: Connection) -> None:
         info = self._results.get(conn.id)

@@ -15,12 +15,15 @@ def test_defaults() -> None:
     config = YamuxConfig()
     assert config.initial_window == 256 * 1024
     assert config.max_window == 16 * 1024 * 1024
-    assert config.connection_window_budget == 256 * 1024 * 1024
+    assert config.connection_window_budget == 64 * 1024 * 1024
     assert config.max_streams == 256
     assert config.accept_backlog == 256
     assert config.max_frame_size == 64 * 1024
-    assert config.keepalive_interval == 30.0
+    assert config.keepalive_interval == 10.0
     assert config.keepalive_timeout == 10.0
+    assert config.ping_backlog == 32
+    assert config.write_timeout == 10.0
+    assert config.stream_close_timeout == 30.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.max_streams = 3  # type: ignore[misc]
 
@@ -47,6 +50,11 @@ def test_keyword_only() -> None:
         {"keepalive_interval": -3.0},
         {"keepalive_timeout": 0},
         {"keepalive_timeout": None},
+        {"ping_backlog": 0},
+        {"ping_backlog": 1.0},
+        {"write_timeout": 0},
+        {"write_timeout": None},
+        {"stream_close_timeout": -1.0},
     ],
 )
 def test_invalid(kwargs: dict[str, Any]) -> None:

@@ -379,7 +379,7 @@ def test_reset_is_seen_by_peer() -> None:
 
 
 def test_keepalive_pings_and_timeout() -> None:
-    core = YamuxCore(is_initiator=True, now=0.0)
+    core = YamuxCore(YamuxConfig(keepalive_interval=30.0), is_initiator=True, now=0.0)
     assert core.get_timer() == 10.0  # the start ping must be answered within 10 s
     core.receive_data(frame(PING, ACK, 0, 0), 0.5)
     assert core.get_timer() == 30.0

@@ -18,6 +18,7 @@ from stack.events import ConnectionClosed, ConnectionOpened, StreamOpened
 from stack.identity import Identity
 from stack.netstream import NetStream
 from stack.node import open_node
+from stack.resources import MemoryBudget
 
 from .conftest import full_services, tcp_node
 
@@ -179,8 +180,10 @@ class _RenamedYamux:
 
     protocol_id = "/not-yamux/1.0.0"
 
-    def new_session(self, stream: trio.abc.Stream, *, is_initiator: bool) -> MuxedSession:
-        return yamux().new_session(stream, is_initiator=is_initiator)
+    def new_session(
+        self, stream: trio.abc.Stream, *, is_initiator: bool, memory: MemoryBudget | None = None
+    ) -> MuxedSession:
+        return yamux().new_session(stream, is_initiator=is_initiator, memory=memory)
 
 
 async def test_refused_muxer_fails_the_connection_with_negotiation_failed() -> None:
