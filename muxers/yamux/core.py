@@ -260,7 +260,7 @@ class YamuxCore:
 
     def connection_lost(self, exc: BaseException) -> None:
         """The transport failed: terminate with :class:`ConnectionLost` caused by ``exc``."""
-        lost = ConnectionLost(f"the connection failed: {exc!r}")
+        lost = ConnectionLost(f"the connection failed: {exc}")
         lost.__cause__ = exc
         self._terminate(lost)
 

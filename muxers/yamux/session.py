@@ -48,7 +48,13 @@ from .core import (
     StreamOpened,
     YamuxCore,
 )
-from .errors import ConnectionLost, SessionClosed, WriteTimeout, YamuxProtocolError
+from .errors import (
+    ConnectionLost,
+    KeepAliveTimeout,
+    SessionClosed,
+    WriteTimeout,
+    YamuxProtocolError,
+)
 from .frames import HEADER_SIZE, FrameType
 from .read_role import ReadRole
 from .stream import SEND_HIGH_WATER, YamuxStream
@@ -175,8 +181,9 @@ class YamuxSession:
                 nursery.start_soon(self._timer_loop)
                 task_status.started()
                 await self._ended.wait()
-                # Flush what is queued (a GoAway at least), bounded by the config.
-                if not isinstance(self._core.terminated, WriteTimeout):
+                # Flush what is queued (a GoAway at least), bounded by the config; not to a
+                # peer that stopped reading or answering (it would only delay the release).
+                if not isinstance(self._core.terminated, WriteTimeout | KeepAliveTimeout):
                     with trio.move_on_after(self.config.write_timeout):
                         while self.out_bytes and not self._writer_failed:
                             await self._idle_lot.park()
