@@ -1,11 +1,14 @@
-"""Node configuration: timeouts and limits."""
+"""Node configuration: timeouts, limits, admission, trimming and the fault policy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+from .admission import AdmissionLimits
 from .errors import InvalidConfigError
-from .limits import ConnectionLimits
+from .limits import ConnectionLimits, Watermarks
+from .resources import MemoryLimits
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,8 +30,24 @@ class NodeConfig:
     """Close a connection that has had no stream for this long (None: never). Connections
     with open streams or ``keep_alive`` set are never closed as idle."""
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    """Connection and stream counts; the resource manager enforces them as scopes."""
+    memory: MemoryLimits = field(default_factory=MemoryLimits)
+    """Bytes each resource scope may hold (system, transient, peer, connection, stream...)."""
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    """Per-IP/subnet limits on inbound connections, eviction, allowlisted networks."""
+    watermarks: Watermarks = field(default_factory=Watermarks)
+    """Trim the least useful connections when there are more than ``high_water``."""
+    allow_peers: frozenset[str] = frozenset()
+    """Peer ids (base58) exempt from connection count limits and never trimmed."""
+    handler_errors: Literal["reset", "raise"] = "reset"
+    """What an exception from a stream handler (other than a network error) does:
+    ``"reset"`` resets the stream, logs it and counts it (the node carries on);
+    ``"raise"`` also ends the node with :class:`~stack.boundary.HandlerFailed` (for
+    development: the user's own bugs propagate). Remote-caused errors never propagate."""
 
     def __post_init__(self) -> None:
+        if self.handler_errors not in ("reset", "raise"):
+            raise InvalidConfigError("handler_errors must be 'reset' or 'raise'")
         for name in ("negotiate_timeout", "upgrade_timeout", "dial_timeout"):
             if getattr(self, name) <= 0:
                 raise InvalidConfigError(f"{name} must be positive")

@@ -18,6 +18,7 @@ from .limits import check
 from .multiaddr import Multiaddr
 from .multistream import select_protocol
 from .netstream import NetStream
+from .resources import ConnectionScope, StreamScope
 from .security import SecureStream
 
 if TYPE_CHECKING:
@@ -59,9 +60,12 @@ class Connection:
         remote_addr: Multiaddr,
         security_protocol: str,
         muxer_protocol: str,
+        scope: ConnectionScope,
         limited: bool = False,
     ) -> None:
         self.id = next(_ids)
+        self.scope = scope
+        """This connection's resource scope (its muxer reserves window memory from it)."""
         self.node = node
         self.secure = secure
         self.session = session
@@ -86,11 +90,28 @@ class Connection:
         self._stream_counts: dict[tuple[str, bool], int] = {}
         self._direction_counts = {True: 0, False: 0}
         self._activity = trio.Event()
+        self.last_active = self.opened_at
+        """When a stream last opened or closed on this connection (trio time)."""
 
     @property
     def num_streams(self) -> int:
         """Negotiated streams currently open on this connection (both directions)."""
         return self._direction_counts[True] + self._direction_counts[False]
+
+    def reserve_stream(self, protocol: str, *, inbound: bool) -> StreamScope:
+        """Check the stream limits for one more ``protocol`` stream and account it.
+
+        Raises:
+            LimitExceeded: a count limit (per connection, per protocol on this connection,
+                per peer, system) or a scope's memory.
+        """
+        try:
+            self.check_stream_limits(protocol, inbound=inbound)
+        except LimitExceeded as exc:
+            exc.scope = self.scope.name
+            self.node.resources.record(exc)
+            raise
+        return self.scope.open_stream(inbound=inbound, protocol=protocol)
 
     def streams_of(self, protocol: str, *, inbound: bool) -> int:
         """Open streams of ``protocol`` in one direction."""
@@ -113,6 +134,7 @@ class Connection:
         key = (stream.protocol, stream.inbound)
         self._stream_counts[key] = self._stream_counts.get(key, 0) + 1
         self._direction_counts[stream.inbound] += 1
+        self.last_active = trio.current_time()
         self._activity.set()
 
     def _stream_closed(self, stream: NetStream) -> None:
@@ -123,6 +145,7 @@ class Connection:
         else:
             del self._stream_counts[key]
         self._direction_counts[stream.inbound] -= 1
+        self.last_active = trio.current_time()
         self._activity.set()
 
     async def watch_idle(self, idle_timeout: float | None) -> None:
@@ -208,22 +231,38 @@ class Connection:
                 logger.debug("peer %s supports none of %s", self.peer_id.short(), wanted)
             raise
         try:
-            self.check_stream_limits(protocol, inbound=False)
+            scope = self.reserve_stream(protocol, inbound=False)
         except LimitExceeded:
             await trio.aclose_forcefully(muxed)
             raise
         self.node._stream_opened(self.peer_id, protocol, inbound=False)
-        return NetStream(muxed, protocol, self, buffered.take_buffer())
+        return NetStream(muxed, protocol, self, buffered.take_buffer(), scope=scope)
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: object) -> None:
         """Run ``fn(*args)`` in a task that ends with the connection.
+
+        The task runs inside a fault boundary: an exception from it is logged, counted,
+        published as :class:`~stack.boundary.FaultContained` and closes the connection.
 
         Raises:
             NodeClosed: the connection is not running (anymore).
         """
         if self._nursery is None or self.is_closed:
             raise NodeClosed(f"connection {self.id} is not running")
-        self._nursery.start_soon(fn, *args)
+        self._nursery.start_soon(self._guarded, fn, args)
+
+    async def _guarded(self, fn: Callable[..., Awaitable[Any]], args: tuple[object, ...]) -> None:
+        failed = False
+
+        def close(_: BaseException) -> None:
+            nonlocal failed
+            failed = True
+
+        with self.node.faults.contain("connection-task", self.peer_id, on_fault=close):
+            await fn(*args)
+        if failed:
+            with trio.CancelScope(shield=True):
+                await self.aclose()
 
     async def ping(self) -> float:
         """Round-trip time of a muxer-level ping, in seconds."""

@@ -15,6 +15,8 @@ import trio
 from muxers.base import MuxedStream
 from transports.base import RawConnection
 
+from .admission import Ticket
+from .boundary import NETWORK_ERRORS, StartedFlag, describe
 from .connection import Connection, Direction
 from .errors import (
     ConnectionDenied,
@@ -26,30 +28,16 @@ from .errors import (
 )
 from .events import ConnectionClosed, ConnectionOpened
 from .identity import PeerId
-from .limits import check
 from .multistream import handle_protocol
 from .netstream import NetStream
+from .resources import ConnectionScope
 
 if TYPE_CHECKING:
     from .node import Node
 
 logger: Final = logging.getLogger("p2pstack.node")
 
-NETWORK_ERRORS: Final = (
-    StackError,
-    trio.BrokenResourceError,
-    trio.ClosedResourceError,
-    trio.TooSlowError,
-    OSError,
-)
-"""What a peer can make a connection or stream task fail with; anything else is a bug."""
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: message (caused by Type: message)`` for logs."""
-    cause = exc.__cause__
-    text = f"{type(exc).__name__}: {exc}"
-    return f"{text} (caused by {type(cause).__name__}: {cause})" if cause else text
+__all__ = ["NETWORK_ERRORS", "ConnectionManager", "describe"]
 
 
 class ConnectionManager:
@@ -58,8 +46,10 @@ class ConnectionManager:
     def __init__(self, node: Node) -> None:
         self._node = node
         self._connections: dict[PeerId, list[Connection]] = {}
-        self.pending_inbound = 0
-        """Inbound connections still in their handshake."""
+        self._protected: dict[PeerId, set[str]] = {}
+        self._trimming = False
+        self.trimmed = 0
+        """Connections closed by trimming so far."""
 
     def connection_to(self, peer: PeerId) -> Connection | None:
         """See :meth:`Node.connection_to`."""
@@ -77,22 +67,62 @@ class ConnectionManager:
         """Every live connection."""
         return [c for conns in self._connections.values() for c in conns if not c.is_closed]
 
-    def count(self, direction: Direction | None, pending_outbound: int) -> int:
-        """Live connections plus pending ones in ``direction`` (None: all)."""
-        live = [c for c in self.connections if direction in (None, c.direction)]
-        if direction is None:
-            return len(live) + self.pending_inbound + pending_outbound
-        pending = self.pending_inbound if direction is Direction.INBOUND else pending_outbound
-        return len(live) + pending
+    # ---- protection and trimming ------------------------------------------------------------
 
-    def check_inbound(self, raw: RawConnection, pending_outbound: int) -> None:
-        """Raise LimitExceeded if one more inbound handshake would exceed a limit."""
-        limits = self._node.config.limits
-        what = f"inbound connection from {raw.remote_addr}"
-        check(limits.max_pending_inbound, self.pending_inbound, "pending.inbound", what)
-        inbound = self.count(Direction.INBOUND, pending_outbound)
-        check(limits.max_inbound, inbound, "connections.inbound", what)
-        check(limits.max_connections, self.count(None, pending_outbound), "connections.total", what)
+    def protect(self, peer: PeerId, tag: str) -> None:
+        """Never trim connections to ``peer`` while any tag protects it."""
+        self._protected.setdefault(peer, set()).add(tag)
+
+    def unprotect(self, peer: PeerId, tag: str) -> bool:
+        """Remove ``tag``; return whether ``peer`` is still protected."""
+        tags = self._protected.get(peer)
+        if tags is None:
+            return False
+        tags.discard(tag)
+        if not tags:
+            del self._protected[peer]
+        return bool(tags)
+
+    def is_protected(self, peer: PeerId) -> bool:
+        """Whether a tag protects ``peer`` (or it is allowlisted)."""
+        return peer in self._protected or peer.to_base58() in self._node.config.allow_peers
+
+    def _maybe_trim(self) -> None:
+        marks = self._node.config.watermarks
+        if marks.high_water is None or self._trimming:
+            return
+        if len(self.connections) > marks.high_water:
+            self._trimming = True
+            self._node.spawn(self._trim)
+
+    async def _trim(self) -> None:
+        """Close the least useful connections down to the low-water mark."""
+        try:
+            marks = self._node.config.watermarks
+            now = trio.current_time()
+            live = self.connections
+            excess = len(live) - marks.low_water
+            candidates = [
+                c
+                for c in live
+                if now - c.opened_at >= marks.grace and not self.is_protected(c.peer_id)
+            ]
+
+            def value(c: Connection) -> tuple[bool, bool, int, float]:
+                return (not c.superseded, c.keep_alive, c.num_streams, c.last_active)
+
+            victims = sorted(candidates, key=value)[: max(excess, 0)]
+            if victims:
+                logger.info(
+                    "%d connections are above the high-water mark %s: trimming %d",
+                    len(live), marks.high_water, len(victims),
+                )  # fmt: skip
+            self.trimmed += len(victims)
+            async with trio.open_nursery() as nursery:
+                for conn in victims:
+                    nursery.start_soon(conn.aclose)
+        finally:
+            self._trimming = False
 
     async def admit(self, conn: Connection) -> None:
         """Apply the connection limits and the gater's ``allow_upgraded`` stage.
@@ -102,17 +132,11 @@ class ConnectionManager:
             LimitExceeded: a connection limit (total, per direction, per peer) is reached.
         """
         node = self._node
-        limits = node.config.limits
-        what = f"{conn.direction.value} connection with {conn.peer_id}"
         error: StackError | None = None
+        if self.is_protected(conn.peer_id) and conn.peer_id.to_base58() in node.config.allow_peers:
+            conn.scope.exempt = True
         try:
-            check(limits.max_per_peer, len(self.connections_to(conn.peer_id)),
-                  "connections.per_peer", what)  # fmt: skip
-            live = self.connections
-            directed = sum(1 for c in live if c.direction is conn.direction)
-            cap = limits.max_inbound if conn.direction is Direction.INBOUND else limits.max_outbound
-            check(cap, directed, f"connections.{conn.direction.value}", what)
-            check(limits.max_connections, len(live), "connections.total", what)
+            conn.scope.set_peer(conn.peer_id)
         except LimitExceeded as exc:
             error = exc
         if error is None and not node.gater.allow_upgraded(conn):
@@ -120,8 +144,10 @@ class ConnectionManager:
                 f"gater refused the upgraded connection with {conn.peer_id}", stage="upgraded"
             )
         if error is None:
+            self._maybe_trim()
             return
         await trio.aclose_forcefully(conn.secure)
+        conn.scope.done()
         conn.close_cause = error
         conn._closed.set()
         raise error
@@ -147,7 +173,22 @@ class ConnectionManager:
     async def run(
         self, conn: Connection, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve an admitted ``conn`` until it ends."""
+        """Serve an admitted ``conn`` until it ends.
+
+        A fault boundary: an exception from the connection's tasks after it started closes
+        the connection and is contained (before ``task_status.started()`` it propagates to
+        the starter).
+        """
+        status = StartedFlag(task_status)
+        try:
+            await self._run(conn, status)
+        except BaseException:
+            if not status.started_called:
+                raise
+            with self._node.faults.contain("connection", conn.peer_id):
+                raise
+
+    async def _run(self, conn: Connection, status: StartedFlag) -> None:
         node = self._node
         try:
             async with trio.open_nursery() as nursery:
@@ -157,11 +198,12 @@ class ConnectionManager:
                 self._supersede_duplicates(conn)
                 nursery.start_soon(self._accept_streams, conn, nursery)
                 nursery.start_soon(conn.watch_idle, node.config.idle_timeout)
-                task_status.started()
+                status.started()
                 logger.debug("connection %s open", conn)
                 for callback in node._connection_callbacks:
                     try:
-                        callback(conn)
+                        with node.faults.contain("connection-callback", conn.peer_id):
+                            callback(conn)
                     except NodeClosed:  # the connection ended already
                         break
                 node.events.publish(ConnectionOpened(conn.peer_id, conn))
@@ -169,6 +211,7 @@ class ConnectionManager:
                 nursery.cancel_scope.cancel()
         finally:
             conn._nursery = None
+            conn.scope.done()
             conn.close_cause = conn.session.close_reason
             conn._closed.set()
             conns = self._connections.get(conn.peer_id, [])
@@ -179,34 +222,48 @@ class ConnectionManager:
                 logger.debug("connection %s closed: %s", conn, conn.close_cause)
                 node.events.publish(ConnectionClosed(conn.peer_id, conn, conn.close_cause))
 
-    async def serve_inbound(self, raw: RawConnection) -> None:
-        """Upgrade, admit and serve one accepted raw connection; failures are logged."""
+    async def serve_inbound(
+        self, raw: RawConnection, ticket: Ticket, scope: ConnectionScope
+    ) -> None:
+        """Upgrade, admit and serve one accepted raw connection; failures are logged.
+
+        The upgrade runs in ``ticket.cancel_scope`` (eviction cancels it) and within
+        ``upgrade_timeout`` of the accept.
+        """
         node = self._node
         try:
-            with trio.fail_after(node.config.upgrade_timeout):
-                upgraded = await node.upgrader.upgrade(raw, initiator=False)
-        except NETWORK_ERRORS as exc:
-            logger.info("inbound connection from %s failed: %s", raw.remote_addr, describe(exc))
-            return
+            upgraded = None
+            try:
+                with ticket.cancel_scope, trio.fail_after(node.config.upgrade_timeout):
+                    upgraded = await node.upgrader.upgrade(raw, initiator=False, memory=scope)
+            except NETWORK_ERRORS as exc:
+                logger.info("inbound connection from %s failed: %s", raw.remote_addr, describe(exc))
+                return
+            if upgraded is None:  # evicted by a newcomer from a less busy address
+                logger.info("inbound handshake from %s evicted", raw.remote_addr)
+                return
+            ticket.established()
+            conn = Connection(
+                node,
+                upgraded.secure,
+                upgraded.session,
+                direction=Direction.INBOUND,
+                local_addr=raw.local_addr,
+                remote_addr=raw.remote_addr,
+                security_protocol=upgraded.security_protocol,
+                muxer_protocol=upgraded.muxer_protocol,
+                scope=scope,
+                limited=raw.limited,
+            )
+            try:
+                await self.admit(conn)
+            except (ConnectionDenied, LimitExceeded) as exc:
+                logger.info("refused %s", exc)
+                return
+            await self.run(conn)
         finally:
-            self.pending_inbound -= 1
-        conn = Connection(
-            node,
-            upgraded.secure,
-            upgraded.session,
-            direction=Direction.INBOUND,
-            local_addr=raw.local_addr,
-            remote_addr=raw.remote_addr,
-            security_protocol=upgraded.security_protocol,
-            muxer_protocol=upgraded.muxer_protocol,
-            limited=raw.limited,
-        )
-        try:
-            await self.admit(conn)
-        except (ConnectionDenied, LimitExceeded) as exc:
-            logger.info("refused %s", exc)
-            return
-        await self.run(conn)
+            scope.done()
+            ticket.done()
 
     async def _accept_streams(self, conn: Connection, nursery: trio.Nursery) -> None:
         while True:
@@ -217,7 +274,17 @@ class ConnectionManager:
             except StackError as exc:
                 logger.debug("connection %s stopped accepting streams: %s", conn, exc)
                 return
-            nursery.start_soon(self._handle_stream, conn, muxed)
+            nursery.start_soon(self._guard_stream, conn, muxed)
+
+    async def _guard_stream(self, conn: Connection, muxed: MuxedStream) -> None:
+        """The stream boundary: any exception resets the stream and is contained."""
+        with self._node.faults.contain("stream", conn.peer_id):
+            try:
+                await self._handle_stream(conn, muxed)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(muxed)
+                raise
 
     async def _handle_stream(self, conn: Connection, muxed: MuxedStream) -> None:
         node = self._node
@@ -239,21 +306,24 @@ class ConnectionManager:
             await muxed.reset()
             return
         try:
-            conn.check_stream_limits(protocol, inbound=True)
+            scope = conn.reserve_stream(protocol, inbound=True)
         except LimitExceeded as exc:
-            logger.warning("reset inbound stream from %s: %s", conn.peer_id.short(), exc)
+            logger.info("reset inbound stream from %s: %s", conn.peer_id.short(), exc)
             await muxed.reset()
             return
-        stream = NetStream(muxed, protocol, conn, buffered.take_buffer(), inbound=True)
+        stream = NetStream(muxed, protocol, conn, buffered.take_buffer(), inbound=True, scope=scope)
         node._stream_opened(conn.peer_id, protocol, inbound=True)
+        failed = False
+
+        def reset(_: BaseException) -> None:
+            nonlocal failed
+            failed = True
+
         try:
-            await handler(stream)
-        except NETWORK_ERRORS as exc:
-            logger.debug("%s handler ended with %s", protocol, describe(exc))
-            await stream.reset()
-        except Exception:
-            logger.exception("%s handler failed; resetting the stream", protocol)
-            await stream.reset()
+            with node.faults.contain("handler", conn.peer_id, on_fault=reset, user_code=protocol):
+                await handler(stream)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
+                if failed:
+                    await stream.reset()
                 await stream.aclose()

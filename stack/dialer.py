@@ -127,7 +127,9 @@ class Dialer:
         async def attempt(index: int, addr: Multiaddr) -> None:
             try:
                 conn = await self._dial_addr(addr, peer)
-            except _ATTEMPT_ERRORS as exc:
+            except Exception as exc:  # the dial boundary: every failure is listed
+                if not isinstance(exc, _ATTEMPT_ERRORS):
+                    node.faults.record("dial", exc, peer)
                 logger.debug("dial %s failed: %s", addr, exc)
                 attempts.append((str(addr), exc))
                 if peer is not None:
@@ -135,6 +137,7 @@ class Dialer:
                 failed[index].set()
                 return
             if winner:  # lost the race by a hair
+                conn.scope.done()
                 await trio.aclose_forcefully(conn.secure)
                 return
             winner.append(conn)
@@ -157,12 +160,19 @@ class Dialer:
         if not node.gater.allow_dial(peer, addr):
             raise ConnectionDenied(f"gater refused dialling {addr}", stage="dial")
         timeout = node.config.dial_timeout
+        scope = node.resources.open_connection(inbound=False)
         try:
             with trio.fail_after(timeout):
                 raw = await transport.dial(addr)
-                upgraded = await node.upgrader.upgrade(raw, initiator=True, expected_peer=peer)
+                upgraded = await node.upgrader.upgrade(
+                    raw, initiator=True, expected_peer=peer, memory=scope
+                )
         except trio.TooSlowError as exc:
+            scope.done()
             raise TransportError(f"dialling {addr} timed out after {timeout} s") from exc
+        except BaseException:
+            scope.done()
+            raise
         return Connection(
             node,
             upgraded.secure,
@@ -172,5 +182,6 @@ class Dialer:
             remote_addr=raw.remote_addr,
             security_protocol=upgraded.security_protocol,
             muxer_protocol=upgraded.muxer_protocol,
+            scope=scope,
             limited=raw.limited,
         )

@@ -59,6 +59,29 @@ class ConnectionLimits:
                 raise InvalidConfigError(f"{name} must be at least 1 (or None for no limit)")
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Watermarks:
+    """Connection trimming (go-libp2p's connection manager): once more than ``high_water``
+    connections are open, the least useful are closed until ``low_water`` remain.
+
+    Never trimmed: connections younger than ``grace`` seconds, to protected peers
+    (``Node.protect``) or allowlisted peers. The others go in this order: superseded
+    duplicates, connections with no stream (relay reservations and other ``keep_alive``
+    ones last), then those with fewer streams, least recently active first.
+    ``high_water=None`` disables trimming.
+    """
+
+    low_water: int = 160
+    high_water: int | None = 192
+    grace: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.high_water is not None and not 0 <= self.low_water < self.high_water:
+            raise InvalidConfigError("Watermarks need 0 <= low_water < high_water")
+        if self.grace < 0:
+            raise InvalidConfigError("Watermarks.grace must not be negative")
+
+
 def check(limit: int | None, current: int, name: str, what: str) -> None:
     """Raise LimitExceeded (local) when ``current`` has reached ``limit``."""
     if limit is not None and current >= limit:

@@ -11,6 +11,7 @@ from .bufstream import BufferedStream
 if TYPE_CHECKING:
     from .connection import Connection
     from .identity import PeerId
+    from .resources import StreamScope
 
 
 class NetStream(BufferedStream):
@@ -28,18 +29,22 @@ class NetStream(BufferedStream):
         initial: bytes = b"",
         *,
         inbound: bool = False,
+        scope: StreamScope,
     ) -> None:
         super().__init__(stream, initial)
         self.muxed = stream
         self.protocol = protocol
         self.connection = connection
         self.inbound = inbound
+        self.scope = scope
+        """The stream's resource scope: reserve memory held for the peer from it."""
         self._released = False
         connection._stream_opened(self)
 
     def _release(self) -> None:
         if not self._released:
             self._released = True
+            self.scope.done()
             self.connection._stream_closed(self)
 
     @property

@@ -14,8 +14,10 @@ from typing import Any, Final
 import trio
 
 from muxers.base import StreamMuxer
-from transports.base import NodeAwareTransport, Transport, TransportListener
+from transports.base import NodeAwareTransport, RawConnection, Transport, TransportListener
 
+from .admission import Admission
+from .boundary import Faults, StartedFlag
 from .config import NodeConfig as NodeConfig
 from .connection import LIMITED_OK_PROTOCOLS, Connection
 from .connmgr import ConnectionManager
@@ -39,11 +41,15 @@ from .multiaddr import Multiaddr
 from .netaddr import expand_wildcard
 from .netstream import NetStream
 from .peerstore import PeerStore
+from .resources import LimitRefused, ResourceManager
 from .security import SecurityTransport
 from .service import Service, StreamHandler
 from .upgrader import Upgrader
 
 logger: Final = logging.getLogger("p2pstack.node")
+
+_ACCEPT_BACKOFF_MAX: Final = 1.0
+"""Longest pause after consecutive failed accepts (fd exhaustion would otherwise spin)."""
 
 
 class Node:
@@ -67,6 +73,15 @@ class Node:
         self.config = config
         self.peerstore = PeerStore()
         self.events = EventBus()
+        """Node events (connections, streams, faults, refusals...); see :mod:`stack.events`."""
+        self.faults = Faults(self.events, reraise_handler_errors=config.handler_errors == "raise")
+        """What the fault boundaries contained: counts by boundary and exception type."""
+        self.resources = ResourceManager(
+            config.limits, config.memory, on_refusal=lambda e: self.events.publish(LimitRefused(e))
+        )
+        """The resource manager: scopes, their usage and the refusals so far."""
+        self.admission = Admission(config.admission, max_pending=config.limits.max_pending_inbound)
+        """Pending inbound connections by IP and subnet (fair admission under floods)."""
         self._nursery = nursery
         self._handlers: dict[str, StreamHandler] = {}
         self._limited_ok: set[str] = set()
@@ -102,10 +117,22 @@ class Node:
         self._limited_ok.discard(protocol)
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: object) -> None:
-        """Run ``fn(*args)`` as a background task of the node (cancelled when it stops)."""
+        """Run ``fn(*args)`` as a background task of the node (cancelled when it stops).
+
+        The task runs inside a fault boundary: an exception from it is logged, counted and
+        published as :class:`~stack.boundary.FaultContained`; it never ends the node.
+        """
         if self._closing:
             raise NodeClosed("the node is shutting down")
-        self._nursery.start_soon(fn, *args)
+        self._nursery.start_soon(self.faults.run, "task", fn, *args)
+
+    def protect(self, peer: PeerId, tag: str) -> None:
+        """Never trim connections to ``peer`` while ``tag`` (or another tag) protects it."""
+        self._manager.protect(peer, tag)
+
+    def unprotect(self, peer: PeerId, tag: str) -> bool:
+        """Remove one protection tag; return whether ``peer`` is still protected."""
+        return self._manager.unprotect(peer, tag)
 
     @property
     def protocols(self) -> list[str]:
@@ -170,23 +197,46 @@ class Node:
         return listen + [a for a in self._announced if a not in listen]
 
     async def _accept_loop(self, listener: TransportListener) -> None:
+        """The accept boundary: survives every error a listener or a new socket can raise."""
+        failures = 0
         while True:
             try:
                 raw = await listener.accept()
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 return
-            if not self.gater.allow_accept(raw.remote_addr):
-                logger.info("gater refused inbound connection from %s", raw.remote_addr)
-                await trio.aclose_forcefully(raw.stream)
+            except Exception as exc:
+                self.faults.record("accept", exc)
+                failures += 1
+                # A persistent error (fd exhaustion) would spin: back off, 10 ms doubling.
+                await trio.sleep(min(0.01 * 2 ** min(failures, 7), _ACCEPT_BACKOFF_MAX))
                 continue
-            try:
-                self._manager.check_inbound(raw, self._dialer.pending)
-            except LimitExceeded as exc:
-                logger.warning("refused %s", exc)
+            failures = 0
+            admitted = False
+            with self.faults.contain("accept"):
+                admitted = self._admit_raw(raw)
+            if not admitted:
                 await trio.aclose_forcefully(raw.stream)
-                continue
-            self._manager.pending_inbound += 1
-            self._nursery.start_soon(self._manager.serve_inbound, raw)
+
+    def _admit_raw(self, raw: RawConnection) -> bool:
+        """Gater, fair admission and resource accounting of one accepted connection; starts
+        its upgrade when admitted."""
+        if not self.gater.allow_accept(raw.remote_addr):
+            logger.info("gater refused inbound connection from %s", raw.remote_addr)
+            return False
+        try:
+            ticket = self.admission.admit(raw.remote_addr, trio.current_time())
+        except LimitExceeded as exc:
+            self.resources.record(exc)
+            return False
+        try:
+            scope = self.resources.open_connection(inbound=True, exempt=ticket.allowlisted)
+        except LimitExceeded:
+            ticket.done()
+            return False
+        self._nursery.start_soon(
+            self.faults.run, "inbound-connection", self._manager.serve_inbound, raw, ticket, scope
+        )
+        return True
 
     # ------------------------------------------------------------------ dialling
     def transport_for(self, addr: Multiaddr) -> Transport:
@@ -270,6 +320,20 @@ class Node:
     def _stream_opened(self, peer: PeerId, protocol: str, *, inbound: bool) -> None:
         self.events.publish(StreamOpened(peer, protocol, inbound))
 
+    async def _serve_service(
+        self, service: Service, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The service boundary: a service failing to start raises (a local configuration
+        error); once started, its failures are contained (logged, counted, an event)."""
+        status = StartedFlag(task_status)
+        try:
+            await service.serve(self, task_status=status)
+        except BaseException:
+            if not status.started_called:
+                raise
+            with self.faults.contain(f"service:{type(service).__name__}"):
+                raise
+
     # ----------------------------------------------------------------- shutdown
     async def aclose(self) -> None:
         """Stop listening, close every connection gracefully, then cancel every task."""
@@ -348,7 +412,7 @@ async def open_node(
                 transport.attach(node)
         try:
             for service in services:
-                await nursery.start(service.serve, node)
+                await nursery.start(node._serve_service, service)
             for addr in listen:
                 await node.listen(addr)
             yield node

@@ -26,6 +26,7 @@ from .multistream import (
     select_protocol,
     unwrap_negotiated,
 )
+from .resources import UNLIMITED, MemoryBudget
 from .security import SecureStream, SecurityTransport
 
 logger: Final = logging.getLogger("p2pstack.upgrader")
@@ -58,9 +59,16 @@ class Upgrader:
             raise InvalidConfigError("at least one stream muxer is required")
 
     async def upgrade(
-        self, raw: RawConnection, *, initiator: bool, expected_peer: PeerId | None = None
+        self,
+        raw: RawConnection,
+        *,
+        initiator: bool,
+        expected_peer: PeerId | None = None,
+        memory: MemoryBudget = UNLIMITED,
     ) -> Upgraded:
         """Secure and multiplex ``raw``; the caller bounds the time it may take.
+
+        ``memory`` is the connection's budget: the muxer reserves its receive windows from it.
 
         Raises:
             NegotiationFailed, HandshakeError, PeerIdMismatch, ConnectionDenied,
@@ -68,13 +76,17 @@ class Upgrader:
             closed on any failure.
         """
         try:
-            return await self._upgrade(raw, initiator, expected_peer)
+            return await self._upgrade(raw, initiator, expected_peer, memory)
         except BaseException:
             await trio.aclose_forcefully(raw.stream)
             raise
 
     async def _upgrade(
-        self, raw: RawConnection, initiator: bool, expected_peer: PeerId | None
+        self,
+        raw: RawConnection,
+        initiator: bool,
+        expected_peer: PeerId | None,
+        memory: MemoryBudget,
     ) -> Upgraded:
         by_id = {s.protocol_id: s for s in self.security}
         if initiator:

@@ -147,8 +147,13 @@ class TcpListener:
                 await trio.lowlevel.checkpoint()
                 continue
             tcp = adopt_tcp_stream(stream, self._config)
-            remote = sockaddr_to_multiaddr(tcp.socket.getpeername())
-            local = sockaddr_to_multiaddr(tcp.socket.getsockname())
+            try:
+                remote = sockaddr_to_multiaddr(tcp.socket.getpeername())
+                local = sockaddr_to_multiaddr(tcp.socket.getsockname())
+            except OSError as exc:  # e.g. ENOTCONN: the peer reset before we looked
+                logger.debug("tcp connection on %s gone before accept: %s", self._addrs[0], exc)
+                tcp.socket.close()
+                continue
             return RawConnection(tcp, local, remote)
 
     async def aclose(self) -> None:

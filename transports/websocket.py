@@ -165,8 +165,13 @@ class WebSocketListener:
                 await trio.lowlevel.checkpoint()
                 continue
             tcp_stream = adopt_tcp_stream(accepted, config.tcp)
-            remote = sockaddr_to_multiaddr(tcp_stream.socket.getpeername())
-            local = sockaddr_to_multiaddr(tcp_stream.socket.getsockname())
+            try:
+                remote = sockaddr_to_multiaddr(tcp_stream.socket.getpeername())
+                local = sockaddr_to_multiaddr(tcp_stream.socket.getsockname())
+            except OSError as exc:  # e.g. ENOTCONN: the peer reset before we looked
+                logger.debug("websocket connection gone before accept: %s", exc)
+                tcp_stream.socket.close()
+                continue
             transport_stream: trio.abc.Stream = tcp_stream
             if self._address.tls:
                 assert config.ssl_context is not None

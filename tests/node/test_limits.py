@@ -60,6 +60,7 @@ async def test_outbound_stream_limit_is_local_and_typed() -> None:
 async def test_inbound_protocol_stream_limit_resets_only_the_extra_stream(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, "p2pstack")
     limits = {"protocols": {PING_PROTOCOL: ProtocolLimit(inbound=1, outbound=10)}}
     async with (
         open_node(listen=[LOOPBACK], protocols=[ping()], config=_config(**limits)) as server,
@@ -82,6 +83,8 @@ async def test_inbound_protocol_stream_limit_resets_only_the_extra_stream(
         with pytest.raises(trio.BrokenResourceError):
             await second_ping()
         assert f"streams.protocol.{PING_PROTOCOL}.inbound" in caplog.text
+        kind = ("connection", f"streams.protocol.{PING_PROTOCOL}.inbound")
+        assert server.resources.refusals[kind] == 1
         await first.send_all(b"z" * 32)
         assert await first.receive_exactly(32) == b"z" * 32
         await first.aclose()

@@ -1,0 +1,88 @@
+"""Memory limits of the resource manager's scopes, and the default budget."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from ..errors import InvalidConfigError
+
+KiB: Final = 1024
+MiB: Final = 1024 * KiB
+GiB: Final = 1024 * MiB
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_system_memory() -> int:
+    """A quarter of the machine's RAM or 1 GiB, whichever is smaller."""
+    ram = physical_memory()
+    return GiB if ram is None else min(ram // 4, GiB)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MemoryLimits:
+    """Bytes a scope may hold for peers (``None``: no limit of its own).
+
+    Memory reserved in a scope counts in every scope above it: a stream's in its
+    connection's, its protocol's and its service's; a connection's in its peer's (or the
+    transient scope's before the peer is authenticated); all of them in the system's. What
+    is reserved: Yamux receive windows (the initial 256 KiB of each stream and every
+    auto-tuned growth: a window grows only when the memory can be reserved, and a new stream
+    whose window cannot be reserved is refused), a fixed ``connection_overhead`` per
+    connection for its transport and security buffers, request-response bodies, relay
+    circuit buffers.
+    """
+
+    system: int | None = field(default_factory=default_system_memory)
+    """Everything together; default a quarter of RAM or 1 GiB, whichever is smaller."""
+    transient: int | None = 64 * MiB
+    """Connections not yet authenticated (their handshake buffers)."""
+    peer: int | None = 128 * MiB
+    """One peer, all its connections together."""
+    connection: int | None = 64 * MiB
+    """One connection: 256 streams at the initial Yamux window, or fewer, bigger windows."""
+    stream: int | None = 16 * MiB
+    """One stream's own buffers (a request or response body, say)."""
+    protocols: Mapping[str, int] = field(default_factory=dict)
+    """Per protocol id, across every peer (no limit for protocols not listed)."""
+    services: Mapping[str, int] = field(default_factory=dict)
+    """Per service name (``"relay"``, ``"request-response"``...) across every peer."""
+    peers: Mapping[str, int] = field(default_factory=dict)
+    """Per peer id (base58 text): overrides ``peer`` for the peers listed."""
+    connection_overhead: int = 64 * KiB
+    """Reserved for each connection from accept (or dial) until it ends."""
+
+    def __post_init__(self) -> None:
+        for name in ("system", "transient", "peer", "connection", "stream"):
+            value = getattr(self, name)
+            if value is not None and value < 64 * KiB:
+                raise InvalidConfigError(f"MemoryLimits.{name} must be at least 64 KiB or None")
+        for table in ("protocols", "services", "peers"):
+            for key, value in getattr(self, table).items():
+                if value < 0:
+                    raise InvalidConfigError(f"MemoryLimits.{table}[{key!r}] must not be negative")
+        if self.connection_overhead < 0:
+            raise InvalidConfigError("MemoryLimits.connection_overhead must not be negative")
+
+    @classmethod
+    def scaled(cls, system: int) -> MemoryLimits:
+        """Limits for a node allowed ``system`` bytes, the others scaled from the defaults
+        (peer 1/8, connection and transient 1/16, stream 1/64 of it)."""
+        if system < 1 * MiB:
+            raise InvalidConfigError("a node needs at least 1 MiB of memory budget")
+        return cls(
+            system=system,
+            transient=max(system // 16, 64 * KiB),
+            peer=max(system // 8, 64 * KiB),
+            connection=max(system // 16, 64 * KiB),
+            stream=max(system // 64, 64 * KiB),
+        )

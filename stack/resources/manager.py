@@ -1,0 +1,271 @@
+"""The resource manager: system, transient, peer, protocol, service, connection and stream
+scopes (in the spirit of go-libp2p's), each with limits on memory, connections and streams.
+
+A connection's scope sits under the transient scope until its peer is authenticated, then
+under that peer's scope; a stream's scope sits under its connection's and, once negotiated,
+its protocol's (and its service's, when a service claims it). Every refusal is a
+:class:`~stack.errors.LimitExceeded` naming the scope and limit, logged, counted in
+:attr:`ResourceManager.refusals` and passed to the ``on_refusal`` hook (the node publishes it
+as a :class:`LimitRefused` event).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from ..errors import LimitExceeded
+from ..events import Event
+from .limits import MemoryLimits
+from .scope import INBOUND, OUTBOUND, ResourceScope, ScopeLimit
+
+if TYPE_CHECKING:
+    from ..identity import PeerId
+    from ..limits import ConnectionLimits
+
+logger: Final = logging.getLogger("p2pstack.resources")
+
+_ids: Final = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRefused(Event):
+    """A resource limit refused something: ``error.scope`` and ``error.limit`` say which."""
+
+    error: LimitExceeded
+
+
+def _kind(scope_name: str) -> str:
+    return scope_name.split(":", 1)[0]
+
+
+class ResourceManager:
+    """Scopes of one node. Build it from the node's connection and memory limits.
+
+    ``exempt`` connections (allowlisted) are counted but never refused for connection
+    counts; memory limits still apply to them.
+    """
+
+    def __init__(
+        self,
+        limits: ConnectionLimits,
+        memory: MemoryLimits,
+        *,
+        on_refusal: Callable[[LimitExceeded], None] | None = None,
+    ) -> None:
+        self.limits = limits
+        self.memory_limits = memory
+        self.refusals: Counter[tuple[str, str]] = Counter()
+        """``(scope kind, limit)`` -> refusals so far, e.g. ``("peer", "memory")``."""
+        self._hook = on_refusal
+        self.system = self._scope(
+            "system",
+            ScopeLimit(
+                memory=memory.system,
+                conns=limits.max_connections,
+                conns_inbound=limits.max_inbound,
+                conns_outbound=limits.max_outbound,
+            ),
+        )
+        self.transient = self._scope(
+            "transient",
+            ScopeLimit(memory=memory.transient, conns_outbound=limits.max_pending_outbound),
+            [self.system],
+        )
+        self._peers: dict[PeerId, ResourceScope] = {}
+        self._protocols: dict[str, ResourceScope] = {}
+        self._services: dict[str, ResourceScope] = {}
+
+    def _scope(
+        self, name: str, limit: ScopeLimit, parents: list[ResourceScope] | None = None
+    ) -> ResourceScope:
+        return ResourceScope(name, limit, parents or [], on_refusal=self._refused)
+
+    def record(self, exc: LimitExceeded) -> None:
+        """Log, count and publish a refusal made outside the scopes (admission, say)."""
+        self._refused(exc)
+
+    def _refused(self, exc: LimitExceeded) -> None:
+        self.refusals[_kind(exc.scope) or "admission", exc.limit] += 1
+        logger.info("refused: %s", exc)
+        if self._hook is not None:
+            self._hook(exc)
+
+    # ---- scopes by name ------------------------------------------------------------------
+
+    def peer_scope(self, peer: PeerId) -> ResourceScope:
+        """The scope of ``peer`` (created on first use, forgotten when unused)."""
+        scope = self._peers.get(peer)
+        if scope is None:
+            memory = self.memory_limits.peers.get(peer.to_base58(), self.memory_limits.peer)
+            limit = ScopeLimit(memory=memory, conns=self.limits.max_per_peer)
+            scope = self._peers[peer] = self._scope(f"peer:{peer}", limit, [self.system])
+        return scope
+
+    def protocol_scope(self, protocol: str) -> ResourceScope:
+        """The scope of every stream of ``protocol``, across peers."""
+        scope = self._protocols.get(protocol)
+        if scope is None:
+            limit = ScopeLimit(memory=self.memory_limits.protocols.get(protocol))
+            scope = self._protocols[protocol] = self._scope(
+                f"protocol:{protocol}", limit, [self.system]
+            )
+        return scope
+
+    def service_scope(self, service: str) -> ResourceScope:
+        """The scope of a service (``"relay"``, ``"request-response"``...)."""
+        scope = self._services.get(service)
+        if scope is None:
+            limit = ScopeLimit(memory=self.memory_limits.services.get(service))
+            scope = self._services[service] = self._scope(
+                f"service:{service}", limit, [self.system]
+            )
+        return scope
+
+    def _forget_peer(self, peer: PeerId) -> None:
+        scope = self._peers.get(peer)
+        if scope is None or scope.memory:
+            return
+        if not any(scope.conns.values()) and not any(scope.streams.values()):
+            del self._peers[peer]
+
+    @property
+    def peers(self) -> dict[PeerId, ResourceScope]:
+        """Peer scopes in use."""
+        return dict(self._peers)
+
+    # ---- connections ---------------------------------------------------------------------
+
+    def open_connection(self, *, inbound: bool, exempt: bool = False) -> ConnectionScope:
+        """Account a new connection (in the transient scope until :meth:`ConnectionScope.
+        set_peer`), with its fixed overhead reserved.
+
+        Raises:
+            LimitExceeded: a connection limit (total, per direction, pending outbound) or the
+                transient memory.
+        """
+        return ConnectionScope(self, inbound=inbound, exempt=exempt)
+
+
+class ConnectionScope(ResourceScope):
+    """One connection's account; a :class:`~stack.resources.MemoryBudget` for its muxer."""
+
+    __slots__ = ("_done", "_manager", "direction", "exempt", "peer")
+
+    def __init__(self, manager: ResourceManager, *, inbound: bool, exempt: bool) -> None:
+        super().__init__(
+            f"connection:{next(_ids)}",
+            ScopeLimit(
+                memory=manager.memory_limits.connection,
+                streams_inbound=manager.limits.max_inbound_streams,
+                streams_outbound=manager.limits.max_outbound_streams,
+            ),
+            [manager.transient],
+            on_refusal=manager._refused,
+        )
+        self._manager = manager
+        self.direction = INBOUND if inbound else OUTBOUND
+        self.exempt = exempt
+        self.peer: PeerId | None = None
+        self._done = False
+        if exempt:  # counted, never refused
+            for scope in self.chain:
+                scope.conns[self.direction] += 1
+        else:
+            self.add("conns", self.direction)
+        try:
+            self.reserve_memory(manager.memory_limits.connection_overhead)
+        except LimitExceeded:
+            self.remove("conns", self.direction)
+            self._done = True
+            raise
+
+    def set_peer(self, peer: PeerId) -> None:
+        """Move the connection under ``peer``'s scope (its per-peer limits apply).
+
+        Raises:
+            LimitExceeded: the peer's connection count or memory; the connection stays
+                transient (call :meth:`done`).
+        """
+        scope = self._manager.peer_scope(peer)
+        try:
+            if self.exempt:
+                saved = scope.limit
+                scope.limit = ScopeLimit(memory=saved.memory)
+                try:
+                    self.reparent([scope], kind="conns", direction=self.direction)
+                finally:
+                    scope.limit = saved
+            else:
+                self.reparent([scope], kind="conns", direction=self.direction)
+        except LimitExceeded:
+            self._manager._forget_peer(peer)
+            raise
+        self.peer = peer
+
+    def open_stream(self, *, inbound: bool, protocol: str | None = None) -> StreamScope:
+        """Account a stream on this connection (and its protocol, when known).
+
+        Raises:
+            LimitExceeded: streams per connection/peer/system, or the protocol's.
+        """
+        return StreamScope(self, inbound=inbound, protocol=protocol)
+
+    def done(self) -> None:
+        """The connection ended: release everything it held (idempotent)."""
+        if self._done:
+            return
+        self._done = True
+        self.release_memory(self.memory)
+        self.remove("conns", self.direction)
+        if self.peer is not None:
+            self._manager._forget_peer(self.peer)
+
+
+class StreamScope(ResourceScope):
+    """One stream's account (request bodies and other per-stream buffers)."""
+
+    __slots__ = ("_done", "connection", "direction", "protocol")
+
+    def __init__(self, connection: ConnectionScope, *, inbound: bool, protocol: str | None) -> None:
+        manager = connection._manager
+        super().__init__(
+            f"stream:{next(_ids)}",
+            ScopeLimit(memory=manager.memory_limits.stream),
+            [connection],
+            on_refusal=manager._refused,
+        )
+        self.connection = connection
+        self.direction = INBOUND if inbound else OUTBOUND
+        self.protocol: str | None = None
+        self._done = False
+        self.add("streams", self.direction)
+        if protocol is not None:
+            try:
+                self.set_protocol(protocol)
+            except LimitExceeded:
+                self.done()
+                raise
+
+    def set_protocol(self, protocol: str) -> None:
+        """Count the stream in ``protocol``'s scope too. Raises LimitExceeded."""
+        scope = self.connection._manager.protocol_scope(protocol)
+        self.reparent([*self.parents, scope], kind="streams", direction=self.direction)
+        self.protocol = protocol
+
+    def set_service(self, service: str) -> None:
+        """Count the stream in ``service``'s scope too. Raises LimitExceeded."""
+        scope = self.connection._manager.service_scope(service)
+        self.reparent([*self.parents, scope], kind="streams", direction=self.direction)
+
+    def done(self) -> None:
+        """The stream ended: release what it held (idempotent)."""
+        if self._done:
+            return
+        self._done = True
+        self.release_memory(self.memory)
+        self.remove("streams", self.direction)
