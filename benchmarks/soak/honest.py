@@ -35,7 +35,7 @@ async def _timed(
             result = await op()
     except Exception as exc:  # every failure is a measurement; the loop goes on
         counters.add(f"{name}_fail")
-        counters.note(f"{name}: {type(exc).__name__}: {exc}")
+        counters.note(name, exc)
         return None
     series.add(trio.current_time() - start)
     counters.add(f"{name}_ok")

@@ -28,6 +28,9 @@ from .stats import Counters, Series, process_sample, summary_ms
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 HONEST: Final = ("ping", "rr", "connect", "relayed", "perf")
+ATTACK_SUBNETS: Final = 4
+"""The silent and half-handshake connections come from this many /24s (127.66.i.1 against
+the node, 127.67.i.1 against the relay); the RST loop from one more address."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,11 +162,15 @@ class Soak:
                 honest.perf_loop, honest_node, direct, cfg.perf_size, 20.0, s["perf"], c
             )
             if cfg.attacks:
-                for host, port, share in ((node_host, node_port, 1), (relay_host, relay_port, 2)):
-                    nursery.start_soon(attacks.rst_loop, host, port, cfg.rst_rate / share**2, c)
-                    nursery.start_soon(attacks.silent_pool, host, port, cfg.silent // share, c,
-                                       self.held["silent"])  # fmt: skip
-                    nursery.start_soon(attacks.partial_handshake_pool, host, port,
+                targets = ((node_host, node_port, 1, 66), (relay_host, relay_port, 2, 67))
+                for host, port, share, net in targets:
+                    sources = [f"127.{net}.{i}.1" for i in range(ATTACK_SUBNETS)]
+                    rst_from = f"127.{net}.200.1"
+                    nursery.start_soon(attacks.rst_loop, host, port, rst_from,
+                                       cfg.rst_rate / share**2, c)  # fmt: skip
+                    nursery.start_soon(attacks.silent_pool, host, port, sources,
+                                       cfg.silent // share, c, self.held["silent"])  # fmt: skip
+                    nursery.start_soon(attacks.partial_handshake_pool, host, port, sources,
                                        cfg.partial // share, c, self.held["partial"])  # fmt: skip
                 nursery.start_soon(attacks.unread_streams, attacker, direct, cfg.unread_streams,
                                    cfg.unread_write, 20.0, c)  # fmt: skip
@@ -199,7 +206,7 @@ class Soak:
         fails = sum(self.counters.counts[f"{h}_fail"] for h in HONEST)
         oks = sum(self.counters.counts[f"{h}_ok"] for h in HONEST)
         attacks_n = sum(
-            v for k, v in self.counters.counts.items() if not k.endswith(("_ok", "_fail"))
+            v for k, v in self.counters.counts.items() if not k.endswith(("_ok", "_fail", "_bytes"))
         )
         print(
             f"[{elapsed / 60:5.1f}/{total / 60:.0f} min] node {_fmt(n.get('rss_kib', 0) / 1024)} "

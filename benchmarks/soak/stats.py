@@ -22,8 +22,11 @@ class Counters:
     def add(self, name: str, amount: int = 1) -> None:
         self.counts[name] += amount
 
-    def note(self, text: str) -> None:
-        text = " ".join(text.split())[:200]
+    def note(self, where: str, exc: BaseException) -> None:
+        """Count the error ``exc`` (the first leaf of a group) seen by ``where``."""
+        while isinstance(exc, BaseExceptionGroup):
+            exc = exc.exceptions[0]
+        text = " ".join(f"{where}: {type(exc).__name__}: {exc}".split())[:240]
         if text in self.notes or len(self.notes) < MAX_NOTES:
             self.notes[text] += 1
         else:
