@@ -77,13 +77,16 @@ async def test_link_outage_during_bulk_transfer(lan3: Lan) -> None:
         async with p2pstack(h2, *download(target), label="perf") as perf:
             await transferring(node)
             link_down(lan3, h2)
+            assert perf.process.poll() is None, f"done before the outage\n{perf.describe()}"
             await trio.sleep(OUTAGE)
             link_up(lan3, h2)
             up = time.monotonic()
             status = await exited(perf, 60)
             finished = time.monotonic() - up
             if status == 0:
-                assert perf.first("download_bytes")["download_bytes"] == BULK
+                result = perf.first("download_bytes")
+                assert result["download_bytes"] == BULK
+                assert result["download_seconds"] > OUTAGE
                 print(f"outage {OUTAGE} s: transfer completed {finished:.1f} s after link up")
             else:
                 line = one_line_error(perf, "perf")
