@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,9 +206,3 @@ def one_line_error(proc: NsProcess, command: str) -> str:
 
 def log_count(proc: NsProcess, text: str) -> int:
     return sum(text in line for line in proc.stderr().splitlines())
-
-
-@contextlib.contextmanager
-def timer() -> Iterator[Callable[[], float]]:
-    start = time.monotonic()
-    yield lambda: time.monotonic() - start
