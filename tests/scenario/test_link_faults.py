@@ -36,7 +36,7 @@ pytestmark = pytest.mark.scenario
 DEAD_PEER_BOUND = 25.0
 """Seconds within which a node releases a connection whose peer went silent (Yamux keepalive:
 interval + timeout, plus closing)."""
-RST_BOUND = 2.0
+RST_BOUND = 3.0
 """Seconds within which a connection reset by the peer's kernel is released."""
 OUTAGE = 5.0
 """How long the link stays down in the outage scenario (seconds)."""

@@ -60,14 +60,17 @@ async def test_relay_restart_with_open_circuit(lan3: Lan) -> None:
 
                 long_ping = ["ping", circuit, "--count", "400", "--interval", "0.05", "--json"]
                 async with p2pstack(h2, *long_ping, label="ping-open") as open_circuit:
-                    await relay.wait_for(
-                        "second circuit", lambda _: log_count(relay, "circuit ") >= 2, 20
+                    await relay.wait_for(  # "circuit <n> open: <src> -> <dst>"
+                        "second circuit", lambda _: log_count(relay, " open: ") >= 2, 20
                     )
+                    await trio.sleep(0.5)  # pings flowing through the circuit
+                    assert open_circuit.process.poll() is None, open_circuit.describe()
                     killed = kill(relay)
                     assert await exited(open_circuit, 15) != 0, open_circuit.describe()
-                    print(f"relay SIGKILLed: the open circuit's ping failed after "
-                          f"{time.monotonic() - killed:.3f} s")  # fmt: skip
-                    one_line_error(open_circuit, "ping")
+                    failed = time.monotonic() - killed
+                    line = one_line_error(open_circuit, "ping")
+                    print(f"relay SIGKILLed: the open circuit's ping failed after {failed:.3f} s: "
+                          f"{line}")  # fmt: skip
                 async with p2pstack(h2, "ping", circuit, "--count", "1", label="ping-down") as down:
                     assert await exited(down, 30) != 0, down.describe()
                     print(f"relay down: {one_line_error(down, 'ping')}")
