@@ -8,6 +8,7 @@ draws ``soak.png`` at the end. It stops by itself after ``minutes``.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from .stats import Counters, Series, process_sample, summary_ms
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 HONEST: Final = ("ping", "rr", "connect", "relayed", "perf")
+PR_SET_PDEATHSIG: Final = 1
 ATTACK_SUBNETS: Final = 4
 """The silent and half-handshake connections come from this many /24s (127.66.i.1 against
 the node, 127.67.i.1 against the relay); the RST loop from one more address."""
@@ -67,6 +69,7 @@ class Child:
             stderr=self._files[1],
             stdin=subprocess.DEVNULL,
             cwd=REPO_ROOT,
+            preexec_fn=_die_with_parent,
         )
 
     def json_lines(self) -> list[dict[str, Any]]:
@@ -105,6 +108,12 @@ class Child:
         return self.proc.returncode
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the driver dies, even by SIGKILL (Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _fmt(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:.2f}{unit}"
 
@@ -118,6 +127,7 @@ class Soak:
         self.samples: list[dict[str, Any]] = []
         self.started = time.monotonic()
         self.info: dict[str, Any] = {}
+        self.stopped_early = False
 
     async def run(self) -> dict[str, Any]:
         cfg = self.config
@@ -176,6 +186,7 @@ class Soak:
                                    cfg.unread_write, 20.0, c)  # fmt: skip
                 nursery.start_soon(attacks.ping_flood, attacker, direct, cfg.flood_streams, 5.0,
                                    10.0, c)  # fmt: skip
+            nursery.start_soon(self._stop_on_signal, nursery.cancel_scope)
             end = self.started + cfg.minutes * 60
             while time.monotonic() < end:
                 await trio.sleep(max(0.0, min(cfg.sample, end - time.monotonic())))
@@ -184,6 +195,15 @@ class Soak:
                     print("a child process died; stopping", flush=True)
                     break
             nursery.cancel_scope.cancel()
+
+    async def _stop_on_signal(self, scope: trio.CancelScope) -> None:
+        """SIGINT or SIGTERM ends the run early; the summary and chart are still written."""
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                print(f"signal {signum}: stopping early", flush=True)
+                self.stopped_early = True
+                scope.cancel()
+                return
 
     def _sample(self, node: Child, relay: Child) -> None:
         elapsed = time.monotonic() - self.started
@@ -246,6 +266,7 @@ class Soak:
             "errors": dict(self.counters.notes.most_common()),
             "exit_status": statuses,
             "survived": all(s["node"] and s["relay"] for s in self.samples),
+            "stopped_early": self.stopped_early,
         }
         for who in ("node", "relay"):
             if warm:
