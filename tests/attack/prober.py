@@ -1,6 +1,9 @@
 """The honest peer: pings the victim from a fresh node (fresh identity, fresh connection)
 at a fixed cadence and records how many attempts succeed.
 
+The honest peer runs in its own process (:func:`probe_in_subprocess`), as it would on its own
+machine: the attacker's tasks in the test process do not slow it down.
+
 Each attempt is what ``p2pstack ping --count 1`` does: dial (over TCP from
 :data:`~.sources.HONEST_SOURCE`, not the attacker's address), open a ping stream, one round
 trip, all within :data:`PROBE_TIMEOUT`. Attempts start every ``interval`` seconds whatever the
@@ -9,8 +12,11 @@ previous one is doing, so a victim that hangs costs failures, not fewer attempts
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+import os
+import sys
+from dataclasses import asdict, dataclass, field
 from typing import Final
 
 import trio
@@ -94,3 +100,28 @@ async def probe(
             nursery.start_soon(attempt)
             await trio.sleep(interval)
     return result
+
+
+async def probe_in_subprocess(
+    target: Multiaddr, *, count: int = PROBES, interval: float = PROBE_INTERVAL
+) -> ProbeResult:
+    """:func:`probe` run by ``python -m tests.attack.prober`` in a separate process."""
+    argv = [sys.executable, "-m", "tests.attack.prober", str(target), str(count), str(interval)]
+    with trio.fail_after(count * interval + PROBE_TIMEOUT + 60):
+        done = await trio.run_process(
+            argv, capture_stdout=True, capture_stderr=True, check=False, cwd=os.getcwd()
+        )
+    if done.returncode != 0:
+        raise AssertionError(f"the prober failed ({done.returncode}): {done.stderr.decode()}")
+    return ProbeResult(**json.loads(done.stdout))
+
+
+def main(argv: list[str]) -> None:
+    """``python -m tests.attack.prober MA COUNT INTERVAL``: one JSON ProbeResult on stdout."""
+    target, count, interval = Multiaddr(argv[0]), int(argv[1]), float(argv[2])
+    result = trio.run(lambda: probe(target, count=count, interval=interval))
+    print(json.dumps(asdict(result)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

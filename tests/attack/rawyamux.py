@@ -64,6 +64,7 @@ class RawYamux:
         self.stream = stream
         self.identity = identity
         self._next_id = 1
+        self._send_lock = trio.Lock()
 
     def next_stream_id(self) -> int:
         """A fresh odd stream id."""
@@ -72,8 +73,9 @@ class RawYamux:
         return sid
 
     async def send(self, data: bytes | bytearray) -> None:
-        """Encrypt and send ``data`` (any number of frames)."""
-        await self.stream.send_all(data)
+        """Encrypt and send ``data`` (any number of frames); concurrent calls take turns."""
+        async with self._send_lock:
+            await self.stream.send_all(data)
 
     async def drain(self) -> int:
         """Read and discard everything until the victim closes; returns the bytes read."""

@@ -1,10 +1,11 @@
 """One attack scenario: baseline, attack while the honest peer probes, then recovery.
 
 :func:`run_attack` measures; :func:`assert_survived` checks every promise at once and names
-each one that was broken, with the figures (and the victim's stderr if it died).
+each one that was broken, with the figures (and the victim's stderr if it died). Every
+scenario prints one ``ATTACK {...}`` JSON line with its figures (visible with ``pytest -s``).
 
-Thresholds (the lead ties :data:`RSS_BUDGET` to the resource manager's default memory limit
-once it exists):
+The thresholds are the constants below; :data:`RSS_BUDGET` is to be tied to the resource
+manager's default memory limit once it exists.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import trio
 from stack.cli.allocator import TOP_PAD, TRIM_THRESHOLD
 from stack.multiaddr import Multiaddr
 
-from .prober import PROBE_TIMEOUT, ProbeResult, probe, probe_once
+from .prober import PROBE_TIMEOUT, ProbeResult, probe_in_subprocess, probe_once
 from .victim import POLL_INTERVAL, Sample, Victim
 
 MiB: Final = 1024 * 1024
@@ -136,7 +137,7 @@ async def run_attack(
         nursery.start_soon(sampler)
         with trio.move_on_after(setup_timeout):
             await established.wait()
-        report.probes = await probe(target)
+        report.probes = await probe_in_subprocess(target)
         nursery.cancel_scope.cancel()
     report.peak_rss = victim.peak_rss
     report.alive_after_attack = victim.alive

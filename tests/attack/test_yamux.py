@@ -12,6 +12,7 @@ import trio
 
 from muxers.yamux.frames import Flag, FrameType
 from protocols.echo import ECHO_PROTOCOL, echo_peer
+from protocols.identify import IDENTIFY_PROTOCOL
 from stack.node import open_node
 from transports.tcp import tcp
 
@@ -43,6 +44,8 @@ GOAWAY_STREAMS: Final = 256
 FINISHED_STREAMS: Final = 300
 """More than the 256 streams a connection may hold at once: each way of finishing a stream
 is repeated this often, then a new stream must still work."""
+LINGER_DEADLINE: Final = 10.0
+"""Seconds a stream the victim finished may keep counting after the victim is done."""
 
 
 def _echo_payload() -> bytes:
@@ -173,7 +176,7 @@ async def test_syn_flood(tmp_path: Path) -> None:
         assert_survived(victim, report)
 
 
-async def test_finished_streams_stop_counting(tmp_path: Path) -> None:
+async def test_closed_and_reset_streams_stop_counting(tmp_path: Path) -> None:
     """Complete, reset and half-closed-then-dropped streams, 300 of each on one connection:
     none may keep holding one of the connection's 256 stream slots."""
     async with (
@@ -195,3 +198,59 @@ async def test_finished_streams_stop_counting(tmp_path: Path) -> None:
                 await stream.aclose()
             assert await echo_peer(node, conn, b"still serving") == b"still serving"
         assert victim.alive, victim.describe_death()
+
+
+async def test_streams_finished_by_the_victim_stop_counting(tmp_path: Path) -> None:
+    """300 identify streams the victim answers and closes, which the attacker never closes:
+    once the victim is done with them they may not keep holding the connection's stream
+    slots, so a new echo stream must still be served (within LINGER_DEADLINE)."""
+    async with running_victim(tmp_path) as victim:
+        client = await connect_raw_yamux(victim.addr())
+        ended: set[int] = set()
+        echoed: set[int] = set()
+        echo_ids: set[int] = set()
+
+        async def read() -> None:
+            async for header in client.read_headers():
+                if header.flags & Flag.SYN and header.stream_id % 2 == 0:
+                    # The victim's own streams (identify) would end by timeout and free a
+                    # slot by accident: refuse them at once.
+                    rst = frame(FrameType.WINDOW_UPDATE, Flag.RST, header.stream_id, 0)
+                    nursery.start_soon(client.send, rst)
+                if header.flags & (Flag.FIN | Flag.RST):
+                    ended.add(header.stream_id)
+                if header.type is FrameType.DATA and header.length:
+                    echoed.add(header.stream_id)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                ids = [client.next_stream_id() for _ in range(FINISHED_STREAMS)]
+                await client.send(
+                    b"".join(open_stream_frame(sid, IDENTIFY_PROTOCOL) for sid in ids)
+                )
+                with trio.move_on_after(LINGER_DEADLINE):
+                    while not ended.issuperset(ids):  # noqa: ASYNC110 - the reader fills it
+                        await trio.sleep(0.05)
+                answered = len(ended.intersection(ids))
+                with trio.move_on_after(LINGER_DEADLINE):
+                    while True:
+                        sid = client.next_stream_id()
+                        echo_ids.add(sid)
+                        await client.send(open_stream_frame(sid, ECHO_PROTOCOL, b"hi", fin=True))
+                        with trio.move_on_after(1):
+                            while sid not in echoed and sid not in ended:  # noqa: ASYNC110
+                                await trio.sleep(0.05)
+                        if sid in echoed:
+                            break
+                        await trio.sleep(0.5)
+                served = bool(echoed & echo_ids)
+                nursery.cancel_scope.cancel()
+        finally:
+            await close_all([client])
+        assert victim.alive, victim.describe_death()
+        assert answered == FINISHED_STREAMS, f"the victim ended {answered}/{FINISHED_STREAMS}"
+        assert served, (
+            f"no echo stream served within {LINGER_DEADLINE} s after {FINISHED_STREAMS} "
+            "streams the victim had finished (they still count against its stream limit)"
+        )
