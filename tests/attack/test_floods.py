@@ -39,20 +39,27 @@ RR_CONNECTIONS = 32
 RR_STREAMS = 48
 """Per connection (more than the 32 in progress a peer may have): partial requests
 announcing 1 MiB and sending a window's worth of it."""
+TCP_LISTEN = "/ip4/127.0.0.1/tcp/0"
+WS_LISTEN = "/ip4/127.0.0.1/tcp/0/ws"
 RESERVING_PEERS = 200
 """Fresh peer ids from 127.0.0.1 asking the relay for reservations."""
 
 
 @pytest.mark.parametrize(
-    ("first_bytes", "spread"),
-    [(b"", False), (PARTIAL_HEADER, False), (b"", True)],
-    ids=["silent", "partial-header", "silent-from-a-subnet"],
+    ("first_bytes", "spread", "ws"),
+    [(b"", False, False), (PARTIAL_HEADER, False, False), (b"", True, False), (b"", False, True)],
+    ids=["silent", "partial-header", "silent-from-a-subnet", "silent-on-websocket"],
 )
-async def test_held_connection_flood(tmp_path: Path, first_bytes: bytes, spread: bool) -> None:
+async def test_held_connection_flood(
+    tmp_path: Path, first_bytes: bytes, spread: bool, ws: bool
+) -> None:
     """2,000 connections that send nothing (or 17 bytes of the multistream header), from
-    one address (or spread over the 2,000 addresses of 127.0.0.0/16's first 8 /24s)."""
-    async with running_victim(tmp_path) as victim:
-        host, port = victim.host_port()
+    one address (or spread over the 2,000 addresses of 127.0.0.0/16's first 8 /24s), to the
+    TCP listener (or to the WebSocket listener of a node listening on both; the honest peer
+    still pings over TCP)."""
+    listen = (TCP_LISTEN, WS_LISTEN) if ws else (TCP_LISTEN,)
+    async with running_victim(tmp_path, listen=listen) as victim:
+        host, port = victim.host_port(ws=ws)
         stats = HeldConnections()
 
         async def attack(established: trio.Event) -> None:
@@ -70,7 +77,8 @@ async def test_held_connection_flood(tmp_path: Path, first_bytes: bytes, spread:
                 await stats.established.wait()
                 established.set()
 
-        name = "held-" + ("partial" if first_bytes else "silent") + ("-subnet" if spread else "")
+        name = "held-" + ("partial" if first_bytes else "silent")
+        name += "-subnet" if spread else "-ws" if ws else ""
         report = await run_attack(victim, name, attack)
         report.notes.update(
             opened=stats.opened, dropped=stats.dropped_by_victim, failed=stats.connect_failures
@@ -78,9 +86,11 @@ async def test_held_connection_flood(tmp_path: Path, first_bytes: bytes, spread:
         assert_survived(victim, report)
 
 
-async def test_idle_upgraded_connection_flood(tmp_path: Path) -> None:
+@pytest.mark.parametrize("come_back", [False, True], ids=["hold", "come-back"])
+async def test_idle_upgraded_connection_flood(tmp_path: Path, come_back: bool) -> None:
     """300 fresh peer ids, each upgraded and holding an echo and an identify-push stream it
-    never uses: more than the 256 inbound slots."""
+    never uses: more than the 256 inbound slots. With ``come-back``, every peer the victim
+    evicts or refuses returns at once as a new identity."""
     async with running_victim(tmp_path) as victim:
         target = victim.addr()
         stats = PeerFlood()
@@ -91,10 +101,18 @@ async def test_idle_upgraded_connection_flood(tmp_path: Path) -> None:
             await conn.new_stream(IDENTIFY_PUSH_PROTOCOL)
 
         async def attack(established: trio.Event) -> None:
-            await flood_with_peers(target, UPGRADED_PEERS, occupy, stats, established)
+            await flood_with_peers(
+                target, UPGRADED_PEERS, occupy, stats, established, come_back=come_back
+            )
 
-        report = await run_attack(victim, "idle-upgraded", attack, setup_timeout=60)
-        report.notes.update(connected=stats.connected, occupied=stats.occupied, errors=stats.errors)
+        name = "idle-upgraded" + ("-come-back" if come_back else "")
+        report = await run_attack(victim, name, attack, setup_timeout=60)
+        report.notes.update(
+            connected=stats.connected,
+            occupied=stats.occupied,
+            evicted=stats.evicted,
+            errors=stats.errors,
+        )
         assert_survived(victim, report)
 
 
