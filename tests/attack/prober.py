@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Final
@@ -29,6 +28,7 @@ from stack.node import open_node
 from transports.websocket import websocket
 
 from .sources import HONEST_SOURCE, SourceBoundTcp
+from .victim import ROOT
 
 PROBE_TIMEOUT: Final = 5.0
 """Seconds one honest attempt (dial, upgrade, one ping) may take."""
@@ -109,7 +109,7 @@ async def probe_in_subprocess(
     argv = [sys.executable, "-m", "tests.attack.prober", str(target), str(count), str(interval)]
     with trio.fail_after(count * interval + PROBE_TIMEOUT + 60):
         done = await trio.run_process(
-            argv, capture_stdout=True, capture_stderr=True, check=False, cwd=os.getcwd()
+            argv, capture_stdout=True, capture_stderr=True, check=False, cwd=ROOT
         )
     if done.returncode != 0:
         raise AssertionError(f"the prober failed ({done.returncode}): {done.stderr.decode()}")

@@ -39,7 +39,7 @@ MIN_SUCCESS_RATIO: Final = 0.95
 SETUP_TIMEOUT: Final = 5.0
 """Most an attacker may take to establish its position before probing starts anyway (it
 goes on attacking while the honest peer probes)."""
-RECOVERY_DEADLINE: Final = 20.0
+RECOVERY_DEADLINE: Final = 10.0
 """Seconds after the attacker leaves for fds and RSS to come back."""
 SAMPLE_INTERVAL: Final = 0.1
 

@@ -32,6 +32,8 @@ pytestmark = pytest.mark.attack
 
 HELD_CONNECTIONS = 2000
 """The issue's size: 2,000 connections held open and reopened as soon as dropped."""
+HELD_SETUP = 3.0
+"""Seconds the held-connection attacker gets to open its sockets before probing starts."""
 UPGRADED_PEERS = 300
 """The issue's size: 300 upgraded connections from fresh peer ids (> 256 inbound slots)."""
 RR_PROTOCOL = "/x/1"
@@ -79,7 +81,7 @@ async def test_held_connection_flood(
 
         name = "held-" + ("partial" if first_bytes else "silent")
         name += "-subnet" if spread else "-ws" if ws else ""
-        report = await run_attack(victim, name, attack)
+        report = await run_attack(victim, name, attack, setup_timeout=HELD_SETUP)
         report.notes.update(
             opened=stats.opened, dropped=stats.dropped_by_victim, failed=stats.connect_failures
         )

@@ -36,6 +36,8 @@ ECHO_STREAMS: Final = 256
 PINGS: Final = 10_000_000
 """Yamux pings sent without reading one pong (120 MB of frames)."""
 PING_BATCH: Final = 5000
+PING_SETUP: Final = 60.0
+"""The victim takes a while to parse 10 million frames; probing starts once all are sent."""
 SYN_FLOOD: Final = 100_000
 """The issue's size: SYNs of 100,000 streams on one connection."""
 SYN_BATCH: Final = 5000
@@ -44,6 +46,8 @@ GOAWAY_STREAMS: Final = 256
 FINISHED_STREAMS: Final = 300
 """More than the 256 streams a connection may hold at once: each way of finishing a stream
 is repeated this often, then a new stream must still work."""
+VICTIM_IDENTIFY_WAIT: Final = 5.0
+"""Most to wait for the victim's own identify stream (which the test refuses first)."""
 LINGER_DEADLINE: Final = 10.0
 """Seconds a stream the victim finished may keep counting after the victim is done."""
 
@@ -90,15 +94,15 @@ async def test_ping_flood_pongs_never_read(tmp_path: Path) -> None:
         async def attack(established: trio.Event) -> None:
             client = await connect_raw_yamux(target)
             try:
-                established.set()
                 for _ in range(PINGS // PING_BATCH):
                     await client.send(batch)
                     sent[0] += PING_BATCH
+                established.set()  # the victim has read them all (minus socket buffers)
                 await trio.sleep_forever()
             finally:
                 await close_all([client])
 
-        report = await run_attack(victim, "ping-flood", attack)
+        report = await run_attack(victim, "ping-flood", attack, setup_timeout=PING_SETUP)
         report.notes["pings_sent"] = sent[0]
         assert_survived(victim, report)
 
@@ -209,14 +213,16 @@ async def test_streams_finished_by_the_victim_stop_counting(tmp_path: Path) -> N
         ended: set[int] = set()
         echoed: set[int] = set()
         echo_ids: set[int] = set()
+        victim_stream_refused = trio.Event()
 
         async def read() -> None:
             async for header in client.read_headers():
-                if header.flags & Flag.SYN and header.stream_id % 2 == 0:
-                    # The victim's own streams (identify) would end by timeout and free a
-                    # slot by accident: refuse them at once.
-                    rst = frame(FrameType.WINDOW_UPDATE, Flag.RST, header.stream_id, 0)
-                    nursery.start_soon(client.send, rst)
+                victims_own = header.stream_id and header.stream_id % 2 == 0
+                if victims_own and header.flags & Flag.SYN:
+                    # The victim's own stream (identify) would end by timeout later and free
+                    # a slot by accident: refuse it before taking the slots.
+                    await client.send(frame(FrameType.WINDOW_UPDATE, Flag.RST, header.stream_id, 0))
+                    victim_stream_refused.set()
                 if header.flags & (Flag.FIN | Flag.RST):
                     ended.add(header.stream_id)
                 if header.type is FrameType.DATA and header.length:
@@ -225,6 +231,8 @@ async def test_streams_finished_by_the_victim_stop_counting(tmp_path: Path) -> N
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read)
+                with trio.move_on_after(VICTIM_IDENTIFY_WAIT):
+                    await victim_stream_refused.wait()
                 ids = [client.next_stream_id() for _ in range(FINISHED_STREAMS)]
                 await client.send(
                     b"".join(open_stream_frame(sid, IDENTIFY_PROTOCOL) for sid in ids)

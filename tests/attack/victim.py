@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,6 +26,8 @@ import trio
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
 
+ROOT: Final = Path(__file__).resolve().parents[2]
+"""The repository root: the victim imports the stack from here."""
 VICTIM_NOFILE: Final = 16384
 """Soft ``RLIMIT_NOFILE`` of the victim (and of the test process): room for 2,000+ sockets."""
 START_TIMEOUT: Final = 30.0
@@ -81,7 +83,6 @@ class Victim:
     stderr_path: Path
     kind: str
     peak_rss: int = 0
-    samples: list[Sample] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"<victim {self.kind} pid={self.pid} returncode={self.process.returncode}>"
@@ -149,7 +150,7 @@ async def running_victim(
     err_path = tmp_path / f"{kind}.stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         process = await trio.lowlevel.open_process(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=os.getcwd()
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=ROOT
         )
     try:
         with trio.fail_after(START_TIMEOUT):
