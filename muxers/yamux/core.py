@@ -139,8 +139,14 @@ class YamuxCore:
 
     @property
     def num_streams(self) -> int:
-        """Streams the core tracks (open, half-closed or waiting in the backlog)."""
+        """Streams the core tracks (open, half-closed, lingering or waiting in the backlog)."""
         return len(self._streams)
+
+    @property
+    def num_open_streams(self) -> int:
+        """Streams counted against ``max_streams``: all but those we closed that linger until
+        the peer's FIN (see :meth:`close_stream`)."""
+        return len(self._streams) - len(self._closing)
 
     @property
     def outbound_backlog_full(self) -> bool:
@@ -397,7 +403,7 @@ class YamuxCore:
             reason = "we sent GoAway"
         elif self.go_away_received is not None:
             reason = "the peer sent GoAway"
-        elif len(self._streams) >= cfg.max_streams:
+        elif self.num_open_streams >= cfg.max_streams:
             reason = f"the local max_streams limit ({cfg.max_streams}) is reached"
         elif len(self._backlog) >= cfg.accept_backlog:
             reason = f"the accept backlog ({cfg.accept_backlog}) is full"
@@ -478,7 +484,7 @@ class YamuxCore:
         """
         self._check_open()
         cfg = self.config
-        if len(self._streams) >= cfg.max_streams:
+        if self.num_open_streams >= cfg.max_streams:
             raise LimitExceeded(
                 f"cannot open a stream: the local yamux max_streams limit "
                 f"({cfg.max_streams}) is reached",
@@ -580,10 +586,17 @@ class YamuxCore:
             self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _FIN, stream.stream_id, 0))
         if stream.remote_fin:
             self._remove(stream)
-        else:
-            deadline = (self._now if now is None else now) + self.config.stream_close_timeout
-            self._closing[stream.stream_id] = (deadline, stream)
-            self._need_timer(deadline)
+            return
+        # Lingering until the peer's FIN: it holds no data (later data is answered with
+        # RST), so it gives back its window memory and no longer counts as open; at most
+        # max_streams linger, the oldest is reset to make room.
+        self._release(stream)
+        if len(self._closing) >= self.config.max_streams:
+            _, oldest = next(iter(self._closing.values()))
+            self.reset_stream(oldest)
+        deadline = (self._now if now is None else now) + self.config.stream_close_timeout
+        self._closing[stream.stream_id] = (deadline, stream)
+        self._need_timer(deadline)
 
     def reset_stream(self, stream: StreamState) -> None:
         """Reset the stream: queue WindowUpdate|RST and forget it."""

@@ -162,8 +162,8 @@ def test_closed_stream_is_reset_and_released_after_the_close_timeout() -> None:
     for index, stream in enumerate(streams):
         core.close_stream(stream, float(index))
     assert [f[:3] for f in sent(core)] == [(WU, FIN, s.stream_id) for s in streams]
-    with pytest.raises(LimitExceeded):
-        core.open_stream()
+    assert core.num_streams == 4
+    assert core.num_open_streams == 0  # lingering streams do not hold max_streams slots
     core.receive_data(frame(WU, FIN, 1, 0), 5.0)  # the first one finishes in time
     assert streams[0].removed
     assert core.get_timer() == 31.0
@@ -178,6 +178,24 @@ def test_closed_stream_is_reset_and_released_after_the_close_timeout() -> None:
     assert core.num_streams == 0
     assert core.get_timer() is None
     core.open_stream()
+
+
+def test_lingering_streams_are_bounded_and_free_their_windows() -> None:
+    budget = CountingBudget()
+    config = YamuxConfig(max_streams=2, keepalive_interval=None, stream_close_timeout=30.0)
+    core = responder(config, memory=budget)
+    core.receive_data(frame(PING, ACK, 0, 0), 0.0)
+    for sid in (1, 3, 5):
+        core.receive_data(frame(WU, SYN, sid, 0), 0.0)
+        stream = core.accept_stream(0.0)
+        assert stream is not None
+        core.send_eof(stream)
+        core.close_stream(stream, 0.0)  # answered and closed; the peer never finishes
+    assert budget.reserved == 0
+    assert core.num_open_streams == 0
+    # the third closed stream pushed the oldest lingering one out with a reset
+    assert (WU, RST, 1, 0, b"") in sent(core)
+    assert core.num_streams == 2
 
 
 def test_timer_is_marked_dirty_by_an_earlier_close_deadline() -> None:
@@ -245,10 +263,11 @@ def test_close_timeout_and_local_reset_release_memory() -> None:
     reset = core.open_stream()
     assert budget.reserved == 2 * WINDOW
     core.reset_stream(reset)
-    core.close_stream(closing, 0.0)
     assert budget.reserved == WINDOW
-    core.handle_timer(5.0)
+    core.close_stream(closing, 0.0)  # lingering until the peer's FIN: no window kept
     assert budget.reserved == 0
+    core.handle_timer(5.0)
+    assert closing.removed
 
 
 def test_refused_reservations() -> None:
