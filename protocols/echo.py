@@ -56,7 +56,11 @@ class EchoService:
         with trio.move_on_after(idle) as scope:
             while data := await stream.receive_some(_CHUNK):
                 scope.deadline = trio.current_time() + idle
+                # the chunk is held until the peer takes it: account it (LimitExceeded
+                # resets the stream)
+                stream.scope.reserve_memory(len(data))
                 await stream.send_all(data)
+                stream.scope.release_memory(len(data))
                 scope.deadline = trio.current_time() + idle
             await stream.send_eof()
         if scope.cancelled_caught:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
@@ -103,6 +104,18 @@ class Ticket:
     pending: bool = True
     closed: bool = False
     evicted: bool = False
+    on_evict: Callable[[], None] | None = None
+    """Called when the ticket is evicted (the node releases the connection's resources at
+    once, before its cancelled upgrade has finished unwinding)."""
+
+    @property
+    def address_key(self) -> str | None:
+        """The address its memory is accounted under: the IP (an IPv6 /64), or None."""
+        if self.ip is None:
+            return None
+        if self.ip.version == 6:
+            return str(ipaddress.ip_network(f"{self.ip}/64", strict=False))
+        return str(self.ip)
 
     def established(self) -> None:
         """The connection authenticated: it no longer counts as pending."""
@@ -163,6 +176,8 @@ class Admission:
                 victim.evicted = True
                 victim.cancel_scope.cancel()
                 self._unpend(victim)
+                if victim.on_evict is not None:
+                    victim.on_evict()
         return self._add(Ticket(self, ip, subnet, False, now))
 
     def _counted_pending(self) -> int:

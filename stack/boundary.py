@@ -57,9 +57,10 @@ def describe(exc: BaseException) -> str:
 @dataclass(frozen=True, slots=True)
 class FaultContained(Event):
     """A boundary stopped an exception: ``boundary`` names where (``"accept"``,
-    ``"inbound-upgrade"``, ``"connection"``, ``"stream"``, ``"service"``, ``"task"``...),
+    ``"inbound-connection"``, ``"connection"``, ``"stream"``, ``"handler"``, ``"task"``...),
     ``peer_id`` the peer involved when known, ``expected`` whether it is an error a remote
-    peer may cause (False: a bug below the boundary)."""
+    peer may cause (False: a bug below the boundary). ``error`` has no traceback left (the
+    log line has it): frames kept alive by a queued event would pin buffers."""
 
     boundary: str
     peer_id: PeerId | None
@@ -87,6 +88,23 @@ def _split(exc: BaseException) -> tuple[BaseException | None, BaseException | No
     if isinstance(exc, _PASSING) or not isinstance(exc, Exception):
         return exc, None
     return None, exc
+
+
+def forget_tracebacks(exc: BaseException) -> None:
+    """Drop the tracebacks of ``exc``, its causes, contexts and group members (after it was
+    logged): a contained exception must not keep frames, and the buffers they reference,
+    alive."""
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        item.__traceback__ = None
+        todo.extend(e for e in (item.__cause__, item.__context__) if e is not None)
+        if isinstance(item, BaseExceptionGroup):
+            todo.extend(item.exceptions)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -178,6 +196,7 @@ class Faults:
                     and not isinstance(contained, NETWORK_ERRORS)
                 ):
                     raise HandlerFailed(user_code) from contained
+                forget_tracebacks(contained)
             if passing is not None:
                 raise passing from None
 

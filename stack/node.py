@@ -17,7 +17,7 @@ from muxers.base import StreamMuxer
 from transports.base import NodeAwareTransport, RawConnection, Transport, TransportListener
 
 from .admission import Admission
-from .boundary import Faults, StartedFlag
+from .boundary import Faults, StartedFlag, forget_tracebacks
 from .config import NodeConfig as NodeConfig
 from .connection import LIMITED_OK_PROTOCOLS, Connection
 from .connmgr import ConnectionManager
@@ -77,7 +77,9 @@ class Node:
         self.faults = Faults(self.events, reraise_handler_errors=config.handler_errors == "raise")
         """What the fault boundaries contained: counts by boundary and exception type."""
         self.resources = ResourceManager(
-            config.limits, config.memory, on_refusal=lambda e: self.events.publish(LimitRefused(e))
+            config.limits,
+            config.memory,
+            on_refusal=lambda e: self.events.publish(LimitRefused(e.scope, e.limit, str(e))),
         )
         """The resource manager: scopes, their usage and the refusals so far."""
         self.admission = Admission(config.admission, max_pending=config.limits.max_pending_inbound)
@@ -235,6 +237,7 @@ class Node:
                 return
             except Exception as exc:
                 self.faults.record("accept", exc)
+                forget_tracebacks(exc)
                 failures += 1
                 # A persistent error (fd exhaustion) would spin: back off, 10 ms doubling.
                 await trio.sleep(min(0.01 * 2 ** min(failures, 7), _ACCEPT_BACKOFF_MAX))
@@ -258,10 +261,13 @@ class Node:
             self.resources.record(exc)
             return False
         try:
-            scope = self.resources.open_connection(inbound=True, exempt=ticket.allowlisted)
+            scope = self.resources.open_connection(
+                inbound=True, exempt=ticket.allowlisted, address=ticket.address_key
+            )
         except LimitExceeded:
             ticket.done()
             return False
+        ticket.on_evict = scope.done
         self._nursery.start_soon(
             self.faults.run, "inbound-connection", self._manager.serve_inbound, raw, ticket, scope
         )

@@ -23,6 +23,7 @@ from .common import (
     console,
     emit_json,
     load_identity,
+    node_config,
     ping_rounds,
     report_stats,
 )
@@ -44,6 +45,7 @@ async def cmd_node(args: argparse.Namespace) -> int:
     extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services, gater
     async with open_node(
         identity=load_identity(args.key),
+        config=node_config(args),
         gater=extras.gater,
         protocols=[
             ping(),

@@ -16,10 +16,18 @@ from rich.console import Console
 
 from stack.connection import Connection
 from stack.identity import Identity
-from stack.node import Node, open_node
+from stack.node import Node, NodeConfig, open_node
+from stack.resources import MemoryLimits
 from stack.service import Service
 
 console = Console(highlight=False)
+
+
+def node_config(args: argparse.Namespace) -> NodeConfig:
+    """The node configuration the command line asks for (``--max-memory``)."""
+    if args.max_memory is None:
+        return NodeConfig()
+    return NodeConfig(memory=MemoryLimits.scaled(args.max_memory))
 
 
 async def report_stats(

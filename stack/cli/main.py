@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--key", type=key_path, help="identity key file (created on first use)")
     node.add_argument(
+        "--max-memory",
+        type=_size,
+        metavar="SIZE",
+        help="memory budget for what peers make the node hold (windows, buffers, bodies;"
+        " default: a quarter of RAM, at most 1G)",
+    )
+    node.add_argument(
         "--stats-interval",
         type=float,
         metavar="S",

@@ -18,7 +18,7 @@ from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
 from stack.node import Node, open_node
 
-from .common import emit_json, load_identity, report_stats
+from .common import emit_json, load_identity, node_config, report_stats
 
 logger: Final = logging.getLogger("p2pstack.cli")
 
@@ -37,6 +37,13 @@ _LIMIT_FLAGS: Final = (
 
 def add_relay_arguments(parser: argparse.ArgumentParser, size: Any, key: Any) -> None:
     """The ``relay`` command's options (``size`` and ``key`` are argparse types)."""
+    parser.add_argument(
+        "--max-memory",
+        type=size,
+        metavar="SIZE",
+        help="memory budget for what peers make the relay hold (circuit buffers, windows;"
+        " default: a quarter of RAM, at most 1G)",
+    )
     parser.add_argument(
         "--listen",
         action="append",
@@ -109,7 +116,9 @@ async def cmd_relay(args: argparse.Namespace) -> int:
     announce = [Multiaddr(a) for a in args.announce or []]
     service = relay_server(config, public_addrs=announce or None)
     async with open_node(
-        identity=load_identity(args.key), protocols=[ping(), identify(), service]
+        identity=load_identity(args.key),
+        protocols=[ping(), identify(), service],
+        config=node_config(args),
     ) as node:
         for addr in args.listen or [DEFAULT_LISTEN]:
             await node.listen(Multiaddr(addr))

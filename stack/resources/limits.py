@@ -52,6 +52,9 @@ class MemoryLimits:
     """One connection: 256 streams at the initial Yamux window, or fewer, bigger windows."""
     stream: int | None = 16 * MiB
     """One stream's own buffers (a request or response body, say)."""
+    address: int | None = 256 * MiB
+    """Every inbound connection from one IP address (an IPv6 /64) together, so that one
+    address holding many peer ids cannot take the whole system budget from the others."""
     protocols: Mapping[str, int] = field(default_factory=dict)
     """Per protocol id, across every peer (no limit for protocols not listed)."""
     services: Mapping[str, int] = field(default_factory=dict)
@@ -62,7 +65,7 @@ class MemoryLimits:
     """Reserved for each connection from accept (or dial) until it ends."""
 
     def __post_init__(self) -> None:
-        for name in ("system", "transient", "peer", "connection", "stream"):
+        for name in ("system", "transient", "peer", "connection", "stream", "address"):
             value = getattr(self, name)
             if value is not None and value < 64 * KiB:
                 raise InvalidConfigError(f"MemoryLimits.{name} must be at least 64 KiB or None")
@@ -75,14 +78,19 @@ class MemoryLimits:
 
     @classmethod
     def scaled(cls, system: int) -> MemoryLimits:
-        """Limits for a node allowed ``system`` bytes, the others scaled from the defaults
-        (peer 1/8, connection and transient 1/16, stream 1/64 of it)."""
-        if system < 1 * MiB:
-            raise InvalidConfigError("a node needs at least 1 MiB of memory budget")
+        """Limits for a node allowed ``system`` bytes, the others scaled from it (address
+        1/4, transient and peer 1/8, connection 1/16, stream 1/64).
+
+        Raises:
+            InvalidConfigError: less than 16 MiB.
+        """
+        if system < 16 * MiB:
+            raise InvalidConfigError("a node needs a memory budget of at least 16 MiB")
         return cls(
             system=system,
-            transient=max(system // 16, 64 * KiB),
+            transient=max(system // 8, 64 * KiB),
             peer=max(system // 8, 64 * KiB),
             connection=max(system // 16, 64 * KiB),
             stream=max(system // 64, 64 * KiB),
+            address=max(system // 4, 64 * KiB),
         )

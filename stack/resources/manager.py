@@ -34,9 +34,16 @@ _ids: Final = itertools.count(1)
 
 @dataclass(frozen=True, slots=True)
 class LimitRefused(Event):
-    """A resource limit refused something: ``error.scope`` and ``error.limit`` say which."""
+    """A resource limit refused something: ``scope`` (``"system"``, ``"peer:<id>"``,
+    ``"connection:7"``...) and ``limit`` (``"memory"``, ``"streams.inbound"``...) say which.
 
-    error: LimitExceeded
+    It carries text, not the exception: a traceback would keep the frames (and the buffers
+    they reference) alive while the event waits in a subscriber's queue.
+    """
+
+    scope: str
+    limit: str
+    message: str
 
 
 def _kind(scope_name: str) -> str:
@@ -77,6 +84,7 @@ class ResourceManager:
             [self.system],
         )
         self._peers: dict[PeerId, ResourceScope] = {}
+        self._addresses: dict[str, ResourceScope] = {}
         self._protocols: dict[str, ResourceScope] = {}
         self._services: dict[str, ResourceScope] = {}
 
@@ -105,6 +113,21 @@ class ResourceManager:
             limit = ScopeLimit(memory=memory, conns=self.limits.max_per_peer)
             scope = self._peers[peer] = self._scope(f"peer:{peer}", limit, [self.system])
         return scope
+
+    def address_scope(self, address: str) -> ResourceScope:
+        """The scope of every inbound connection from ``address`` (an IP, or an IPv6 /64)."""
+        scope = self._addresses.get(address)
+        if scope is None:
+            limit = ScopeLimit(memory=self.memory_limits.address)
+            scope = self._addresses[address] = self._scope(
+                f"address:{address}", limit, [self.system]
+            )
+        return scope
+
+    def _forget_address(self, address: str) -> None:
+        scope = self._addresses.get(address)
+        if scope is not None and not scope.memory and not any(scope.conns.values()):
+            del self._addresses[address]
 
     def protocol_scope(self, protocol: str) -> ResourceScope:
         """The scope of every stream of ``protocol``, across peers."""
@@ -138,25 +161,37 @@ class ResourceManager:
         """Peer scopes in use."""
         return dict(self._peers)
 
+    @property
+    def addresses(self) -> dict[str, ResourceScope]:
+        """Address scopes in use."""
+        return dict(self._addresses)
+
     # ---- connections ---------------------------------------------------------------------
 
-    def open_connection(self, *, inbound: bool, exempt: bool = False) -> ConnectionScope:
+    def open_connection(
+        self, *, inbound: bool, exempt: bool = False, address: str | None = None
+    ) -> ConnectionScope:
         """Account a new connection (in the transient scope until :meth:`ConnectionScope.
-        set_peer`), with its fixed overhead reserved.
+        set_peer`, and in ``address``'s scope for its whole life when given), with its fixed
+        overhead reserved.
 
         Raises:
             LimitExceeded: a connection limit (total, per direction, pending outbound) or the
-                transient memory.
+                transient or address memory.
         """
-        return ConnectionScope(self, inbound=inbound, exempt=exempt)
+        return ConnectionScope(self, inbound=inbound, exempt=exempt, address=address)
 
 
 class ConnectionScope(ResourceScope):
     """One connection's account; a :class:`~stack.resources.MemoryBudget` for its muxer."""
 
-    __slots__ = ("_done", "_manager", "direction", "exempt", "peer")
+    __slots__ = ("_address", "_done", "_manager", "direction", "exempt", "peer")
 
-    def __init__(self, manager: ResourceManager, *, inbound: bool, exempt: bool) -> None:
+    def __init__(
+        self, manager: ResourceManager, *, inbound: bool, exempt: bool, address: str | None
+    ) -> None:
+        self._address = None if exempt else address
+        extra = [manager.address_scope(self._address)] if self._address is not None else []
         super().__init__(
             f"connection:{next(_ids)}",
             ScopeLimit(
@@ -164,7 +199,7 @@ class ConnectionScope(ResourceScope):
                 streams_inbound=manager.limits.max_inbound_streams,
                 streams_outbound=manager.limits.max_outbound_streams,
             ),
-            [manager.transient],
+            [manager.transient, *extra],
             on_refusal=manager._refused,
         )
         self._manager = manager
@@ -182,6 +217,8 @@ class ConnectionScope(ResourceScope):
         except LimitExceeded:
             self.remove("conns", self.direction)
             self._done = True
+            if self._address is not None:
+                manager._forget_address(self._address)
             raise
 
     def set_peer(self, peer: PeerId) -> None:
@@ -192,16 +229,17 @@ class ConnectionScope(ResourceScope):
                 transient (call :meth:`done`).
         """
         scope = self._manager.peer_scope(peer)
+        parents = [scope, *self.parents[1:]]  # the address scope stays
         try:
             if self.exempt:
                 saved = scope.limit
                 scope.limit = ScopeLimit(memory=saved.memory)
                 try:
-                    self.reparent([scope], kind="conns", direction=self.direction)
+                    self.reparent(parents, kind="conns", direction=self.direction)
                 finally:
                     scope.limit = saved
             else:
-                self.reparent([scope], kind="conns", direction=self.direction)
+                self.reparent(parents, kind="conns", direction=self.direction)
         except LimitExceeded:
             self._manager._forget_peer(peer)
             raise
@@ -224,6 +262,8 @@ class ConnectionScope(ResourceScope):
         self.remove("conns", self.direction)
         if self.peer is not None:
             self._manager._forget_peer(self.peer)
+        if self._address is not None:
+            self._manager._forget_address(self._address)
 
 
 class StreamScope(ResourceScope):

@@ -134,6 +134,10 @@ class Victim:
         return f"victim {self.kind} exited with {self.process.returncode}:\n{self.stderr_tail()}"
 
 
+VICTIM_MEMORY: Final = 64 * 1024 * 1024
+"""The victim's resource-manager budget (``--max-memory``): what peers may make it hold."""
+
+
 @asynccontextmanager
 async def running_victim(
     tmp_path: Path, kind: str = "node", *args: str, listen: tuple[str, ...] = ()
@@ -143,6 +147,7 @@ async def running_victim(
     raise_own_nofile()
     listen = listen or ("/ip4/127.0.0.1/tcp/0",)
     argv = [sys.executable, "-c", _LAUNCHER, str(VICTIM_NOFILE), kind]
+    argv += ["--max-memory", str(VICTIM_MEMORY)]
     for addr in listen:
         argv += ["--listen", addr]
     argv += list(args)

@@ -132,3 +132,25 @@ def test_default_budget_is_a_quarter_of_ram_at_most_one_gib() -> None:
     assert MemoryLimits.scaled(64 * MiB).peer == 8 * MiB
     with pytest.raises(InvalidConfigError):
         MemoryLimits(connection=1)
+
+
+def test_one_address_cannot_take_the_whole_system_budget() -> None:
+    refused: list[LimitExceeded] = []
+    limits = MemoryLimits(system=8 * MiB, address=2 * MiB, peer=4 * MiB, connection=4 * MiB)
+    rm = ResourceManager(ConnectionLimits(), limits, on_refusal=refused.append)
+    flood = []
+    for _ in range(3):  # three peer ids from one address
+        conn = rm.open_connection(inbound=True, address="192.0.2.66")
+        conn.set_peer(Identity.generate().peer_id)
+        flood.append(conn)
+    flood[0].reserve_memory(1 * MiB)
+    with pytest.raises(LimitExceeded) as info:
+        flood[1].reserve_memory(1 * MiB)
+    assert info.value.scope == "address:192.0.2.66"
+    honest = rm.open_connection(inbound=True, address="198.51.100.7")
+    honest.set_peer(Identity.generate().peer_id)
+    honest.reserve_memory(1 * MiB)
+    for conn in [*flood, honest]:
+        conn.done()
+    assert rm.system.memory == 0
+    assert rm.addresses == {}
