@@ -1,6 +1,6 @@
 """Write the seed corpus: ``tests/fuzz/corpus/<target>/<name>`` (small valid and near-valid
-inputs per target, plus inputs that once crashed a decoder). Running it again rewrites the
-same files, except the ECDSA and RSA keys (fresh each time). Run from the repository root::
+inputs per target, plus inputs that once crashed a decoder). Deterministic: running it again
+rewrites the same files. Run from the repository root::
 
     .venv/bin/python -m tests.fuzz.make_corpus
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
 from muxers.yamux.frames import HEADER
 from protocols.discovery.mdns.records import build_txt
@@ -34,9 +34,8 @@ from protocols.relay.messages import (
     encode_stop,
 )
 from protocols.request_response.framing import REJECTION
-from stack.identity import Identity
+from stack.identity import Identity, PrivateKey
 from stack.identity.key_ecdsa import EcdsaPrivateKey, Secp256k1PrivateKey
-from stack.identity.key_rsa import RsaPrivateKey
 from stack.multiaddr import Multiaddr
 from stack.multistream.messages import PROTOCOL_ID, encode_ls_response, encode_message
 from stack.security.noise.cipher import FrameEncryptor
@@ -127,11 +126,13 @@ def _noise_msg1() -> bytes:
 
 
 def _identities() -> list[Identity]:
+    """One identity per key type, all fixed (the RSA key is the spec's test vector)."""
+    rsa_hex = (Path(__file__).parents[1] / "identity" / "data" / "rsa_private.hex").read_text()
     return [
         ALICE,
         Identity.from_private_key(Secp256k1PrivateKey.from_raw(bytes(31) + b"\x01")),
-        Identity.from_private_key(EcdsaPrivateKey.generate()),
-        Identity.from_private_key(RsaPrivateKey.generate(1024)),
+        Identity.from_private_key(EcdsaPrivateKey(ec.derive_private_key(7, ec.SECP256R1()))),
+        Identity.from_private_key(PrivateKey.from_protobuf(bytes.fromhex(rsa_hex.strip()))),
     ]
 
 
@@ -223,7 +224,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "noise_responder": {"msg1": whole(_noise_msg1()), "msg1-split": split(_noise_msg1(), 0x21)},
         "noise_initiator": {"short": whole(encode_frame(bytes(80))), "long": whole(_noise_msg1())},
         "noise_msg2_payload": {"valid": payload, "rsa": encode_payload(ids[3], static)},
-        "noise_msg3_payload": {"valid": payload, "ecdsa": encode_payload(ids[2], static)},
+        "noise_msg3_payload": {"valid": payload, "rsa": encode_payload(ids[3], static)},
         "noise_payload": {"valid": payload},
         "noise_transport": {"frames": split(bytes(encryptor.encrypt(b"hello" * 10)), 0x5F)},
         "yamux": {k: whole(v) for k, v in _yamux().items()}
@@ -247,6 +248,12 @@ def seeds() -> dict[str, dict[str, bytes]]:
             ),
         },
         "ws_client_frames": {k: whole(v) for k, v in _ws_frames(masked=False).items()},
+        "ws_client_upgrade": {
+            "deflate": b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+            + _ws_frames(masked=False)["binary"],
+            "protocol": b"Sec-WebSocket-Protocol: x\r\nX-Y: z\r\n\r\n",
+            "frames-only": b"\r\n\r\n" + _ws_frames(masked=False)["ping-close"],
+        },
     }
 
 

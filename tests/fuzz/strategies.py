@@ -77,8 +77,10 @@ yamux_sessions = st.builds(
 
 # ------------------------------------------------------------------------ multiaddr
 _component = st.builds(
-    lambda proto, value: encode_uvarint(proto.code)
-    + (encode_uvarint(len(value)) + value if proto.size < 0 else value[: proto.size // 8]),
+    lambda proto, value: (
+        encode_uvarint(proto.code)
+        + (encode_uvarint(len(value)) + value if proto.size < 0 else value[: proto.size // 8])
+    ),
     st.sampled_from(PROTOCOLS),
     st.binary(max_size=40),
 )
@@ -167,3 +169,29 @@ perf_requests = st.builds(
     st.one_of(st.integers(0, 1 << 20), st.integers(0, 2**64 - 1)),
     st.binary(max_size=40),
 )
+
+
+_header_names = st.sampled_from(
+    [
+        b"Sec-WebSocket-Extensions",
+        b"Sec-WebSocket-Protocol",
+        b"Sec-WebSocket-Version",
+        b"Sec-WebSocket-Accept",
+        b"Content-Length",
+        b"Transfer-Encoding",
+        b"Connection",
+        b"Upgrade",
+        b"X-Other",
+    ]
+)
+_header_values = st.one_of(
+    st.sampled_from([b"permessage-deflate", b"permessage-deflate; server_max_window_bits=99",
+                     b"chunked", b"close", b"13", b"x, y", b"", b"\xff\xfe"]),
+    st.binary(max_size=30).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+)  # fmt: skip
+ws_upgrade_answers = st.builds(
+    lambda headers, frames: b"\r\n".join(n + b": " + v for n, v in headers) + b"\r\n\r\n" + frames,
+    st.lists(st.tuples(_header_names, _header_values), max_size=4),
+    st.binary(max_size=30),
+)  # fmt: skip
+"""Header lines added to a valid 101 answer, then frame bytes (``ws_client_upgrade``)."""

@@ -175,8 +175,9 @@ _KEY = re.compile(rb"Sec-WebSocket-Key: *([A-Za-z0-9+/=]+)", re.IGNORECASE)
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def _accepting(frames: list[bytes]) -> Callable[[bytes], list[bytes]]:
-    """A server that answers the upgrade with a valid 101, then sends ``frames``."""
+def _accepting(frames: list[bytes], extra_headers: bytes = b"") -> Callable[[bytes], list[bytes]]:
+    """A server that answers the upgrade with a valid 101 (plus ``extra_headers``), then
+    sends ``frames``."""
     answered = False
 
     def respond(sent: bytes) -> list[bytes]:
@@ -188,9 +189,9 @@ def _accepting(frames: list[bytes]) -> Callable[[bytes], list[bytes]]:
         accept = base64.b64encode(hashlib.sha1(match.group(1) + _GUID).digest())
         head = (
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n"
         )
-        return [head, *frames]
+        return [head + extra_headers + b"\r\n", *frames]
 
     return respond
 
@@ -210,3 +211,12 @@ def ws_client(data: bytes) -> None:
 def ws_client_frames(data: bytes) -> None:
     """A valid 101 answer, then the input as the server's frames."""
     _run(lambda: _client(HostileStream([], respond=_accepting(chunks(data)))))
+
+
+@target("ws_client_upgrade")
+def ws_client_upgrade(data: bytes) -> None:
+    """A valid 101 answer with the input's header lines added (up to a blank line), then
+    the rest of the input as the server's frames."""
+    headers, _, frames = data.partition(b"\r\n\r\n")
+    respond = _accepting([frames] if frames else [], headers + b"\r\n" if headers else b"")
+    _run(lambda: _client(HostileStream([], respond=respond)))

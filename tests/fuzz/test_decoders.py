@@ -96,6 +96,12 @@ def test_ws_client_hostile_frames(data: bytes) -> None:
     TARGETS["ws_client_frames"](data)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=s.ws_upgrade_answers)
+def test_ws_client_hostile_upgrade_headers(data: bytes) -> None:
+    TARGETS["ws_client_upgrade"](data)
+
+
 @STRUCTURED
 @given(data=s.xmpp_attributes)
 def test_xmpp_hostile_attributes(data: bytes) -> None:
