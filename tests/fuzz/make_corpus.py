@@ -221,6 +221,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
         },
         "multistream": {k: whole(v) for k, v in _multistream().items()}
         | {"propose-split": split(_multistream()["propose"], 0x31)},
+        "multistream_streams": {k: whole(v) for k, v in _multistream().items()},
         "noise_responder": {"msg1": whole(_noise_msg1()), "msg1-split": split(_noise_msg1(), 0x21)},
         "noise_initiator": {"short": whole(encode_frame(bytes(80))), "long": whole(_noise_msg1())},
         "noise_msg2_payload": {"valid": payload, "rsa": encode_payload(ids[3], static)},

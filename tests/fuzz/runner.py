@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Coverage-guided fuzzing (atheris/libFuzzer) of every decoder of remote "
         "bytes. Invariant: a decoder returns a value or raises a StackError subclass.",
     )
-    parser.add_argument("target", nargs="?", help="the target to fuzz (see --list)")
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help="targets to fuzz (--list)")
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
     parser.add_argument("--all", action="store_true", help="fuzz every target in turn")
     parser.add_argument("--seconds", type=int, default=60, help="time per target (default 60)")
@@ -227,14 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(names))
         return 0
-    if args.all == bool(args.target):
-        parser.error("give one TARGET or --all")
-    if args.target and args.target not in names:
-        parser.error(f"unknown target {args.target!r} (see --list)")
+    if args.all == bool(args.targets):
+        parser.error("give TARGET(s) or --all")
+    unknown = set(args.targets) - set(names)
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(sorted(unknown))} (see --list)")
     if args.reproduce:
-        if not args.target:
-            parser.error("--reproduce needs a TARGET")
-        return reproduce(args.target, args.reproduce)
+        if len(args.targets) != 1:
+            parser.error("--reproduce needs one TARGET")
+        return reproduce(args.targets[0], args.reproduce)
     if args.seconds < 1 or args.jobs < 1:
         parser.error("--seconds and --jobs must be at least 1")
     try:
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     workdir = args.workdir.resolve()
     os.makedirs(workdir, exist_ok=True)
-    return fuzz(names if args.all else [args.target], args.seconds, workdir, args.jobs)
+    return fuzz(names if args.all else args.targets, args.seconds, workdir, args.jobs)
 
 
 if __name__ == "__main__":

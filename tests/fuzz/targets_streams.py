@@ -1,5 +1,6 @@
 """Fuzz targets whose decoder reads a trio stream: ping and perf handlers, relay hop/stop
-reads, and the WebSocket stream (server and client) fed hostile bytes by the remote side.
+reads, multistream negotiation, and the WebSocket stream (server and client) fed hostile
+bytes by the remote side.
 
 Each input runs in its own ``trio.run`` over :class:`HostileStream`, which plays the peer.
 """
@@ -21,6 +22,8 @@ from protocols.perf import PerfConfig, PerfService
 from protocols.ping import PingConfig, PingService, _round_trip
 from protocols.relay.wire import read_hop, read_stop
 from stack.bufstream import BufferedStream
+from stack.multistream.lazy import LazyNegotiatedStream
+from stack.multistream.negotiate import handle_protocol, list_protocols, select_protocol
 from stack.netstream import NetStream
 from transports.ws_stream import WebSocketStream, open_client_stream
 
@@ -220,3 +223,22 @@ def ws_client_upgrade(data: bytes) -> None:
     headers, _, frames = data.partition(b"\r\n\r\n")
     respond = _accepting([frames] if frames else [], headers + b"\r\n" if headers else b"")
     _run(lambda: _client(HostileStream([], respond=respond)))
+
+
+# ---------------------------------------------------------------- multistream on trio
+async def _lazy_read(stream: HostileStream) -> None:
+    lazy = LazyNegotiatedStream(stream, "/echo/1.0.0")
+    await lazy.send_all(b"request")
+    while await lazy.receive_some(1024):
+        pass
+
+
+@target("multistream_streams")
+def multistream_streams(data: bytes) -> None:
+    """The trio negotiation helpers (listener, dialer, lister, lazy dialer) over the input."""
+    pieces = chunks(data)
+    ours = ["/ipfs/ping/1.0.0", "/echo/1.0.0"]
+    _run(lambda: handle_protocol(HostileStream(pieces), ours))
+    _run(lambda: select_protocol(HostileStream(pieces), ours))
+    _run(lambda: list_protocols(HostileStream(pieces)))
+    _run(lambda: _lazy_read(HostileStream(pieces)))
