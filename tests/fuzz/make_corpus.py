@@ -53,6 +53,8 @@ CORPUS = Path(__file__).parent / "corpus"
 KNOWN_CRASHES = {
     # identify: a protocols entry that is not UTF-8 came back as bytes -> TypeError.
     "identify": {"non-utf8-protocol": whole(base64.b64decode("GgpBYJafn2BgYGBg"))},
+    # Jid.parse: a lone surrogate (decoded with surrogateescape) -> UnicodeEncodeError.
+    "xmpp_jid": {"lone-surrogate": b"a\xed\xa0\x80@b/c"},
 }
 
 ADDRS = [
@@ -212,6 +214,11 @@ def seeds() -> dict[str, dict[str, bytes]]:
             "other-keys": b"\x07foo=bar\x0bdnsaddr2=/x",
         },
         "xmpp_presence_xml": {"payload": presence},
+        "xmpp_jid": {
+            "full": "Alice@Example.ORG/Phone-é".encode(),
+            "bare": b"example.org",
+            "bad": b"@example.org/",
+        },
         "xmpp_presence_attrs": {
             "valid": b"1.2.3.4\x004001\x00::ffff:10.0.0.1\x004001\x00" + pub + b"\x00" + pub
         },

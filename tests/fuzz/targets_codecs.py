@@ -14,6 +14,7 @@ from protocols.discovery.mdns.records import (
     parse_dnsaddr,
     split_txt,
 )
+from protocols.discovery.xmpp.jid import Jid
 from protocols.discovery.xmpp.presence import parse_e2e, parse_p2p, parse_presence
 from protocols.identify.codec import decode_identify
 from protocols.nat.upnp import Gateway, check_external_ip
@@ -45,9 +46,12 @@ def varint(data: bytes) -> None:
 
 
 def _use_multiaddr(addr: Multiaddr) -> None:
-    """What the node does with a peer's address: print, re-parse, look inside."""
-    decodes(Multiaddr.from_string, str(addr))
-    addr.to_bytes()
+    """What the node does with a peer's address: print, re-parse, look inside.
+
+    Both forms of a decoded address must decode again to the same address.
+    """
+    assert Multiaddr.from_string(str(addr)) == addr
+    assert Multiaddr.from_bytes(addr.to_bytes()) == addr
     decodes(addr.peer_id)
     decodes(addr.host_port)
     decodes(addr.without_peer_id)
@@ -191,6 +195,15 @@ def xmpp_presence_xml(data: bytes) -> None:
     for child in root.iter():
         decodes(parse_p2p, child)
         decodes(parse_e2e, child)
+
+
+@target("xmpp_jid")
+def xmpp_jid(data: bytes) -> None:
+    """A JID from a stanza's ``from``: parsed, and its printed form parses to the same."""
+    jid = decodes(Jid.parse, text_of(data))
+    if jid is not None:
+        assert Jid.parse(str(jid)) == jid
+    decodes(Jid.parse_full, text_of(data))
 
 
 _P2P_ATTRS = ("extIp", "extPort", "locIp", "locPort")
