@@ -149,10 +149,14 @@ def relay_wire(data: bytes) -> None:
 
 # -------------------------------------------------------------------------- WebSocket
 async def _drain(stream: WebSocketStream) -> None:
+    """Use the stream as a protocol would: send, read to the end, send again, half-close."""
     try:
+        await stream.send_all(b"hello")
         for _ in range(10_000):
             if not await stream.receive_some(65536):
                 break
+        await stream.send_all(b"bye")
+        await stream.send_eof()
     finally:
         await stream.aclose()
 
