@@ -234,6 +234,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "noise_msg2_payload": {"valid": payload, "rsa": encode_payload(ids[3], static)},
         "noise_msg3_payload": {"valid": payload, "rsa": encode_payload(ids[3], static)},
         "noise_payload": {"valid": payload},
+        "noise_stream": {"text": whole(b"hello world"), "split": split(bytes(300), 0x77)},
         "noise_transport": {"frames": split(bytes(encryptor.encrypt(b"hello" * 10)), 0x5F)},
         "yamux": {k: whole(v) for k, v in _yamux().items()}
         | {"split": split(_yamux()["open-data-fin"], 0x35)},

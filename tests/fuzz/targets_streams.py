@@ -25,10 +25,12 @@ from stack.bufstream import BufferedStream
 from stack.multistream.lazy import LazyNegotiatedStream
 from stack.multistream.negotiate import handle_protocol, list_protocols, select_protocol
 from stack.netstream import NetStream
+from stack.security.noise.cipher import FrameEncryptor
+from stack.security.noise.stream import NoiseStream
 from transports.ws_stream import WebSocketStream, open_client_stream
 
 from .registry import chunks, is_typed_stream_error, target
-from .targets_codecs import BOB
+from .targets_codecs import ALICE, BOB
 
 if TYPE_CHECKING:
     from muxers.base import MuxedStream
@@ -246,3 +248,37 @@ def multistream_streams(data: bytes) -> None:
     _run(lambda: select_protocol(HostileStream(pieces), ours))
     _run(lambda: list_protocols(HostileStream(pieces)))
     _run(lambda: _lazy_read(HostileStream(pieces)))
+
+
+# ------------------------------------------------------------------------ Noise stream
+async def _noise_read(transport: HostileStream) -> None:
+    stream = NoiseStream(
+        transport,
+        send_key=bytes(32),
+        recv_key=_NOISE_KEY,
+        local_peer=BOB.peer_id,
+        remote_peer=ALICE.peer_id,
+        remote_public_key=ALICE.public_key,
+    )
+    try:
+        await stream.send_all(b"hello")
+        while await stream.receive_some(1000):
+            pass
+        await stream.send_eof()
+    finally:
+        await stream.aclose()
+
+
+_NOISE_KEY = bytes(range(32))
+
+
+@target("noise_stream")
+def noise_stream(data: bytes) -> None:
+    """The Noise transport stream: raw hostile bytes, then the pieces as valid frames (the
+    last one cut short when the input's length is odd)."""
+    _run(lambda: _noise_read(HostileStream(chunks(data))))
+    encryptor = FrameEncryptor(_NOISE_KEY)
+    wire = b"".join(bytes(encryptor.encrypt(piece)) for piece in chunks(data))
+    if len(data) % 2:
+        wire = wire[:-1]
+    _run(lambda: _noise_read(HostileStream([wire[i : i + 50] for i in range(0, len(wire), 50)])))
