@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack.errors import ProtocolError, StackError
+from stack.errors import DecodeError, ProtocolError, StackError
 
 
 class PingError(ProtocolError):
@@ -15,6 +15,10 @@ class PingTimeout(StackError):
 
 class IdentifyError(ProtocolError):
     """An identify message was malformed or did not match the authenticated peer."""
+
+
+class IdentifyDecodeError(IdentifyError, DecodeError):
+    """An identify message is not a well-formed protobuf (or a string field is not UTF-8)."""
 
 
 class EchoError(ProtocolError):

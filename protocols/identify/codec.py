@@ -6,13 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from google.protobuf.message import DecodeError as ProtobufDecodeError
-
 from stack.errors import MultiaddrError
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
+from stack.protobuf import parse_message, text, texts
 
-from ..errors import IdentifyError
+from ..errors import IdentifyDecodeError, IdentifyError
 from .pb.identify_pb2 import Identify
 
 logger: Final = logging.getLogger("p2pstack.identify")
@@ -70,14 +69,12 @@ def decode_identify(messages: list[bytes], expected_peer: PeerId) -> IdentifyInf
     Unparseable addresses are skipped (with a debug log); everything else malformed raises.
 
     Raises:
-        IdentifyError: a message does not parse, or its public key is not the peer's.
+        IdentifyDecodeError: a message does not parse, or a string field is not UTF-8.
+        IdentifyError: the public key is malformed or not the peer's.
     """
     merged = Identify()
-    try:
-        for data in messages:
-            merged.MergeFromString(data)
-    except ProtobufDecodeError as exc:
-        raise IdentifyError(f"malformed identify message: {exc}") from exc
+    for data in messages:
+        parse_message(merged, data, what="identify message", error=IdentifyDecodeError, merge=True)
     if merged.HasField("publicKey"):
         try:
             claimed = PeerId.from_public_key_bytes(merged.publicKey)
@@ -88,16 +85,23 @@ def decode_identify(messages: list[bytes], expected_peer: PeerId) -> IdentifyInf
                 f"identify public key belongs to {claimed}, not to the authenticated "
                 f"peer {expected_peer}"
             )
+    protocols = texts(
+        merged.protocols[:MAX_PROTOCOLS], what="identify protocol", error=IdentifyDecodeError
+    )
     return IdentifyInfo(
         peer_id=expected_peer,
-        protocol_version=merged.protocolVersion,
-        agent_version=merged.agentVersion,
+        protocol_version=text(
+            merged.protocolVersion, what="identify protocolVersion", error=IdentifyDecodeError
+        ),
+        agent_version=text(
+            merged.agentVersion, what="identify agentVersion", error=IdentifyDecodeError
+        ),
         public_key=merged.publicKey,
         listen_addrs=tuple(_addrs(merged.listenAddrs[:MAX_ADDRS])),
         observed_addr=next(iter(_addrs([merged.observedAddr])), None)
         if merged.HasField("observedAddr")
         else None,
-        protocols=tuple(p for p in merged.protocols[:MAX_PROTOCOLS] if p.startswith("/")),
+        protocols=tuple(p for p in protocols if p.startswith("/")),
     )
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from google.protobuf.message import DecodeError as ProtobufDecodeError
-
 from stack.errors import InvalidKeyError, PeerIdError
 from stack.identity import Identity, PeerId, PublicKey
+from stack.protobuf import parse_message
 from stack.varint import encode_uvarint
 
 from .errors import EnvelopeError, RelayMessageError, VoucherError
@@ -81,11 +80,7 @@ def open_envelope(data: bytes, domain: str, payload_type: bytes) -> SignedEnvelo
     """
     if len(data) > MAX_ENVELOPE_SIZE:
         raise RelayMessageError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_SIZE}")
-    message = pb.Envelope()
-    try:
-        message.ParseFromString(bytes(data))
-    except (ProtobufDecodeError, RuntimeWarning, ValueError) as exc:
-        raise RelayMessageError(f"malformed envelope: {exc}") from exc
+    message = parse_message(pb.Envelope(), data, what="envelope", error=RelayMessageError)
     try:
         key = PublicKey.from_protobuf(message.public_key)
     except InvalidKeyError as exc:
@@ -118,11 +113,7 @@ class Voucher:
     @classmethod
     def from_bytes(cls, data: bytes) -> Voucher:
         """Parse a voucher payload. Raises RelayMessageError."""
-        message = pb.Voucher()
-        try:
-            message.ParseFromString(bytes(data))
-        except (ProtobufDecodeError, RuntimeWarning, ValueError) as exc:
-            raise RelayMessageError(f"malformed voucher: {exc}") from exc
+        message = parse_message(pb.Voucher(), data, what="voucher", error=RelayMessageError)
         if not (message.HasField("relay") and message.HasField("peer")):
             raise RelayMessageError("voucher without relay or peer")
         try:

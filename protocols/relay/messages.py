@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from google.protobuf.message import DecodeError as ProtobufDecodeError
-
 from stack.errors import MultiaddrError, PeerIdError
 from stack.identity import PeerId
 from stack.multiaddr import Multiaddr
+from stack.protobuf import parse_message
 
 from .errors import RelayMessageError
 from .pb import circuit_pb2 as pb
@@ -182,11 +181,7 @@ def _status(value: int) -> int:
 def _parse(cls: type[pb.HopMessage] | type[pb.StopMessage], data: bytes, what: str) -> object:
     if len(data) > MAX_MESSAGE_SIZE:
         raise RelayMessageError(f"{what} of {len(data)} bytes exceeds {MAX_MESSAGE_SIZE}")
-    message = cls()
-    try:
-        message.ParseFromString(bytes(data))
-    except (ProtobufDecodeError, RuntimeWarning, ValueError) as exc:
-        raise RelayMessageError(f"malformed {what}: {exc}") from exc
+    message = parse_message(cls(), data, what=what, error=RelayMessageError)
     if not message.HasField("type"):
         raise RelayMessageError(f"{what} without a type")
     return message

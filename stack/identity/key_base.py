@@ -15,9 +15,9 @@ from typing import ClassVar, Final, Self
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from google.protobuf.message import DecodeError as _PbDecodeError
 
 from ..errors import InvalidKeyError
+from ..protobuf import parse_message
 from .pb import crypto_pb2
 from .peer_id import PeerId
 
@@ -54,11 +54,7 @@ def _decode(
         raise InvalidKeyError(f"a serialized key must be bytes, not {type(data).__name__}")
     if len(data) > MAX_KEY_PROTOBUF_LEN:
         raise InvalidKeyError(f"serialized key of {len(data)} bytes exceeds {MAX_KEY_PROTOBUF_LEN}")
-    msg = message_cls()
-    try:
-        msg.ParseFromString(bytes(data))
-    except _PbDecodeError as exc:
-        raise InvalidKeyError(f"malformed key protobuf: {exc}") from exc
+    msg = parse_message(message_cls(), data, what="key protobuf", error=InvalidKeyError)
     # proto2 closed enum: an unknown Type value lands in unknown fields, leaving Type unset.
     if not (msg.HasField("Type") and msg.HasField("Data")):
         raise InvalidKeyError("key protobuf lacks a (known) Type or Data field")

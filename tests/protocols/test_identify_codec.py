@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from protocols.errors import IdentifyError
+from protocols.errors import IdentifyDecodeError, IdentifyError
 from protocols.identify.codec import MAX_SEND_SIZE, decode_identify, encode_identify
+from stack.errors import DecodeError
 from stack.identity import Identity
 from stack.multiaddr import Multiaddr
 
@@ -58,3 +61,25 @@ def test_any_bytes_decode_or_raise_identify_error(messages: list[bytes]) -> None
     except IdentifyError:
         return
     assert info.peer_id == ALICE.peer_id
+
+
+# Regression (issue 12): upb hands back bytes for a proto2 string field that is not UTF-8;
+# ``protocols`` then made decode_identify raise TypeError ("startswith first arg must be
+# bytes"), which killed the node.
+NON_UTF8_PROTOCOL = base64.b64decode("GgpBYJafn2BgYGBg")
+
+
+def test_non_utf8_protocol_is_a_decode_error() -> None:
+    with pytest.raises(IdentifyDecodeError, match="identify protocol is not UTF-8"):
+        decode_identify([NON_UTF8_PROTOCOL], ALICE.peer_id)
+
+
+@pytest.mark.parametrize("tag", [0x2A, 0x32])  # protocolVersion (5), agentVersion (6)
+def test_non_utf8_version_strings_are_decode_errors(tag: int) -> None:
+    with pytest.raises(IdentifyDecodeError, match="not UTF-8"):
+        decode_identify([bytes([tag, 2, 0xFF, 0xFE])], ALICE.peer_id)
+
+
+def test_identify_decode_error_is_a_decode_error_and_an_identify_error() -> None:
+    assert issubclass(IdentifyDecodeError, DecodeError)
+    assert issubclass(IdentifyDecodeError, IdentifyError)

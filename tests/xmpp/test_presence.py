@@ -163,3 +163,11 @@ def test_any_key_text_parses_or_raises_typed(text: str) -> None:
 def test_any_jid_parses_or_raises_typed(text: str) -> None:
     with contextlib.suppress(JidError):
         Jid.parse(text)
+
+
+@pytest.mark.parametrize("text", ["a\ud800@example.org/r", "a@example.org/\udcff", "\udfff.org"])
+def test_jid_with_lone_surrogates_is_a_jid_error(text: str) -> None:
+    # Regression (fuzzing, issue 12): the length check encoded the parts and raised
+    # UnicodeEncodeError instead of JidError.
+    with pytest.raises(JidError, match="not valid Unicode"):
+        Jid.parse(text)

@@ -40,7 +40,11 @@ class Jid:
             raise JidError(f"invalid domain in JID {text!r}")
         if any(c in local for c in " \"&'/:<>@"):
             raise JidError(f"invalid localpart in JID {text!r}")
-        if any(len(part.encode()) > MAX_PART for part in (local, domain, resource)):
+        try:
+            sizes = [len(part.encode()) for part in (local, domain, resource)]
+        except UnicodeEncodeError:  # lone surrogates: not Unicode text
+            raise JidError(f"JID {text[:64]!r} is not valid Unicode") from None
+        if max(sizes) > MAX_PART:
             raise JidError(f"JID part too long in {text[:64]!r}...")
         if any(ord(c) < 0x20 for c in text):
             raise JidError("control character in JID")

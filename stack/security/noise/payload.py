@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from google.protobuf.message import DecodeError as _PbDecodeError
-
 from ...errors import DecodeError
 from ...identity.identity import Identity
+from ...protobuf import parse_message
 from . import payload_pb2
 
 SIGNATURE_PREFIX: Final = b"noise-libp2p-static-key:"
@@ -43,11 +42,7 @@ def decode_payload(data: bytes) -> HandshakePayload:
     Raises:
         DecodeError: malformed protobuf, or ``identity_key``/``identity_sig`` missing.
     """
-    msg = payload_pb2.NoiseHandshakePayload()
-    try:
-        msg.ParseFromString(bytes(data))
-    except (_PbDecodeError, UnicodeDecodeError) as exc:
-        raise DecodeError(f"malformed Noise handshake payload: {exc}") from exc
+    msg = parse_message(payload_pb2.NoiseHandshakePayload(), data, what="Noise handshake payload")
     if not (msg.HasField("identity_key") and msg.HasField("identity_sig")):
         raise DecodeError("Noise handshake payload lacks identity_key or identity_sig")
     return HandshakePayload(identity_key=msg.identity_key, identity_sig=msg.identity_sig)

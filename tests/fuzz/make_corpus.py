@@ -1,0 +1,294 @@
+"""Write the seed corpus: ``tests/fuzz/corpus/<target>/<name>`` (small valid and near-valid
+inputs per target, plus inputs that once crashed a decoder). Deterministic: running it again
+rewrites the same files. Run from the repository root::
+
+    .venv/bin/python -m tests.fuzz.make_corpus
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+
+from muxers.yamux.frames import HEADER
+from protocols.discovery.mdns.records import build_txt
+from protocols.discovery.xmpp.presence import P2PInfo, build_payload
+from protocols.identify.codec import encode_identify
+from protocols.relay.envelope import make_voucher, seal
+from protocols.relay.messages import (
+    HopMessage,
+    HopType,
+    Limit,
+    Peer,
+    Reservation,
+    StopMessage,
+    StopType,
+    encode_hop,
+    encode_stop,
+)
+from protocols.request_response.framing import REJECTION
+from stack.identity import Identity, PrivateKey
+from stack.identity.key_ecdsa import EcdsaPrivateKey, Secp256k1PrivateKey
+from stack.multiaddr import Multiaddr
+from stack.multistream.messages import PROTOCOL_ID, encode_ls_response, encode_message
+from stack.security.noise.cipher import FrameEncryptor
+from stack.security.noise.framing import encode_frame
+from stack.security.noise.payload import encode_payload
+from stack.varint import encode_uvarint, length_prefixed
+
+from .registry import split, whole
+from .targets_codecs import ALICE, BOB
+from .targets_streams import UPGRADE_REQUEST
+
+CORPUS = Path(__file__).parent / "corpus"
+
+# Inputs that made a decoder raise something else than a StackError (regression seeds).
+KNOWN_CRASHES = {
+    # identify: a protocols entry that is not UTF-8 came back as bytes -> TypeError.
+    "identify": {"non-utf8-protocol": whole(base64.b64decode("GgpBYJafn2BgYGBg"))},
+    # Jid.parse: a lone surrogate (decoded with surrogateescape) -> UnicodeEncodeError.
+    "xmpp_jid": {"lone-surrogate": b"a\xed\xa0\x80@b/c"},
+}
+
+ADDRS = [
+    "/ip4/127.0.0.1/tcp/4001",
+    "/ip6/::1/tcp/4001/ws",
+    f"/ip4/1.2.3.4/tcp/1/p2p/{ALICE.peer_id}/p2p-circuit/p2p/{BOB.peer_id}",
+    "/dns4/example.local/tcp/443/wss",
+    "/ip6zone/eth0/ip6/fe80::1/udp/4001/quic-v1",
+    "/memory/42",
+    "/ip4/10.0.0.1/udp/1/quic-v1/webtransport/certhash/uEiAkH5a4DK6Fq6z1Sm2V4Gf8tFTkIzD1Qml1gH8VrOxH6g",
+    "/dns/example.com/tcp/80/http/http-path/a%2Fb",
+]
+
+
+def _mask(payload: bytes, key: bytes = b"\x01\x02\x03\x04") -> bytes:
+    return key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def _ws_frame(opcode: int, payload: bytes, *, masked: bool, fin: bool = True) -> bytes:
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    bit = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([bit | n])
+    else:
+        head += bytes([bit | 126]) + struct.pack("!H", n)
+    return head + (_mask(payload) if masked else payload)
+
+
+def _ws_frames(masked: bool) -> dict[str, bytes]:
+    close = struct.pack("!H", 1000) + b"bye"
+    return {
+        "binary": _ws_frame(2, b"hello", masked=masked),
+        "text": _ws_frame(1, "héllo".encode(), masked=masked),
+        "fragments": _ws_frame(2, b"ab", masked=masked, fin=False)
+        + _ws_frame(0, b"cd", masked=masked),
+        "ping-close": _ws_frame(9, b"p", masked=masked) + _ws_frame(8, close, masked=masked),
+        "close-error": _ws_frame(8, struct.pack("!H", 4000), masked=masked),
+        "big": _ws_frame(2, bytes(300), masked=masked),
+    }
+
+
+def _yamux() -> dict[str, bytes]:
+    syn = HEADER.pack(0, 1, 0x1, 1, 0)
+    data = HEADER.pack(0, 0, 0, 1, 5) + b"hello"
+    return {
+        "open-data-fin": syn + data + HEADER.pack(0, 0, 0x4, 1, 0),
+        "syn-on-data": HEADER.pack(0, 0, 0x1, 3, 3) + b"abc",
+        "window-update": syn + HEADER.pack(0, 1, 0, 1, 1 << 20),
+        "ping": HEADER.pack(0, 2, 0x1, 0, 7) + HEADER.pack(0, 2, 0x2, 0, 0),
+        "go-away": HEADER.pack(0, 3, 0, 0, 2),
+        "rst": syn + HEADER.pack(0, 1, 0x8, 1, 0),
+        "our-stream": HEADER.pack(0, 1, 0x2, 2, 0) + HEADER.pack(0, 0, 0, 2, 2) + b"hi",
+    }
+
+
+def _multistream() -> dict[str, bytes]:
+    header = encode_message(PROTOCOL_ID)
+    return {
+        "propose": header + encode_message("/ipfs/ping/1.0.0") + b"trailing",
+        "propose-unknown": header + encode_message("/nope/1.0.0") + encode_message("/echo/1.0.0"),
+        "ls": header + encode_message("ls"),
+        "na": header + encode_message("na"),
+        "ls-answer": header + encode_ls_response(["/a/1", "/b/2"]),
+    }
+
+
+def _noise_msg1() -> bytes:
+    ephemeral = x25519.X25519PrivateKey.from_private_bytes(bytes(range(32))).public_key()
+    return encode_frame(ephemeral.public_bytes_raw())
+
+
+def _identities() -> list[Identity]:
+    """One identity per key type, all fixed (the RSA key is the spec's test vector)."""
+    rsa_hex = (Path(__file__).parents[1] / "identity" / "data" / "rsa_private.hex").read_text()
+    return [
+        ALICE,
+        Identity.from_private_key(Secp256k1PrivateKey.from_raw(bytes(31) + b"\x01")),
+        Identity.from_private_key(EcdsaPrivateKey(ec.derive_private_key(7, ec.SECP256R1()))),
+        Identity.from_private_key(PrivateKey.from_protobuf(bytes.fromhex(rsa_hex.strip()))),
+    ]
+
+
+def seeds() -> dict[str, dict[str, bytes]]:
+    """Every target's seeds by name."""
+    addrs = [Multiaddr(a) for a in ADDRS]
+    ids = _identities()
+    static = bytes(range(1, 33))
+    payload = encode_payload(ALICE, static)
+    hop = [
+        HopMessage(HopType.RESERVE),
+        HopMessage(HopType.CONNECT, peer=Peer(BOB.peer_id, tuple(addrs[:2]))),
+        HopMessage(
+            HopType.STATUS,
+            reservation=Reservation(2**40, tuple(addrs[:1]), make_voucher(ALICE, BOB.peer_id, 9)),
+            limit=Limit(duration=120, data=1 << 17),
+            status=100,
+        ),
+    ]
+    stop = [
+        StopMessage(StopType.CONNECT, peer=Peer(ALICE.peer_id), limit=Limit(duration=1)),
+        StopMessage(StopType.STATUS, status=270),
+    ]
+    identify = encode_identify(
+        public_key=ALICE.public_key.to_protobuf(),
+        listen_addrs=addrs,
+        protocols=["/ipfs/ping/1.0.0", "/ipfs/id/1.0.0", "not-a-protocol"],
+        observed_addr=addrs[0],
+        agent_version="p2pstack/fuzz",
+        protocol_version="ipfs/0.1.0",
+    )
+    encryptor = FrameEncryptor(bytes(32))
+    presence = b"".join(
+        ET.tostring(e)
+        for e in build_payload(
+            P2PInfo(ext_ip="1.2.3.4", ext_port=4001, loc_ip="10.0.0.2", loc_port=4001),
+            ALICE.public_key.raw_bytes(),
+        )
+    )
+    pub = base64.b64encode(ALICE.public_key.raw_bytes())
+    return {
+        "varint": {
+            "small": b"\x05",
+            "max": encode_uvarint(2**63 - 1),
+            "non-minimal": b"\x80\x00",
+            "too-long": b"\xff" * 10,
+            "prefixed": length_prefixed(b"body"),
+        },
+        "multiaddr_bytes": {f"addr{i}": a.to_bytes() for i, a in enumerate(addrs)},
+        "multiaddr_string": {f"addr{i}": str(a).encode() for i, a in enumerate(addrs)},
+        "public_key": {i.public_key.key_type.name: i.public_key.to_protobuf() for i in ids},
+        "private_key": {i.public_key.key_type.name: i.private_key.to_protobuf() for i in ids},
+        "peer_id_bytes": {i.public_key.key_type.name: i.peer_id.multihash for i in ids},
+        "peer_id_string": {
+            "base58": str(ALICE.peer_id).encode(),
+            "cid": ALICE.peer_id.to_cid().encode(),
+            "rsa-base58": str(ids[3].peer_id).encode(),
+        },
+        "identify": {"valid": whole(identify), "split": split(identify, 0xA7)},
+        "relay_hop": {f"hop{i}": encode_hop(m) for i, m in enumerate(hop)},
+        "relay_stop": {f"stop{i}": encode_stop(m) for i, m in enumerate(stop)},
+        "relay_voucher": {"voucher": make_voucher(ALICE, BOB.peer_id, 2**40)},
+        "signed_envelope": {
+            "voucher": make_voucher(ALICE, BOB.peer_id, 1),
+            "empty-domain": seal(BOB, "", b"", b"payload").to_bytes(),
+        },
+        "rr_codecs": {
+            "request": json.dumps({"name": "x", "count": 3}).encode(),
+            "empty": b"{}",
+            "nested": b"[" * 50 + b"]" * 50,
+            "big-number": b"1" * 5000,
+        },
+        "mdns_txt": {
+            "valid": build_txt([addrs[0], addrs[1]], ALICE.peer_id).rdata,
+            "two-peers": build_txt([addrs[0]], ALICE.peer_id).rdata
+            + build_txt([addrs[0]], BOB.peer_id).rdata,
+            "other-keys": b"\x07foo=bar\x0bdnsaddr2=/x",
+        },
+        "xmpp_presence_xml": {"payload": presence},
+        "xmpp_jid": {
+            "full": "Alice@Example.ORG/Phone-é".encode(),
+            "bare": b"example.org",
+            "bad": b"@example.org/",
+        },
+        "xmpp_presence_attrs": {
+            "valid": b"1.2.3.4\x004001\x00::ffff:10.0.0.1\x004001\x00" + pub + b"\x00" + pub
+        },
+        "upnp": {
+            "public": b"192.168.1.2\x0093.184.216.34\x00192.168.1.2\x00\x0f\xa1",
+            "private": b"10.0.0.2\x0010.0.0.1\x00\x00\x00",
+        },
+        "multistream": {k: whole(v) for k, v in _multistream().items()}
+        | {"propose-split": split(_multistream()["propose"], 0x31)},
+        "multistream_streams": {k: whole(v) for k, v in _multistream().items()},
+        "noise_responder": {"msg1": whole(_noise_msg1()), "msg1-split": split(_noise_msg1(), 0x21)},
+        "noise_initiator": {"short": whole(encode_frame(bytes(80))), "long": whole(_noise_msg1())},
+        "noise_msg2_payload": {"valid": payload, "rsa": encode_payload(ids[3], static)},
+        "noise_msg3_payload": {"valid": payload, "rsa": encode_payload(ids[3], static)},
+        "noise_payload": {"valid": payload},
+        "noise_stream": {"text": whole(b"hello world"), "split": split(bytes(300), 0x77)},
+        "noise_transport": {"frames": split(bytes(encryptor.encrypt(b"hello" * 10)), 0x5F)},
+        "yamux": {k: whole(v) for k, v in _yamux().items()}
+        | {"split": split(_yamux()["open-data-fin"], 0x35)},
+        "rr_framing": {
+            "message": whole(length_prefixed(b'{"a":1}')),
+            "rejection": split(REJECTION, 1),
+            "empty": whole(b"\x00"),
+        },
+        "ping": {"one": whole(bytes(range(32))), "partial": whole(bytes(40))},
+        "perf": {"small": whole(struct.pack(">Q", 10) + b"upload"), "huge": whole(b"\xff" * 8)},
+        "relay_wire": {f"hop{i}": whole(length_prefixed(encode_hop(m))) for i, m in enumerate(hop)},
+        "ws_server": {k: whole(UPGRADE_REQUEST + v) for k, v in _ws_frames(masked=True).items()},
+        "ws_server_frames": {k: whole(v) for k, v in _ws_frames(masked=True).items()},
+        "ws_client": {
+            "refused": whole(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+            "bad-accept": whole(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: "
+                b"websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: x\r\n\r\n"
+            ),
+        },
+        "ws_client_frames": {k: whole(v) for k, v in _ws_frames(masked=False).items()},
+        "ws_client_upgrade": {
+            "deflate": b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+            + _ws_frames(masked=False)["binary"],
+            "protocol": b"Sec-WebSocket-Protocol: x\r\nX-Y: z\r\n\r\n",
+            "frames-only": b"\r\n\r\n" + _ws_frames(masked=False)["ping-close"],
+        },
+    }
+
+
+def write(corpus: Path = CORPUS) -> Iterable[Path]:
+    """(Re)write the corpus; return the files written."""
+    from .targets import TARGETS
+
+    all_seeds = seeds()
+    for name, crashes in KNOWN_CRASHES.items():
+        all_seeds[name] |= {f"crash-{k}": v for k, v in crashes.items()}
+    missing = set(TARGETS) - set(all_seeds)
+    if missing:
+        raise SystemExit(f"no seeds for: {', '.join(sorted(missing))}")
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    written = []
+    for target_name, entries in sorted(all_seeds.items()):
+        folder = corpus / target_name
+        folder.mkdir(parents=True)
+        for entry, data in sorted(entries.items()):
+            path = folder / entry
+            path.write_bytes(data)
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    files = list(write())
+    print(f"wrote {len(files)} seed files under {CORPUS}")

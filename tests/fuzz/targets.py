@@ -1,0 +1,8 @@
+"""Every fuzz target, by name: import :data:`TARGETS` from here (see :mod:`.registry`)."""
+
+from __future__ import annotations
+
+from . import targets_codecs, targets_stateful, targets_streams
+from .registry import TARGETS, Target
+
+__all__ = ["TARGETS", "Target", "targets_codecs", "targets_stateful", "targets_streams"]
