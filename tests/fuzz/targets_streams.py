@@ -22,9 +22,11 @@ from protocols.perf import PerfConfig, PerfService
 from protocols.ping import PingConfig, PingService, _round_trip
 from protocols.relay.wire import read_hop, read_stop
 from stack.bufstream import BufferedStream
+from stack.limits import ConnectionLimits
 from stack.multistream.lazy import LazyNegotiatedStream
 from stack.multistream.negotiate import handle_protocol, list_protocols, select_protocol
 from stack.netstream import NetStream
+from stack.resources import MemoryLimits, ResourceManager
 from stack.security.noise.cipher import FrameEncryptor
 from stack.security.noise.stream import NoiseStream
 from transports.ws_stream import WebSocketStream, open_client_stream
@@ -108,8 +110,13 @@ class _FakeConnection:
 
 
 def _net_stream(stream: HostileStream, protocol: str) -> NetStream:
+    resources = ResourceManager(ConnectionLimits(), MemoryLimits())
+    scope = resources.open_connection(inbound=True).open_stream(inbound=True, protocol=protocol)
     return NetStream(
-        cast("MuxedStream", stream), protocol, cast("NodeConnection", _FakeConnection())
+        cast("MuxedStream", stream),
+        protocol,
+        cast("NodeConnection", _FakeConnection()),
+        scope=scope,
     )
 
 
