@@ -21,3 +21,15 @@ def test_readme_compose_example_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "b'HELLO'" in result.stdout
     assert " ms" in result.stdout
+
+
+def test_readme_limits_example_runs(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "MemoryLimits.scaled" in b]
+    script = tmp_path / "limits.py"
+    script.write_text(block)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'limit': 268435456" in result.stdout
