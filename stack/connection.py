@@ -22,7 +22,10 @@ from .resources import ConnectionScope, StreamScope
 from .security import SecureStream
 
 if TYPE_CHECKING:
+    from transports.base import RawConnection
+
     from .node import Node
+    from .upgrader import Upgraded
 
 logger: Final = logging.getLogger("p2pstack.connection")
 
@@ -92,6 +95,30 @@ class Connection:
         self._activity = trio.Event()
         self.last_active = self.opened_at
         """When a stream last opened or closed on this connection (trio time)."""
+
+    @classmethod
+    def from_upgrade(
+        cls,
+        node: Node,
+        raw: RawConnection,
+        upgraded: Upgraded,
+        *,
+        direction: Direction,
+        scope: ConnectionScope,
+    ) -> Connection:
+        """The connection an upgrade of ``raw`` produced (not admitted or running yet)."""
+        return cls(
+            node,
+            upgraded.secure,
+            upgraded.session,
+            direction=direction,
+            local_addr=raw.local_addr,
+            remote_addr=raw.remote_addr,
+            security_protocol=upgraded.security_protocol,
+            muxer_protocol=upgraded.muxer_protocol,
+            scope=scope,
+            limited=raw.limited,
+        )
 
     @property
     def num_streams(self) -> int:

@@ -243,17 +243,8 @@ class ConnectionManager:
                 logger.info("inbound handshake from %s evicted", raw.remote_addr)
                 return
             ticket.established()
-            conn = Connection(
-                node,
-                upgraded.secure,
-                upgraded.session,
-                direction=Direction.INBOUND,
-                local_addr=raw.local_addr,
-                remote_addr=raw.remote_addr,
-                security_protocol=upgraded.security_protocol,
-                muxer_protocol=upgraded.muxer_protocol,
-                scope=scope,
-                limited=raw.limited,
+            conn = Connection.from_upgrade(
+                node, raw, upgraded, direction=Direction.INBOUND, scope=scope
             )
             try:
                 await self.admit(conn)

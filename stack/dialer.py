@@ -173,15 +173,6 @@ class Dialer:
         except BaseException:
             scope.done()
             raise
-        return Connection(
-            node,
-            upgraded.secure,
-            upgraded.session,
-            direction=Direction.OUTBOUND,
-            local_addr=raw.local_addr,
-            remote_addr=raw.remote_addr,
-            security_protocol=upgraded.security_protocol,
-            muxer_protocol=upgraded.muxer_protocol,
-            scope=scope,
-            limited=raw.limited,
+        return Connection.from_upgrade(
+            node, raw, upgraded, direction=Direction.OUTBOUND, scope=scope
         )

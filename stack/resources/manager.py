@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import LimitExceeded
 from ..events import Event
@@ -105,56 +105,49 @@ class ResourceManager:
 
     # ---- scopes by name ------------------------------------------------------------------
 
-    def peer_scope(self, peer: PeerId) -> ResourceScope:
-        """The scope of ``peer`` (created on first use, forgotten when unused)."""
-        scope = self._peers.get(peer)
+    def _named(
+        self, table: dict[Any, ResourceScope], key: Any, name: str, limit: ScopeLimit
+    ) -> ResourceScope:
+        scope = table.get(key)
         if scope is None:
-            memory = self.memory_limits.peers.get(peer.to_base58(), self.memory_limits.peer)
-            limit = ScopeLimit(memory=memory, conns=self.limits.max_per_peer)
-            scope = self._peers[peer] = self._scope(f"peer:{peer}", limit, [self.system])
+            scope = table[key] = self._scope(name, limit, [self.system])
         return scope
 
-    def address_scope(self, address: str) -> ResourceScope:
-        """The scope of every inbound connection from ``address`` (an IP, or an IPv6 /64)."""
-        scope = self._addresses.get(address)
-        if scope is None:
-            limit = ScopeLimit(memory=self.memory_limits.address)
-            scope = self._addresses[address] = self._scope(
-                f"address:{address}", limit, [self.system]
-            )
-        return scope
-
-    def _forget_address(self, address: str) -> None:
-        scope = self._addresses.get(address)
-        if scope is not None and not scope.memory and not any(scope.conns.values()):
-            del self._addresses[address]
-
-    def protocol_scope(self, protocol: str) -> ResourceScope:
-        """The scope of every stream of ``protocol``, across peers."""
-        scope = self._protocols.get(protocol)
-        if scope is None:
-            limit = ScopeLimit(memory=self.memory_limits.protocols.get(protocol))
-            scope = self._protocols[protocol] = self._scope(
-                f"protocol:{protocol}", limit, [self.system]
-            )
-        return scope
-
-    def service_scope(self, service: str) -> ResourceScope:
-        """The scope of a service (``"relay"``, ``"request-response"``...)."""
-        scope = self._services.get(service)
-        if scope is None:
-            limit = ScopeLimit(memory=self.memory_limits.services.get(service))
-            scope = self._services[service] = self._scope(
-                f"service:{service}", limit, [self.system]
-            )
-        return scope
-
-    def _forget_peer(self, peer: PeerId) -> None:
-        scope = self._peers.get(peer)
+    @staticmethod
+    def _forget(table: dict[Any, ResourceScope], key: Any) -> None:
+        """Drop ``table[key]`` once it holds nothing (no memory, connection or stream)."""
+        scope = table.get(key)
         if scope is None or scope.memory:
             return
         if not any(scope.conns.values()) and not any(scope.streams.values()):
-            del self._peers[peer]
+            del table[key]
+
+    def peer_scope(self, peer: PeerId) -> ResourceScope:
+        """The scope of ``peer`` (created on first use, forgotten when unused)."""
+        memory = self.memory_limits.peers.get(peer.to_base58(), self.memory_limits.peer)
+        limit = ScopeLimit(memory=memory, conns=self.limits.max_per_peer)
+        return self._named(self._peers, peer, f"peer:{peer}", limit)
+
+    def address_scope(self, address: str) -> ResourceScope:
+        """The scope of every inbound connection from ``address`` (an IP, or an IPv6 /64)."""
+        limit = ScopeLimit(memory=self.memory_limits.address)
+        return self._named(self._addresses, address, f"address:{address}", limit)
+
+    def protocol_scope(self, protocol: str) -> ResourceScope:
+        """The scope of every stream of ``protocol``, across peers."""
+        limit = ScopeLimit(memory=self.memory_limits.protocols.get(protocol))
+        return self._named(self._protocols, protocol, f"protocol:{protocol}", limit)
+
+    def service_scope(self, service: str) -> ResourceScope:
+        """The scope of a service (``"relay"``, ``"request-response"``...)."""
+        limit = ScopeLimit(memory=self.memory_limits.services.get(service))
+        return self._named(self._services, service, f"service:{service}", limit)
+
+    def _forget_peer(self, peer: PeerId) -> None:
+        self._forget(self._peers, peer)
+
+    def _forget_address(self, address: str) -> None:
+        self._forget(self._addresses, address)
 
     @property
     def peers(self) -> dict[PeerId, ResourceScope]:
