@@ -48,8 +48,9 @@ class MemoryLimits:
     """Connections not yet authenticated (their handshake buffers)."""
     peer: int | None = 128 * MiB
     """One peer, all its connections together."""
-    connection: int | None = 64 * MiB
-    """One connection: 256 streams at the initial Yamux window, or fewer, bigger windows."""
+    connection: int | None = 80 * MiB
+    """One connection: its 256 streams at the initial Yamux window (64 MiB), its fixed
+    overhead and 16 MiB of auto-tuned window growth."""
     stream: int | None = 16 * MiB
     """One stream's own buffers (a request or response body, say)."""
     address: int | None = 256 * MiB
