@@ -16,7 +16,7 @@ from muxers.base import MuxedStream
 from transports.base import RawConnection
 
 from .admission import Ticket
-from .boundary import NETWORK_ERRORS, StartedFlag, describe
+from .boundary import NETWORK_ERRORS, StartedFlag, describe, forget_tracebacks
 from .connection import Connection, Direction
 from .errors import (
     ConnectionDenied,
@@ -133,8 +133,8 @@ class ConnectionManager:
         """
         node = self._node
         error: StackError | None = None
-        if self.is_protected(conn.peer_id) and conn.peer_id.to_base58() in node.config.allow_peers:
-            conn.scope.exempt = True
+        if conn.peer_id.to_base58() in node.config.allow_peers:
+            conn.scope.exempt = True  # counted, never refused for connection counts
         try:
             conn.scope.set_peer(conn.peer_id)
         except LimitExceeded as exc:
@@ -202,10 +202,12 @@ class ConnectionManager:
                 logger.debug("connection %s open", conn)
                 for callback in node._connection_callbacks:
                     try:
-                        with node.faults.contain("connection-callback", conn.peer_id):
-                            callback(conn)
+                        callback(conn)
                     except NodeClosed:  # the connection ended already
                         break
+                    except Exception as exc:  # the callback boundary
+                        node.faults.record("connection-callback", exc, conn.peer_id)
+                        forget_tracebacks(exc)
                 node.events.publish(ConnectionOpened(conn.peer_id, conn))
                 await conn.session.wait_closed()
                 nursery.cancel_scope.cancel()
