@@ -3,11 +3,13 @@ the victim must keep serving an honest peer, within its memory budget, and recov
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import trio
 
+from muxers.yamux.frames import Flag, FrameType
 from protocols.echo import ECHO_PROTOCOL
 from protocols.identify import IDENTIFY_PUSH_PROTOCOL
 from protocols.relay import reserve
@@ -21,6 +23,7 @@ from .rawyamux import (
     RawYamux,
     close_all,
     connect_raw_yamux,
+    frame,
     negotiation_overhead,
     open_stream_frame,
 )
@@ -39,6 +42,9 @@ UPGRADED_PEERS = 300
 RR_PROTOCOL = "/x/1"
 RR_CONNECTIONS = 32
 RR_STREAMS = 48
+RR_UNREAD_STREAMS = 32
+RR_REQUEST_CHARS = 200_000
+STREAM_CHUNK = 64 * 1024
 """Per connection (more than the 32 in progress a peer may have): partial requests
 announcing 1 MiB and sending a window's worth of it."""
 TCP_LISTEN = "/ip4/127.0.0.1/tcp/0"
@@ -149,6 +155,41 @@ async def test_request_response_partial_request_flood(tmp_path: Path) -> None:
 
         report = await run_attack(victim, "rr-partial-requests", attack)
         report.notes["streams_sent"] = sent[0]
+        assert_survived(victim, report)
+
+
+async def test_request_response_answers_never_read(tmp_path: Path) -> None:
+    """32 peers x 32 complete 200 kB request-response requests (the per-peer inbound cap),
+    whose answers are never read: the victim holds each answer until the peer takes it."""
+    async with running_victim(tmp_path, "node", "--rr-echo", RR_PROTOCOL) as victim:
+        target = victim.addr()
+        request = json.dumps("a" * RR_REQUEST_CHARS).encode()
+        message = encode_uvarint(len(request)) + request
+        sent = [0]
+
+        async def one(client: RawYamux) -> None:
+            for _ in range(RR_UNREAD_STREAMS):
+                sid = client.next_stream_id()
+                await client.send(open_stream_frame(sid, RR_PROTOCOL, message[:STREAM_CHUNK]))
+                for pos in range(STREAM_CHUNK, len(message), STREAM_CHUNK):
+                    part = message[pos : pos + STREAM_CHUNK]
+                    await client.send(frame(FrameType.DATA, Flag.NONE, sid, len(part), part))
+                await client.send(frame(FrameType.WINDOW_UPDATE, Flag.FIN, sid, 0))
+                sent[0] += 1
+
+        async def attack(established: trio.Event) -> None:
+            clients = [await connect_raw_yamux(target) for _ in range(RR_CONNECTIONS)]
+            try:
+                async with trio.open_nursery() as senders:
+                    for client in clients:
+                        senders.start_soon(one, client)
+                established.set()
+                await trio.sleep_forever()
+            finally:
+                await close_all(clients)
+
+        report = await run_attack(victim, "rr-answers-never-read", attack)
+        report.notes["requests_sent"] = sent[0]
         assert_survived(victim, report)
 
 
