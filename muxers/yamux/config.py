@@ -56,10 +56,11 @@ class YamuxConfig:
         ping_backlog: answers to the peer's pings waiting to be written. Pings beyond it
             are not answered (counted in ``YamuxCore.dropped_pongs``), so a peer that
             pings and never reads cannot grow our output (go-yamux: 32).
-        write_timeout: a write to the transport (of at most 256 KiB) that does not finish
+        write_timeout: a write to the transport (of at most 1 MiB) that does not finish
             within this many seconds ends the session (``WriteTimeout``): the peer stopped
-            reading or vanished. It implies a minimum rate of about 26 KB/s while our
-            output is backed up (go-yamux's ConnectionWriteTimeout, also 10 s).
+            reading. It implies a minimum rate of about 35 KB/s while our output is backed
+            up (go-yamux's ConnectionWriteTimeout is 10 s per frame). A vanished peer is
+            released by the keepalive first (20 s), even while a write is stuck.
         stream_close_timeout: after we closed a stream (FIN sent), the peer has this long
             to finish its side; then the stream is reset and its ``max_streams`` slot and
             window memory are released. 30 s: data the peer sends after our close is
@@ -76,7 +77,7 @@ class YamuxConfig:
     keepalive_interval: float | None = 10.0
     keepalive_timeout: float = 10.0
     ping_backlog: int = 32
-    write_timeout: float = 10.0
+    write_timeout: float = 30.0
     stream_close_timeout: float = 30.0
 
     def __post_init__(self) -> None:

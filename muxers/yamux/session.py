@@ -68,8 +68,8 @@ RECEIVE_SIZE = 512 * 1024
 _COALESCE = 64 * 1024
 #: Larger output items are written in pieces of at most this size (or one larger frame), cut
 #: at frame boundaries: each write must finish within ``write_timeout``, and pings and their
-#: answers go out between pieces.
-WRITE_PIECE = 256 * 1024
+#: answers go out between pieces. (256 KiB pieces cost ~12 % of 16-stream throughput.)
+WRITE_PIECE = 1024 * 1024
 #: Transport reads pause while this much output is queued (application writes stop at
 #: ``SEND_HIGH_WATER`` plus one chunk; the rest is frames the peer made us queue).
 OUTPUT_LIMIT = 4 * 1024 * 1024

@@ -22,7 +22,7 @@ def test_defaults() -> None:
     assert config.keepalive_interval == 10.0
     assert config.keepalive_timeout == 10.0
     assert config.ping_backlog == 32
-    assert config.write_timeout == 10.0
+    assert config.write_timeout == 30.0
     assert config.stream_close_timeout == 30.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.max_streams = 3  # type: ignore[misc]

@@ -25,7 +25,8 @@ MiB = 1024 * 1024
 
 async def test_peer_that_pings_and_never_reads(autojump_clock: trio.testing.MockClock) -> None:
     left, right = trio.testing.lockstep_stream_pair()
-    session = YamuxSession(left, is_initiator=False)
+    config = YamuxConfig(keepalive_interval=None, write_timeout=10.0)
+    session = YamuxSession(left, is_initiator=False, config=config)
     count = 20_000
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
@@ -109,14 +110,16 @@ class _SlowLink(trio.abc.Stream):
 async def test_bulk_transfer_on_a_slow_link_does_not_fail_keepalive(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """Our output holds seconds of data; pings and answers go ahead of it, so a 2 s ping
-    deadline holds although the queue takes longer than that to drain."""
+    """Our output holds seconds of data; pings and answers go ahead of it (between write
+    pieces of at most 1 MiB), so a 2 s ping deadline holds although the queue takes longer
+    than that to drain. (This link delivers each write whole after len/rate seconds, so a
+    piece must take less than the deadline: 1 MB/s.)"""
     config = YamuxConfig(keepalive_interval=1.0, keepalive_timeout=2.0)
     left, right = trio.testing.memory_stream_pair()
-    rate = 200_000.0
+    rate = 1_000_000.0
     client = YamuxSession(_SlowLink(left, rate), is_initiator=True, config=config)
     server = YamuxSession(_SlowLink(right, rate), is_initiator=False, config=config)
-    payload = bytes(range(256)) * (3 * MiB // 256)
+    payload = bytes(range(256)) * (12 * MiB // 256)
     received = bytearray()
     async with trio.open_nursery() as nursery:
         await nursery.start(client.run)
