@@ -139,10 +139,8 @@ class ConnectionManager:
             conn.scope.set_peer(conn.peer_id)
         except LimitExceeded as exc:
             error = exc
-        if error is None and not node.gater.allow_upgraded(conn):
-            error = ConnectionDenied(
-                f"gater refused the upgraded connection with {conn.peer_id}", stage="upgraded"
-            )
+        if error is None:
+            error = self._ask_gater(conn)
         if error is None:
             return
         await trio.aclose_forcefully(conn.secure)
@@ -150,6 +148,22 @@ class ConnectionManager:
         conn.close_cause = error
         conn._closed.set()
         raise error
+
+    def _ask_gater(self, conn: Connection) -> ConnectionDenied | None:
+        """The gater's ``allow_upgraded`` verdict: False and a raised ConnectionDenied both
+        refuse; any other exception is a gater bug, contained, and refuses too."""
+        try:
+            if self._node.gater.allow_upgraded(conn):
+                return None
+        except ConnectionDenied as exc:
+            return exc
+        except Exception as exc:
+            self._node.faults.record("gater", exc, conn.peer_id)
+            forget_tracebacks(exc)
+            return ConnectionDenied(f"the gater failed on {conn.peer_id}: {exc}", stage="upgraded")
+        return ConnectionDenied(
+            f"gater refused the upgraded connection with {conn.peer_id}", stage="upgraded"
+        )
 
     def _supersede_duplicates(self, conn: Connection) -> None:
         """Keep one preferred connection per peer; both sides make the same choice."""

@@ -20,7 +20,7 @@ import trio
 from protocols.ping import ping, ping_peer
 from stack.boundary import FaultContained, Faults, HandlerFailed
 from stack.connection import Connection
-from stack.errors import DialError, StackError
+from stack.errors import ConnectionDenied, DialError, StackError
 from stack.events import Event, EventBus
 from stack.gater import AllowAll
 from stack.identity import Identity, PeerId
@@ -368,3 +368,38 @@ def test_a_flood_of_one_fault_logs_one_traceback(caplog: pytest.LogCaptureFixtur
     assert sum(1 for r in errors if r.exc_info) == 1
     assert len(errors) == 101  # the first hundred, then every hundredth (200)
     assert faults.total == 251
+
+
+@pytest.mark.parametrize("stage", ["accept", "secured", "upgraded"])
+async def test_gater_raising_connection_denied_refuses_only_that_connection(stage: str) -> None:
+    """A hook may raise ConnectionDenied instead of returning False (it used to end the
+    listening node with an ExceptionGroup)."""
+
+    class Raising(AllowAll):
+        armed = True
+
+        def _deny(self, hook: str) -> bool:
+            if hook == stage and Raising.armed:
+                Raising.armed = False
+                raise ConnectionDenied(f"{hook} says no", stage=hook)
+            return True
+
+        def allow_accept(self, remote_addr: Multiaddr) -> bool:
+            return self._deny("accept")
+
+        def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, inbound: bool) -> bool:
+            return self._deny("secured")
+
+        def allow_upgraded(self, connection: Connection) -> bool:
+            return self._deny("upgraded")
+
+    async with pair(gater=Raising()) as (server, client):
+        # refused at once: the refused connection is closed, not left to a timeout
+        with (
+            trio.fail_after(5),
+            contextlib.suppress(DialError, trio.BrokenResourceError, StackError),
+        ):
+            await ping_peer(client, server.addrs[0], count=1)
+        await client.hang_up(server.peer_id)
+        assert len(await ping_peer(client, server.addrs[0], count=1)) == 1
+        assert not Raising.armed
