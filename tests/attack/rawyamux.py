@@ -8,7 +8,7 @@ asks (:meth:`RawYamux.drain` or :meth:`RawYamux.read_headers`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 import trio
@@ -120,6 +120,33 @@ async def close_all(clients: list[RawYamux]) -> None:
     with trio.CancelScope(shield=True):
         for client in clients:
             await client.aclose()
+
+
+async def flood_raw_clients(
+    target: Multiaddr,
+    count: int,
+    job: Callable[[RawYamux], Awaitable[object]],
+    established: trio.Event,
+    *,
+    drain: bool = False,
+) -> None:
+    """Connect ``count`` raw clients to ``target``, run ``job`` on each concurrently, set
+    ``established``, then hold the connections until cancelled. With ``drain`` every client
+    reads and discards what the victim sends (by default nothing is read: the victim's
+    answers pile up on its side)."""
+    clients = [await connect_raw_yamux(target) for _ in range(count)]
+    try:
+        async with trio.open_nursery() as nursery:
+            if drain:
+                for client in clients:
+                    nursery.start_soon(client.drain)
+            async with trio.open_nursery() as workers:
+                for client in clients:
+                    workers.start_soon(job, client)
+            established.set()
+            await trio.sleep_forever()
+    finally:
+        await close_all(clients)
 
 
 async def connect_raw_yamux(addr: Multiaddr, identity: Identity | None = None) -> RawYamux:

@@ -21,8 +21,7 @@ from .raw import PARTIAL_HEADER, HeldConnections, hold_connections
 from .rawyamux import (
     STREAM_WINDOW,
     RawYamux,
-    close_all,
-    connect_raw_yamux,
+    flood_raw_clients,
     frame,
     negotiation_overhead,
     open_stream_frame,
@@ -141,17 +140,7 @@ async def test_request_response_partial_request_flood(tmp_path: Path) -> None:
                 sent[0] += 1
 
         async def attack(established: trio.Event) -> None:
-            clients = [await connect_raw_yamux(target) for _ in range(RR_CONNECTIONS)]
-            try:
-                async with trio.open_nursery() as nursery:
-                    for client in clients:
-                        nursery.start_soon(client.drain)
-                    async with trio.open_nursery() as senders:
-                        for client in clients:
-                            senders.start_soon(one, client)
-                    established.set()
-            finally:
-                await close_all(clients)
+            await flood_raw_clients(target, RR_CONNECTIONS, one, established, drain=True)
 
         report = await run_attack(victim, "rr-partial-requests", attack)
         report.notes["streams_sent"] = sent[0]
@@ -178,15 +167,7 @@ async def test_request_response_answers_never_read(tmp_path: Path) -> None:
                 sent[0] += 1
 
         async def attack(established: trio.Event) -> None:
-            clients = [await connect_raw_yamux(target) for _ in range(RR_CONNECTIONS)]
-            try:
-                async with trio.open_nursery() as senders:
-                    for client in clients:
-                        senders.start_soon(one, client)
-                established.set()
-                await trio.sleep_forever()
-            finally:
-                await close_all(clients)
+            await flood_raw_clients(target, RR_CONNECTIONS, one, established)
 
         report = await run_attack(victim, "rr-answers-never-read", attack)
         report.notes["requests_sent"] = sent[0]

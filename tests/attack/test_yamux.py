@@ -21,6 +21,7 @@ from .rawyamux import (
     RawYamux,
     close_all,
     connect_raw_yamux,
+    flood_raw_clients,
     frame,
     negotiation_overhead,
     open_stream_frame,
@@ -70,15 +71,10 @@ async def test_echo_streams_never_read(tmp_path: Path) -> None:
         sent = [0]
 
         async def attack(established: trio.Event) -> None:
-            clients = [await connect_raw_yamux(target) for _ in range(ECHO_CONNECTIONS)]
-            try:
-                async with trio.open_nursery() as nursery:
-                    for client in clients:
-                        nursery.start_soon(_send_echo_streams, client, ECHO_STREAMS, sent)
-                established.set()
-                await trio.sleep_forever()
-            finally:
-                await close_all(clients)
+            async def job(client: RawYamux) -> None:
+                await _send_echo_streams(client, ECHO_STREAMS, sent)
+
+            await flood_raw_clients(target, ECHO_CONNECTIONS, job, established)
 
         report = await run_attack(victim, "echo-never-read", attack)
         report.notes["streams_sent"] = sent[0]
@@ -114,17 +110,11 @@ async def test_syns_after_own_goaway(tmp_path: Path) -> None:
         sent = [0]
 
         async def attack(established: trio.Event) -> None:
-            clients = [await connect_raw_yamux(target) for _ in range(GOAWAY_CONNECTIONS)]
-            try:
-                for client in clients:
-                    await client.send(frame(FrameType.GO_AWAY, Flag.NONE, 0, 0))
-                async with trio.open_nursery() as nursery:
-                    for client in clients:
-                        nursery.start_soon(_send_echo_streams, client, GOAWAY_STREAMS, sent)
-                established.set()
-                await trio.sleep_forever()
-            finally:
-                await close_all(clients)
+            async def job(client: RawYamux) -> None:
+                await client.send(frame(FrameType.GO_AWAY, Flag.NONE, 0, 0))
+                await _send_echo_streams(client, GOAWAY_STREAMS, sent)
+
+            await flood_raw_clients(target, GOAWAY_CONNECTIONS, job, established)
 
         report = await run_attack(victim, "syn-after-goaway", attack)
         report.notes["streams_sent"] = sent[0]
