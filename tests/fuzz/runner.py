@@ -103,7 +103,10 @@ def _batch(names: list[str], seconds: int, workdir: Path) -> int:
         _exit_file(workdir, name).write_text(str(code))
         outcome = _outcome(name, code, time.monotonic() - started, workdir)
         failed += not outcome.ok
-        print(outcome.line(), flush=True)
+        # one write per line: batches share the parent's stdout, and print() writes the text
+        # and the newline separately (lines of parallel batches interleaved)
+        sys.stdout.write(outcome.line() + "\n")
+        sys.stdout.flush()
     return 1 if failed else 0
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .registry import TARGETS
+from .targets import TARGETS
 from .runner import ROOT
 
 SECONDS_PER_TARGET = 1
