@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .targets import TARGETS
 from .runner import ROOT
+from .targets import TARGETS
 
 SECONDS_PER_TARGET = 1
 JOBS = 2
