@@ -52,10 +52,11 @@ async def ping_loop(
             await trio.sleep(interval)
 
 
-async def connect_loop(
-    target: Multiaddr, interval: float, series: Series, counters: Counters
+async def fresh_peer_loop(
+    label: str, target: Multiaddr, interval: float, series: Series, counters: Counters
 ) -> None:
-    """A fresh peer (new identity) connects and pings once: connect + first stream time."""
+    """A fresh peer (new identity) dials ``target`` (direct or through a relay) and pings
+    once: connect + first stream time, recorded as ``label``."""
 
     async def once() -> None:
         async with (
@@ -65,24 +66,7 @@ async def connect_loop(
             await pinger.ping()
 
     while True:
-        await _timed("connect", once, series, counters)
-        await trio.sleep(interval)
-
-
-async def relayed_loop(
-    circuit: Multiaddr, interval: float, series: Series, counters: Counters
-) -> None:
-    """A fresh peer dials the node through the relay and pings once."""
-
-    async def once() -> None:
-        async with (
-            open_node(protocols=client_services()) as fresh,
-            Pinger(fresh, circuit, ping_timeout=OP_TIMEOUT) as pinger,
-        ):
-            await pinger.ping()
-
-    while True:
-        await _timed("relayed", once, series, counters)
+        await _timed(label, once, series, counters)
         await trio.sleep(interval)
 
 

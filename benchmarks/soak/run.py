@@ -166,8 +166,8 @@ class Soak:
         ):
             nursery.start_soon(honest.ping_loop, honest_node, direct, 0.2, s["ping"], c)
             nursery.start_soon(honest.rr_loop, direct, 0.5, s["rr"], c)
-            nursery.start_soon(honest.connect_loop, direct, 2.0, s["connect"], c)
-            nursery.start_soon(honest.relayed_loop, circuit, 3.0, s["relayed"], c)
+            nursery.start_soon(honest.fresh_peer_loop, "connect", direct, 2.0, s["connect"], c)
+            nursery.start_soon(honest.fresh_peer_loop, "relayed", circuit, 3.0, s["relayed"], c)
             nursery.start_soon(
                 honest.perf_loop, honest_node, direct, cfg.perf_size, 20.0, s["perf"], c
             )

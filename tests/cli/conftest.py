@@ -3,15 +3,15 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import trio
 
-SCRIPT = Path(sys.executable).with_name("p2pstack")
+from tests.helpers import SCRIPT
+
+__all__ = ["SCRIPT", "p2pstack", "run_p2pstack", "running_node"]
 
 
 def p2pstack(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
-import subprocess
 from pathlib import Path
-from typing import Any
-
-import trio
 
 from stack.identity import Identity
+from tests.helpers import running_command, wait_until
 
-from .conftest import SCRIPT, p2pstack, run_p2pstack, running_node
+from .conftest import p2pstack, run_p2pstack, running_node
 
 
 def test_help_lists_commands() -> None:
@@ -110,33 +106,10 @@ def test_allocator_tuning_is_safe_to_repeat() -> None:
 
 
 async def test_node_prints_stats_lines() -> None:
-    proc = await trio.lowlevel.open_process(
-        [str(SCRIPT), "node", "--stats-interval", "0.2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    try:
-        buffer = bytearray()
-        lines: list[dict[str, Any]] = []
-        with trio.fail_after(30):
-            while len(lines) < 2:
-                chunk = await proc.stdout.receive_some()
-                assert chunk, "node exited early"
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, _, rest = bytes(buffer).partition(b"\n")
-                    buffer = bytearray(rest)
-                    lines.append(json.loads(line))
-        assert "peer_id" in lines[0]
-        stats = lines[1]["stats"]
+    async with running_command("node", "--stats-interval", "0.2") as (info, _, lines):
+        assert "peer_id" in info
+        await wait_until(lambda: bool(lines), seconds=30)
+        stats = json.loads(lines[0])["stats"]
         assert stats["connections"] == {"inbound": 0, "outbound": 0}
         assert stats["memory"]["limit"] > 0
         assert stats["faults"] == {}
-        proc.send_signal(signal.SIGTERM)
-        with trio.fail_after(20):
-            assert await proc.wait() == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

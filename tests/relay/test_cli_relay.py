@@ -4,56 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import trio
 
-from tests.cli.conftest import SCRIPT, run_p2pstack
-
-
-@asynccontextmanager
-async def running(*args: str) -> AsyncIterator[tuple[dict[str, Any], trio.Process, list[str]]]:
-    """Start ``p2pstack ARGS``; yield its first JSON line, the process and later stdout lines."""
-    proc = await trio.lowlevel.open_process(
-        [str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    assert proc.stdout is not None
-    buffer = bytearray()
-    lines: list[str] = []
-    try:
-        with trio.fail_after(30):
-            while b"\n" not in buffer:
-                chunk = await proc.stdout.receive_some()
-                assert chunk, "exited before printing its JSON line"
-                buffer += chunk
-        first, _, rest = bytes(buffer).partition(b"\n")
-        buffer[:] = rest
-
-        async def collect() -> None:
-            assert proc.stdout is not None
-            async for chunk in proc.stdout:
-                buffer.extend(chunk)
-                *done, tail = bytes(buffer).split(b"\n")
-                lines.extend(d.decode() for d in done)
-                buffer[:] = tail
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(collect)
-            yield json.loads(first), proc, lines
-            proc.send_signal(signal.SIGTERM)
-            with trio.fail_after(20):
-                assert await proc.wait() == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+from tests.cli.conftest import run_p2pstack
+from tests.helpers import running_command
 
 
 async def test_relay_node_and_ping_through_it() -> None:
-    async with running(
+    async with running_command(
         "relay",
         "--listen",
         "/ip4/127.0.0.1/tcp/0",
@@ -64,7 +23,7 @@ async def test_relay_node_and_ping_through_it() -> None:
     ) as (relay, relay_proc, relay_lines):
         assert relay["limits"]["circuit_data"] == 65536
         relay_addr = relay["listen_addrs"][0]
-        async with running("node", "--relay-via", relay_addr) as (node, _, _):
+        async with running_command("node", "--relay-via", relay_addr) as (node, _, _):
             circuit = [a for a in node["listen_addrs"] if "/p2p-circuit" in a]
             assert circuit == [f"{relay_addr}/p2p-circuit/p2p/{node['peer_id']}"]
             result = await run_p2pstack("ping", circuit[0], "--count", "2", "--json")
@@ -82,7 +41,7 @@ async def test_relay_node_and_ping_through_it() -> None:
 async def test_relay_bulk_profile_flags() -> None:
     result = await run_p2pstack("relay", "--help")
     assert "--profile" in result.stdout
-    async with running(
+    async with running_command(
         "relay", "--listen", "/ip4/127.0.0.1/tcp/0", "--profile", "bulk", "--max-circuits", "7"
     ) as (relay, _, _):
         assert relay["profile"] == "bulk"
