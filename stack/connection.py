@@ -91,7 +91,6 @@ class Connection:
         self.superseded = False
         """True for the losing side of a simultaneous connect; it closes once unused."""
         self._stream_counts: dict[tuple[str, bool], int] = {}
-        self._direction_counts = {True: 0, False: 0}
         self._activity = trio.Event()
         self.last_active = self.opened_at
         """When a stream last opened or closed on this connection (trio time)."""
@@ -123,7 +122,7 @@ class Connection:
     @property
     def num_streams(self) -> int:
         """Negotiated streams currently open on this connection (both directions)."""
-        return self._direction_counts[True] + self._direction_counts[False]
+        return self.scope.streams["inbound"] + self.scope.streams["outbound"]
 
     def reserve_stream(self, protocol: str, *, inbound: bool) -> StreamScope:
         """Check the stream limits for one more ``protocol`` stream and account it.
@@ -133,11 +132,12 @@ class Connection:
                 per peer, system) or a scope's memory.
         """
         try:
-            self.check_stream_limits(protocol, inbound=inbound)
+            self._check_protocol_limit(protocol, inbound=inbound)
         except LimitExceeded as exc:
             exc.scope = self.scope.name
             self.node.resources.record(exc)
             raise
+        # the scope checks (and counts) the per-connection, peer and system stream limits
         return self.scope.open_stream(inbound=inbound, protocol=protocol)
 
     def streams_of(self, protocol: str, *, inbound: bool) -> int:
@@ -150,17 +150,21 @@ class Connection:
         direction = "inbound" if inbound else "outbound"
         total = limits.max_inbound_streams if inbound else limits.max_outbound_streams
         what = f"{direction} stream on connection {self.id} with {self.peer_id.short()}"
-        check(total, self._direction_counts[inbound], f"streams.{direction}", what)
-        per_protocol = limits.protocols.get(protocol) if protocol is not None else None
+        check(total, self.scope.streams[direction], f"streams.{direction}", what)
+        self._check_protocol_limit(protocol, inbound=inbound)
+
+    def _check_protocol_limit(self, protocol: str | None, *, inbound: bool) -> None:
+        per_protocol = self.node.config.limits.protocols.get(protocol) if protocol else None
         if per_protocol is not None:
+            direction = "inbound" if inbound else "outbound"
             cap = per_protocol.inbound if inbound else per_protocol.outbound
+            what = f"{direction} stream on connection {self.id} with {self.peer_id.short()}"
             name = f"streams.protocol.{protocol}.{direction}"
             check(cap, self.streams_of(protocol or "", inbound=inbound), name, what)
 
     def _stream_opened(self, stream: NetStream) -> None:
         key = (stream.protocol, stream.inbound)
         self._stream_counts[key] = self._stream_counts.get(key, 0) + 1
-        self._direction_counts[stream.inbound] += 1
         self.last_active = trio.current_time()
         self._activity.set()
 
@@ -171,7 +175,6 @@ class Connection:
             self._stream_counts[key] = remaining
         else:
             del self._stream_counts[key]
-        self._direction_counts[stream.inbound] -= 1
         self.last_active = trio.current_time()
         self._activity.set()
 
