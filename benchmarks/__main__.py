@@ -1,7 +1,7 @@
-"""``python -m benchmarks``: see ``python -m benchmarks --help``."""
+"""``python -m p2pstack.benchmarks``: see ``python -m p2pstack.benchmarks --help``."""
 
 import sys
 
-from .cli import main
+from p2pstack.benchmarks.cli import main
 
 sys.exit(main())

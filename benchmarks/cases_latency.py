@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .context import Context
-from .peers import our_node
-from .procs import cli_argv, run_json, spawn, worker_argv
+from p2pstack.benchmarks.context import Context
+from p2pstack.benchmarks.peers import our_node
+from p2pstack.benchmarks.procs import cli_argv, run_json, spawn, worker_argv
 
 
 async def _raw_tcp(ctx: Context) -> None:

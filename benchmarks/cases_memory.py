@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .context import Context
-from .procs import spawn, worker_argv
+from p2pstack.benchmarks.context import Context
+from p2pstack.benchmarks.procs import spawn, worker_argv
 
 SIDES: Final = ("client", "server")
 

@@ -6,13 +6,20 @@ from __future__ import annotations
 import statistics
 from typing import Any, Final
 
-from stack.cli.sizes import format_size
-
-from .cases_throughput import CEILING_ID, plural
-from .config import KiB, MiB
-from .context import Context
-from .peers import Impl, go_send, go_sink, our_node, peer_command, peer_dial, peer_node
-from .procs import cli_argv, run_json, spawn, worker_argv
+from p2pstack.benchmarks.cases_throughput import CEILING_ID, plural
+from p2pstack.benchmarks.config import KiB, MiB
+from p2pstack.benchmarks.context import Context
+from p2pstack.benchmarks.peers import (
+    Impl,
+    go_send,
+    go_sink,
+    our_node,
+    peer_command,
+    peer_dial,
+    peer_node,
+)
+from p2pstack.benchmarks.procs import cli_argv, run_json, spawn, worker_argv
+from p2pstack.cli.sizes import format_size
 
 NAMES: Final = {"js": "js-libp2p", "py": "py-libp2p", "ours": "p2pstack"}
 GO_WRITE: Final = 64 * KiB

@@ -12,8 +12,8 @@ import statistics
 from pathlib import Path
 from typing import Any, Final
 
-from .context import Context
-from .procs import BenchError, cli_argv, run_json, spawn
+from p2pstack.benchmarks.context import Context
+from p2pstack.benchmarks.procs import BenchError, cli_argv, run_json, spawn
 
 LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 GiB: Final = 1 << 30

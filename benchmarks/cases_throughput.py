@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
-from protocols.perf import DEFAULT_WRITE_SIZE
-from stack.cli.sizes import format_size
-
-from .config import KiB
-from .context import Context
-from .peers import our_node
-from .procs import cli_argv, run_json, spawn, worker_argv
+from p2pstack.benchmarks.config import KiB
+from p2pstack.benchmarks.context import Context
+from p2pstack.benchmarks.peers import our_node
+from p2pstack.benchmarks.procs import cli_argv, run_json, spawn, worker_argv
+from p2pstack.cli.sizes import format_size
+from p2pstack.protocols.perf import DEFAULT_WRITE_SIZE
 
 CEILING_ID: Final = "tcp/ceiling"
 CEILING_WRITE: Final = 256 * KiB

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .cases_throughput import CEILING_ID
-from .context import Context
-from .procs import BenchError, cli_argv, run_json, spawn
+from p2pstack.benchmarks.cases_throughput import CEILING_ID
+from p2pstack.benchmarks.context import Context
+from p2pstack.benchmarks.procs import BenchError, cli_argv, run_json, spawn
 
 TCP_LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 WS_LISTEN: Final = "/ip4/127.0.0.1/tcp/0/ws"

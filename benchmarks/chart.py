@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from stack.cli.sizes import format_size
-
-from .cases_throughput import STACKS
-from .record import RunRecord
+from p2pstack.benchmarks.cases_throughput import STACKS
+from p2pstack.benchmarks.record import RunRecord
+from p2pstack.cli.sizes import format_size
 
 #: Single-stream references drawn as horizontal lines: id -> legend text.
 REFERENCE_LINES: Final = {

@@ -1,4 +1,4 @@
-"""The benchmark command line: ``python -m benchmarks`` and ``p2pstack bench``."""
+"""The benchmark command line: ``python -m p2pstack.benchmarks`` and ``p2pstack bench``."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from pathlib import Path
 import trio
 from rich.console import Console
 
-from .chart import ChartUnavailable, write_chart
-from .config import add_arguments, config_from_args
-from .markdown import to_markdown
-from .record import RunRecord
-from .report import print_report
-from .runner import run
+from p2pstack.benchmarks.chart import ChartUnavailable, write_chart
+from p2pstack.benchmarks.config import add_arguments, config_from_args
+from p2pstack.benchmarks.markdown import to_markdown
+from p2pstack.benchmarks.record import RunRecord
+from p2pstack.benchmarks.report import print_report
+from p2pstack.benchmarks.runner import run
 
 RESULTS_DIR = Path("bench-results")
 
@@ -96,9 +96,9 @@ async def bench(args: argparse.Namespace, command: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m benchmarks``."""
+    """The parser of ``python -m p2pstack.benchmarks``."""
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="python -m p2pstack.benchmarks",
         description="Measure p2pstack against raw TCP, js-libp2p, py-libp2p and Go yamux.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr")
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m benchmarks``."""
+    """Entry point of ``python -m p2pstack.benchmarks``."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"benchmarks: error: {exc}", file=sys.stderr)
         return 2
-    command = shlex.join(["python", "-m", "benchmarks", *argv])
+    command = shlex.join(["python", "-m", "p2pstack.benchmarks", *argv])
     try:
         status: int = trio.run(bench, args, command)
     except KeyboardInterrupt:

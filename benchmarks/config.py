@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
-from stack.cli.sizes import format_size, parse_size
+from p2pstack.cli.sizes import format_size, parse_size
 
 KiB: Final = 1 << 10
 MiB: Final = 1 << 20
@@ -121,7 +121,7 @@ def _size(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the benchmark flags (shared by ``python -m benchmarks`` and ``p2pstack bench``)."""
+    """Register the benchmark flags (``python -m p2pstack.benchmarks`` and ``p2pstack bench``)."""
     add = parser.add_argument
     add("--quick", action="store_true", help="tiny sizes, one repetition (what CI runs)")
     add("--size", type=_size, help="bytes per matrix transfer (default 64M)")

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import BenchConfig
-from .figures import Figure, Results, from_samples
-from .record import load_average
+from p2pstack.benchmarks.config import BenchConfig
+from p2pstack.benchmarks.figures import Figure, Results, from_samples
+from p2pstack.benchmarks.record import load_average
 
 
 def _ignore(_: str) -> None:

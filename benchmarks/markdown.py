@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from stack.cli.sizes import format_size
-
-from .cases_throughput import STACKS, matrix_id, plural
-from .figures import REFERENCES, Figure
-from .record import RunRecord
-from .report import GROUPS, REFERENCE_TITLES, format_ratio, format_value, targets
+from p2pstack.benchmarks.cases_throughput import STACKS, matrix_id, plural
+from p2pstack.benchmarks.figures import REFERENCES, Figure
+from p2pstack.benchmarks.record import RunRecord
+from p2pstack.benchmarks.report import GROUPS, REFERENCE_TITLES, format_ratio, format_value, targets
+from p2pstack.cli.sizes import format_size
 
 
 def _ratio(figure: Figure, reference: str) -> str:

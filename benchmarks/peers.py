@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 import trio
 
-from .procs import REPO_ROOT, BenchError, Child, cli_argv, run_json, spawn
+from p2pstack.benchmarks.procs import REPO_ROOT, BenchError, Child, cli_argv, run_json, spawn
 
 Impl = Literal["js", "py"]
 

@@ -16,7 +16,7 @@ from typing import IO, Any, Final
 
 import trio
 
-logger: Final = logging.getLogger("benchmarks.procs")
+logger: Final = logging.getLogger("p2pstack.benchmarks.procs")
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 STOP_GRACE: Final = 3.0
@@ -27,13 +27,13 @@ class BenchError(Exception):
 
 
 def worker_argv(role: str, **params: Any) -> list[str]:
-    """The command line of a ``benchmarks.worker`` role."""
-    return [sys.executable, "-m", "benchmarks.worker", role, json.dumps(params)]
+    """The command line of a ``p2pstack.benchmarks.worker`` role."""
+    return [sys.executable, "-m", "p2pstack.benchmarks.worker", role, json.dumps(params)]
 
 
 def cli_argv(*args: str) -> list[str]:
     """The command line of a ``p2pstack`` subcommand, run with this interpreter."""
-    return [sys.executable, "-m", "stack.cli.main", *args]
+    return [sys.executable, "-m", "p2pstack.cli.main", *args]
 
 
 class Child:

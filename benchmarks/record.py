@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .figures import Figure, Results
+from p2pstack.benchmarks.figures import Figure, Results
 
 FORMAT_VERSION = 1
 

@@ -8,11 +8,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from stack.cli.sizes import format_size
-
-from .cases_throughput import CEILING_ID, STACKS, headline_id, matrix_id, plural
-from .figures import REFERENCES, Figure, is_better
-from .record import RunRecord
+from p2pstack.benchmarks.cases_throughput import CEILING_ID, STACKS, headline_id, matrix_id, plural
+from p2pstack.benchmarks.figures import REFERENCES, Figure, is_better
+from p2pstack.benchmarks.record import RunRecord
+from p2pstack.cli.sizes import format_size
 
 GROUPS: Final = ("throughput", "websocket", "relay", "go-yamux", "peers", "latency", "memory")
 REFERENCE_TITLES: Final = {"tcp": "x raw TCP", "js": "x js", "py": "x py", "go": "x go"}

@@ -18,17 +18,17 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from .cases_latency import latency
-from .cases_memory import memory
-from .cases_peers import go, js, py
-from .cases_relay import relay
-from .cases_throughput import ceiling, headline, matrix
-from .cases_websocket import websocket
-from .config import BenchConfig
-from .context import Context
-from .figures import Figure, compute_ratios
-from .record import RunRecord, load_average, machine_info
-from .report import format_value
+from p2pstack.benchmarks.cases_latency import latency
+from p2pstack.benchmarks.cases_memory import memory
+from p2pstack.benchmarks.cases_peers import go, js, py
+from p2pstack.benchmarks.cases_relay import relay
+from p2pstack.benchmarks.cases_throughput import ceiling, headline, matrix
+from p2pstack.benchmarks.cases_websocket import websocket
+from p2pstack.benchmarks.config import BenchConfig
+from p2pstack.benchmarks.context import Context
+from p2pstack.benchmarks.figures import Figure, compute_ratios
+from p2pstack.benchmarks.record import RunRecord, load_average, machine_info
+from p2pstack.benchmarks.report import format_value
 
 logger: Final = logging.getLogger("benchmarks")
 

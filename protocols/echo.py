@@ -8,14 +8,13 @@ from typing import Final, final
 
 import trio
 
-from stack.connection import Connection
-from stack.errors import InvalidConfigError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import Node
-
-from .errors import EchoError
+from p2pstack.errors import InvalidConfigError
+from p2pstack.host.connection import Connection
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.errors import EchoError
 
 ECHO_PROTOCOL: Final = "/echo/1.0.0"
 _CHUNK: Final = 65536

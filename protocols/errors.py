@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack.errors import DecodeError, ProtocolError, StackError
+from p2pstack.errors import DecodeError, ProtocolError, StackError
 
 
 class PingError(ProtocolError):

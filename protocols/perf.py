@@ -14,12 +14,12 @@ from typing import Final, final
 
 import trio
 
-from stack.connection import Connection
-from stack.errors import InvalidConfigError, ProtocolError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import Node
+from p2pstack.errors import InvalidConfigError, ProtocolError
+from p2pstack.host.connection import Connection
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
 
 PERF_PROTOCOL: Final = "/perf/1.0.0"
 _HEADER: Final = struct.Struct(">Q")

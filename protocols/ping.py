@@ -9,14 +9,13 @@ from typing import Final, final
 
 import trio
 
-from stack.connection import Connection
-from stack.errors import InvalidConfigError, UnexpectedEOF
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import Node
-
-from .errors import PingError, PingTimeout
+from p2pstack.errors import InvalidConfigError, UnexpectedEOF
+from p2pstack.host.connection import Connection
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.errors import PingError, PingTimeout
 
 PING_PROTOCOL: Final = "/ipfs/ping/1.0.0"
 PING_SIZE: Final = 32

@@ -1,12 +1,12 @@
 """p2pstack: a libp2p-compatible peer-to-peer networking stack for trio.
 
 The names most programs need are re-exported here; the factories for transports, security,
-muxers and protocols live in their own packages (``transports.tcp.tcp``,
-``stack.security.noise.noise``, ``muxers.yamux.yamux``, ``protocols.ping.ping``...).
+muxers and protocols live in their own packages (``p2pstack.transports.tcp.tcp``,
+``p2pstack.security.noise.noise``, ``p2pstack.muxers.yamux.yamux``,
+``p2pstack.protocols.ping.ping``...).
 """
 
-from .connection import Connection as Connection, Direction as Direction
-from .errors import (
+from p2pstack.errors import (
     ConnectionDenied as ConnectionDenied,
     DialError as DialError,
     HandshakeError as HandshakeError,
@@ -16,11 +16,12 @@ from .errors import (
     ProtocolError as ProtocolError,
     StackError as StackError,
 )
-from .gater import Gater as Gater
-from .identity import Identity as Identity, PeerId as PeerId
-from .multiaddr import Multiaddr as Multiaddr
-from .netstream import NetStream as NetStream
-from .node import Node as Node, NodeConfig as NodeConfig, open_node as open_node
+from p2pstack.host.connection import Connection as Connection, Direction as Direction
+from p2pstack.host.gater import Gater as Gater
+from p2pstack.host.netstream import NetStream as NetStream
+from p2pstack.host.node import Node as Node, NodeConfig as NodeConfig, open_node as open_node
+from p2pstack.identity import Identity as Identity, PeerId as PeerId
+from p2pstack.multiaddr import Multiaddr as Multiaddr
 
 __all__ = [
     "Connection",

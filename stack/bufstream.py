@@ -13,9 +13,9 @@ from typing import Final
 
 import trio
 
-from .conflict import ConflictDetector
-from .errors import MessageTooLarge, UnexpectedEOF
-from .varint import MAX_VARINT_LEN, decode_uvarint
+from p2pstack.conflict import ConflictDetector
+from p2pstack.errors import MessageTooLarge, UnexpectedEOF
+from p2pstack.varint import MAX_VARINT_LEN, decode_uvarint
 
 DEFAULT_READ_SIZE: Final = 65536
 

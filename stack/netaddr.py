@@ -9,7 +9,7 @@ import struct
 from pathlib import Path
 from typing import Final
 
-from .multiaddr import Multiaddr
+from p2pstack.multiaddr import Multiaddr
 
 _SIOCGIFADDR: Final = 0x8915
 

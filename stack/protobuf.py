@@ -5,7 +5,7 @@ Every decoder of a protobuf that a peer sent parses with :func:`parse_message` a
 ``string`` field through :func:`text` / :func:`texts`. The upb runtime does not check UTF-8 in
 proto2 ``string`` fields: invalid bytes come back as ``bytes`` instead of ``str`` (and a str
 method called on them raises ``TypeError``); in proto3 it raises on parse. Both end here as
-the caller's :class:`~stack.errors.DecodeError` subclass.
+the caller's :class:`~p2pstack.errors.DecodeError` subclass.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Final, TypeVar
 
 from google.protobuf.message import DecodeError as _PbDecodeError, Message
 
-from .errors import DecodeError
+from p2pstack.errors import DecodeError
 
 M = TypeVar("M", bound=Message)
 

@@ -1,12 +1,12 @@
 """Multiformats unsigned varints (minimal LEB128, at most 9 bytes) and length prefixes.
 
-Pure functions: no I/O. Decoders raise :class:`~stack.errors.VarintError` on malformed input
+Pure functions: no I/O. Decoders raise :class:`~p2pstack.errors.VarintError` on malformed input
 and report truncated input by returning ``None`` so callers can wait for more bytes.
 """
 
 from __future__ import annotations
 
-from .errors import MessageTooLarge, VarintError
+from p2pstack.errors import MessageTooLarge, VarintError
 
 MAX_VARINT_LEN = 9
 """The multiformats spec caps unsigned varints at 9 bytes (63 bits)."""

@@ -16,9 +16,9 @@ from typing import Final
 
 import trio
 
-from stack.errors import InvalidConfigError, MultiaddrError, TransportError
-from stack.multiaddr import Multiaddr
-from stack.multiaddr.codec import Component
+from p2pstack.errors import InvalidConfigError, MultiaddrError, TransportError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.multiaddr.codec import Component
 
 logger: Final = logging.getLogger("p2pstack.dns")
 

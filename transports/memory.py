@@ -13,10 +13,9 @@ from typing import final
 import trio
 import trio.testing
 
-from stack.errors import TransportError
-from stack.multiaddr import Multiaddr
-
-from .base import RawConnection, TransportListener
+from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.errors import TransportError
+from p2pstack.multiaddr import Multiaddr
 
 
 @dataclass

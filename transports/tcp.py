@@ -11,12 +11,11 @@ from typing import Final, final
 
 import trio
 
-from stack.errors import InvalidConfigError, TransportError
-from stack.multiaddr import Multiaddr
-
-from .base import RawConnection, TransportListener
-from .dns import DEFAULT_DNS_CONFIG, DnsConfig, resolve
-from .tcp_stream import TcpStream, set_liveness_options
+from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.errors import InvalidConfigError, TransportError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.dns import DEFAULT_DNS_CONFIG, DnsConfig, resolve
+from p2pstack.transports.tcp_stream import TcpStream, set_liveness_options
 
 logger: Final = logging.getLogger("p2pstack.tcp")
 

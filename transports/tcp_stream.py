@@ -27,8 +27,8 @@ from trio.lowlevel import (
     wait_writable,
 )
 
-from stack.conflict import ConflictDetector
-from stack.stream_ops import Buffer
+from p2pstack.conflict import ConflictDetector
+from p2pstack.stream_ops import Buffer
 
 DEFAULT_RECEIVE_SIZE: Final = 64 * 1024
 _Arg = TypeVar("_Arg")
@@ -98,7 +98,7 @@ class TcpStream(trio.abc.HalfCloseableStream):
     __slots__ = ("_closed", "_eof_sent", "_receive_conflict", "_send_conflict", "socket")
 
     cancel_safe_receive: ClassVar[bool] = True
-    """A cancelled receive has read nothing (see ``stack.stream_ops.receive_is_cancel_safe``)."""
+    """A cancelled receive has read nothing (see ``p2pstack.stream_ops.receive_is_cancel_safe``)."""
 
     def __init__(self, sock: socket.socket) -> None:
         if sock.type != socket.SOCK_STREAM:

@@ -18,14 +18,13 @@ from typing import Final, final
 
 import trio
 
-from stack.errors import InvalidConfigError, ProtocolError, TransportError
-from stack.multiaddr import Multiaddr
-from stack.multiaddr.codec import Component
-
-from .base import RawConnection, TransportListener
-from .tcp import TcpConfig, adopt_tcp_stream, connect_tcp, sockaddr_to_multiaddr
-from .ws_protocol import DEFAULT_MAX_HANDSHAKE_SIZE
-from .ws_stream import (
+from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.errors import InvalidConfigError, ProtocolError, TransportError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.multiaddr.codec import Component
+from p2pstack.transports.tcp import TcpConfig, adopt_tcp_stream, connect_tcp, sockaddr_to_multiaddr
+from p2pstack.transports.ws_protocol import DEFAULT_MAX_HANDSHAKE_SIZE
+from p2pstack.transports.ws_stream import (
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_READ_SIZE,
     DEFAULT_SEND_FRAME_SIZE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from stack.errors import ProtocolError
+from p2pstack.errors import ProtocolError
 
 DEFAULT_MAX_HANDSHAKE_SIZE: Final = 16 * 1024
 

@@ -44,10 +44,9 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from stack.conflict import ConflictDetector
-from stack.errors import ProtocolError
-
-from .ws_protocol import (
+from p2pstack.conflict import ConflictDetector
+from p2pstack.errors import ProtocolError
+from p2pstack.transports.ws_protocol import (
     CLOSE_NORMAL,
     CLOSE_TOO_BIG,
     DEFAULT_MAX_HANDSHAKE_SIZE,

@@ -1,9 +1,9 @@
-"""``python -m benchmarks.soak`` (what ``scripts/soak`` runs)."""
+"""``python -m p2pstack.benchmarks.soak`` (what ``scripts/soak`` runs)."""
 
 from __future__ import annotations
 
 import sys
 
-from .cli import main
+from p2pstack.benchmarks.soak.cli import main
 
 sys.exit(main())

@@ -16,7 +16,7 @@ Attackers with a real connection (an upgraded libp2p peer of their own):
 The raw attackers connect from given loopback source addresses (127.66.x.y): the target's
 per-IP and per-subnet admission sees them apart from the honest peers on 127.0.0.1, as it
 would see remote attackers. Every attacker runs until cancelled, holds at most its configured
-number of sockets or streams, and counts into a :class:`~benchmarks.soak.stats.Counters`.
+number of sockets or streams, and counts into a :class:`~p2pstack.benchmarks.soak.stats.Counters`.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ from typing import Final
 
 import trio
 
-from protocols.echo import ECHO_PROTOCOL
-from protocols.ping import PING_PROTOCOL
-from stack.connection import Connection
-from stack.multiaddr import Multiaddr
-from stack.node import Node
-
-from .stats import Counters, Series
+from p2pstack.benchmarks.soak.stats import Counters, Series
+from p2pstack.host.connection import Connection
+from p2pstack.host.node import Node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.echo import ECHO_PROTOCOL
+from p2pstack.protocols.ping import PING_PROTOCOL
 
 MULTISTREAM: Final = b"\x13/multistream/1.0.0\n"
 NOISE: Final = b"\x07/noise\n"

@@ -11,8 +11,8 @@ from typing import Any
 
 import trio
 
-from .chart import write_chart
-from .run import Soak, SoakConfig
+from p2pstack.benchmarks.soak.chart import write_chart
+from p2pstack.benchmarks.soak.run import Soak, SoakConfig
 
 DESCRIPTION = """\
 Run a p2pstack node and a relay (child processes on 127.0.0.1) for --minutes under honest

@@ -1,8 +1,8 @@
 """Honest traffic for the soak run: what a well-behaved peer does, timed.
 
 Each loop runs until cancelled, one operation at a time, and records the operation's time in
-a :class:`~benchmarks.soak.stats.Series` and ``<name>_ok`` / ``<name>_fail`` in the counters
-(failures also as error texts). A failed operation never stops the loop.
+a :class:`~p2pstack.benchmarks.soak.stats.Series` and ``<name>_ok`` / ``<name>_fail`` in the
+counters (failures also as error texts). A failed operation never stops the loop.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from typing import Any, Final
 
 import trio
 
-from protocols.perf import perf_peer
-from protocols.ping import Pinger
-from protocols.request_response import JsonCodec, request_response
-from stack.cli.common import client_services
-from stack.multiaddr import Multiaddr
-from stack.node import Node, open_node
-
-from .stats import Counters, Series
+from p2pstack.benchmarks.soak.stats import Counters, Series
+from p2pstack.cli.common import client_services
+from p2pstack.host.node import Node, open_node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.perf import perf_peer
+from p2pstack.protocols.ping import Pinger
+from p2pstack.protocols.request_response import JsonCodec, request_response
 
 OP_TIMEOUT: Final = 30.0
 """An honest operation that takes longer than this counts as failed."""

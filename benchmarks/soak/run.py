@@ -20,12 +20,11 @@ from typing import IO, Any, Final
 
 import trio
 
-from stack.cli.common import client_services
-from stack.multiaddr import Multiaddr
-from stack.node import open_node
-
-from . import attacks, honest
-from .stats import Counters, Series, process_sample, summary_ms
+from p2pstack.benchmarks.soak import attacks, honest
+from p2pstack.benchmarks.soak.stats import Counters, Series, process_sample, summary_ms
+from p2pstack.cli.common import client_services
+from p2pstack.host.node import open_node
+from p2pstack.multiaddr import Multiaddr
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 HONEST: Final = ("ping", "rr", "connect", "relayed", "perf")
@@ -64,7 +63,7 @@ class Child:
         self.stderr_path = out_dir / f"{name}.err"
         self._files: list[IO[bytes]] = [self.stdout_path.open("wb"), self.stderr_path.open("wb")]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stack.cli.main", *args],
+            [sys.executable, "-m", "p2pstack.cli.main", *args],
             stdout=self._files[0],
             stderr=self._files[1],
             stdin=subprocess.DEVNULL,

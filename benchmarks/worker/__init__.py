@@ -1,4 +1,4 @@
-"""Child processes of the benchmark runner: ``python -m benchmarks.worker ROLE JSON``.
+"""Child processes of the benchmark runner: ``python -m p2pstack.benchmarks.worker ROLE JSON``.
 
 Each role prints JSON lines on stdout (servers first print where they listen) and exits
 when its stdin reaches EOF. See :data:`ROLES`.
@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from .common import Control, Params
-from .memory import mem_client, mem_server
-from .muxed import yamux_memory, yamux_send, yamux_sink
-from .node_roles import stack_latency, stack_perf
-from .raw import tcp_echo, tcp_latency, tcp_send, tcp_sink
+from p2pstack.benchmarks.worker.common import Control, Params
+from p2pstack.benchmarks.worker.memory import mem_client, mem_server
+from p2pstack.benchmarks.worker.muxed import yamux_memory, yamux_send, yamux_sink
+from p2pstack.benchmarks.worker.node_roles import stack_latency, stack_perf
+from p2pstack.benchmarks.worker.raw import tcp_echo, tcp_latency, tcp_send, tcp_sink
 
 Role = Callable[[Params, Control], Awaitable[None]]
 

@@ -11,18 +11,17 @@ from contextlib import suppress
 
 import trio
 
-from muxers.yamux import YamuxConfig, yamux
-from protocols.echo import ECHO_PROTOCOL, echo
-from protocols.ping import ping
-from stack.admission import AdmissionLimits
-from stack.limits import ConnectionLimits, Watermarks
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import NodeConfig, open_node
-from stack.resources import MemoryLimits
-
-from .common import Control, Params, emit, memory_probe
-from .raw import listen_tcp
+from p2pstack.benchmarks.worker.common import Control, Params, emit, memory_probe
+from p2pstack.benchmarks.worker.raw import listen_tcp
+from p2pstack.host.admission import AdmissionLimits
+from p2pstack.host.limits import ConnectionLimits, Watermarks
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.resources import MemoryLimits
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.muxers.yamux import YamuxConfig, yamux
+from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
+from p2pstack.protocols.ping import ping
 
 
 def _unlimited() -> NodeConfig:

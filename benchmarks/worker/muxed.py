@@ -9,10 +9,9 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
-
-from .common import Control, Params, emit, send_one, shares, sink_one
-from .raw import listen_tcp
+from p2pstack.benchmarks.worker.common import Control, Params, emit, send_one, shares, sink_one
+from p2pstack.benchmarks.worker.raw import listen_tcp
+from p2pstack.muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
 
 
 def _config(params: Params) -> YamuxConfig:

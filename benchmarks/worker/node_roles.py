@@ -6,15 +6,14 @@ import statistics
 
 import trio
 
-from protocols.echo import ECHO_PROTOCOL
-from protocols.identify import identify
-from protocols.perf import perf_peer
-from protocols.ping import PING_PROTOCOL, ping
-from stack.connection import Connection
-from stack.multiaddr import Multiaddr
-from stack.node import open_node
-
-from .common import Control, Params, emit
+from p2pstack.benchmarks.worker.common import Control, Params, emit
+from p2pstack.host.connection import Connection
+from p2pstack.host.node import open_node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.echo import ECHO_PROTOCOL
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.perf import perf_peer
+from p2pstack.protocols.ping import PING_PROTOCOL, ping
 
 
 async def stack_perf(params: Params, control: Control) -> None:

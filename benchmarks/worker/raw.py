@@ -8,7 +8,15 @@ from contextlib import suppress
 
 import trio
 
-from .common import Control, Params, emit, exactly, send_one, shares, sink_one
+from p2pstack.benchmarks.worker.common import (
+    Control,
+    Params,
+    emit,
+    exactly,
+    send_one,
+    shares,
+    sink_one,
+)
 
 PING_SIZE = 32
 _ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, EOFError, OSError)

@@ -1,8 +1,8 @@
 """Yamux (``/yamux/1.0.0``): a sans-IO core plus a trio adapter."""
 
-from .config import YamuxConfig as YamuxConfig
-from .core import YamuxCore as YamuxCore
-from .errors import (
+from p2pstack.muxers.yamux.config import YamuxConfig as YamuxConfig
+from p2pstack.muxers.yamux.core import YamuxCore as YamuxCore
+from p2pstack.muxers.yamux.errors import (
     ConnectionLost as ConnectionLost,
     FrameDecodeError as FrameDecodeError,
     KeepAliveTimeout as KeepAliveTimeout,
@@ -15,9 +15,13 @@ from .errors import (
     YamuxError as YamuxError,
     YamuxProtocolError as YamuxProtocolError,
 )
-from .muxer import PROTOCOL_ID as PROTOCOL_ID, YamuxMuxer as YamuxMuxer, yamux as yamux
-from .session import YamuxSession as YamuxSession
-from .stream import YamuxStream as YamuxStream
+from p2pstack.muxers.yamux.muxer import (
+    PROTOCOL_ID as PROTOCOL_ID,
+    YamuxMuxer as YamuxMuxer,
+    yamux as yamux,
+)
+from p2pstack.muxers.yamux.session import YamuxSession as YamuxSession
+from p2pstack.muxers.yamux.stream import YamuxStream as YamuxStream
 
 __all__ = [
     "PROTOCOL_ID",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.errors import InvalidConfigError
-
-from .frames import DEFAULT_WINDOW, MAX_U32
+from p2pstack.errors import InvalidConfigError
+from p2pstack.muxers.yamux.frames import DEFAULT_WINDOW, MAX_U32
 
 KiB = 1024
 MiB = 1024 * KiB

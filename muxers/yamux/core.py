@@ -9,7 +9,7 @@ does I/O and never blocks.
 Bounds: pings and their answers are *control* frames, kept apart (at most ``ping_backlog``
 unsent answers) and handed out ahead of queued stream frames (:meth:`~YamuxCore.take_control`);
 every byte of receive window granted to the peer is reserved from a
-:class:`~stack.resources.MemoryBudget` and released when the stream is forgotten.
+:class:`~p2pstack.host.resources.MemoryBudget` and released when the stream is forgotten.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import logging
 import math
 from collections import OrderedDict, deque
 
-from stack.errors import LimitExceeded
-from stack.resources import UNLIMITED, MemoryBudget
-
-from .config import YamuxConfig
-from .errors import (
+from p2pstack.errors import LimitExceeded
+from p2pstack.host.resources import UNLIMITED, MemoryBudget
+from p2pstack.muxers.yamux.config import YamuxConfig
+from p2pstack.muxers.yamux.errors import (
     ConnectionLost,
     KeepAliveTimeout,
     RemoteGoAway,
@@ -32,7 +31,7 @@ from .errors import (
     WriteTimeout,
     YamuxProtocolError,
 )
-from .events import (
+from p2pstack.muxers.yamux.events import (
     ConnectionTerminated,
     DataReceived,
     Event,
@@ -45,8 +44,14 @@ from .events import (
     StreamReset,
     WindowUpdated,
 )
-from .frames import DEFAULT_WINDOW, HEADER, HEADER_SIZE, MAX_U32, check_version_and_type
-from .stream_state import StreamState
+from p2pstack.muxers.yamux.frames import (
+    DEFAULT_WINDOW,
+    HEADER,
+    HEADER_SIZE,
+    MAX_U32,
+    check_version_and_type,
+)
+from p2pstack.muxers.yamux.stream_state import StreamState
 
 _DATA, _WINDOW_UPDATE, _PING, _GO_AWAY = 0, 1, 2, 3
 _SYN, _ACK, _FIN, _RST = 0x1, 0x2, 0x4, 0x8

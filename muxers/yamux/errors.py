@@ -8,7 +8,7 @@ the ``trio.BrokenResourceError`` a stream method raises).
 
 from __future__ import annotations
 
-from stack.errors import DecodeError, ProtocolError, StackError
+from p2pstack.errors import DecodeError, ProtocolError, StackError
 
 GO_AWAY_NORMAL = 0
 GO_AWAY_PROTOCOL_ERROR = 1

@@ -1,4 +1,4 @@
-"""The events :class:`~muxers.yamux.core.YamuxCore` produces (also importable from there)."""
+"""The events :class:`~p2pstack.muxers.yamux.core.YamuxCore` produces."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import struct
 from enum import IntEnum, IntFlag
 from typing import NamedTuple
 
-from .errors import FrameDecodeError
+from p2pstack.muxers.yamux.errors import FrameDecodeError
 
 VERSION = 0
 HEADER_SIZE = 12

@@ -6,11 +6,10 @@ from typing import final
 
 import trio
 
-from stack.resources import MemoryBudget
-
-from ..base import StreamMuxer
-from .config import YamuxConfig
-from .session import YamuxSession
+from p2pstack.abc.muxer import StreamMuxer
+from p2pstack.host.resources import MemoryBudget
+from p2pstack.muxers.yamux.config import YamuxConfig
+from p2pstack.muxers.yamux.session import YamuxSession
 
 PROTOCOL_ID = "/yamux/1.0.0"
 

@@ -18,7 +18,7 @@ import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint
 
 if TYPE_CHECKING:
-    from .stream import YamuxStream
+    from p2pstack.muxers.yamux.stream import YamuxStream
 
 
 @final

@@ -1,4 +1,4 @@
-"""The trio adapter over :class:`~muxers.yamux.core.YamuxCore`.
+"""The trio adapter over :class:`~p2pstack.muxers.yamux.core.YamuxCore`.
 
 Large transport reads feed the core: a blocked receiver reads them itself when it can, else
 the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings.
@@ -33,12 +33,10 @@ from typing import final
 import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from stack.errors import ProtocolError, StackError
-from stack.resources import MemoryBudget
-from stack.stream_ops import Buffer, atomic_send_of, receive_is_cancel_safe, unwrap_method_of
-
-from .config import YamuxConfig
-from .core import (
+from p2pstack.errors import ProtocolError, StackError
+from p2pstack.host.resources import MemoryBudget
+from p2pstack.muxers.yamux.config import YamuxConfig
+from p2pstack.muxers.yamux.core import (
     ConnectionTerminated,
     Event,
     GoAwayReceived,
@@ -48,16 +46,17 @@ from .core import (
     StreamOpened,
     YamuxCore,
 )
-from .errors import (
+from p2pstack.muxers.yamux.errors import (
     ConnectionLost,
     KeepAliveTimeout,
     SessionClosed,
     WriteTimeout,
     YamuxProtocolError,
 )
-from .frames import HEADER_SIZE, FrameType
-from .read_role import ReadRole
-from .stream import SEND_HIGH_WATER, YamuxStream
+from p2pstack.muxers.yamux.frames import HEADER_SIZE, FrameType
+from p2pstack.muxers.yamux.read_role import ReadRole
+from p2pstack.muxers.yamux.stream import SEND_HIGH_WATER, YamuxStream
+from p2pstack.stream_ops import Buffer, atomic_send_of, receive_is_cancel_safe, unwrap_method_of
 
 logger = logging.getLogger("p2pstack.yamux")
 

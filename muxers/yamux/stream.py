@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, ClassVar, final
 import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from ..base import MuxedStream
-from .errors import SessionClosed, StreamResetError
-from .stream_state import StreamState
+from p2pstack.abc.muxer import MuxedStream
+from p2pstack.muxers.yamux.errors import SessionClosed, StreamResetError
+from p2pstack.muxers.yamux.stream_state import StreamState
 
 if TYPE_CHECKING:
-    from .session import YamuxSession
+    from p2pstack.muxers.yamux.session import YamuxSession
 
 #: Application writes wait while this much output is queued or in flight.
 SEND_HIGH_WATER = 1024 * 1024

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from stack.errors import LimitExceeded
-from stack.resources import MemoryBudget
-
-from .frames import DEFAULT_WINDOW
+from p2pstack.errors import LimitExceeded
+from p2pstack.host.resources import MemoryBudget
+from p2pstack.muxers.yamux.frames import DEFAULT_WINDOW
 
 #: Auto-tuning doubles a stream's window when the previous update went out less than this
 #: many round trips ago (go-yamux uses 4, rust-yamux 2).
@@ -15,7 +14,7 @@ AUTOTUNE_RTT_FACTOR = 4.0
 
 
 class StreamState:
-    """The state of one stream, owned by :class:`~muxers.yamux.core.YamuxCore`.
+    """The state of one stream, owned by :class:`~p2pstack.muxers.yamux.core.YamuxCore`.
 
     Adapters read the attributes; only the core mutates them. A state object stays valid
     (and readable) after the core has forgotten the stream.

@@ -6,13 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from stack.errors import MultiaddrError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from stack.protobuf import parse_message, text, texts
-
-from ..errors import IdentifyDecodeError, IdentifyError
-from .pb.identify_pb2 import Identify
+from p2pstack.errors import MultiaddrError
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protobuf import parse_message, text, texts
+from p2pstack.protocols.errors import IdentifyDecodeError, IdentifyError
+from p2pstack.protocols.identify.pb.identify_pb2 import Identify
 
 logger: Final = logging.getLogger("p2pstack.identify")
 

@@ -9,21 +9,26 @@ from typing import Final, final
 
 import trio
 
-from stack.connection import Connection
-from stack.errors import InvalidConfigError, StackError, UnexpectedEOF
-from stack.events import (
+from p2pstack.errors import InvalidConfigError, StackError, UnexpectedEOF
+from p2pstack.host.connection import Connection
+from p2pstack.host.events import (
     AnnouncedAddrsChanged,
     ConnectionClosed,
     ListenAddrAdded,
     ListenAddrRemoved,
     PeerIdentified,
 )
-from stack.identity import PeerId
-from stack.netstream import NetStream
-from stack.node import Node
-from stack.varint import length_prefixed
-
-from .codec import MAX_MESSAGES, MAX_RECEIVE_SIZE, IdentifyInfo, decode_identify, encode_identify
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node
+from p2pstack.identity import PeerId
+from p2pstack.protocols.identify.codec import (
+    MAX_MESSAGES,
+    MAX_RECEIVE_SIZE,
+    IdentifyInfo,
+    decode_identify,
+    encode_identify,
+)
+from p2pstack.varint import length_prefixed
 
 IDENTIFY_PROTOCOL: Final = "/ipfs/id/1.0.0"
 IDENTIFY_PUSH_PROTOCOL: Final = "/ipfs/id/push/1.0.0"
@@ -61,7 +66,7 @@ class IdentifyConfig:
 class IdentifyService:
     """Identifies every connection from our side and answers the peers' identify requests.
 
-    Results go to the node's peer store and to :class:`~stack.events.PeerIdentified` events;
+    Results go to the node's peer store and to :class:`~p2pstack.host.events.PeerIdentified` events;
     :meth:`wait_identified` waits for the first result of a connection.
     """
 

@@ -1,6 +1,6 @@
 """NAT traversal: internet gateway registration (UPnP IGD)."""
 
-from .upnp import (
+from p2pstack.protocols.nat.upnp import (
     Gateway as Gateway,
     GatewayRefused as GatewayRefused,
     NatError as NatError,

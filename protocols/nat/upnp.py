@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from stack.errors import InvalidConfigError, StackError
-from stack.events import ListenAddrAdded, ListenAddrRemoved
-from stack.multiaddr import Multiaddr
+from p2pstack.errors import InvalidConfigError, StackError
+from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
+from p2pstack.multiaddr import Multiaddr
 
 if TYPE_CHECKING:
-    from stack.node import Node
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.nat.upnp")
 

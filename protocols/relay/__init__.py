@@ -12,25 +12,33 @@ Listen through a relay (the default transports include the relay transport)::
 Dial ``<relay addr>/p2p/<relay>/p2p-circuit/p2p/<target>`` like any other address.
 """
 
-from .client import ReservationInfo as ReservationInfo, connect as connect, reserve as reserve
-from .config import RateLimit as RateLimit, RelayConfig as RelayConfig
-from .discovery import (
+from p2pstack.protocols.relay.client import (
+    ReservationInfo as ReservationInfo,
+    connect as connect,
+    reserve as reserve,
+)
+from p2pstack.protocols.relay.config import RateLimit as RateLimit, RelayConfig as RelayConfig
+from p2pstack.protocols.relay.discovery import (
     AutoRelayConfig as AutoRelayConfig,
     RelayDiscovery as RelayDiscovery,
     auto_relay as auto_relay,
 )
-from .errors import (
+from p2pstack.protocols.relay.errors import (
     EnvelopeError as EnvelopeError,
     RelayMessageError as RelayMessageError,
     RelayProtocolError as RelayProtocolError,
     RelayRefused as RelayRefused,
     VoucherError as VoucherError,
 )
-from .hop import RelayService as RelayService, relay_server as relay_server
-from .messages import HOP_PROTOCOL as HOP_PROTOCOL, STOP_PROTOCOL as STOP_PROTOCOL, Limit as Limit
-from .metrics import RelayMetrics as RelayMetrics
-from .status import Status as Status
-from .transport import (
+from p2pstack.protocols.relay.hop import RelayService as RelayService, relay_server as relay_server
+from p2pstack.protocols.relay.messages import (
+    HOP_PROTOCOL as HOP_PROTOCOL,
+    STOP_PROTOCOL as STOP_PROTOCOL,
+    Limit as Limit,
+)
+from p2pstack.protocols.relay.metrics import RelayMetrics as RelayMetrics
+from p2pstack.protocols.relay.status import Status as Status
+from p2pstack.protocols.relay.transport import (
     CircuitRelayTransport as CircuitRelayTransport,
     RelayClientConfig as RelayClientConfig,
     RelayListener as RelayListener,

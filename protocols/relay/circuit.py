@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from stack.conflict import ConflictDetector
-from stack.errors import LimitExceeded, StackError
+from p2pstack.conflict import ConflictDetector
+from p2pstack.errors import LimitExceeded, StackError
 
 if TYPE_CHECKING:
-    from stack.identity import PeerId
-    from stack.netstream import NetStream
-
-    from .messages import Limit
+    from p2pstack.host.netstream import NetStream
+    from p2pstack.identity import PeerId
+    from p2pstack.protocols.relay.messages import Limit
 
 logger: Final = logging.getLogger("p2pstack.relay")
 

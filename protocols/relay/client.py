@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .circuit import CircuitStream
-from .envelope import Voucher, verify_voucher
-from .errors import RelayProtocolError, RelayRefused
-from .messages import HOP_PROTOCOL, HopMessage, HopType, Limit, Peer
-from .status import Status
-from .wire import read_hop, write_hop
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.relay.circuit import CircuitStream
+from p2pstack.protocols.relay.envelope import Voucher, verify_voucher
+from p2pstack.protocols.relay.errors import RelayProtocolError, RelayRefused
+from p2pstack.protocols.relay.messages import HOP_PROTOCOL, HopMessage, HopType, Limit, Peer
+from p2pstack.protocols.relay.status import Status
+from p2pstack.protocols.relay.wire import read_hop, write_hop
 
 if TYPE_CHECKING:
-    from stack.connection import Connection
+    from p2pstack.host.connection import Connection
 
 logger: Final = logging.getLogger("p2pstack.relay")
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from stack.errors import InvalidConfigError
-from stack.identity import PeerId
+from p2pstack.errors import InvalidConfigError
+from p2pstack.identity import PeerId
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -18,15 +18,14 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from stack.errors import InvalidConfigError, StackError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .messages import HOP_PROTOCOL
-from .transport import CircuitRelayTransport, RelayListener
+from p2pstack.errors import InvalidConfigError, StackError
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.relay.messages import HOP_PROTOCOL
+from p2pstack.protocols.relay.transport import CircuitRelayTransport, RelayListener
 
 if TYPE_CHECKING:
-    from stack.node import Node
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.relay")
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from stack.errors import InvalidKeyError, PeerIdError
-from stack.identity import Identity, PeerId, PublicKey
-from stack.protobuf import parse_message
-from stack.varint import encode_uvarint
-
-from .errors import EnvelopeError, RelayMessageError, VoucherError
-from .pb import envelope_pb2 as pb
+from p2pstack.errors import InvalidKeyError, PeerIdError
+from p2pstack.identity import Identity, PeerId, PublicKey
+from p2pstack.protobuf import parse_message
+from p2pstack.protocols.relay.errors import EnvelopeError, RelayMessageError, VoucherError
+from p2pstack.protocols.relay.pb import envelope_pb2 as pb
+from p2pstack.varint import encode_uvarint
 
 RELAY_RSVP_DOMAIN: Final = "libp2p-relay-rsvp"
 VOUCHER_PAYLOAD_TYPE: Final = b"\x03\x02"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from stack.errors import DecodeError, ProtocolError, StackError, TransportError
-
-from .status import Status
+from p2pstack.errors import DecodeError, ProtocolError, StackError, TransportError
+from p2pstack.protocols.relay.status import Status
 
 
 class RelayMessageError(DecodeError):
@@ -26,8 +25,8 @@ class RelayProtocolError(ProtocolError):
 class RelayRefused(TransportError):
     """The relay (or the destination, through the relay) refused with a non-OK status.
 
-    ``status`` is the :class:`~protocols.relay.status.Status` (or the raw number when the peer
-    sent one we do not know).
+    ``status`` is the :class:`~p2pstack.protocols.relay.status.Status` (or the raw number
+    when the peer sent one we do not know).
     """
 
     def __init__(self, message: str, *, status: int) -> None:

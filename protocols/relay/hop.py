@@ -17,15 +17,14 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from stack.errors import LimitExceeded, ProtocolError, StackError
-from stack.events import ConnectionClosed
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .circuit import splice
-from .config import RelayConfig
-from .envelope import make_voucher
-from .messages import (
+from p2pstack.errors import LimitExceeded, ProtocolError, StackError
+from p2pstack.host.events import ConnectionClosed
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.relay.circuit import splice
+from p2pstack.protocols.relay.config import RelayConfig
+from p2pstack.protocols.relay.envelope import make_voucher
+from p2pstack.protocols.relay.messages import (
     HOP_PROTOCOL,
     STOP_PROTOCOL,
     HopMessage,
@@ -36,15 +35,15 @@ from .messages import (
     StopMessage,
     StopType,
 )
-from .metrics import RelayMetrics
-from .resources import CircuitEntry, RelayResources
-from .status import Status
-from .wire import read_hop, read_stop, write_hop, write_stop
+from p2pstack.protocols.relay.metrics import RelayMetrics
+from p2pstack.protocols.relay.resources import CircuitEntry, RelayResources
+from p2pstack.protocols.relay.status import Status
+from p2pstack.protocols.relay.wire import read_hop, read_stop, write_hop, write_stop
 
 if TYPE_CHECKING:
-    from stack.connection import Connection
-    from stack.netstream import NetStream
-    from stack.node import Node
+    from p2pstack.host.connection import Connection
+    from p2pstack.host.netstream import NetStream
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.relay")
 

@@ -2,7 +2,7 @@
 
 Encoders emit every field that is set, zero-valued enums included (``HopMessage{type=RESERVE}``
 is ``08 00``), in field-number order. Decoders accept any bytes and either return a message or
-raise :class:`~protocols.relay.errors.RelayMessageError`; addresses that do not parse are
+raise :class:`~p2pstack.protocols.relay.errors.RelayMessageError`; addresses that do not parse are
 skipped (as go-libp2p does), everything else malformed raises.
 """
 
@@ -13,14 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from stack.errors import MultiaddrError, PeerIdError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from stack.protobuf import parse_message
-
-from .errors import RelayMessageError
-from .pb import circuit_pb2 as pb
-from .status import Status
+from p2pstack.errors import MultiaddrError, PeerIdError
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protobuf import parse_message
+from p2pstack.protocols.relay.errors import RelayMessageError
+from p2pstack.protocols.relay.pb import circuit_pb2 as pb
+from p2pstack.protocols.relay.status import Status
 
 HOP_PROTOCOL: Final = "/libp2p/circuit/relay/0.2.0/hop"
 STOP_PROTOCOL: Final = "/libp2p/circuit/relay/0.2.0/stop"

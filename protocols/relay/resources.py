@@ -1,7 +1,8 @@
 """The relay's bookkeeping (sans-IO): reservations, circuits, totals and rate limits.
 
 Every method takes the current time (monotonic seconds) and returns a decision; nothing
-here does I/O or reads a clock. Refusals are :class:`~protocols.relay.status.Status` values,
+here does I/O or reads a clock. Refusals are
+:class:`~p2pstack.protocols.relay.status.Status` values,
 chosen as go-libp2p does: reservation limits -> RESERVATION_REFUSED, circuit limits ->
 RESOURCE_LIMIT_EXCEEDED, no reservation -> NO_RESERVATION.
 """
@@ -12,10 +13,9 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 
-from stack.identity import PeerId
-
-from .config import RateLimit, RelayConfig
-from .status import Status
+from p2pstack.identity import PeerId
+from p2pstack.protocols.relay.config import RateLimit, RelayConfig
+from p2pstack.protocols.relay.status import Status
 
 
 @dataclass

@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from stack.errors import ProtocolError
-
-from .circuit import CircuitStream
-from .messages import Limit, Peer, StopMessage, StopType
-from .status import Status
-from .wire import read_stop, write_stop
+from p2pstack.errors import ProtocolError
+from p2pstack.protocols.relay.circuit import CircuitStream
+from p2pstack.protocols.relay.messages import Limit, Peer, StopMessage, StopType
+from p2pstack.protocols.relay.status import Status
+from p2pstack.protocols.relay.wire import read_stop, write_stop
 
 if TYPE_CHECKING:
-    from stack.netstream import NetStream
+    from p2pstack.host.netstream import NetStream
 
 logger: Final = logging.getLogger("p2pstack.relay")
 

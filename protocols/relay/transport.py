@@ -21,22 +21,21 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from stack.errors import InvalidConfigError, StackError, TransportError
-from stack.events import ListenAddrAdded, ListenAddrRemoved
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from transports.base import RawConnection
-
-from .client import ReservationInfo, connect, reserve
-from .hop import is_relayed, keep_alive
-from .messages import STOP_PROTOCOL, Limit, Peer
-from .status import Status
-from .stop import accept_stop
+from p2pstack.abc.transport import RawConnection
+from p2pstack.errors import InvalidConfigError, StackError, TransportError
+from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.relay.client import ReservationInfo, connect, reserve
+from p2pstack.protocols.relay.hop import is_relayed, keep_alive
+from p2pstack.protocols.relay.messages import STOP_PROTOCOL, Limit, Peer
+from p2pstack.protocols.relay.status import Status
+from p2pstack.protocols.relay.stop import accept_stop
 
 if TYPE_CHECKING:
-    from stack.connection import Connection
-    from stack.netstream import NetStream
-    from stack.node import Node
+    from p2pstack.host.connection import Connection
+    from p2pstack.host.netstream import NetStream
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.relay")
 

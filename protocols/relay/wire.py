@@ -6,10 +6,8 @@ whatever the peer sent after it stays in the stream's buffer for the circuit.
 
 from __future__ import annotations
 
-from stack.bufstream import BufferedStream
-from stack.varint import length_prefixed
-
-from .messages import (
+from p2pstack.bufstream import BufferedStream
+from p2pstack.protocols.relay.messages import (
     MAX_MESSAGE_SIZE,
     HopMessage,
     StopMessage,
@@ -18,6 +16,7 @@ from .messages import (
     encode_hop,
     encode_stop,
 )
+from p2pstack.varint import length_prefixed
 
 
 async def write_hop(stream: BufferedStream, message: HopMessage) -> None:

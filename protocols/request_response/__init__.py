@@ -10,13 +10,13 @@ See :mod:`.service` for the wire behaviour, :mod:`.firewall` for the rules and
 :mod:`.limits` for limits and backpressure.
 """
 
-from .codec import (
+from p2pstack.protocols.request_response.codec import (
     BytesCodec as BytesCodec,
     Codec as Codec,
     DataclassCodec as DataclassCodec,
     JsonCodec as JsonCodec,
 )
-from .errors import (
+from p2pstack.protocols.request_response.errors import (
     CodecError as CodecError,
     ConnectionClosed as ConnectionClosed,
     DialFailure as DialFailure,
@@ -31,8 +31,11 @@ from .errors import (
     TruncatedMessage as TruncatedMessage,
     UnsupportedProtocols as UnsupportedProtocols,
 )
-from .events import InboundFailure as InboundFailure, OutboundFailure as OutboundFailure
-from .firewall import (
+from p2pstack.protocols.request_response.events import (
+    InboundFailure as InboundFailure,
+    OutboundFailure as OutboundFailure,
+)
+from p2pstack.protocols.request_response.firewall import (
     AllowAll as AllowAll,
     ApprovalRequest as ApprovalRequest,
     Approver as Approver,
@@ -45,14 +48,17 @@ from .firewall import (
     RuleProvider as RuleProvider,
     Rules as Rules,
 )
-from .framing import REJECTION as REJECTION
-from .limits import Backpressure as Backpressure, RequestResponseConfig as RequestResponseConfig
-from .responder import (
+from p2pstack.protocols.request_response.framing import REJECTION as REJECTION
+from p2pstack.protocols.request_response.limits import (
+    Backpressure as Backpressure,
+    RequestResponseConfig as RequestResponseConfig,
+)
+from p2pstack.protocols.request_response.responder import (
     InboundRequest as InboundRequest,
     RequestContext as RequestContext,
     Responder as Responder,
 )
-from .service import (
+from p2pstack.protocols.request_response.service import (
     Handler as Handler,
     RequestResponse as RequestResponse,
     request_response as request_response,

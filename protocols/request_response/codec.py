@@ -11,7 +11,7 @@ import dataclasses
 import json
 from typing import Any, Generic, Protocol, TypeVar, final
 
-from .errors import CodecError
+from p2pstack.protocols.request_response.errors import CodecError
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")

@@ -1,12 +1,12 @@
 """Typed failures of request-response, on the requesting and on the serving side.
 
-Every error is a :class:`~stack.errors.StackError`; :class:`RequestResponseError` is their
+Every error is a :class:`~p2pstack.errors.StackError`; :class:`RequestResponseError` is their
 common base so callers can catch "this request failed" in one clause.
 """
 
 from __future__ import annotations
 
-from stack.errors import (
+from p2pstack.errors import (
     DecodeError,
     MessageTooLarge as _StackMessageTooLarge,
     ProtocolError,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from stack.events import Event
+from p2pstack.host.events import Event
 
 if TYPE_CHECKING:
-    from stack.identity import PeerId
+    from p2pstack.identity import PeerId
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,9 @@ from typing import Any, Final, final
 
 import trio
 
-from stack.errors import InvalidConfigError
-from stack.identity import PeerId
-
-from .errors import NotPermitted
+from p2pstack.errors import InvalidConfigError
+from p2pstack.identity import PeerId
+from p2pstack.protocols.request_response.errors import NotPermitted
 
 logger: Final = logging.getLogger("p2pstack.request_response.firewall")
 

@@ -18,10 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, final
 
-from stack.errors import ProtocolError, VarintError
-from stack.varint import MAX_VARINT_LEN, decode_uvarint, encode_uvarint
-
-from .errors import MalformedMessage, MessageTooLarge, TrailingData, TruncatedMessage
+from p2pstack.errors import ProtocolError, VarintError
+from p2pstack.protocols.request_response.errors import (
+    MalformedMessage,
+    MessageTooLarge,
+    TrailingData,
+    TruncatedMessage,
+)
+from p2pstack.varint import MAX_VARINT_LEN, decode_uvarint, encode_uvarint
 
 REJECTION: Final = b"\x80\x00"
 """Sent instead of a response when the responder's firewall refuses the request."""

@@ -17,7 +17,7 @@ from typing import Final, Generic, TypeVar
 
 import trio
 
-from stack.errors import InvalidConfigError
+from p2pstack.errors import InvalidConfigError
 
 T = TypeVar("T")
 

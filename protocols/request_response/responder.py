@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import trio
 
-from .errors import RequestResponseError, ResponseOmitted
-from .framing import encode_message
+from p2pstack.protocols.request_response.errors import RequestResponseError, ResponseOmitted
+from p2pstack.protocols.request_response.framing import encode_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from stack.identity import PeerId
+    from p2pstack.identity import PeerId
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")

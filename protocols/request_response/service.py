@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import trio
 
-from stack.errors import InvalidConfigError, NegotiationFailed, NegotiationTimeout, StackError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .codec import Codec
-from .errors import (
+from p2pstack.errors import InvalidConfigError, NegotiationFailed, NegotiationTimeout, StackError
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.request_response.codec import Codec
+from p2pstack.protocols.request_response.errors import (
     CodecError,
     ConnectionClosed,
     DialFailure,
@@ -34,17 +33,28 @@ from .errors import (
     ResponseOmitted,
     UnsupportedProtocols,
 )
-from .events import InboundFailure, OutboundFailure
-from .firewall import Direction, Firewall
-from .framing import REJECTION, FrameDecoder, MessageReceived, RejectionReceived, encode_message
-from .limits import InboundLimiter, InboundQueue, QueueFull, RequestResponseConfig
-from .responder import InboundRequest, RequestContext, Responder
-from .wire import receive_frame
+from p2pstack.protocols.request_response.events import InboundFailure, OutboundFailure
+from p2pstack.protocols.request_response.firewall import Direction, Firewall
+from p2pstack.protocols.request_response.framing import (
+    REJECTION,
+    FrameDecoder,
+    MessageReceived,
+    RejectionReceived,
+    encode_message,
+)
+from p2pstack.protocols.request_response.limits import (
+    InboundLimiter,
+    InboundQueue,
+    QueueFull,
+    RequestResponseConfig,
+)
+from p2pstack.protocols.request_response.responder import InboundRequest, RequestContext, Responder
+from p2pstack.protocols.request_response.wire import receive_frame
 
 if TYPE_CHECKING:
-    from stack.connection import Connection
-    from stack.netstream import NetStream
-    from stack.node import Node
+    from p2pstack.host.connection import Connection
+    from p2pstack.host.netstream import NetStream
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.request_response")
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from stack.errors import LimitExceeded
-
-from .errors import MemoryRefused
+from p2pstack.errors import LimitExceeded
+from p2pstack.protocols.request_response.errors import MemoryRefused
 
 if TYPE_CHECKING:
-    from stack.netstream import NetStream
-
-    from .framing import FrameDecoder, FrameEvent
+    from p2pstack.host.netstream import NetStream
+    from p2pstack.protocols.request_response.framing import FrameDecoder, FrameEvent
 
 READ_CHUNK: Final = 65536
 

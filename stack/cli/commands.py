@@ -11,14 +11,7 @@ from typing import Final
 import trio
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from protocols.echo import echo
-from protocols.identify import identify
-from protocols.perf import perf, perf_peer
-from protocols.ping import ping
-from stack.multiaddr import Multiaddr
-from stack.node import open_node
-
-from .common import (
+from p2pstack.cli.common import (
     client_node,
     console,
     emit_json,
@@ -27,10 +20,16 @@ from .common import (
     ping_rounds,
     report_stats,
 )
-from .discover import mdns_service
-from .request import rr_echo
-from .sizes import format_size
-from .xmpp import XMPP_PREFIX, cmd_xmpp_ping, node_extras
+from p2pstack.cli.discover import mdns_service
+from p2pstack.cli.request import rr_echo
+from p2pstack.cli.sizes import format_size
+from p2pstack.cli.xmpp import XMPP_PREFIX, cmd_xmpp_ping, node_extras
+from p2pstack.host.node import open_node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.echo import echo
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.perf import perf, perf_peer
+from p2pstack.protocols.ping import ping
 
 logger: Final = logging.getLogger("p2pstack.cli")
 

@@ -14,11 +14,11 @@ from typing import Any
 import trio
 from rich.console import Console
 
-from stack.connection import Connection
-from stack.identity import Identity
-from stack.node import Node, NodeConfig, open_node
-from stack.resources import MemoryLimits
-from stack.service import Service
+from p2pstack.host.connection import Connection
+from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.resources import MemoryLimits
+from p2pstack.host.service import Service
+from p2pstack.identity import Identity
 
 console = Console(highlight=False)
 
@@ -58,7 +58,7 @@ async def ping_rounds(
 ) -> list[float]:
     """``ping``'s loop: ``--count`` pings ``--interval`` apart over one ping stream, each
     printed (unless ``--json``) as coming from ``peer``; the round-trip times in ms."""
-    from protocols.ping import Pinger
+    from p2pstack.protocols.ping import Pinger
 
     rtts: list[float] = []
     async with Pinger(node, conn, ping_timeout=args.timeout) as pinger:
@@ -84,8 +84,8 @@ def load_identity(key: Path | None) -> Identity:
 
 def client_services() -> list[Service]:
     """What a short-lived client node runs: ping and identify, so peers can identify us."""
-    from protocols.identify import identify
-    from protocols.ping import ping
+    from p2pstack.protocols.identify import identify
+    from p2pstack.protocols.ping import ping
 
     return [ping(), identify()]
 

@@ -8,15 +8,14 @@ import statistics
 import trio
 from rich.table import Table
 
-from protocols.echo import echo
-from protocols.identify import IdentifyService, identify
-from protocols.perf import perf, perf_peer
-from protocols.ping import ping, ping_peer
-from stack.identity import Identity
-from stack.node import open_node
-
-from .common import console, emit_json
-from .sizes import format_size
+from p2pstack.cli.common import console, emit_json
+from p2pstack.cli.sizes import format_size
+from p2pstack.host.node import open_node
+from p2pstack.identity import Identity
+from p2pstack.protocols.echo import echo
+from p2pstack.protocols.identify import IdentifyService, identify
+from p2pstack.protocols.perf import perf, perf_peer
+from p2pstack.protocols.ping import ping, ping_peer
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:

@@ -8,11 +8,10 @@ from typing import Final
 
 import trio
 
-from protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .common import client_node, client_services, console, emit_json
+from p2pstack.cli.common import client_node, client_services, console, emit_json
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
 
 logger: Final = logging.getLogger("p2pstack.cli")
 

@@ -10,17 +10,16 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
-from stack.errors import StackError
-
-from .allocator import tune_allocator
-from .bench import add_bench_arguments, cmd_bench
-from .commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path
-from .demo import cmd_demo
-from .discover import add_discover_arguments, cmd_discover
-from .relay import add_relay_arguments, cmd_relay
-from .request import add_request_arguments, cmd_request
-from .sizes import parse_size
-from .xmpp import add_xmpp_arguments
+from p2pstack.cli.allocator import tune_allocator
+from p2pstack.cli.bench import add_bench_arguments, cmd_bench
+from p2pstack.cli.commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path
+from p2pstack.cli.demo import cmd_demo
+from p2pstack.cli.discover import add_discover_arguments, cmd_discover
+from p2pstack.cli.relay import add_relay_arguments, cmd_relay
+from p2pstack.cli.request import add_request_arguments, cmd_request
+from p2pstack.cli.sizes import parse_size
+from p2pstack.cli.xmpp import add_xmpp_arguments
+from p2pstack.errors import StackError
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 

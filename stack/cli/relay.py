@@ -11,14 +11,13 @@ from typing import Any, Final
 
 import trio
 
-from protocols.identify import identify
-from protocols.ping import ping
-from protocols.relay import RelayConfig, RelayService, relay_server
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from stack.node import Node, open_node
-
-from .common import emit_json, load_identity, node_config, report_stats
+from p2pstack.cli.common import emit_json, load_identity, node_config, report_stats
+from p2pstack.host.node import Node, open_node
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping
+from p2pstack.protocols.relay import RelayConfig, RelayService, relay_server
 
 logger: Final = logging.getLogger("p2pstack.cli")
 

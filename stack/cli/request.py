@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from protocols.request_response import JsonCodec, RequestContext, request_response
-from protocols.request_response.service import RequestResponse
-from stack.multiaddr import Multiaddr
-
-from .common import client_node, client_services, emit_json
+from p2pstack.cli.common import client_node, client_services, emit_json
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.request_response import JsonCodec, RequestContext, request_response
+from p2pstack.protocols.request_response.service import RequestResponse
 
 
 def _path(text: str) -> Path:

@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from stack.errors import InvalidConfigError
-from stack.gater import Gater
-from stack.multiaddr import Multiaddr
-from stack.service import Service
-
-from .common import console, emit_json, load_identity, ping_rounds
+from p2pstack.cli.common import console, emit_json, load_identity, ping_rounds
+from p2pstack.errors import InvalidConfigError
+from p2pstack.host.gater import Gater
+from p2pstack.host.service import Service
+from p2pstack.multiaddr import Multiaddr
 
 if TYPE_CHECKING:
-    from protocols.discovery.xmpp import Decision, Jid, P2PInfo, XmppDiscovery
-    from protocols.nat import NatState, UpnpService
+    from p2pstack.protocols.discovery.xmpp import Decision, Jid, P2PInfo, XmppDiscovery
+    from p2pstack.protocols.nat import NatState, UpnpService
 
 PASSWORD_ENV: Final = "P2PSTACK_XMPP_PASSWORD"
 XMPP_PREFIX: Final = "xmpp:"
@@ -111,16 +110,16 @@ def node_extras(args: argparse.Namespace, *, emit_events: bool = True) -> NodeEx
     """Build the UPnP and XMPP services and the gater the options ask for."""
     extras = NodeExtras()
     if getattr(args, "upnp", False) or getattr(args, "upnp_root_url", None):
-        from protocols.nat import UpnpConfig, upnp
+        from p2pstack.protocols.nat import UpnpConfig, upnp
 
         extras.upnp = upnp(UpnpConfig(root_url=args.upnp_root_url, lease=args.upnp_lease))
         if emit_events:
             extras.upnp.add_callback(_emit_nat)
         extras.services.append(extras.upnp)
     if getattr(args, "xmpp_jid", None):
-        from protocols.discovery.xmpp import DiscoveryConfig, GaterConfig, XmppConfig
-        from protocols.discovery.xmpp.client import parse_server
-        from protocols.discovery.xmpp.gater import IpRule
+        from p2pstack.protocols.discovery.xmpp import DiscoveryConfig, GaterConfig, XmppConfig
+        from p2pstack.protocols.discovery.xmpp.client import parse_server
+        from p2pstack.protocols.discovery.xmpp.gater import IpRule
 
         xmpp = XmppConfig(
             jid=args.xmpp_jid,
@@ -137,7 +136,7 @@ def node_extras(args: argparse.Namespace, *, emit_events: bool = True) -> NodeEx
             external=_host_port(args.xmpp_external) if args.xmpp_external else None,
             relay=Multiaddr(args.relay) if getattr(args, "relay", None) else None,
         )
-        from protocols.discovery.xmpp import xmpp_discovery
+        from p2pstack.protocols.discovery.xmpp import xmpp_discovery
 
         kwargs: dict[str, Any] = {}
         if emit_events:
@@ -202,10 +201,10 @@ async def _settle_upnp(upnp: UpnpService) -> None:
 
 async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
     """``p2pstack ping xmpp:JID``: join XMPP, wait for JID's presence, dial it, ping it."""
-    from protocols.discovery.xmpp import ContactError, Jid
-    from protocols.identify import identify
-    from protocols.ping import ping
-    from stack.node import open_node
+    from p2pstack.host.node import open_node
+    from p2pstack.protocols.discovery.xmpp import ContactError, Jid
+    from p2pstack.protocols.identify import identify
+    from p2pstack.protocols.ping import ping
 
     if not args.xmpp_jid:
         raise InvalidConfigError("pinging xmpp:JID needs --xmpp-jid (and a password)")

@@ -1,7 +1,7 @@
 """Identities: key pairs, libp2p key protobufs, peer ids and key files."""
 
-from .identity import Identity as Identity
-from .keys import (
+from p2pstack.identity.identity import Identity as Identity
+from p2pstack.identity.keys import (
     EcdsaPrivateKey as EcdsaPrivateKey,
     EcdsaPublicKey as EcdsaPublicKey,
     Ed25519PrivateKey as Ed25519PrivateKey,
@@ -15,7 +15,7 @@ from .keys import (
     Secp256k1PublicKey as Secp256k1PublicKey,
     generate_private_key as generate_private_key,
 )
-from .peer_id import PeerId as PeerId
+from p2pstack.identity.peer_id import PeerId as PeerId
 
 __all__ = [
     "EcdsaPrivateKey",

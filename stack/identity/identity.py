@@ -1,7 +1,7 @@
 """A node identity: a private key with its public key and peer id, plus key files.
 
 Key file format: the file holds exactly the serialized libp2p ``PrivateKey`` protobuf
-(``08 <type> 12 uvarint(len) Data``, see :mod:`stack.identity.keys`), the same bytes go-libp2p's
+(``08 <type> 12 uvarint(len) Data``, see :mod:`p2pstack.identity.keys`), the same bytes go-libp2p's
 ``crypto.MarshalPrivateKey`` and js-libp2p's ``privateKeyToProtobuf`` produce. No PEM, no
 encryption, no trailing newline. Files are written atomically with mode 0600.
 """
@@ -16,9 +16,15 @@ import tempfile
 from pathlib import Path
 from typing import Final, final
 
-from ..errors import InvalidKeyError, KeyFileError
-from .keys import Ed25519PrivateKey, KeyType, PrivateKey, PublicKey, generate_private_key
-from .peer_id import PeerId
+from p2pstack.errors import InvalidKeyError, KeyFileError
+from p2pstack.identity.keys import (
+    Ed25519PrivateKey,
+    KeyType,
+    PrivateKey,
+    PublicKey,
+    generate_private_key,
+)
+from p2pstack.identity.peer_id import PeerId
 
 _log = logging.getLogger("p2pstack.identity")
 
@@ -36,7 +42,7 @@ class Identity:
 
     def __init__(self, private_key: PrivateKey) -> None:
         if not isinstance(private_key, PrivateKey):
-            raise TypeError("Identity needs a stack.identity.PrivateKey")
+            raise TypeError("Identity needs a p2pstack.identity.PrivateKey")
         self.private_key: Final = private_key
         self.public_key: Final[PublicKey] = private_key.public_key
         self.peer_id: Final[PeerId] = self.public_key.to_peer_id()

@@ -2,9 +2,9 @@
 
 A key travels as the proto2 ``PublicKey``/``PrivateKey`` message ``08 <type> 12 uvarint(len)
 Data`` (see ``pb/crypto.proto``); what ``Data`` holds per type is tabled in
-:mod:`stack.identity.keys`. Concrete key classes register themselves by ``key_type`` so that
+:mod:`p2pstack.identity.keys`. Concrete key classes register themselves by ``key_type`` so that
 ``from_protobuf`` can dispatch. Every malformed input raises
-:class:`~stack.errors.InvalidKeyError`.
+:class:`~p2pstack.errors.InvalidKeyError`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import ClassVar, Final, Self
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from ..errors import InvalidKeyError
-from ..protobuf import parse_message
-from .pb import crypto_pb2
-from .peer_id import PeerId
+from p2pstack.errors import InvalidKeyError
+from p2pstack.identity.pb import crypto_pb2
+from p2pstack.identity.peer_id import PeerId
+from p2pstack.protobuf import parse_message
 
 MAX_KEY_PROTOBUF_LEN: Final = 16 * 1024
 """Larger serialized keys are rejected before parsing (RSA-8192 private is ~4.7 KiB)."""

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from ..errors import InvalidKeyError
-from .key_base import (
+from p2pstack.errors import InvalidKeyError
+from p2pstack.identity.key_base import (
     KeyType,
     PrivateKey,
     PublicKey,

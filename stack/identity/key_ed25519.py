@@ -7,8 +7,8 @@ from typing import Self, final
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ..errors import InvalidKeyError
-from .key_base import (
+from p2pstack.errors import InvalidKeyError
+from p2pstack.identity.key_base import (
     KeyType,
     PrivateKey,
     PublicKey,

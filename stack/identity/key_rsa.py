@@ -8,8 +8,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..errors import InvalidKeyError
-from .key_base import (
+from p2pstack.errors import InvalidKeyError
+from p2pstack.identity.key_base import (
     DEFAULT_RSA_BITS,
     MAX_RSA_BITS,
     MIN_RSA_BITS,

@@ -15,12 +15,12 @@ RSA         DER SubjectPublicKeyInfo       DER PKCS#1 RSAPrivateKey        PKCS#
 Decoding is strict about what it accepts and lenient about protobuf framing (unknown fields are
 ignored, as go-libp2p does); :meth:`PublicKey.to_protobuf` always re-serializes canonically, and
 peer ids are derived from that canonical form. Every malformed input raises
-:class:`~stack.errors.InvalidKeyError`.
+:class:`~p2pstack.errors.InvalidKeyError`.
 """
 
 from __future__ import annotations
 
-from .key_base import (
+from p2pstack.identity.key_base import (
     _PRIVATE_TYPES,
     DEFAULT_RSA_BITS as DEFAULT_RSA_BITS,
     MAX_KEY_PROTOBUF_LEN as MAX_KEY_PROTOBUF_LEN,
@@ -30,17 +30,17 @@ from .key_base import (
     PrivateKey as PrivateKey,
     PublicKey as PublicKey,
 )
-from .key_ecdsa import (
+from p2pstack.identity.key_ecdsa import (
     EcdsaPrivateKey as EcdsaPrivateKey,
     EcdsaPublicKey as EcdsaPublicKey,
     Secp256k1PrivateKey as Secp256k1PrivateKey,
     Secp256k1PublicKey as Secp256k1PublicKey,
 )
-from .key_ed25519 import (
+from p2pstack.identity.key_ed25519 import (
     Ed25519PrivateKey as Ed25519PrivateKey,
     Ed25519PublicKey as Ed25519PublicKey,
 )
-from .key_rsa import RsaPrivateKey as RsaPrivateKey, RsaPublicKey as RsaPublicKey
+from p2pstack.identity.key_rsa import RsaPrivateKey as RsaPrivateKey, RsaPublicKey as RsaPublicKey
 
 
 def generate_private_key(key_type: KeyType = KeyType.ED25519) -> PrivateKey:

@@ -13,8 +13,8 @@ from typing import Final
 
 import base58
 
-from ..errors import PeerIdError, VarintError
-from ..varint import decode_uvarint, encode_uvarint
+from p2pstack.errors import PeerIdError, VarintError
+from p2pstack.varint import decode_uvarint, encode_uvarint
 
 MH_IDENTITY: Final = 0x00
 MH_SHA2_256: Final = 0x12

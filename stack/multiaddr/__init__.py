@@ -1,12 +1,12 @@
 """Multiaddrs: self-describing, composable network addresses (string and binary forms)."""
 
-from .codec import (
+from p2pstack.multiaddr.codec import (
     MAX_BINARY_SIZE as MAX_BINARY_SIZE,
     MAX_STRING_SIZE as MAX_STRING_SIZE,
     Component as Component,
 )
-from .multiaddr import Multiaddr as Multiaddr
-from .protocols import (
+from p2pstack.multiaddr.multiaddr import Multiaddr as Multiaddr
+from p2pstack.multiaddr.protocols import (
     PROTOCOLS as PROTOCOLS,
     Protocol as Protocol,
     protocol_by_code as protocol_by_code,

@@ -1,6 +1,6 @@
 """Multiaddr transcoders: string form <-> binary form, one :class:`Component` at a time.
 
-Pure functions. Every malformed input raises :class:`~stack.errors.MultiaddrError` with a
+Pure functions. Every malformed input raises :class:`~p2pstack.errors.MultiaddrError` with a
 message naming the offending component; nothing else escapes (except ``TypeError`` for
 arguments of the wrong type).
 """
@@ -17,11 +17,11 @@ from typing import Final, NamedTuple
 
 import base58
 
-from ..errors import MultiaddrError
-from ..identity.peer_id import PeerId
-from ..varint import decode_uvarint, encode_uvarint
-from . import protocols as p
-from .protocols import Protocol, protocol_by_code, protocol_by_name
+from p2pstack.errors import MultiaddrError
+from p2pstack.identity.peer_id import PeerId
+from p2pstack.multiaddr import protocols as p
+from p2pstack.multiaddr.protocols import Protocol, protocol_by_code, protocol_by_name
+from p2pstack.varint import decode_uvarint, encode_uvarint
 
 MAX_BINARY_SIZE: Final = 1024
 """Largest binary multiaddr accepted (bytes); real addresses are well under 200."""

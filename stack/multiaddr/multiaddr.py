@@ -6,17 +6,17 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any, final
 
-from ..errors import MultiaddrError
-from ..identity.peer_id import PeerId
-from . import protocols as p
-from .codec import (
+from p2pstack.errors import MultiaddrError
+from p2pstack.identity.peer_id import PeerId
+from p2pstack.multiaddr import protocols as p
+from p2pstack.multiaddr.codec import (
     Component,
     components_to_bytes,
     components_to_string,
     parse_bytes,
     parse_string,
 )
-from .protocols import protocol_by_name
+from p2pstack.multiaddr.protocols import protocol_by_name
 
 _HOST_PROTOCOLS = frozenset({"ip4", "ip6", "dns", "dns4", "dns6"})
 

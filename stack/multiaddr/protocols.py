@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from ..errors import MultiaddrError
+from p2pstack.errors import MultiaddrError
 
 SIZE_VARIABLE: Final = -1
 """Marks a protocol whose binary value is ``uvarint(len) || bytes``."""

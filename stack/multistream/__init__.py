@@ -1,6 +1,6 @@
 """multistream-select 1.0: pure message framing, sans-IO machines and trio adapters."""
 
-from .core import (
+from p2pstack.multistream.core import (
     MAX_REJECTIONS as MAX_REJECTIONS,
     Dialer as Dialer,
     Listener as Listener,
@@ -8,11 +8,11 @@ from .core import (
     Machine as Machine,
     State as State,
 )
-from .lazy import (
+from p2pstack.multistream.lazy import (
     LazyNegotiatedStream as LazyNegotiatedStream,
     unwrap_negotiated as unwrap_negotiated,
 )
-from .messages import (
+from p2pstack.multistream.messages import (
     LS as LS,
     MAX_MESSAGE_SIZE as MAX_MESSAGE_SIZE,
     NA as NA,
@@ -20,7 +20,7 @@ from .messages import (
     encode_message as encode_message,
     parse_message as parse_message,
 )
-from .negotiate import (
+from p2pstack.multistream.negotiate import (
     DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
     handle_protocol as handle_protocol,
     list_protocols as list_protocols,

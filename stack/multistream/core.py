@@ -7,11 +7,11 @@ the next protocol and must be handed on. No I/O, no clock, no trio.
 
 Errors are sticky (every later call re-raises the first one):
 
-- :class:`~stack.errors.NegotiationFailed`: no common protocol, too many proposals, or the
+- :class:`~p2pstack.errors.NegotiationFailed`: no common protocol, too many proposals, or the
   stream ended between messages. The listener also reports a parse error after it has
   answered ``na`` this way, since a lazy dialer sends application bytes right after its
   proposal.
-- :class:`~stack.errors.ProtocolError` subclasses (``MultistreamError``, ``MessageTooLarge``,
+- :class:`~p2pstack.errors.ProtocolError` subclasses (``MultistreamError``, ``MessageTooLarge``,
   ``VarintError``, ``UnexpectedEOF``): the peer sent bytes that break the protocol.
 """
 
@@ -22,14 +22,14 @@ import enum
 from collections.abc import Callable, Collection, Sequence
 from typing import Final
 
-from ..errors import (
+from p2pstack.errors import (
     InvalidConfigError,
     MultistreamError,
     NegotiationFailed,
     ProtocolError,
     UnexpectedEOF,
 )
-from .messages import (
+from p2pstack.multistream.messages import (
     LS,
     MAX_LS_RESPONSE_SIZE,
     MAX_MESSAGE_SIZE,

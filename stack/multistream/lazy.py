@@ -8,7 +8,7 @@ and checked on the first read.
 What the writer sees if the listener refuses: writes keep succeeding while the refusal is in
 flight (the listener discards those bytes, then usually closes or resets the stream, which
 may surface as ``trio.BrokenResourceError``). The first read raises
-:class:`~stack.errors.NegotiationFailed`; from then on every read re-raises it and every
+:class:`~p2pstack.errors.NegotiationFailed`; from then on every read re-raises it and every
 write raises ``trio.BrokenResourceError`` whose ``__cause__`` is it.
 """
 
@@ -19,11 +19,16 @@ from typing import final
 
 import trio
 
-from ..bufstream import BufferedStream
-from ..conflict import ConflictDetector
-from ..errors import NegotiationFailed, ProtocolError
-from .core import Dialer
-from .negotiate import DEFAULT_TIMEOUT, as_buffered, logger, negotiation_deadline
+from p2pstack.bufstream import BufferedStream
+from p2pstack.conflict import ConflictDetector
+from p2pstack.errors import NegotiationFailed, ProtocolError
+from p2pstack.multistream.core import Dialer
+from p2pstack.multistream.negotiate import (
+    DEFAULT_TIMEOUT,
+    as_buffered,
+    logger,
+    negotiation_deadline,
+)
 
 
 @final

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from ..errors import InvalidConfigError, MessageTooLarge, MultistreamError
-from ..varint import decode_uvarint, encode_uvarint
+from p2pstack.errors import InvalidConfigError, MessageTooLarge, MultistreamError
+from p2pstack.varint import decode_uvarint, encode_uvarint
 
 PROTOCOL_ID: Final = "/multistream/1.0.0"
 """The header both sides send first."""

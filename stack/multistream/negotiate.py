@@ -1,15 +1,15 @@
 """Trio adapters running the multistream-select machines over a stream.
 
-Each function returns (or keeps) a :class:`~stack.bufstream.BufferedStream` around the stream
+Each function returns (or keeps) a :class:`~p2pstack.bufstream.BufferedStream` around the stream
 it was given, holding any bytes that arrived after the final negotiation message, so the next
 layer loses nothing. A stream that already is a ``BufferedStream`` is reused, not re-wrapped.
 
 Errors (besides trio's own ``BrokenResourceError``/``ClosedResourceError`` from the stream):
 
-- :class:`~stack.errors.NegotiationTimeout` (a ``NegotiationFailed``): ``timeout`` elapsed.
-- :class:`~stack.errors.NegotiationFailed`: no common protocol, or the peer closed the stream
+- :class:`~p2pstack.errors.NegotiationTimeout` (a ``NegotiationFailed``): ``timeout`` elapsed.
+- :class:`~p2pstack.errors.NegotiationFailed`: no common protocol, or the peer closed the stream
   between messages (the listener's way of giving up).
-- :class:`~stack.errors.ProtocolError` subclasses: the peer sent garbage; ``UnexpectedEOF``
+- :class:`~p2pstack.errors.ProtocolError` subclasses: the peer sent garbage; ``UnexpectedEOF``
   when the stream ended inside a message.
 """
 
@@ -22,9 +22,9 @@ from typing import Final
 
 import trio
 
-from ..bufstream import BufferedStream
-from ..errors import MultistreamError, NegotiationFailed, NegotiationTimeout, ProtocolError
-from .core import MAX_REJECTIONS, Dialer, Listener, Lister, Machine
+from p2pstack.bufstream import BufferedStream
+from p2pstack.errors import MultistreamError, NegotiationFailed, NegotiationTimeout, ProtocolError
+from p2pstack.multistream.core import MAX_REJECTIONS, Dialer, Listener, Lister, Machine
 
 logger = logging.getLogger("p2pstack.multistream")
 
@@ -89,7 +89,7 @@ async def select_protocol(
     """Negotiate as the dialer: propose ``protocols`` in order until one is accepted.
 
     Sends the header and the first proposal in one write and waits for the full answer
-    (use :class:`~stack.multistream.lazy.LazyNegotiatedStream` to skip the round trip).
+    (use :class:`~p2pstack.multistream.lazy.LazyNegotiatedStream` to skip the round trip).
 
     Args:
         stream: the stream to negotiate on.

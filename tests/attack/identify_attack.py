@@ -9,12 +9,12 @@ from typing import Final
 
 import trio
 
-from protocols.identify import IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import open_node
-from stack.varint import length_prefixed
-from transports.tcp import tcp
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import open_node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.identify import IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL
+from p2pstack.transports.tcp import tcp
+from p2pstack.varint import length_prefixed
 
 BAD_IDENTIFY: Final = base64.b64decode("GgpBYJafn2BgYGBg")
 """Field 3 (protocols), 10 bytes, not valid UTF-8."""

@@ -9,11 +9,11 @@ from typing import Final
 
 import trio
 
-from stack.connection import Connection
-from stack.errors import StackError
-from stack.multiaddr import Multiaddr
-from stack.node import open_node
-from transports.tcp import tcp
+from p2pstack.errors import StackError
+from p2pstack.host.connection import Connection
+from p2pstack.host.node import open_node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.tcp import tcp
 
 SETUP_CONCURRENCY: Final = 16
 """Handshakes an attacker runs at once while building its position."""

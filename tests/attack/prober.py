@@ -20,12 +20,12 @@ from typing import Final
 
 import trio
 
-from protocols.identify import identify
-from protocols.ping import ping, ping_peer
-from stack.errors import StackError
-from stack.multiaddr import Multiaddr
-from stack.node import open_node
-from transports.websocket import websocket
+from p2pstack.errors import StackError
+from p2pstack.host.node import open_node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.transports.websocket import websocket
 
 from .sources import HONEST_SOURCE, SourceBoundTcp
 from .victim import ROOT

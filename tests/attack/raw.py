@@ -14,7 +14,7 @@ from typing import Final
 
 import trio
 
-from stack.varint import encode_uvarint
+from p2pstack.varint import encode_uvarint
 
 from .sources import ATTACKER_SOURCE
 

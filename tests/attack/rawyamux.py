@@ -13,8 +13,12 @@ from typing import Final
 
 import trio
 
-from muxers.yamux import PROTOCOL_ID as YAMUX_PROTOCOL
-from muxers.yamux.frames import (
+from p2pstack.bufstream import BufferedStream
+from p2pstack.identity import Identity
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.multistream import encode_message, select_protocol
+from p2pstack.muxers.yamux import PROTOCOL_ID as YAMUX_PROTOCOL
+from p2pstack.muxers.yamux.frames import (
     DEFAULT_WINDOW,
     HEADER_SIZE,
     Flag,
@@ -23,12 +27,8 @@ from muxers.yamux.frames import (
     decode_header,
     encode_header,
 )
-from stack.bufstream import BufferedStream
-from stack.identity import Identity
-from stack.multiaddr import Multiaddr
-from stack.multistream import encode_message, select_protocol
-from stack.security.noise import noise
-from transports.tcp import tcp
+from p2pstack.security.noise import noise
+from p2pstack.transports.tcp import tcp
 
 from .raw import MULTISTREAM_HEADER
 

@@ -17,8 +17,8 @@ from typing import Any, Final
 
 import trio
 
-from stack.cli.allocator import TOP_PAD, TRIM_THRESHOLD
-from stack.multiaddr import Multiaddr
+from p2pstack.cli.allocator import TOP_PAD, TRIM_THRESHOLD
+from p2pstack.multiaddr import Multiaddr
 
 from .prober import PROBE_TIMEOUT, ProbeResult, probe_in_subprocess, probe_once
 from .victim import POLL_INTERVAL, VICTIM_MEMORY, Sample, Victim

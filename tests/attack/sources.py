@@ -13,11 +13,11 @@ from typing import Final, final
 
 import trio
 
-from stack.errors import TransportError
-from stack.multiaddr import Multiaddr
-from transports.base import RawConnection, TransportListener
-from transports.tcp import sockaddr_to_multiaddr
-from transports.tcp_stream import TcpStream
+from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.errors import TransportError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.tcp import sockaddr_to_multiaddr
+from p2pstack.transports.tcp_stream import TcpStream
 
 ATTACKER_SOURCE: Final = "127.0.0.1"
 HONEST_SOURCE: Final = "127.77.0.1"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from muxers.yamux.frames import Flag, FrameType
-from protocols.echo import ECHO_PROTOCOL
-from protocols.identify import IDENTIFY_PUSH_PROTOCOL
-from protocols.relay import reserve
-from stack.connection import Connection
-from stack.varint import encode_uvarint
+from p2pstack.host.connection import Connection
+from p2pstack.muxers.yamux.frames import Flag, FrameType
+from p2pstack.protocols.echo import ECHO_PROTOCOL
+from p2pstack.protocols.identify import IDENTIFY_PUSH_PROTOCOL
+from p2pstack.protocols.relay import reserve
+from p2pstack.varint import encode_uvarint
 
 from .peers import PEER_ERRORS, PeerFlood, flood_with_peers
 from .raw import PARTIAL_HEADER, HeldConnections, hold_connections

@@ -10,11 +10,11 @@ from typing import Final
 import pytest
 import trio
 
-from muxers.yamux.frames import Flag, FrameType
-from protocols.echo import ECHO_PROTOCOL, echo_peer
-from protocols.identify import IDENTIFY_PROTOCOL
-from stack.node import open_node
-from transports.tcp import tcp
+from p2pstack.host.node import open_node
+from p2pstack.muxers.yamux.frames import Flag, FrameType
+from p2pstack.protocols.echo import ECHO_PROTOCOL, echo_peer
+from p2pstack.protocols.identify import IDENTIFY_PROTOCOL
+from p2pstack.transports.tcp import tcp
 
 from .rawyamux import (
     STREAM_WINDOW,

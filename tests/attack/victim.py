@@ -23,8 +23,8 @@ from typing import Any, Final
 
 import trio
 
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 """The repository root: the victim imports the stack from here."""
@@ -39,7 +39,7 @@ _LAUNCHER: Final = (
     "want = int(sys.argv.pop(1))\n"
     "if hard != resource.RLIM_INFINITY: want = min(want, hard)\n"
     "resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))\n"
-    "from stack.cli.main import main\n"
+    "from p2pstack.cli.main import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from benchmarks.config import CASES
-from benchmarks.figures import REFERENCES
-from benchmarks.procs import REPO_ROOT
+from p2pstack.benchmarks.config import CASES
+from p2pstack.benchmarks.figures import REFERENCES
+from p2pstack.benchmarks.procs import REPO_ROOT
 
 #: Figures the quick run must produce (one per kind of measurement).
 EXPECTED = (
@@ -51,7 +51,7 @@ EXPECTED = (
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, Path]:
     out = tmp_path_factory.mktemp("bench") / "quick.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--json", "--output", str(out)],
+        [sys.executable, "-m", "p2pstack.benchmarks", "--quick", "--json", "--output", str(out)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -97,7 +97,7 @@ def test_p2pstack_bench_runs_a_selection(tmp_path: Path) -> None:
     out = tmp_path / "one.json"
     argv = ["bench", "--quick", "--cases", "ceiling,matrix", "--stream-counts", "2"]
     done = subprocess.run(
-        [sys.executable, "-m", "stack.cli.main", *argv, "--no-chart", "--output", str(out)],
+        [sys.executable, "-m", "p2pstack.cli.main", *argv, "--no-chart", "--output", str(out)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -115,7 +115,7 @@ def test_p2pstack_bench_runs_a_selection(tmp_path: Path) -> None:
 
 def test_bad_flags_are_one_line_errors() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "stack.cli.main", "bench", "--repeat", "0"],
+        [sys.executable, "-m", "p2pstack.cli.main", "bench", "--repeat", "0"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

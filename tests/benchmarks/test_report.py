@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from benchmarks.chart import write_chart
-from benchmarks.config import QUICK, BenchConfig, add_arguments, config_from_args
-from benchmarks.figures import Figure, Results, compute_ratios, from_samples, is_better
-from benchmarks.markdown import to_markdown
-from benchmarks.record import RunRecord
-from benchmarks.report import format_ratio, format_value, print_report, targets
+from p2pstack.benchmarks.chart import write_chart
+from p2pstack.benchmarks.config import QUICK, BenchConfig, add_arguments, config_from_args
+from p2pstack.benchmarks.figures import Figure, Results, compute_ratios, from_samples, is_better
+from p2pstack.benchmarks.markdown import to_markdown
+from p2pstack.benchmarks.record import RunRecord
+from p2pstack.benchmarks.report import format_ratio, format_value, print_report, targets
 
 
 def _figure(figure_id: str, value: float, **fields: object) -> Figure:
@@ -46,7 +46,7 @@ def _record() -> RunRecord:
     return RunRecord(
         machine={"nproc": 2, "cpu_model": "test"},
         config=BenchConfig().to_json(),
-        command="python -m benchmarks",
+        command="python -m p2pstack.benchmarks",
         started="2026-01-01T00:00:00+00:00",
         duration_s=1.0,
         results=results,

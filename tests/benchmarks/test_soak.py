@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from benchmarks.soak.chart import write_chart
-from benchmarks.soak.cli import build_parser
-from benchmarks.soak.stats import Counters, Series, percentile, process_sample
+from p2pstack.benchmarks.soak.chart import write_chart
+from p2pstack.benchmarks.soak.cli import build_parser
+from p2pstack.benchmarks.soak.stats import Counters, Series, percentile, process_sample
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from stack.identity import Identity
+from p2pstack.identity import Identity
 from tests.helpers import running_command, wait_until
 
 from .conftest import p2pstack, run_p2pstack, running_node
@@ -98,7 +98,7 @@ def test_demo_runs() -> None:
 
 
 def test_allocator_tuning_is_safe_to_repeat() -> None:
-    from stack.cli.allocator import tune_allocator
+    from p2pstack.cli.allocator import tune_allocator
 
     first = tune_allocator()
     assert isinstance(first, bool)

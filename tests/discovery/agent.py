@@ -19,11 +19,11 @@ import sys
 
 import trio
 
-from protocols.discovery.mdns import MdnsConfig, PeerDiscovered, mdns
-from protocols.identify import IdentifyService, identify
-from protocols.ping import ping, ping_peer
-from stack.identity import PeerId
-from stack.node import Node, open_node
+from p2pstack.host.node import Node, open_node
+from p2pstack.identity import PeerId
+from p2pstack.protocols.discovery.mdns import MdnsConfig, PeerDiscovered, mdns
+from p2pstack.protocols.identify import IdentifyService, identify
+from p2pstack.protocols.ping import ping, ping_peer
 
 
 def emit(data: dict[str, object]) -> None:

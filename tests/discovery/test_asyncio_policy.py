@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import trio_asyncio  # noqa: F401  (imported for its side effect on asyncio's policy)
 
-from protocols.discovery.mdns import PeerDiscovered
-from protocols.identify import identify
-from protocols.ping import ping
-from stack.node import open_node
+from p2pstack.host.node import open_node
+from p2pstack.protocols.discovery.mdns import PeerDiscovered
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping
 
 from .test_loopback import LISTEN, service, wait_discovered
 

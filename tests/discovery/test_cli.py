@@ -10,9 +10,9 @@ from pathlib import Path
 
 import trio
 
-from protocols.discovery.mdns import MdnsConfig, PeerDiscovered, mdns
-from protocols.ping import ping, ping_peer
-from stack.node import open_node
+from p2pstack.host.node import open_node
+from p2pstack.protocols.discovery.mdns import MdnsConfig, PeerDiscovered, mdns
+from p2pstack.protocols.ping import ping, ping_peer
 
 SCRIPT = Path(sys.executable).with_name("p2pstack")
 

@@ -16,13 +16,13 @@ from zeroconf import IPVersion, Zeroconf
 from zeroconf._dns import DNSPointer, DNSText
 from zeroconf._protocol.outgoing import DNSOutgoing
 
-from protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
-from protocols.discovery.mdns.bridge import LoopThread, run_in_thread
-from protocols.discovery.mdns.records import SERVICE_TYPE, generate_peer_name
-from protocols.ping import ping, ping_peer
-from stack.events import Event
-from stack.identity import Identity, PeerId
-from stack.node import open_node
+from p2pstack.host.events import Event
+from p2pstack.host.node import open_node
+from p2pstack.identity import Identity, PeerId
+from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
+from p2pstack.protocols.discovery.mdns.bridge import LoopThread, run_in_thread
+from p2pstack.protocols.discovery.mdns.records import SERVICE_TYPE, generate_peer_name
+from p2pstack.protocols.ping import ping, ping_peer
 
 _PTR, _TXT, _IN, _UNIQUE = 12, 16, 1, 0x8000
 _RESPONSE = 0x8000 | 0x0400  # QR | AA

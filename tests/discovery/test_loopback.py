@@ -11,13 +11,13 @@ from collections.abc import Callable
 import pytest
 import trio
 
-from protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
-from protocols.identify import identify
-from protocols.ping import ping, ping_peer
-from stack.errors import InvalidConfigError
-from stack.events import Event
-from stack.identity import PeerId
-from stack.node import Node, open_node
+from p2pstack.errors import InvalidConfigError
+from p2pstack.host.events import Event
+from p2pstack.host.node import Node, open_node
+from p2pstack.identity import PeerId
+from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping, ping_peer
 
 LOOPBACK = ("127.0.0.1",)
 LISTEN = ["/ip4/127.0.0.1/tcp/0"]

@@ -87,7 +87,7 @@ def port_of(proc: NsProcess) -> str:
 async def test_cli_node_and_discover_in_namespaces(lan3: Lan) -> None:
     js_cmd, _ = commands()
     h1, h2, h3 = lan3.hosts
-    script = [sys.executable, "-m", "stack.cli.main"]
+    script = [sys.executable, "-m", "p2pstack.cli.main"]
     node_argv = [*script, "node", "--mdns", h1.ip, "--listen", f"/ip4/{h1.ip}/tcp/0"]
     async with (
         run_in(h1.ns, node_argv, label="p2pstack-node") as node,

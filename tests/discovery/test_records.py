@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from protocols.discovery.mdns.records import (
+from p2pstack.errors import DecodeError, InvalidConfigError
+from p2pstack.identity import Identity
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.mdns.records import (
     MAX_STRING,
     PEER_NAME_MAX,
     PEER_NAME_MIN,
@@ -24,9 +27,6 @@ from protocols.discovery.mdns.records import (
     validate_peer_name,
     validate_service_type,
 )
-from stack.errors import DecodeError, InvalidConfigError
-from stack.identity import Identity
-from stack.multiaddr import Multiaddr
 
 ALICE = Identity.generate().peer_id
 BOB = Identity.generate().peer_id

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from protocols.discovery.mdns.records import Announcement
-from protocols.discovery.mdns.table import PeerTable, RateLimiter
-from stack.errors import LimitExceeded
-from stack.identity import Identity
-from stack.multiaddr import Multiaddr
+from p2pstack.errors import LimitExceeded
+from p2pstack.identity import Identity
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.mdns.records import Announcement
+from p2pstack.protocols.discovery.mdns.table import PeerTable, RateLimiter
 
 P = [Identity.generate().peer_id for _ in range(4)]
 A = [Multiaddr(f"/ip4/10.0.0.{i}/tcp/4001") for i in range(1, 5)]

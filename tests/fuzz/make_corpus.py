@@ -17,12 +17,16 @@ from xml.etree import ElementTree as ET
 
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
-from muxers.yamux.frames import HEADER
-from protocols.discovery.mdns.records import build_txt
-from protocols.discovery.xmpp.presence import P2PInfo, build_payload
-from protocols.identify.codec import encode_identify
-from protocols.relay.envelope import make_voucher, seal
-from protocols.relay.messages import (
+from p2pstack.identity import Identity, PrivateKey
+from p2pstack.identity.key_ecdsa import EcdsaPrivateKey, Secp256k1PrivateKey
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.multistream.messages import PROTOCOL_ID, encode_ls_response, encode_message
+from p2pstack.muxers.yamux.frames import HEADER
+from p2pstack.protocols.discovery.mdns.records import build_txt
+from p2pstack.protocols.discovery.xmpp.presence import P2PInfo, build_payload
+from p2pstack.protocols.identify.codec import encode_identify
+from p2pstack.protocols.relay.envelope import make_voucher, seal
+from p2pstack.protocols.relay.messages import (
     HopMessage,
     HopType,
     Limit,
@@ -33,15 +37,11 @@ from protocols.relay.messages import (
     encode_hop,
     encode_stop,
 )
-from protocols.request_response.framing import REJECTION
-from stack.identity import Identity, PrivateKey
-from stack.identity.key_ecdsa import EcdsaPrivateKey, Secp256k1PrivateKey
-from stack.multiaddr import Multiaddr
-from stack.multistream.messages import PROTOCOL_ID, encode_ls_response, encode_message
-from stack.security.noise.cipher import FrameEncryptor
-from stack.security.noise.framing import encode_frame
-from stack.security.noise.payload import encode_payload
-from stack.varint import encode_uvarint, length_prefixed
+from p2pstack.protocols.request_response.framing import REJECTION
+from p2pstack.security.noise.cipher import FrameEncryptor
+from p2pstack.security.noise.framing import encode_frame
+from p2pstack.security.noise.payload import encode_payload
+from p2pstack.varint import encode_uvarint, length_prefixed
 
 from .registry import split, whole
 from .targets_codecs import ALICE, BOB

@@ -1,7 +1,7 @@
 """The fuzz target registry and the invariant every target checks.
 
 A target is a named ``bytes -> None`` function that feeds the bytes to one decoder of remote
-bytes. The invariant: the decoder returns a value or raises a :class:`~stack.errors.StackError`
+bytes. The invariant: the decoder returns a value or raises a :class:`~p2pstack.errors.StackError`
 subclass, nothing else. Targets call decoders through :func:`decodes` (or catch StackError
 themselves); any other exception escapes the target and is a finding (atheris reports it as a
 crash, hypothesis as a failure).
@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 
 import trio
 
-from stack.errors import StackError
+from p2pstack.errors import StackError
 
 T = TypeVar("T")
 Target = Callable[[bytes], None]

@@ -7,8 +7,8 @@ import struct
 
 from hypothesis import strategies as st
 
-from stack.multiaddr import PROTOCOLS
-from stack.varint import encode_uvarint
+from p2pstack.multiaddr import PROTOCOLS
+from p2pstack.varint import encode_uvarint
 
 from .registry import split, whole
 

@@ -8,22 +8,22 @@ import dataclasses
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from protocols.discovery.mdns.records import (
+from p2pstack.identity import Identity, PeerId, PrivateKey, PublicKey
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.mdns.records import (
     dnsaddr_value,
     parse_announcement,
     parse_dnsaddr,
     split_txt,
 )
-from protocols.discovery.xmpp.jid import Jid
-from protocols.discovery.xmpp.presence import parse_e2e, parse_p2p, parse_presence
-from protocols.identify.codec import decode_identify
-from protocols.nat.upnp import Gateway, check_external_ip
-from protocols.relay.envelope import Voucher, open_envelope, verify_voucher
-from protocols.relay.messages import decode_hop, decode_stop
-from protocols.request_response.codec import BytesCodec, DataclassCodec, JsonCodec
-from stack.identity import Identity, PeerId, PrivateKey, PublicKey
-from stack.multiaddr import Multiaddr
-from stack.varint import decode_uvarint, decode_uvarint_exact, split_length_prefixed
+from p2pstack.protocols.discovery.xmpp.jid import Jid
+from p2pstack.protocols.discovery.xmpp.presence import parse_e2e, parse_p2p, parse_presence
+from p2pstack.protocols.identify.codec import decode_identify
+from p2pstack.protocols.nat.upnp import Gateway, check_external_ip
+from p2pstack.protocols.relay.envelope import Voucher, open_envelope, verify_voucher
+from p2pstack.protocols.relay.messages import decode_hop, decode_stop
+from p2pstack.protocols.request_response.codec import BytesCodec, DataclassCodec, JsonCodec
+from p2pstack.varint import decode_uvarint, decode_uvarint_exact, split_length_prefixed
 
 from .registry import chunks, decodes, target
 

@@ -7,16 +7,16 @@ import contextlib
 
 from noise.connection import Keypair, NoiseConnection
 
-from muxers.yamux.core import StreamOpened, YamuxCore
-from muxers.yamux.stream_state import StreamState
-from protocols.request_response.framing import FrameDecoder
-from stack.errors import StackError
-from stack.multistream.core import Dialer, Listener, Lister, Machine
-from stack.multistream.messages import decode_ls_response, parse_message
-from stack.security.noise.cipher import FrameDecryptor
-from stack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame, split_frame
-from stack.security.noise.handshake import PROTOCOL_NAME, NoiseHandshake
-from stack.security.noise.payload import decode_payload
+from p2pstack.errors import StackError
+from p2pstack.multistream.core import Dialer, Listener, Lister, Machine
+from p2pstack.multistream.messages import decode_ls_response, parse_message
+from p2pstack.muxers.yamux.core import StreamOpened, YamuxCore
+from p2pstack.muxers.yamux.stream_state import StreamState
+from p2pstack.protocols.request_response.framing import FrameDecoder
+from p2pstack.security.noise.cipher import FrameDecryptor
+from p2pstack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame, split_frame
+from p2pstack.security.noise.handshake import PROTOCOL_NAME, NoiseHandshake
+from p2pstack.security.noise.payload import decode_payload
 
 from .registry import chunks, decodes, target
 from .targets_codecs import ALICE, BOB

@@ -18,25 +18,25 @@ import trio.testing
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import Request
 
-from protocols.perf import PerfConfig, PerfService
-from protocols.ping import PingConfig, PingService, _round_trip
-from protocols.relay.wire import read_hop, read_stop
-from stack.bufstream import BufferedStream
-from stack.limits import ConnectionLimits
-from stack.multistream.lazy import LazyNegotiatedStream
-from stack.multistream.negotiate import handle_protocol, list_protocols, select_protocol
-from stack.netstream import NetStream
-from stack.resources import MemoryLimits, ResourceManager
-from stack.security.noise.cipher import FrameEncryptor
-from stack.security.noise.stream import NoiseStream
-from transports.ws_stream import WebSocketStream, open_client_stream
+from p2pstack.bufstream import BufferedStream
+from p2pstack.host.limits import ConnectionLimits
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.resources import MemoryLimits, ResourceManager
+from p2pstack.multistream.lazy import LazyNegotiatedStream
+from p2pstack.multistream.negotiate import handle_protocol, list_protocols, select_protocol
+from p2pstack.protocols.perf import PerfConfig, PerfService
+from p2pstack.protocols.ping import PingConfig, PingService, _round_trip
+from p2pstack.protocols.relay.wire import read_hop, read_stop
+from p2pstack.security.noise.cipher import FrameEncryptor
+from p2pstack.security.noise.stream import NoiseStream
+from p2pstack.transports.ws_stream import WebSocketStream, open_client_stream
 
 from .registry import chunks, is_typed_stream_error, target
 from .targets_codecs import ALICE, BOB
 
 if TYPE_CHECKING:
-    from muxers.base import MuxedStream
-    from stack.connection import Connection as NodeConnection
+    from p2pstack.abc.muxer import MuxedStream
+    from p2pstack.host.connection import Connection as NodeConnection
 
 SEND_LIMIT = 4 * 1024 * 1024
 """After this many bytes the hostile peer stops reading (a perf request for 2**64 bytes...)."""

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.errors import InvalidKeyError, KeyFileError
-from stack.identity import Ed25519PrivateKey, Identity, KeyType, PrivateKey
+from p2pstack.errors import InvalidKeyError, KeyFileError
+from p2pstack.identity import Ed25519PrivateKey, Identity, KeyType, PrivateKey
 
 SPEC_SEED = bytes.fromhex("7e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d")
 SPEC_PEER = "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq"

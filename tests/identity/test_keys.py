@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, strategies as st
 
-from stack.errors import InvalidKeyError
-from stack.identity import (
+from p2pstack.errors import InvalidKeyError
+from p2pstack.identity import (
     EcdsaPrivateKey,
     EcdsaPublicKey,
     Ed25519PrivateKey,
@@ -26,7 +26,7 @@ from stack.identity import (
     Secp256k1PublicKey,
     generate_private_key,
 )
-from stack.identity.keys import MAX_KEY_PROTOBUF_LEN
+from p2pstack.identity.keys import MAX_KEY_PROTOBUF_LEN
 
 DATA = Path(__file__).parent / "data"
 
@@ -327,7 +327,7 @@ def test_key_classes_exported() -> None:
 
 
 def test_generated_protobuf_emits_zero_enum_and_parses_leniently() -> None:
-    from stack.identity.pb import crypto_pb2
+    from p2pstack.identity.pb import crypto_pb2
 
     msg = crypto_pb2.PublicKey(Type=crypto_pb2.RSA, Data=b"")
     assert msg.SerializeToString(deterministic=True) == b"\x08\x00\x12\x00"

@@ -18,15 +18,15 @@ from typing import Literal
 import pytest
 import trio
 
-from protocols.echo import echo, echo_peer
-from protocols.identify import AGENT_VERSION, IDENTIFY_PROTOCOL, identify
-from protocols.perf import perf, perf_peer
-from protocols.ping import PING_PROTOCOL, ping, ping_peer
-from stack.node import open_node
-from stack.service import Service
+from p2pstack.host.node import open_node
+from p2pstack.host.service import Service
+from p2pstack.protocols.echo import echo, echo_peer
+from p2pstack.protocols.identify import AGENT_VERSION, IDENTIFY_PROTOCOL, identify
+from p2pstack.protocols.perf import perf, perf_peer
+from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
+from p2pstack.transports.tcp import tcp
+from p2pstack.transports.websocket import websocket
 from tests.interop.peers import Impl, peer_listening, run_dial
-from transports.tcp import tcp
-from transports.websocket import websocket
 
 IMPLS = ["js", "py"]
 ONE_MIB = 1 << 20

@@ -15,13 +15,13 @@ from typing import Any, Literal
 import pytest
 import trio
 
-from protocols.identify import identify
-from protocols.ping import ping, ping_peer
-from protocols.relay import RelayConfig, RelayRefused, RelayService, Status, relay_server
-from stack.errors import DialError, LimitExceeded
-from stack.identity import Identity
-from stack.netstream import NetStream
-from stack.node import Node, open_node
+from p2pstack.errors import DialError, LimitExceeded
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node, open_node
+from p2pstack.identity import Identity
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.protocols.relay import RelayConfig, RelayRefused, RelayService, Status, relay_server
 from tests.interop.peers import (
     INTEROP_DIR,
     Impl,

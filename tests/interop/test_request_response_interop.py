@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import trio
 
-from protocols.request_response import (
+from p2pstack.host.node import open_node
+from p2pstack.protocols.request_response import (
     Firewall,
     JsonCodec,
     NotPermitted,
@@ -25,7 +26,6 @@ from protocols.request_response import (
     Rules,
     request_response,
 )
-from stack.node import open_node
 from tests.interop.peers import INTEROP_DIR, REPO_ROOT, py_peer_command
 
 pytestmark = pytest.mark.interop

@@ -7,10 +7,10 @@ import pickle
 
 import pytest
 
-from stack.errors import MultiaddrError
-from stack.identity.peer_id import PeerId
-from stack.multiaddr import Component, Multiaddr, protocol_by_code, protocol_by_name
-from stack.multiaddr.protocols import P2P, TCP, WS
+from p2pstack.errors import MultiaddrError
+from p2pstack.identity.peer_id import PeerId
+from p2pstack.multiaddr import Component, Multiaddr, protocol_by_code, protocol_by_name
+from p2pstack.multiaddr.protocols import P2P, TCP, WS
 
 PEER_A = PeerId.from_string("12D3KooWM6CgA9iBFZmcYAHA6A2qvbAxqfkmrYiRQuz3XEsk4Ksv")
 PEER_B = PeerId.from_string("QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N")

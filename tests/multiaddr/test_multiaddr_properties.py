@@ -9,9 +9,9 @@ import string
 import base58
 from hypothesis import assume, example, given, strategies as st
 
-from stack.errors import MultiaddrError
-from stack.multiaddr import MAX_BINARY_SIZE, Multiaddr
-from stack.varint import encode_uvarint
+from p2pstack.errors import MultiaddrError
+from p2pstack.multiaddr import MAX_BINARY_SIZE, Multiaddr
+from p2pstack.varint import encode_uvarint
 
 # --- string-form strategies: canonical "/name[/value]" elements ---------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stack.errors import DecodeError, MultiaddrError
-from stack.multiaddr import MAX_BINARY_SIZE, Multiaddr
+from p2pstack.errors import DecodeError, MultiaddrError
+from p2pstack.multiaddr import MAX_BINARY_SIZE, Multiaddr
 
 ED25519_PEER = "12D3KooWM6CgA9iBFZmcYAHA6A2qvbAxqfkmrYiRQuz3XEsk4Ksv"
 SHA256_PEER = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import example, given, strategies as st
 
-from stack.errors import (
+from p2pstack.errors import (
     InvalidConfigError,
     MessageTooLarge,
     MultistreamError,
@@ -15,8 +15,8 @@ from stack.errors import (
     ProtocolError,
     UnexpectedEOF,
 )
-from stack.multistream import MAX_REJECTIONS, Dialer, Listener, Lister, Machine, State
-from stack.multistream.messages import encode_ls_response, encode_message
+from p2pstack.multistream import MAX_REJECTIONS, Dialer, Listener, Lister, Machine, State
+from p2pstack.multistream.messages import encode_ls_response, encode_message
 
 HEADER = encode_message("/multistream/1.0.0")
 NA = encode_message("na")

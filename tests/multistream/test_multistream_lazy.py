@@ -6,16 +6,16 @@ import pytest
 import trio
 import trio.testing
 
-from stack.bufstream import BufferedStream
-from stack.errors import (
+from p2pstack.bufstream import BufferedStream
+from p2pstack.errors import (
     InvalidConfigError,
     MultistreamError,
     NegotiationFailed,
     NegotiationTimeout,
     ProtocolError,
 )
-from stack.multistream import LazyNegotiatedStream, handle_protocol
-from stack.multistream.messages import encode_message
+from p2pstack.multistream import LazyNegotiatedStream, handle_protocol
+from p2pstack.multistream.messages import encode_message
 
 HEADER = encode_message("/multistream/1.0.0")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from stack.errors import InvalidConfigError, MessageTooLarge, MultistreamError, VarintError
-from stack.multistream.messages import (
+from p2pstack.errors import InvalidConfigError, MessageTooLarge, MultistreamError, VarintError
+from p2pstack.multistream.messages import (
     MAX_LS_PROTOCOLS,
     MAX_LS_RESPONSE_SIZE,
     MAX_MESSAGE_SIZE,

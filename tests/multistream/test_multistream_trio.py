@@ -6,8 +6,8 @@ import pytest
 import trio
 import trio.testing
 
-from stack.bufstream import BufferedStream
-from stack.errors import (
+from p2pstack.bufstream import BufferedStream
+from p2pstack.errors import (
     InvalidConfigError,
     MessageTooLarge,
     MultistreamError,
@@ -15,8 +15,8 @@ from stack.errors import (
     NegotiationTimeout,
     UnexpectedEOF,
 )
-from stack.multistream import handle_protocol, list_protocols, select_protocol
-from stack.multistream.messages import encode_message
+from p2pstack.multistream import handle_protocol, list_protocols, select_protocol
+from p2pstack.multistream.messages import encode_message
 
 HEADER = encode_message("/multistream/1.0.0")
 

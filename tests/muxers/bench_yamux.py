@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from muxers.yamux import YamuxSession
+from p2pstack.muxers.yamux import YamuxSession
 from tests.muxers.yamux_helpers import tcp_pair
 from tests.peers.go_yamux import go_client, go_server
 

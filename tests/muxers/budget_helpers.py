@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack.errors import LimitExceeded
+from p2pstack.errors import LimitExceeded
 
 
 class CountingBudget:

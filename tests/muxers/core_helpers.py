@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from muxers.yamux.config import YamuxConfig
-from muxers.yamux.core import Event, YamuxCore
-from muxers.yamux.frames import Flag, FrameType, decode_header, encode_header
+from p2pstack.muxers.yamux.config import YamuxConfig
+from p2pstack.muxers.yamux.core import Event, YamuxCore
+from p2pstack.muxers.yamux.frames import Flag, FrameType, decode_header, encode_header
 
 DATA, WU, PING, GO_AWAY = (
     FrameType.DATA,

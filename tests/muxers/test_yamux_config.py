@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from muxers.yamux import YamuxConfig
-from stack.errors import InvalidConfigError
+from p2pstack.errors import InvalidConfigError
+from p2pstack.muxers.yamux import YamuxConfig
 
 
 def test_defaults() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from muxers.yamux import YamuxConfig, YamuxCore
-from muxers.yamux.core import (
+from p2pstack.errors import LimitExceeded
+from p2pstack.muxers.yamux import YamuxConfig, YamuxCore
+from p2pstack.muxers.yamux.core import (
     ConnectionTerminated,
     DataReceived,
     GoAwayReceived,
@@ -17,7 +18,7 @@ from muxers.yamux.core import (
     StreamReset,
     WindowUpdated,
 )
-from muxers.yamux.errors import (
+from p2pstack.muxers.yamux.errors import (
     ConnectionLost,
     KeepAliveTimeout,
     RemoteGoAway,
@@ -26,7 +27,6 @@ from muxers.yamux.errors import (
     WindowExceededError,
     YamuxProtocolError,
 )
-from stack.errors import LimitExceeded
 from tests.muxers.core_helpers import (
     ACK,
     DATA,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from muxers.yamux import YamuxConfig, YamuxCore
-from muxers.yamux.core import StreamClosed, StreamOpened
-from muxers.yamux.errors import KeepAliveTimeout, WriteTimeout
-from stack.errors import LimitExceeded
+from p2pstack.errors import LimitExceeded
+from p2pstack.muxers.yamux import YamuxConfig, YamuxCore
+from p2pstack.muxers.yamux.core import StreamClosed, StreamOpened
+from p2pstack.muxers.yamux.errors import KeepAliveTimeout, WriteTimeout
 from tests.muxers.budget_helpers import CountingBudget
 from tests.muxers.core_helpers import (
     ACK,

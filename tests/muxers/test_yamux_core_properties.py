@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from muxers.yamux import YamuxConfig, YamuxCore
-from muxers.yamux.errors import YamuxProtocolError
-from muxers.yamux.frames import encode_header
-from muxers.yamux.stream_state import StreamState
+from p2pstack.muxers.yamux import YamuxConfig, YamuxCore
+from p2pstack.muxers.yamux.errors import YamuxProtocolError
+from p2pstack.muxers.yamux.frames import encode_header
+from p2pstack.muxers.yamux.stream_state import StreamState
 from tests.muxers.core_helpers import ACK, WU, CorePair, sent, take_ping
 
 KiB = 1024

@@ -7,7 +7,7 @@ import pytest
 import trio
 import trio.testing
 
-from muxers.yamux import YamuxStream
+from p2pstack.muxers.yamux import YamuxStream
 from tests.muxers.yamux_helpers import memory_pair, session_pair, tcp_pair
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import example, given, strategies as st
 
-from muxers.yamux.errors import FrameDecodeError, YamuxProtocolError
-from muxers.yamux.frames import (
+from p2pstack.errors import DecodeError
+from p2pstack.muxers.yamux.errors import FrameDecodeError, YamuxProtocolError
+from p2pstack.muxers.yamux.frames import (
     HEADER_SIZE,
     MAX_U32,
     Flag,
@@ -15,7 +16,6 @@ from muxers.yamux.frames import (
     decode_header,
     encode_header,
 )
-from stack.errors import DecodeError
 
 VECTORS = [
     ("00 01 0001 00000001 00000000", Header(FrameType.WINDOW_UPDATE, Flag.SYN, 1, 0)),

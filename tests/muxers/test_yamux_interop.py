@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 
-from muxers.yamux import ConnectionLost, YamuxConfig, YamuxSession, YamuxStream
+from p2pstack.muxers.yamux import ConnectionLost, YamuxConfig, YamuxSession, YamuxStream
 from tests.muxers.bench_yamux import run_all
 from tests.peers.go_yamux import go_client, go_server
 

@@ -8,8 +8,9 @@ import pytest
 import trio
 import trio.testing
 
-from muxers.base import MuxedSession, MuxedStream, StreamMuxer
-from muxers.yamux import (
+from p2pstack.abc.muxer import MuxedSession, MuxedStream, StreamMuxer
+from p2pstack.errors import LimitExceeded
+from p2pstack.muxers.yamux import (
     PROTOCOL_ID,
     ConnectionLost,
     KeepAliveTimeout,
@@ -22,7 +23,6 @@ from muxers.yamux import (
     YamuxStream,
     yamux,
 )
-from stack.errors import LimitExceeded
 from tests.muxers.core_helpers import ACK, DATA, FIN, GO_AWAY, PING, RST, SYN, WU, frame
 from tests.muxers.yamux_helpers import memory_pair, raw_session, session_pair, start_pair, tcp_pair
 

@@ -7,7 +7,7 @@ import pytest
 import trio
 import trio.testing
 
-from muxers.yamux import (
+from p2pstack.muxers.yamux import (
     KeepAliveTimeout,
     WriteTimeout,
     YamuxConfig,

@@ -6,8 +6,8 @@ import pytest
 import trio
 import trio.testing
 
-from muxers.base import MuxedStream
-from muxers.yamux import YamuxConfig, YamuxStream
+from p2pstack.abc.muxer import MuxedStream
+from p2pstack.muxers.yamux import YamuxConfig, YamuxStream
 from tests.muxers.yamux_helpers import PairMaker, memory_pair, start_pair, tcp_pair
 
 # No auto-tuning: the clogged maker relies on a fixed 256 KiB window.

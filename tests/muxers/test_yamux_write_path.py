@@ -8,8 +8,8 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
-from muxers.yamux.stream import SEND_HIGH_WATER
+from p2pstack.muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
+from p2pstack.muxers.yamux.stream import SEND_HIGH_WATER
 
 KiB = 1024
 

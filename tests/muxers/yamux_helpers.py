@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 import trio
 import trio.testing
 
-from muxers.yamux import YamuxConfig, YamuxSession
+from p2pstack.muxers.yamux import YamuxConfig, YamuxSession
+from p2pstack.transports.tcp_stream import TcpStream
 from tests.muxers.core_helpers import parse_frames
-from transports.tcp_stream import TcpStream
 
 StreamPair = tuple[trio.abc.Stream, trio.abc.Stream]
 PairMaker = Callable[[], Awaitable[StreamPair]]

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import trio
 
-from protocols.identify import identify
-from protocols.nat import PrivateExternalAddress, UpnpConfig, check_external_ip
-from stack import open_node
-from stack.errors import InvalidConfigError
-from stack.multiaddr import Multiaddr
+from p2pstack import open_node
+from p2pstack.errors import InvalidConfigError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.nat import PrivateExternalAddress, UpnpConfig, check_external_ip
 
 from .netbed import SCRIPT, NetBed
 

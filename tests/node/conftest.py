@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from protocols.echo import echo
-from protocols.identify import identify
-from protocols.perf import perf
-from protocols.ping import ping
-from stack.node import Node, NodeConfig, open_node
-from stack.service import Service
+from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.service import Service
+from p2pstack.protocols.echo import echo
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.perf import perf
+from p2pstack.protocols.ping import ping
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 

@@ -6,10 +6,10 @@ import socket
 
 import trio
 
-from protocols.ping import ping, ping_peer
-from stack.admission import AdmissionLimits
-from stack.limits import ConnectionLimits, Watermarks
-from stack.node import NodeConfig, open_node
+from p2pstack.host.admission import AdmissionLimits
+from p2pstack.host.limits import ConnectionLimits, Watermarks
+from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.protocols.ping import ping, ping_peer
 from tests.helpers import wait_until
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"

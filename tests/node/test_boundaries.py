@@ -17,21 +17,21 @@ from typing import Any
 import pytest
 import trio
 
-from protocols.ping import ping, ping_peer
-from stack.boundary import FaultContained, Faults, HandlerFailed
-from stack.connection import Connection
-from stack.errors import ConnectionDenied, DialError, StackError
-from stack.events import Event, EventBus
-from stack.gater import AllowAll
-from stack.identity import Identity, PeerId
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import Node, NodeConfig, open_node
-from stack.security import SecureStream
-from stack.security.noise import noise
-from transports.base import RawConnection, TransportListener
-from transports.memory import MemoryNetwork, memory
-from transports.tcp import TcpListener, TcpTransport, tcp
+from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.errors import ConnectionDenied, DialError, StackError
+from p2pstack.host.boundary import FaultContained, Faults, HandlerFailed
+from p2pstack.host.connection import Connection
+from p2pstack.host.events import Event, EventBus
+from p2pstack.host.gater import AllowAll
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.identity import Identity, PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.security import SecureStream
+from p2pstack.security.noise import noise
+from p2pstack.transports.memory import MemoryNetwork, memory
+from p2pstack.transports.tcp import TcpListener, TcpTransport, tcp
 
 ADDR = "/memory/0"
 

@@ -6,16 +6,16 @@ import pytest
 import trio
 import trio.testing
 
-from protocols.ping import ping, ping_peer
-from stack.connection import SUPERSEDED_GRACE
-from stack.errors import DialError, MultiaddrNotSupported
-from stack.identity import Identity
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import NodeConfig, open_node
-from stack.peerstore import PeerStore
-from transports.memory import MemoryNetwork, memory
-from transports.tcp import tcp
+from p2pstack.errors import DialError, MultiaddrNotSupported
+from p2pstack.host.connection import SUPERSEDED_GRACE
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.peerstore import PeerStore
+from p2pstack.identity import Identity
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.transports.memory import MemoryNetwork, memory
+from p2pstack.transports.tcp import tcp
 
 from .conftest import tcp_node
 
@@ -152,7 +152,7 @@ async def test_idle_connection_closes_and_busy_one_stays(autojump_clock: object)
 
 
 def test_peerstore_is_bounded_and_forgets(monkeypatch: pytest.MonkeyPatch) -> None:
-    import stack.peerstore as peerstore_module
+    import p2pstack.host.peerstore as peerstore_module
 
     monkeypatch.setattr(peerstore_module, "MAX_PEERS", 3)
     store = PeerStore(clock=lambda: 0.0)

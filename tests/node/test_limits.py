@@ -8,16 +8,16 @@ import pytest
 import trio
 import trio.testing
 
-from protocols.ping import PING_PROTOCOL, ping, ping_peer
-from stack.connection import Connection
-from stack.errors import ConnectionDenied, DialError, InvalidConfigError, LimitExceeded
-from stack.gater import Gater
-from stack.identity import Identity, PeerId
-from stack.limits import ConnectionLimits, ProtocolLimit
-from stack.multiaddr import Multiaddr
-from stack.netstream import NetStream
-from stack.node import NodeConfig, open_node
-from transports.memory import MemoryNetwork, memory
+from p2pstack.errors import ConnectionDenied, DialError, InvalidConfigError, LimitExceeded
+from p2pstack.host.connection import Connection
+from p2pstack.host.gater import Gater
+from p2pstack.host.limits import ConnectionLimits, ProtocolLimit
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.identity import Identity, PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
+from p2pstack.transports.memory import MemoryNetwork, memory
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 

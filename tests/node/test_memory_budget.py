@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import trio
 
-from protocols.echo import ECHO_PROTOCOL, echo
-from stack.node import NodeConfig, open_node
-from stack.resources import KiB, MemoryLimits
+from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.resources import KiB, MemoryLimits
+from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
+from p2pstack.transports.memory import MemoryNetwork, memory
 from tests.helpers import wait_until
-from transports.memory import MemoryNetwork, memory
 
 WINDOW = 256 * KiB
 

@@ -7,18 +7,18 @@ import os
 import pytest
 import trio
 
-from muxers.base import MuxedSession
-from muxers.yamux import ConnectionLost, yamux
-from protocols.echo import echo_peer
-from protocols.identify import IDENTIFY_PROTOCOL, identify
-from protocols.perf import perf_peer
-from protocols.ping import ping, ping_peer
-from stack.errors import DialError, NegotiationFailed, PeerIdMismatch, StackError
-from stack.events import ConnectionClosed, ConnectionOpened, StreamOpened
-from stack.identity import Identity
-from stack.netstream import NetStream
-from stack.node import open_node
-from stack.resources import MemoryBudget
+from p2pstack.abc.muxer import MuxedSession
+from p2pstack.errors import DialError, NegotiationFailed, PeerIdMismatch, StackError
+from p2pstack.host.events import ConnectionClosed, ConnectionOpened, StreamOpened
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import open_node
+from p2pstack.host.resources import MemoryBudget
+from p2pstack.identity import Identity
+from p2pstack.muxers.yamux import ConnectionLost, yamux
+from p2pstack.protocols.echo import echo_peer
+from p2pstack.protocols.identify import IDENTIFY_PROTOCOL, identify
+from p2pstack.protocols.perf import perf_peer
+from p2pstack.protocols.ping import ping, ping_peer
 
 from .conftest import full_services, tcp_node
 

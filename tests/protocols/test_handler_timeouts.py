@@ -11,17 +11,17 @@ import pytest
 import trio
 import trio.testing
 
-from muxers.yamux import StreamResetError
-from protocols.echo import ECHO_PROTOCOL, EchoConfig, echo
-from protocols.identify import IDENTIFY_PROTOCOL, IdentifyConfig, identify
-from protocols.identify.service import IDENTIFY_PUSH_PROTOCOL
-from protocols.perf import PERF_PROTOCOL, PerfConfig, perf
-from protocols.ping import PING_PROTOCOL, PING_SIZE, PingConfig, ping
-from stack.errors import InvalidConfigError
-from stack.netstream import NetStream
-from stack.node import Node, open_node
-from stack.service import Service
-from transports.memory import MemoryNetwork, memory
+from p2pstack.errors import InvalidConfigError
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node, open_node
+from p2pstack.host.service import Service
+from p2pstack.muxers.yamux import StreamResetError
+from p2pstack.protocols.echo import ECHO_PROTOCOL, EchoConfig, echo
+from p2pstack.protocols.identify import IDENTIFY_PROTOCOL, IdentifyConfig, identify
+from p2pstack.protocols.identify.service import IDENTIFY_PUSH_PROTOCOL
+from p2pstack.protocols.perf import PERF_PROTOCOL, PerfConfig, perf
+from p2pstack.protocols.ping import PING_PROTOCOL, PING_SIZE, PingConfig, ping
+from p2pstack.transports.memory import MemoryNetwork, memory
 
 
 @asynccontextmanager

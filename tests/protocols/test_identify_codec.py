@@ -7,11 +7,11 @@ import base64
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from protocols.errors import IdentifyDecodeError, IdentifyError
-from protocols.identify.codec import MAX_SEND_SIZE, decode_identify, encode_identify
-from stack.errors import DecodeError
-from stack.identity import Identity
-from stack.multiaddr import Multiaddr
+from p2pstack.errors import DecodeError
+from p2pstack.identity import Identity
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.errors import IdentifyDecodeError, IdentifyError
+from p2pstack.protocols.identify.codec import MAX_SEND_SIZE, decode_identify, encode_identify
 
 ALICE = Identity.from_ed25519_seed(bytes(32))
 BOB = Identity.from_ed25519_seed(bytes([1]) * 32)

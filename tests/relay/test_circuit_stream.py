@@ -5,8 +5,8 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from protocols.relay.circuit import CircuitStream
-from protocols.relay.messages import Limit
+from p2pstack.protocols.relay.circuit import CircuitStream
+from p2pstack.protocols.relay.messages import Limit
 
 
 async def test_half_closeable_conformance() -> None:

@@ -7,7 +7,8 @@ import contextlib
 import pytest
 from hypothesis import given, strategies as st
 
-from protocols.relay.envelope import (
+from p2pstack.identity import Identity
+from p2pstack.protocols.relay.envelope import (
     RELAY_RSVP_DOMAIN,
     VOUCHER_PAYLOAD_TYPE,
     Voucher,
@@ -17,9 +18,8 @@ from protocols.relay.envelope import (
     signed_bytes,
     verify_voucher,
 )
-from protocols.relay.errors import EnvelopeError, RelayMessageError, VoucherError
-from protocols.relay.pb import envelope_pb2
-from stack.identity import Identity
+from p2pstack.protocols.relay.errors import EnvelopeError, RelayMessageError, VoucherError
+from p2pstack.protocols.relay.pb import envelope_pb2
 
 RELAY = Identity.from_ed25519_seed(bytes(range(32)))
 PEER = Identity.from_ed25519_seed(bytes(32))

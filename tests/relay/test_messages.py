@@ -7,8 +7,10 @@ import contextlib
 import pytest
 from hypothesis import given, strategies as st
 
-from protocols.relay.errors import RelayMessageError
-from protocols.relay.messages import (
+from p2pstack.identity import Identity
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.relay.errors import RelayMessageError
+from p2pstack.protocols.relay.messages import (
     HopMessage,
     HopType,
     Limit,
@@ -21,10 +23,8 @@ from protocols.relay.messages import (
     encode_hop,
     encode_stop,
 )
-from protocols.relay.status import Status
-from stack.identity import Identity
-from stack.multiaddr import Multiaddr
-from stack.varint import length_prefixed
+from p2pstack.protocols.relay.status import Status
+from p2pstack.varint import length_prefixed
 
 PEER = Identity.from_ed25519_seed(bytes(32)).peer_id
 

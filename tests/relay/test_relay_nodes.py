@@ -9,10 +9,17 @@ import pytest
 import trio
 import trio.testing
 
-from protocols.identify import identify
-from protocols.perf import perf, perf_peer
-from protocols.ping import ping, ping_peer
-from protocols.relay import (
+from p2pstack.abc.transport import Transport
+from p2pstack.errors import DialError, LimitExceeded, NegotiationFailed, TransportError
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.resources import MemoryLimits
+from p2pstack.host.service import Service
+from p2pstack.identity import Identity
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.perf import perf, perf_peer
+from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.protocols.relay import (
     AutoRelayConfig,
     CircuitRelayTransport,
     RelayConfig,
@@ -23,14 +30,7 @@ from protocols.relay import (
     circuit_relay,
     relay_server,
 )
-from stack.errors import DialError, LimitExceeded, NegotiationFailed, TransportError
-from stack.identity import Identity
-from stack.netstream import NetStream
-from stack.node import Node, NodeConfig, open_node
-from stack.resources import MemoryLimits
-from stack.service import Service
-from transports.base import Transport
-from transports.memory import MemoryNetwork, memory
+from p2pstack.transports.memory import MemoryNetwork, memory
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 ECHO = "/echo/1.0.0"

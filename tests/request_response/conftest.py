@@ -6,17 +6,17 @@ from typing import Any
 
 import trio
 
-from protocols.request_response import (
+from p2pstack.host.events import Event
+from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.service import Service
+from p2pstack.protocols.request_response import (
     InboundFailure,
     JsonCodec,
     RequestContext,
     RequestResponse,
     request_response,
 )
-from stack.events import Event
-from stack.node import Node, NodeConfig, open_node
-from stack.service import Service
-from transports.memory import MemoryNetwork, memory
+from p2pstack.transports.memory import MemoryNetwork, memory
 
 PROTOCOL = "/test/rr/1"
 

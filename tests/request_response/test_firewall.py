@@ -8,7 +8,9 @@ import pytest
 import trio
 import trio.testing
 
-from protocols.request_response import (
+from p2pstack.errors import InvalidConfigError
+from p2pstack.identity import Identity, PeerId
+from p2pstack.protocols.request_response import (
     AllowAll,
     ApprovalRequest,
     Ask,
@@ -19,8 +21,6 @@ from protocols.request_response import (
     Restricted,
     Rules,
 )
-from stack.errors import InvalidConfigError
-from stack.identity import Identity, PeerId
 
 ALICE: PeerId = Identity.from_ed25519_seed(b"a" * 32).peer_id
 BOB: PeerId = Identity.from_ed25519_seed(b"b" * 32).peer_id

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from protocols.request_response import (
+from p2pstack.protocols.request_response import (
     REJECTION,
     MalformedMessage,
     MessageTooLarge,
     TrailingData,
     TruncatedMessage,
 )
-from protocols.request_response.framing import (
+from p2pstack.protocols.request_response.framing import (
     FrameDecoder,
     FrameEvent,
     MessageReceived,
@@ -20,7 +20,7 @@ from protocols.request_response.framing import (
     StreamEnded,
     encode_message,
 )
-from stack.varint import MAX_VARINT_LEN, encode_uvarint
+from p2pstack.varint import MAX_VARINT_LEN, encode_uvarint
 
 
 def feed(decoder: FrameDecoder, data: bytes, step: int | None) -> list[FrameEvent]:

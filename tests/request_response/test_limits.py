@@ -8,7 +8,10 @@ import pytest
 import trio
 import trio.testing
 
-from protocols.request_response import (
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.node import NodeConfig
+from p2pstack.host.resources import MemoryLimits
+from p2pstack.protocols.request_response import (
     Backpressure,
     MemoryRefused,
     MessageTooLarge,
@@ -17,10 +20,7 @@ from protocols.request_response import (
     RequestTimeout,
     ResponseOmitted,
 )
-from stack.netstream import NetStream
-from stack.node import NodeConfig
-from stack.resources import MemoryLimits
-from stack.varint import encode_uvarint
+from p2pstack.varint import encode_uvarint
 
 from .conftest import PROTOCOL, client_rr, drain, failures, memory_pair, server_rr
 

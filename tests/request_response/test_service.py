@@ -9,7 +9,9 @@ import pytest
 import trio
 import trio.testing
 
-from protocols.request_response import (
+from p2pstack.host.events import StreamOpened
+from p2pstack.identity import PeerId
+from p2pstack.protocols.request_response import (
     AllowAll,
     ApprovalRequest,
     Ask,
@@ -32,8 +34,6 @@ from protocols.request_response import (
     UnsupportedProtocols,
     request_response,
 )
-from stack.events import StreamOpened
-from stack.identity import PeerId
 
 from .conftest import PROTOCOL, client_rr, drain, failures, memory_pair, server_rr
 

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import pytest
 import trio
 
-from protocols.request_response import (
+from p2pstack.errors import MultiaddrError, PeerIdError
+from p2pstack.host.events import ConnectionClosed, ConnectionOpened, Event
+from p2pstack.host.peerstore import PeerStore
+from p2pstack.identity import Identity
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.request_response import (
     CodecError,
     DataclassCodec,
     Firewall,
@@ -18,11 +23,6 @@ from protocols.request_response import (
     RejectAll,
     Rules,
 )
-from stack.errors import MultiaddrError, PeerIdError
-from stack.events import ConnectionClosed, ConnectionOpened, Event
-from stack.identity import Identity
-from stack.multiaddr import Multiaddr
-from stack.peerstore import PeerStore
 
 from .conftest import client_rr, memory_pair, server_rr
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stack.admission import Admission, AdmissionLimits
-from stack.errors import InvalidConfigError, LimitExceeded
-from stack.multiaddr import Multiaddr
+from p2pstack.errors import InvalidConfigError, LimitExceeded
+from p2pstack.host.admission import Admission, AdmissionLimits
+from p2pstack.multiaddr import Multiaddr
 
 
 def addr(ip: str) -> Multiaddr:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from stack.errors import InvalidConfigError, LimitExceeded
-from stack.identity import Identity
-from stack.limits import ConnectionLimits
-from stack.resources import MemoryLimits, MiB, ResourceManager, default_system_memory
+from p2pstack.errors import InvalidConfigError, LimitExceeded
+from p2pstack.host.limits import ConnectionLimits
+from p2pstack.host.resources import MemoryLimits, MiB, ResourceManager, default_system_memory
+from p2pstack.identity import Identity
 
 KiB = 1024
 

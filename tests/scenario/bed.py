@@ -28,7 +28,7 @@ import trio
 
 from tests.discovery.netns import REPO_ROOT, Host, Lan, NsProcess, run_in
 
-P2PSTACK = [sys.executable, "-m", "stack.cli.main"]
+P2PSTACK = [sys.executable, "-m", "p2pstack.cli.main"]
 PORT = 4001
 
 

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, strategies as st
 from noise.connection import Keypair, NoiseConnection
 
-from stack.security.noise import (
+from p2pstack.security.noise import (
     FrameDecryptor,
     FrameEncryptor,
     NoiseDecryptError,
     NoiseNonceExhausted,
 )
-from stack.security.noise.cipher import MAX_NONCE
-from stack.security.noise.framing import MAX_PLAINTEXT_LEN, encode_frame, split_frame
-from stack.security.noise.handshake import PROTOCOL_NAME, split_keys
+from p2pstack.security.noise.cipher import MAX_NONCE
+from p2pstack.security.noise.framing import MAX_PLAINTEXT_LEN, encode_frame, split_frame
+from p2pstack.security.noise.handshake import PROTOCOL_NAME, split_keys
 
 # flynn/noise vectors.txt, Noise_XX_25519_ChaChaPoly_SHA256, empty prologue and payloads.
 MSG1 = "358072d6365880d1aeea329adf9121383851ed21a28e3b75e965d0d2cd166254"

@@ -7,23 +7,23 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, strategies as st
 
-from stack.errors import (
+from p2pstack.errors import (
     DecodeError,
     HandshakeError,
     InvalidKeyError,
     PeerIdMismatch,
     SignatureError,
 )
-from stack.identity import Identity, KeyType, PublicKey
-from stack.security.noise import (
+from p2pstack.identity import Identity, KeyType, PublicKey
+from p2pstack.security.noise import (
     FrameDecryptor,
     FrameEncryptor,
     NoiseHandshake,
     handshake as handshake_module,
 )
-from stack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame
-from stack.security.noise.payload import SIGNATURE_PREFIX, decode_payload, encode_payload
-from stack.security.noise.payload_pb2 import NoiseExtensions, NoiseHandshakePayload
+from p2pstack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame
+from p2pstack.security.noise.payload import SIGNATURE_PREFIX, decode_payload, encode_payload
+from p2pstack.security.noise.payload_pb2 import NoiseExtensions, NoiseHandshakePayload
 
 IDENTITIES: dict[KeyType, Identity] = {}
 

@@ -6,12 +6,12 @@ import pytest
 import trio
 import trio.testing
 
-from stack.errors import HandshakeError, PeerIdMismatch, UnexpectedEOF
-from stack.identity import Identity, KeyType
-from stack.security import NoiseConfig, SecureStream, SecurityTransport, noise
-from stack.security.noise import NoiseDecryptError, NoiseHandshake, NoiseStream
-from stack.security.noise.framing import MAX_PLAINTEXT_LEN
-from transports.tcp_stream import TcpStream
+from p2pstack.errors import HandshakeError, PeerIdMismatch, UnexpectedEOF
+from p2pstack.identity import Identity, KeyType
+from p2pstack.security import NoiseConfig, SecureStream, SecurityTransport, noise
+from p2pstack.security.noise import NoiseDecryptError, NoiseHandshake, NoiseStream
+from p2pstack.security.noise.framing import MAX_PLAINTEXT_LEN
+from p2pstack.transports.tcp_stream import TcpStream
 
 IDENTITIES: dict[KeyType, Identity] = {}
 
@@ -237,7 +237,7 @@ async def test_garbage_handshake_message_over_the_wire() -> None:
 
 
 def test_config_validation() -> None:
-    from stack.errors import InvalidConfigError
+    from p2pstack.errors import InvalidConfigError
 
     with pytest.raises(InvalidConfigError):
         NoiseConfig(handshake_timeout=0)
@@ -285,7 +285,7 @@ async def test_bytes_after_the_last_handshake_message_are_not_lost() -> None:
     async def remote_initiator() -> None:
         client.receive_data(await left.receive_some())  # msg2
         assert client.complete
-        from stack.security.noise import FrameEncryptor
+        from p2pstack.security.noise import FrameEncryptor
 
         enc = FrameEncryptor(client.result.send_key)
         frames = enc.encrypt(b"first") + enc.encrypt(b"") + enc.encrypt(b"x" * 70000)
@@ -414,8 +414,8 @@ async def test_cancelled_send_breaks_only_the_send_side() -> None:
 
 
 async def test_nonce_exhaustion_breaks_the_stream() -> None:
-    from stack.security.noise import NoiseNonceExhausted
-    from stack.security.noise.cipher import MAX_NONCE
+    from p2pstack.security.noise import NoiseNonceExhausted
+    from p2pstack.security.noise.cipher import MAX_NONCE
 
     out, inn = await memory_pair()
     out._encryptor.nonce = MAX_NONCE  # all usable nonces spent

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from stack.multiaddr import Multiaddr
-from transports.websocket import WebSocketConfig, WebSocketTransport, websocket
-from transports.ws_stream import WebSocketStream, open_client_stream
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.websocket import WebSocketConfig, WebSocketTransport, websocket
+from p2pstack.transports.ws_stream import WebSocketStream, open_client_stream
 
 
 @dataclass(frozen=True)

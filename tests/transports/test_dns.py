@@ -16,9 +16,9 @@ import dns.rrset
 import pytest
 import trio
 
-from stack.errors import InvalidConfigError, TransportError
-from stack.multiaddr import Multiaddr
-from transports.dns import DnsConfig, DnsResolutionError, needs_resolution, resolve
+from p2pstack.errors import InvalidConfigError, TransportError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.dns import DnsConfig, DnsResolutionError, needs_resolution, resolve
 
 PEER_A = "12D3KooWM6CgA9iBFZmcYAHA6A2qvbAxqfkmrYiRQuz3XEsk4Ksv"
 PEER_B = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import trio
 
-from stack.errors import InvalidConfigError
-from stack.multiaddr import Multiaddr
-from transports.tcp import TcpConfig, tcp
-from transports.tcp_stream import TcpStream, set_liveness_options
+from p2pstack.errors import InvalidConfigError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.tcp import TcpConfig, tcp
+from p2pstack.transports.tcp_stream import TcpStream, set_liveness_options
 
 
 async def _dial_and_accept(config: TcpConfig) -> tuple[socket.socket, socket.socket]:

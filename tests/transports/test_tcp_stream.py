@@ -9,8 +9,8 @@ import pytest
 import trio
 import trio.testing
 
-from stack.stream_ops import ReceivesInto, SendsAtomically, receive_is_cancel_safe
-from transports.tcp_stream import TcpStream
+from p2pstack.stream_ops import ReceivesInto, SendsAtomically, receive_is_cancel_safe
+from p2pstack.transports.tcp_stream import TcpStream
 
 
 async def tcp_stream_pair() -> tuple[TcpStream, TcpStream]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 
-from protocols.echo import echo, echo_peer
-from protocols.identify import identify
-from protocols.ping import ping, ping_peer
-from stack.node import open_node
+from p2pstack.host.node import open_node
+from p2pstack.protocols.echo import echo, echo_peer
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.transports.tcp import tcp
+from p2pstack.transports.websocket import websocket
 from tests.cli.conftest import run_p2pstack, running_node
-from transports.tcp import tcp
-from transports.websocket import websocket
 
 
 async def test_node_listens_on_tcp_and_websocket_at_once() -> None:

@@ -13,12 +13,12 @@ import pytest
 import trio
 import trio_websocket
 
-from stack.errors import InvalidConfigError, TransportError
-from stack.multiaddr import Multiaddr
-from transports.base import TransportListener
-from transports.websocket import WebSocketConfig, parse_ws_address, websocket
-from transports.ws_protocol import WebSocketClosed, WebSocketError, WebSocketHandshakeError
-from transports.ws_stream import WebSocketStream
+from p2pstack.abc.transport import TransportListener
+from p2pstack.errors import InvalidConfigError, TransportError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.websocket import WebSocketConfig, parse_ws_address, websocket
+from p2pstack.transports.ws_protocol import WebSocketClosed, WebSocketError, WebSocketHandshakeError
+from p2pstack.transports.ws_stream import WebSocketStream
 
 from .helpers import make_certificate, tls_transport
 

@@ -22,12 +22,12 @@ from wsproto.events import (
     Request,
 )
 
-from transports.ws_protocol import (
+from p2pstack.transports.ws_protocol import (
     WebSocketClosed,
     WebSocketError,
     WebSocketHandshakeError,
 )
-from transports.ws_stream import WebSocketStream, open_client_stream
+from p2pstack.transports.ws_stream import WebSocketStream, open_client_stream
 
 Raw = trio.StapledStream[trio.testing.MemorySendStream, trio.testing.MemoryReceiveStream]
 KEY = b"\x01\x02\x03\x04"

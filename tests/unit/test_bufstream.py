@@ -5,9 +5,9 @@ import trio
 import trio.testing
 from hypothesis import given, settings, strategies as st
 
-from stack.bufstream import BufferedStream
-from stack.errors import MessageTooLarge, UnexpectedEOF, VarintError
-from stack.varint import encode_uvarint, length_prefixed
+from p2pstack.bufstream import BufferedStream
+from p2pstack.errors import MessageTooLarge, UnexpectedEOF, VarintError
+from p2pstack.varint import encode_uvarint, length_prefixed
 
 
 async def _pair(initial: bytes = b"") -> tuple[BufferedStream, trio.abc.HalfCloseableStream]:

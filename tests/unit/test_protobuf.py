@@ -1,13 +1,13 @@
-"""stack.protobuf: the one place protobuf failures become our typed errors."""
+"""p2pstack.protobuf: the one place protobuf failures become our typed errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from protocols.identify.pb.identify_pb2 import Identify
-from protocols.relay.pb.circuit_pb2 import HopMessage
-from stack.errors import DecodeError, InvalidKeyError
-from stack.protobuf import parse_message, text, texts
+from p2pstack.errors import DecodeError, InvalidKeyError
+from p2pstack.protobuf import parse_message, text, texts
+from p2pstack.protocols.identify.pb.identify_pb2 import Identify
+from p2pstack.protocols.relay.pb.circuit_pb2 import HopMessage
 
 
 def test_parse_and_merge() -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from stack.errors import MessageTooLarge, VarintError
-from stack.varint import (
+from p2pstack.errors import MessageTooLarge, VarintError
+from p2pstack.varint import (
     MAX_VARINT_VALUE,
     decode_uvarint,
     decode_uvarint_exact,

@@ -6,11 +6,16 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 
-from protocols.discovery.xmpp import DiscoveryConfig, XmppConfig, XmppDiscovery, xmpp_discovery
-from protocols.identify import identify
-from protocols.ping import ping
-from stack import Identity, open_node
-from stack.node import Node
+from p2pstack import Identity, open_node
+from p2pstack.host.node import Node
+from p2pstack.protocols.discovery.xmpp import (
+    DiscoveryConfig,
+    XmppConfig,
+    XmppDiscovery,
+    xmpp_discovery,
+)
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping
 
 from .prosody import Prosody
 
@@ -72,7 +77,7 @@ async def xmpp_node(
 
 
 async def wait_contact(disco: XmppDiscovery, jid: str, *, p2p: bool = True) -> None:
-    from protocols.discovery.xmpp import Jid
+    from p2pstack.protocols.discovery.xmpp import Jid
 
     target = Jid.parse(jid)
 

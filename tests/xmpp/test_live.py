@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from protocols.discovery.xmpp import (
+from p2pstack import Identity, open_node
+from p2pstack.errors import StackError
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.xmpp import (
     ContactNotAvailable,
     Jid,
     Reason,
@@ -16,11 +19,8 @@ from protocols.discovery.xmpp import (
     XmppConfig,
     XmppDiscovery,
 )
-from protocols.discovery.xmpp.client import XmppClient
-from protocols.ping import ping_peer
-from stack import Identity, open_node
-from stack.errors import StackError
-from stack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.xmpp.client import XmppClient
+from p2pstack.protocols.ping import ping_peer
 
 from .conftest import wait_contact, xmpp_config, xmpp_node
 from .prosody import Prosody

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from protocols.discovery.xmpp.dial import (
+from p2pstack.host.peerstore import PeerStore
+from p2pstack.identity import Identity, Secp256k1PrivateKey
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.xmpp.dial import (
     ContactHasNoP2PInfo,
     ContactNotAvailable,
     candidate_addrs,
     pick_contact,
 )
-from protocols.discovery.xmpp.directory import Directory
-from protocols.discovery.xmpp.gater import IpRule, Reason, XmppGater, authorise, prefilter
-from protocols.discovery.xmpp.jid import Jid
-from protocols.discovery.xmpp.presence import P2PInfo, PresencePayload
-from stack.identity import Identity, Secp256k1PrivateKey
-from stack.multiaddr import Multiaddr
-from stack.peerstore import PeerStore
+from p2pstack.protocols.discovery.xmpp.directory import Directory
+from p2pstack.protocols.discovery.xmpp.gater import IpRule, Reason, XmppGater, authorise, prefilter
+from p2pstack.protocols.discovery.xmpp.jid import Jid
+from p2pstack.protocols.discovery.xmpp.presence import P2PInfo, PresencePayload
 
 ME = Jid.parse("me@x.org/node")
 BOB = Jid.parse("bob@x.org/node")

@@ -7,8 +7,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from hypothesis import given, strategies as st
 
-from protocols.discovery.xmpp.jid import Jid, JidError
-from protocols.discovery.xmpp.presence import (
+from p2pstack.identity import Ed25519PublicKey, Identity
+from p2pstack.protocols.discovery.xmpp.jid import Jid, JidError
+from p2pstack.protocols.discovery.xmpp.presence import (
     E2E_NAMESPACES,
     P2P_NAMESPACES,
     P2PInfo,
@@ -21,7 +22,6 @@ from protocols.discovery.xmpp.presence import (
     parse_p2p,
     parse_presence,
 )
-from stack.identity import Ed25519PublicKey, Identity
 
 KEY = Identity.generate().public_key.raw_bytes()
 

@@ -15,14 +15,14 @@ Quick start::
 :mod:`.service` the zeroconf adapter and :mod:`.bridge` the thread/trio glue.
 """
 
-from .records import (
+from p2pstack.protocols.discovery.mdns.records import (
     SERVICE_TYPE as SERVICE_TYPE,
     Announcement as Announcement,
     TxtRecordError as TxtRecordError,
     generate_peer_name as generate_peer_name,
     parse_announcement as parse_announcement,
 )
-from .service import (
+from p2pstack.protocols.discovery.mdns.service import (
     MdnsConfig as MdnsConfig,
     MdnsService as MdnsService,
     MdnsStats as MdnsStats,

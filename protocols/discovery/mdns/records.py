@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from stack.errors import DecodeError, InvalidConfigError, MultiaddrError, PeerIdError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
+from p2pstack.errors import DecodeError, InvalidConfigError, MultiaddrError, PeerIdError
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
 
 SERVICE_TYPE: Final = "_p2p._udp.local."
 """The DNS-SD service type every libp2p implementation browses."""

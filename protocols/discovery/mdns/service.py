@@ -37,13 +37,12 @@ from zeroconf import (
 from zeroconf._dns import DNSPointer, DNSText
 from zeroconf.asyncio import AsyncServiceBrowser
 
-from stack.errors import InvalidConfigError, LimitExceeded, StackError
-from stack.events import Event, ListenAddrAdded, ListenAddrRemoved
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .bridge import LoopThread, Mailbox, run_in_thread, run_on_loop
-from .records import (
+from p2pstack.errors import InvalidConfigError, LimitExceeded, StackError
+from p2pstack.host.events import Event, ListenAddrAdded, ListenAddrRemoved
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.mdns.bridge import LoopThread, Mailbox, run_in_thread, run_on_loop
+from p2pstack.protocols.discovery.mdns.records import (
     SERVICE_TYPE,
     Announcement,
     TxtRecordError,
@@ -60,10 +59,10 @@ from .records import (
     validate_peer_name,
     validate_service_type,
 )
-from .table import PeerTable, RateLimiter
+from p2pstack.protocols.discovery.mdns.table import PeerTable, RateLimiter
 
 if TYPE_CHECKING:
-    from stack.node import Node
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.discovery.mdns")
 

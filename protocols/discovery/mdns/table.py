@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stack.errors import LimitExceeded
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .records import Announcement
+from p2pstack.errors import LimitExceeded
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.mdns.records import Announcement
 
 
 @dataclass(slots=True)

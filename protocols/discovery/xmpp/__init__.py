@@ -6,8 +6,12 @@ through trio-asyncio), :mod:`.dial` (dialling by JID), :mod:`.gater` (inbound au
 :mod:`.service` (the node service tying them together).
 """
 
-from .client import XmppAuthError as XmppAuthError, XmppConfig as XmppConfig, XmppError as XmppError
-from .dial import (
+from p2pstack.protocols.discovery.xmpp.client import (
+    XmppAuthError as XmppAuthError,
+    XmppConfig as XmppConfig,
+    XmppError as XmppError,
+)
+from p2pstack.protocols.discovery.xmpp.dial import (
     ContactDialFailed as ContactDialFailed,
     ContactError as ContactError,
     ContactHasNoP2PInfo as ContactHasNoP2PInfo,
@@ -16,17 +20,20 @@ from .dial import (
     candidate_addrs as candidate_addrs,
     dial_contact as dial_contact,
 )
-from .directory import Directory as Directory, Snapshot as Snapshot
-from .gater import (
+from p2pstack.protocols.discovery.xmpp.directory import Directory as Directory, Snapshot as Snapshot
+from p2pstack.protocols.discovery.xmpp.gater import (
     Decision as Decision,
     GaterConfig as GaterConfig,
     IpRule as IpRule,
     Reason as Reason,
     XmppGater as XmppGater,
 )
-from .jid import Jid as Jid, JidError as JidError
-from .presence import P2PInfo as P2PInfo, PresencePayload as PresencePayload
-from .service import (
+from p2pstack.protocols.discovery.xmpp.jid import Jid as Jid, JidError as JidError
+from p2pstack.protocols.discovery.xmpp.presence import (
+    P2PInfo as P2PInfo,
+    PresencePayload as PresencePayload,
+)
+from p2pstack.protocols.discovery.xmpp.service import (
     DiscoveryConfig as DiscoveryConfig,
     XmppDiscovery as XmppDiscovery,
     xmpp_discovery as xmpp_discovery,

@@ -25,9 +25,8 @@ from xml.etree import ElementTree as ET
 
 import trio
 
-from stack.errors import InvalidConfigError, StackError
-
-from .jid import Jid, JidError
+from p2pstack.errors import InvalidConfigError, StackError
+from p2pstack.protocols.discovery.xmpp.jid import Jid, JidError
 
 if TYPE_CHECKING:
     import slixmpp
@@ -272,7 +271,12 @@ class XmppClient:
 
     @staticmethod
     def _add_disco(xmpp: slixmpp.ClientXMPP) -> None:
-        from .presence import CAPS_NODE, FEATURES, IDENTITY, caps_ver
+        from p2pstack.protocols.discovery.xmpp.presence import (
+            CAPS_NODE,
+            FEATURES,
+            IDENTITY,
+            caps_ver,
+        )
 
         disco = xmpp.plugin["xep_0030"]
         ver = caps_ver([IDENTITY], FEATURES, "sha256")

@@ -14,15 +14,14 @@ from typing import Final
 
 import trio
 
-from stack.connection import Connection
-from stack.errors import DialError, StackError, TransportError
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-from stack.node import Node
-
-from .directory import Contact, Directory, Snapshot, same_ip
-from .jid import Jid
-from .presence import P2PInfo
+from p2pstack.errors import DialError, StackError, TransportError
+from p2pstack.host.connection import Connection
+from p2pstack.host.node import Node
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.xmpp.directory import Contact, Directory, Snapshot, same_ip
+from p2pstack.protocols.discovery.xmpp.jid import Jid
+from p2pstack.protocols.discovery.xmpp.presence import P2PInfo
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp.dial")
 

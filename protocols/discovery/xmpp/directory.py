@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import trio
 
-from stack.identity import PeerId
-from stack.multiaddr import Multiaddr
-
-from .jid import Jid
-from .presence import P2PInfo, PresencePayload
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.xmpp.jid import Jid
+from p2pstack.protocols.discovery.xmpp.presence import P2PInfo, PresencePayload
 
 if TYPE_CHECKING:
-    from stack.peerstore import PeerStore
+    from p2pstack.host.peerstore import PeerStore
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp")
 

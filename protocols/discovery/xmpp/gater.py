@@ -24,14 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from stack.errors import InvalidConfigError, PeerIdError
-from stack.gater import Gater
-from stack.identity import KeyType, PeerId, PublicKey
-from stack.multiaddr import Multiaddr
-
-from .directory import Contact, Directory, Snapshot, same_ip
-from .jid import Jid
-from .presence import PresencePayloadError, canonical_ip
+from p2pstack.errors import InvalidConfigError, PeerIdError
+from p2pstack.host.gater import Gater
+from p2pstack.identity import KeyType, PeerId, PublicKey
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.xmpp.directory import Contact, Directory, Snapshot, same_ip
+from p2pstack.protocols.discovery.xmpp.jid import Jid
+from p2pstack.protocols.discovery.xmpp.presence import PresencePayloadError, canonical_ip
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp.gater")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.errors import DecodeError
+from p2pstack.errors import DecodeError
 
 MAX_PART = 1023
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Final
 from xml.etree import ElementTree as ET
 
-from stack.errors import DecodeError
-from stack.identity import Ed25519PublicKey, PeerId
+from p2pstack.errors import DecodeError
+from p2pstack.identity import Ed25519PublicKey, PeerId
 
 P2P_NS: Final = "urn:nf:iot:p2p:1.0"
 E2E_NS: Final = "urn:nf:iot:e2e:1.0"

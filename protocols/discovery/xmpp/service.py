@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from stack.errors import InvalidConfigError, StackError
-from stack.events import ListenAddrAdded, ListenAddrRemoved
-from stack.identity import Ed25519PublicKey
-from stack.multiaddr import Multiaddr
-
-from .client import (
+from p2pstack.errors import InvalidConfigError, StackError
+from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
+from p2pstack.identity import Ed25519PublicKey
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.discovery.xmpp.client import (
     PresenceAvailable,
     PresenceUnavailable,
     RosterChanged,
@@ -37,15 +36,20 @@ from .client import (
     XmppConfig,
     XmppEvent,
 )
-from .dial import DialResult, dial_contact
-from .directory import Directory
-from .gater import Decision, GaterConfig, XmppGater
-from .jid import Jid
-from .presence import P2PInfo, build_payload, canonical_ip, parse_presence
+from p2pstack.protocols.discovery.xmpp.dial import DialResult, dial_contact
+from p2pstack.protocols.discovery.xmpp.directory import Directory
+from p2pstack.protocols.discovery.xmpp.gater import Decision, GaterConfig, XmppGater
+from p2pstack.protocols.discovery.xmpp.jid import Jid
+from p2pstack.protocols.discovery.xmpp.presence import (
+    P2PInfo,
+    build_payload,
+    canonical_ip,
+    parse_presence,
+)
 
 if TYPE_CHECKING:
-    from protocols.nat import NatState, UpnpService
-    from stack.node import Node
+    from p2pstack.host.node import Node
+    from p2pstack.protocols.nat import NatState, UpnpService
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp")
 

@@ -1,13 +1,19 @@
 """libp2p Noise (``/noise``): XX handshake with signed identity payloads, encrypted streams."""
 
-from .cipher import FrameDecryptor as FrameDecryptor, FrameEncryptor as FrameEncryptor
-from .errors import (
+from p2pstack.security.noise.cipher import (
+    FrameDecryptor as FrameDecryptor,
+    FrameEncryptor as FrameEncryptor,
+)
+from p2pstack.security.noise.errors import (
     NoiseDecryptError as NoiseDecryptError,
     NoiseNonceExhausted as NoiseNonceExhausted,
 )
-from .handshake import HandshakeResult as HandshakeResult, NoiseHandshake as NoiseHandshake
-from .stream import NoiseStream as NoiseStream
-from .transport import (
+from p2pstack.security.noise.handshake import (
+    HandshakeResult as HandshakeResult,
+    NoiseHandshake as NoiseHandshake,
+)
+from p2pstack.security.noise.stream import NoiseStream as NoiseStream
+from p2pstack.security.noise.transport import (
     PROTOCOL_ID as PROTOCOL_ID,
     NoiseConfig as NoiseConfig,
     NoiseTransport as NoiseTransport,

@@ -14,8 +14,8 @@ from typing import Final, final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from .errors import NoiseDecryptError, NoiseNonceExhausted
-from .framing import MAX_PLAINTEXT_LEN, TAG_LEN
+from p2pstack.security.noise.errors import NoiseDecryptError, NoiseNonceExhausted
+from p2pstack.security.noise.framing import MAX_PLAINTEXT_LEN, TAG_LEN
 
 BytesLike = bytes | bytearray | memoryview
 

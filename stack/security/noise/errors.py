@@ -1,12 +1,12 @@
 """Errors specific to the Noise secure channel.
 
-Handshake failures surface as :class:`~stack.errors.HandshakeError` (cause chained); these are
+Handshake failures surface as :class:`~p2pstack.errors.HandshakeError` (cause chained); these are
 the transport-phase causes behind the ``trio.BrokenResourceError`` a :class:`NoiseStream` raises.
 """
 
 from __future__ import annotations
 
-from ...errors import ProtocolError
+from p2pstack.errors import ProtocolError
 
 
 class NoiseDecryptError(ProtocolError):

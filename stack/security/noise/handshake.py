@@ -10,7 +10,7 @@ Feed received bytes to :meth:`NoiseHandshake.receive_data`, send whatever
 :meth:`NoiseHandshake.data_to_send` returns, until :attr:`NoiseHandshake.complete`. Then
 :attr:`NoiseHandshake.result` holds the authenticated peer and the two transport keys, and
 :attr:`NoiseHandshake.trailing_data` any bytes received after the last handshake message.
-Every failure raises :class:`~stack.errors.HandshakeError` (the cause chained) and is sticky.
+Every failure raises :class:`~p2pstack.errors.HandshakeError` (the cause chained) and is sticky.
 """
 
 from __future__ import annotations
@@ -30,12 +30,18 @@ from noise.exceptions import (
     NoiseValueError,
 )
 
-from ...errors import DecodeError, HandshakeError, InvalidKeyError, PeerIdMismatch, SignatureError
-from ...identity.identity import Identity
-from ...identity.keys import PublicKey
-from ...identity.peer_id import PeerId
-from .framing import MAX_MESSAGE_LEN, encode_frame, split_frame
-from .payload import SIGNATURE_PREFIX, decode_payload, encode_payload
+from p2pstack.errors import (
+    DecodeError,
+    HandshakeError,
+    InvalidKeyError,
+    PeerIdMismatch,
+    SignatureError,
+)
+from p2pstack.identity.identity import Identity
+from p2pstack.identity.keys import PublicKey
+from p2pstack.identity.peer_id import PeerId
+from p2pstack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame, split_frame
+from p2pstack.security.noise.payload import SIGNATURE_PREFIX, decode_payload, encode_payload
 
 _log = logging.getLogger("p2pstack.noise")
 

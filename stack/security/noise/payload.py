@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from ...errors import DecodeError
-from ...identity.identity import Identity
-from ...protobuf import parse_message
-from . import payload_pb2
+from p2pstack.errors import DecodeError
+from p2pstack.identity.identity import Identity
+from p2pstack.protobuf import parse_message
+from p2pstack.security.noise import payload_pb2
 
 SIGNATURE_PREFIX: Final = b"noise-libp2p-static-key:"
 

@@ -7,13 +7,13 @@ from typing import Final, final
 
 import trio
 
-from ...conflict import ConflictDetector
-from ...errors import ProtocolError, UnexpectedEOF
-from ...identity.keys import PublicKey
-from ...identity.peer_id import PeerId
-from ...stream_ops import atomic_send_of, receive_into_of, receive_is_cancel_safe
-from ..base import SecureStream
-from .cipher import BytesLike, FrameDecryptor, FrameEncryptor
+from p2pstack.abc.security import SecureStream
+from p2pstack.conflict import ConflictDetector
+from p2pstack.errors import ProtocolError, UnexpectedEOF
+from p2pstack.identity.keys import PublicKey
+from p2pstack.identity.peer_id import PeerId
+from p2pstack.security.noise.cipher import BytesLike, FrameDecryptor, FrameEncryptor
+from p2pstack.stream_ops import atomic_send_of, receive_into_of, receive_is_cancel_safe
 
 DEFAULT_RECEIVE_SIZE: Final = 256 * 1024
 """How much ciphertext one read from the transport asks for."""
@@ -120,7 +120,7 @@ class NoiseStream(SecureStream):
 
     async def send_all_atomic(self, data: BytesLike) -> None:
         """As :meth:`send_all`, but a cancellation waits until all of ``data`` is sent (see
-        :class:`~stack.stream_ops.SendsAtomically`)."""
+        :class:`~p2pstack.stream_ops.SendsAtomically`)."""
         await self._send(data, atomic=True)
 
     async def _send(self, data: BytesLike, *, atomic: bool) -> None:

@@ -9,13 +9,13 @@ from typing import Final, final
 
 import trio
 
-from ...errors import HandshakeError, InvalidConfigError, UnexpectedEOF
-from ...identity.identity import Identity
-from ...identity.peer_id import PeerId
-from ...multistream.lazy import unwrap_negotiated
-from ..base import SecurityTransport
-from .handshake import NoiseHandshake
-from .stream import DEFAULT_RECEIVE_SIZE, NoiseStream
+from p2pstack.abc.security import SecurityTransport
+from p2pstack.errors import HandshakeError, InvalidConfigError, UnexpectedEOF
+from p2pstack.identity.identity import Identity
+from p2pstack.identity.peer_id import PeerId
+from p2pstack.multistream.lazy import unwrap_negotiated
+from p2pstack.security.noise.handshake import NoiseHandshake
+from p2pstack.security.noise.stream import DEFAULT_RECEIVE_SIZE, NoiseStream
 
 _log = logging.getLogger("p2pstack.noise")
 

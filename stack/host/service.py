@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 if TYPE_CHECKING:
-    from .netstream import NetStream
-    from .node import Node
+    from p2pstack.host.netstream import NetStream
+    from p2pstack.host.node import Node
 
 StreamHandler = Callable[["NetStream"], Awaitable[None]]
 """Serves one inbound stream; the node closes the stream when the handler returns."""

@@ -1,6 +1,6 @@
 """Resource limits of a node: connections, pending handshakes and streams.
 
-Every refusal raises (or logs, for inbound work) :class:`~stack.errors.LimitExceeded` naming
+Every refusal raises (or logs, for inbound work) :class:`~p2pstack.errors.LimitExceeded` naming
 the limit, e.g. ``connections.inbound`` or ``streams.protocol./ipfs/ping/1.0.0.inbound``, and
 whether it is ours (``local=True``) or the peer's.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import InvalidConfigError, LimitExceeded
+from p2pstack.errors import InvalidConfigError, LimitExceeded
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,6 +1,6 @@
 """The connection gater: one policy hook per upgrade stage.
 
-Each hook returns normally to allow and raises :class:`~stack.errors.ConnectionDenied` (or
+Each hook returns normally to allow and raises :class:`~p2pstack.errors.ConnectionDenied` (or
 returns False) to refuse. The default :class:`AllowAll` allows everything.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .identity import PeerId
-from .multiaddr import Multiaddr
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from p2pstack.host.connection import Connection
 
 
 class Gater:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from muxers.base import MuxedStream
-
-from .bufstream import BufferedStream
+from p2pstack.abc.muxer import MuxedStream
+from p2pstack.bufstream import BufferedStream
 
 if TYPE_CHECKING:
-    from .connection import Connection
-    from .identity import PeerId
-    from .resources import StreamScope
+    from p2pstack.host.connection import Connection
+    from p2pstack.host.resources import StreamScope
+    from p2pstack.identity import PeerId
 
 
 class NetStream(BufferedStream):
     """A muxed stream after protocol negotiation.
 
-    It is a :class:`~stack.bufstream.BufferedStream` (so length-prefixed helpers are at hand)
+    It is a :class:`~p2pstack.bufstream.BufferedStream` (so length-prefixed helpers are at hand)
     that also knows its protocol id and its connection, and can be reset.
     """
 

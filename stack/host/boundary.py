@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from .errors import StackError
-from .events import Event
+from p2pstack.errors import StackError
+from p2pstack.host.events import Event
 
 if TYPE_CHECKING:
-    from .events import EventBus
-    from .identity import PeerId
+    from p2pstack.host.events import EventBus
+    from p2pstack.identity import PeerId
 
 logger: Final = logging.getLogger("p2pstack.faults")
 

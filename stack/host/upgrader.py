@@ -14,20 +14,19 @@ from typing import Final
 
 import trio
 
-from muxers.base import MuxedSession, StreamMuxer
-from transports.base import RawConnection
-
-from .errors import ConnectionDenied, HandshakeError, InvalidConfigError
-from .gater import Gater
-from .identity import Identity, PeerId
-from .multistream import (
+from p2pstack.abc.muxer import MuxedSession, StreamMuxer
+from p2pstack.abc.transport import RawConnection
+from p2pstack.errors import ConnectionDenied, HandshakeError, InvalidConfigError
+from p2pstack.host.gater import Gater
+from p2pstack.host.resources import UNLIMITED, MemoryBudget
+from p2pstack.identity import Identity, PeerId
+from p2pstack.multistream import (
     LazyNegotiatedStream,
     handle_protocol,
     select_protocol,
     unwrap_negotiated,
 )
-from .resources import UNLIMITED, MemoryBudget
-from .security import SecureStream, SecurityTransport
+from p2pstack.security import SecureStream, SecurityTransport
 
 logger: Final = logging.getLogger("p2pstack.upgrader")
 

@@ -3,7 +3,7 @@
 Every scope has a name (``system``, ``transient``, ``peer:<id>``, ``connection:<n>``,
 ``stream:<n>``, ``protocol:<id>``, ``service:<name>``), its own limits and its parents. A
 reservation made in a scope is checked against that scope and every ancestor, then
-counted in all of them, or refused as a whole with :class:`~stack.errors.LimitExceeded`
+counted in all of them, or refused as a whole with :class:`~p2pstack.errors.LimitExceeded`
 naming the scope and the limit that refused it. Scopes are plain synchronous objects: sans-IO
 cores may reserve through them.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..errors import LimitExceeded
+from p2pstack.errors import LimitExceeded
 
 INBOUND: Final = "inbound"
 OUTBOUND: Final = "outbound"

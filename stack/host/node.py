@@ -13,38 +13,37 @@ from typing import Any, Final
 
 import trio
 
-from muxers.base import StreamMuxer
-from transports.base import NodeAwareTransport, RawConnection, Transport, TransportListener
-
-from .admission import Admission
-from .boundary import Faults, StartedFlag, forget_tracebacks
-from .config import NodeConfig as NodeConfig
-from .connection import LIMITED_OK_PROTOCOLS, Connection
-from .connmgr import ConnectionManager
-from .dialer import Dialer
-from .errors import (
+from p2pstack.abc.muxer import StreamMuxer
+from p2pstack.abc.transport import NodeAwareTransport, RawConnection, Transport, TransportListener
+from p2pstack.errors import (
     InvalidConfigError,
     LimitExceeded,
     MultiaddrNotSupported,
     NodeClosed,
 )
-from .events import (
+from p2pstack.host.admission import Admission
+from p2pstack.host.boundary import Faults, StartedFlag, forget_tracebacks
+from p2pstack.host.config import NodeConfig as NodeConfig
+from p2pstack.host.connection import LIMITED_OK_PROTOCOLS, Connection
+from p2pstack.host.connmgr import ConnectionManager
+from p2pstack.host.dialer import Dialer
+from p2pstack.host.events import (
     AnnouncedAddrsChanged,
     EventBus,
     ListenAddrAdded,
     ListenAddrRemoved,
     StreamOpened,
 )
-from .gater import AllowAll, Gater
-from .identity import Identity, PeerId
-from .multiaddr import Multiaddr
-from .netaddr import expand_wildcard
-from .netstream import NetStream
-from .peerstore import PeerStore
-from .resources import LimitRefused, ResourceManager
-from .security import SecurityTransport
-from .service import Service, StreamHandler
-from .upgrader import Upgrader
+from p2pstack.host.gater import AllowAll, Gater
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.peerstore import PeerStore
+from p2pstack.host.resources import LimitRefused, ResourceManager
+from p2pstack.host.service import Service, StreamHandler
+from p2pstack.host.upgrader import Upgrader
+from p2pstack.identity import Identity, PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.netaddr import expand_wildcard
+from p2pstack.security import SecurityTransport
 
 logger: Final = logging.getLogger("p2pstack.node")
 
@@ -73,7 +72,7 @@ class Node:
         self.config = config
         self.peerstore = PeerStore()
         self.events = EventBus()
-        """Node events (connections, streams, faults, refusals...); see :mod:`stack.events`."""
+        """Node events (connections, streams, faults, refusals); see :mod:`p2pstack.host.events`."""
         self.faults = Faults(self.events, reraise_handler_errors=config.handler_errors == "raise")
         """What the fault boundaries contained: counts by boundary and exception type."""
         self.resources = ResourceManager(
@@ -101,7 +100,7 @@ class Node:
         """Serve inbound streams negotiating ``protocol`` with ``handler``.
 
         ``allow_limited``: also serve it over limited (relayed) connections; by default only
-        :data:`~stack.connection.LIMITED_OK_PROTOCOLS` (identify, ping, DCUtR) are.
+        :data:`~p2pstack.host.connection.LIMITED_OK_PROTOCOLS` (identify, ping, DCUtR) are.
         """
         if not protocol.startswith("/"):
             raise InvalidConfigError(f"protocol ids start with '/': {protocol!r}")
@@ -122,7 +121,7 @@ class Node:
         """Run ``fn(*args)`` as a background task of the node (cancelled when it stops).
 
         The task runs inside a fault boundary: an exception from it is logged, counted and
-        published as :class:`~stack.boundary.FaultContained`; it never ends the node.
+        published as :class:`~p2pstack.host.boundary.FaultContained`; it never ends the node.
         """
         if self._closing:
             raise NodeClosed("the node is shutting down")
@@ -214,7 +213,7 @@ class Node:
     def set_announced_addrs(self, addrs: Iterable[Multiaddr]) -> None:
         """Announce ``addrs`` besides :attr:`listen_addrs` (e.g. a UPnP mapping); replaces them.
 
-        Publishes :class:`~stack.events.AnnouncedAddrsChanged` when they change.
+        Publishes :class:`~p2pstack.host.events.AnnouncedAddrsChanged` when they change.
         """
         new = list(dict.fromkeys(a.without_peer_id() for a in addrs))
         if new != self._announced:
@@ -411,14 +410,13 @@ async def open_node(
         gater: connection policy; default allows everything.
         config: timeouts; see :class:`NodeConfig`.
     """
-    from muxers.yamux import yamux
-    from protocols.identify import identify
-    from protocols.ping import ping
-    from protocols.relay.transport import circuit_relay
-    from transports.tcp import tcp
-    from transports.websocket import websocket
-
-    from .security.noise import noise
+    from p2pstack.muxers.yamux import yamux
+    from p2pstack.protocols.identify import identify
+    from p2pstack.protocols.ping import ping
+    from p2pstack.protocols.relay.transport import circuit_relay
+    from p2pstack.security.noise import noise
+    from p2pstack.transports.tcp import tcp
+    from p2pstack.transports.websocket import websocket
 
     identity = identity or Identity.generate()
     gater = gater or AllowAll()

@@ -22,8 +22,8 @@ from typing import Final, TypeVar
 
 import trio
 
-from .errors import InvalidConfigError, LimitExceeded
-from .multiaddr import Multiaddr
+from p2pstack.errors import InvalidConfigError, LimitExceeded
+from p2pstack.multiaddr import Multiaddr
 
 logger: Final = logging.getLogger("p2pstack.admission")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .admission import AdmissionLimits
-from .errors import InvalidConfigError
-from .limits import ConnectionLimits, Watermarks
-from .resources import MemoryLimits
+from p2pstack.errors import InvalidConfigError
+from p2pstack.host.admission import AdmissionLimits
+from p2pstack.host.limits import ConnectionLimits, Watermarks
+from p2pstack.host.resources import MemoryLimits
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +42,7 @@ class NodeConfig:
     handler_errors: Literal["reset", "raise"] = "reset"
     """What an exception from a stream handler (other than a network error) does:
     ``"reset"`` resets the stream, logs it and counts it (the node carries on);
-    ``"raise"`` also ends the node with :class:`~stack.boundary.HandlerFailed` (for
+    ``"raise"`` also ends the node with :class:`~p2pstack.host.boundary.HandlerFailed` (for
     development: the user's own bugs propagate). Remote-caused errors never propagate."""
 
     def __post_init__(self) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from .identity import PeerId
-from .multiaddr import Multiaddr
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
 
 PERMANENT: Final = float("inf")
 DEFAULT_TTL: Final = 3600.0

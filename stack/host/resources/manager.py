@@ -4,7 +4,7 @@ scopes (in the spirit of go-libp2p's), each with limits on memory, connections a
 A connection's scope sits under the transient scope until its peer is authenticated, then
 under that peer's scope; a stream's scope sits under its connection's and, once negotiated,
 its protocol's (and its service's, when a service claims it). Every refusal is a
-:class:`~stack.errors.LimitExceeded` naming the scope and limit, logged, counted in
+:class:`~p2pstack.errors.LimitExceeded` naming the scope and limit, logged, counted in
 :attr:`ResourceManager.refusals` and passed to the ``on_refusal`` hook (the node publishes it
 as a :class:`LimitRefused` event).
 """
@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import LimitExceeded
-from ..events import Event
-from .limits import MemoryLimits
-from .scope import INBOUND, OUTBOUND, ResourceScope, ScopeLimit
+from p2pstack.errors import LimitExceeded
+from p2pstack.host.events import Event
+from p2pstack.host.resources.limits import MemoryLimits
+from p2pstack.host.resources.scope import INBOUND, OUTBOUND, ResourceScope, ScopeLimit
 
 if TYPE_CHECKING:
-    from ..identity import PeerId
-    from ..limits import ConnectionLimits
+    from p2pstack.host.limits import ConnectionLimits
+    from p2pstack.identity import PeerId
 
 logger: Final = logging.getLogger("p2pstack.resources")
 
@@ -176,7 +176,7 @@ class ResourceManager:
 
 
 class ConnectionScope(ResourceScope):
-    """One connection's account; a :class:`~stack.resources.MemoryBudget` for its muxer."""
+    """One connection's account; a :class:`~p2pstack.host.resources.MemoryBudget` for its muxer."""
 
     __slots__ = ("_address", "_done", "_manager", "direction", "exempt", "peer")
 

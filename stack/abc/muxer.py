@@ -12,7 +12,7 @@ from typing import Protocol
 
 import trio
 
-from stack.resources import MemoryBudget
+from p2pstack.host.resources import MemoryBudget
 
 
 class MuxedStream(trio.abc.HalfCloseableStream):

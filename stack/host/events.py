@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 if TYPE_CHECKING:
-    from .connection import Connection
-    from .identity import PeerId
-    from .multiaddr import Multiaddr
+    from p2pstack.host.connection import Connection
+    from p2pstack.identity import PeerId
+    from p2pstack.multiaddr import Multiaddr
 
 logger: Final = logging.getLogger("p2pstack.events")
 

@@ -10,22 +10,20 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from muxers.base import MuxedSession
-
-from .errors import LimitExceeded, NegotiationFailed, NodeClosed
-from .identity import PeerId
-from .limits import check
-from .multiaddr import Multiaddr
-from .multistream import select_protocol
-from .netstream import NetStream
-from .resources import ConnectionScope, StreamScope
-from .security import SecureStream
+from p2pstack.abc.muxer import MuxedSession
+from p2pstack.errors import LimitExceeded, NegotiationFailed, NodeClosed
+from p2pstack.host.limits import check
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.resources import ConnectionScope, StreamScope
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.multistream import select_protocol
+from p2pstack.security import SecureStream
 
 if TYPE_CHECKING:
-    from transports.base import RawConnection
-
-    from .node import Node
-    from .upgrader import Upgraded
+    from p2pstack.abc.transport import RawConnection
+    from p2pstack.host.node import Node
+    from p2pstack.host.upgrader import Upgraded
 
 logger: Final = logging.getLogger("p2pstack.connection")
 
@@ -272,7 +270,7 @@ class Connection:
         """Run ``fn(*args)`` in a task that ends with the connection.
 
         The task runs inside a fault boundary: an exception from it is logged, counted,
-        published as :class:`~stack.boundary.FaultContained` and closes the connection.
+        published as :class:`~p2pstack.host.boundary.FaultContained` and closes the connection.
 
         Raises:
             NodeClosed: the connection is not running (anymore).

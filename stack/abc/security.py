@@ -6,9 +6,9 @@ from typing import Protocol
 
 import trio
 
-from ..identity.identity import Identity
-from ..identity.keys import PublicKey
-from ..identity.peer_id import PeerId
+from p2pstack.identity.identity import Identity
+from p2pstack.identity.keys import PublicKey
+from p2pstack.identity.peer_id import PeerId
 
 
 class SecureStream(trio.abc.HalfCloseableStream):

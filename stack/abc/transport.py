@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import trio
 
-from stack.multiaddr import Multiaddr
+from p2pstack.multiaddr import Multiaddr
 
 if TYPE_CHECKING:
-    from stack.node import Node
+    from p2pstack.host.node import Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,5 +75,5 @@ class NodeAwareTransport(Protocol):
     """
 
     def attach(self, node: Node) -> None:
-        """Remember ``node``; called once by :func:`stack.node.open_node`."""
+        """Remember ``node``; called once by :func:`p2pstack.host.node.open_node`."""
         ...

@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from transports.dns import DnsResolutionError, needs_resolution, resolve
-
-from .connection import Connection, Direction
-from .errors import ConnectionDenied, DialError, StackError, TransportError
-from .identity import PeerId
-from .limits import check
-from .multiaddr import Multiaddr
+from p2pstack.errors import ConnectionDenied, DialError, StackError, TransportError
+from p2pstack.host.connection import Connection, Direction
+from p2pstack.host.limits import check
+from p2pstack.identity import PeerId
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.dns import DnsResolutionError, needs_resolution, resolve
 
 if TYPE_CHECKING:
-    from .node import Node
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.dialer")
 

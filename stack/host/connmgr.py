@@ -2,7 +2,7 @@
 
 It applies the connection limits and the gater's last stage, serves each connection (muxer
 session, inbound streams, idle policy), keeps one preferred connection per peer, and publishes
-connection events. :class:`~stack.node.Node` owns one and delegates to it.
+connection events. :class:`~p2pstack.host.node.Node` owns one and delegates to it.
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from muxers.base import MuxedStream
-from transports.base import RawConnection
-
-from .admission import Ticket
-from .boundary import NETWORK_ERRORS, StartedFlag, describe, forget_tracebacks
-from .connection import Connection, Direction
-from .errors import (
+from p2pstack.abc.muxer import MuxedStream
+from p2pstack.abc.transport import RawConnection
+from p2pstack.errors import (
     ConnectionDenied,
     LimitExceeded,
     NegotiationFailed,
@@ -26,14 +22,17 @@ from .errors import (
     ProtocolError,
     StackError,
 )
-from .events import ConnectionClosed, ConnectionOpened
-from .identity import PeerId
-from .multistream import handle_protocol
-from .netstream import NetStream
-from .resources import ConnectionScope
+from p2pstack.host.admission import Ticket
+from p2pstack.host.boundary import NETWORK_ERRORS, StartedFlag, describe, forget_tracebacks
+from p2pstack.host.connection import Connection, Direction
+from p2pstack.host.events import ConnectionClosed, ConnectionOpened
+from p2pstack.host.netstream import NetStream
+from p2pstack.host.resources import ConnectionScope
+from p2pstack.identity import PeerId
+from p2pstack.multistream import handle_protocol
 
 if TYPE_CHECKING:
-    from .node import Node
+    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.node")
 

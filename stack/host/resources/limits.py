@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..errors import InvalidConfigError
+from p2pstack.errors import InvalidConfigError
 
 KiB: Final = 1024
 MiB: Final = 1024 * KiB
