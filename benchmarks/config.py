@@ -137,9 +137,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--skip", type=_names, metavar="A,B", default=(), help="cases to leave out")
     add("--case-timeout", type=float, help="seconds one case may take (default 900)")
     add("--output", type=Path, help="JSON file (default bench-results/bench-<time>.json)")
-    add("--no-chart", action="store_true", help="do not write the PNG chart")
+    chart = parser.add_mutually_exclusive_group()
+    chart.add_argument(
+        "--chart",
+        type=Path,
+        metavar="PNG",
+        help="the PNG chart (default: beside the JSON file; with --from-json: only when given)",
+    )
+    chart.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     add("--json", action="store_true", help="print the JSON document on stdout")
-    add("--from-json", type=Path, metavar="FILE", help="print a recorded run; measure nothing")
+    add(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="print a recorded run (and draw its chart with --chart); measure nothing",
+    )
     add("--markdown", action="store_true", help="with --from-json: Markdown tables")
 
 
