@@ -122,6 +122,11 @@ def _size(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the benchmark flags (``python -m p2pstack.benchmarks`` and ``p2pstack bench``)."""
+    parser.epilog = (
+        "The js, py and go cases run the peer programs of a p2pstack source checkout (found when"
+        " running from one, else set P2PSTACK_CHECKOUT to one); without it they are skipped."
+        " The PNG chart needs matplotlib: pip install 'p2pstack[charts]'."
+    )
     add = parser.add_argument
     add("--quick", action="store_true", help="tiny sizes, one repetition (what CI runs)")
     add("--size", type=_size, help="bytes per matrix transfer (default 64M)")

@@ -271,6 +271,8 @@ def test_bench_runs_from_the_installed_package(installed: Installed) -> None:
 
 def test_bench_finds_the_peers_of_a_named_checkout(installed: Installed) -> None:
     env = {**installed.env, "P2PSTACK_CHECKOUT": str(REPO)}
+    if "P2PSTACK_PYLIBP2P_VENV" in os.environ:  # where scripts/setup put py-libp2p
+        env["P2PSTACK_PYLIBP2P_VENV"] = os.environ["P2PSTACK_PYLIBP2P_VENV"]
     out = installed.user_dir / "results" / "peers.json"
     argv = ["bench", "--quick", "--cases", "js,py,go", "--pings", "3", "--connects", "1"]
     argv += ["--large", "4M", "--output", str(out)]
