@@ -116,7 +116,7 @@ class Child:
 async def spawn(
     argv: Sequence[str], *, name: str, terminate: bool = False, env: dict[str, str] | None = None
 ) -> AsyncIterator[Child]:
-    """Run ``argv`` (cwd: the checkout we run from, else ours) for the block; always stopped.
+    """Run ``argv`` (cwd: the checkout we run from, else the current one) for the block; stop it.
 
     ``terminate``: send SIGTERM right after closing stdin (for programs that ignore EOF).
     """
