@@ -11,6 +11,7 @@ from p2pstack.benchmarks.config import KiB, MiB
 from p2pstack.benchmarks.context import Context
 from p2pstack.benchmarks.peers import (
     Impl,
+    go_missing,
     go_send,
     go_sink,
     our_node,
@@ -92,7 +93,7 @@ async def _pair(ctx: Context, client: str, server: str, addr: str, ref: Impl) ->
 async def _libp2p(ctx: Context, impl: Impl) -> None:
     missing = peer_command(impl).missing
     if missing:
-        ctx.results.note(f"{NAMES[impl]}: not measured: {missing}")
+        ctx.results.note(f"{NAMES[impl]}: skipped: {missing}")
         return
     async with peer_node(impl) as server:
         await _pair(ctx, impl, impl, server.addr, impl)
@@ -156,6 +157,10 @@ async def _go_runs(ctx: Context, port: int, streams: int) -> list[float]:
 
 async def go(ctx: Context) -> None:
     """Go yamux <-> our yamux over plain TCP, 64 KiB writes, one-way sink transfers."""
+    missing = go_missing()
+    if missing:
+        ctx.results.note(f"go-yamux: skipped: {missing}")
+        return
     cfg = ctx.config
     async with go_sink(GO_WINDOW) as port:
         for streams in cfg.headline_streams:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import trio
 from rich.console import Console
+from rich.markup import escape
 
 from p2pstack.benchmarks.chart import ChartUnavailable, write_chart
 from p2pstack.benchmarks.config import add_arguments, config_from_args
@@ -46,12 +47,27 @@ async def _cancel_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope
 
 
 def rerender(args: argparse.Namespace) -> int:
-    """``--from-json FILE``: print a recorded run again (tables, or Markdown with --markdown)."""
+    """``--from-json FILE``: print a recorded run again (tables, or Markdown with --markdown)
+    and, with ``--chart PNG``, draw its chart (exit status 1 when it cannot be drawn)."""
     record = RunRecord.from_json(json.loads(Path(args.from_json).read_text(encoding="utf-8")))
     if args.markdown:
         sys.stdout.write(to_markdown(record))
     else:
         print_report(report_console(stderr=False), record)
+    if args.chart is None:
+        return 0
+    errors = report_console(stderr=True)
+    try:
+        drawn = write_chart(record, args.chart)
+    except ChartUnavailable as exc:
+        errors.print(f"[red]no chart:[/] {escape(str(exc))}")
+        return 1
+    if not drawn:
+        errors.print(
+            f"[red]no chart:[/] {escape(str(args.from_json))} has no stream-count matrix to draw"
+        )
+        return 1
+    errors.print(f"wrote {escape(str(args.chart))}")
     return 0
 
 
@@ -81,14 +97,14 @@ async def bench(args: argparse.Namespace, command: str) -> int:
     output: Path = args.output or default_output()
     record.write(output)
     print_report(errors if args.json else report_console(stderr=False), record)
-    errors.print(f"wrote {output}")
+    errors.print(f"wrote {escape(str(output))}")
     if not args.no_chart:
-        chart = output.with_suffix(".png")
+        chart: Path = args.chart or output.with_suffix(".png")
         try:
             if write_chart(record, chart):
-                errors.print(f"wrote {chart}")
+                errors.print(f"wrote {escape(str(chart))}")
         except ChartUnavailable as exc:
-            errors.print(f"[yellow]no chart:[/] {exc}")
+            errors.print(f"[yellow]no chart:[/] {escape(str(exc))}")
     if args.json:
         sys.stdout.write(json.dumps(record.to_json()) + "\n")
         sys.stdout.flush()

@@ -122,6 +122,11 @@ def _size(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the benchmark flags (``python -m p2pstack.benchmarks`` and ``p2pstack bench``)."""
+    parser.epilog = (
+        "The js, py and go cases run the peer programs of a p2pstack source checkout (found when"
+        " running from one, else set P2PSTACK_CHECKOUT to one); without it they are skipped."
+        " The PNG chart needs matplotlib: pip install 'p2pstack[charts]'."
+    )
     add = parser.add_argument
     add("--quick", action="store_true", help="tiny sizes, one repetition (what CI runs)")
     add("--size", type=_size, help="bytes per matrix transfer (default 64M)")
@@ -137,9 +142,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--skip", type=_names, metavar="A,B", default=(), help="cases to leave out")
     add("--case-timeout", type=float, help="seconds one case may take (default 900)")
     add("--output", type=Path, help="JSON file (default bench-results/bench-<time>.json)")
-    add("--no-chart", action="store_true", help="do not write the PNG chart")
+    chart = parser.add_mutually_exclusive_group()
+    chart.add_argument(
+        "--chart",
+        type=Path,
+        metavar="PNG",
+        help="the PNG chart (default: beside the JSON file; with --from-json: only when given)",
+    )
+    chart.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     add("--json", action="store_true", help="print the JSON document on stdout")
-    add("--from-json", type=Path, metavar="FILE", help="print a recorded run; measure nothing")
+    add(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="print a recorded run (and draw its chart with --chart); measure nothing",
+    )
     add("--markdown", action="store_true", help="with --from-json: Markdown tables")
 
 

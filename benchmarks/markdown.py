@@ -53,7 +53,7 @@ def figures_markdown(record: RunRecord) -> str:
 
 
 def targets_markdown(record: RunRecord) -> str:
-    """The issue's targets with verdicts."""
+    """The performance goals with verdicts."""
     verdict = {True: "yes", False: "**no**", None: "-"}
     lines = ["| target | measured | met |", "|---|---:|---|"]
     lines += [f"| {what} | {shown} | {verdict[met]} |" for what, shown, met in targets(record)]

@@ -1,8 +1,9 @@
 """The other implementations: js-libp2p and py-libp2p peer CLIs, HashiCorp's Go yamux peer,
 and our own ``p2pstack node``. Each is started as a separate process.
 
-The js and py peers are installed by ``scripts/setup-interop-peers.sh``; the Go peer is built
-from Debian's yamux sources. A missing one is reported (``why_missing``), never fatal.
+The js, py and Go peers are programs of a p2pstack checkout (:mod:`p2pstack.benchmarks.checkout`):
+the js and py ones are installed by ``scripts/setup-interop-peers.sh``, the Go one is built from
+Debian's yamux sources. A missing one is reported (``missing``/:func:`go_missing`), never fatal.
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ from typing import Any, Final, Literal
 
 import trio
 
-from p2pstack.benchmarks.procs import REPO_ROOT, BenchError, Child, cli_argv, run_json, spawn
+from p2pstack.benchmarks.checkout import SETUP_SCRIPT, checkout, needs_checkout
+from p2pstack.benchmarks.procs import BenchError, Child, cli_argv, run_json, spawn
 
 Impl = Literal["js", "py"]
 
-JS_PEER: Final = REPO_ROOT / "tests" / "interop" / "js" / "peer.mjs"
-PY_PEER: Final = REPO_ROOT / "tests" / "interop" / "py" / "peer.py"
-GO_SOURCE: Final = REPO_ROOT / "tests" / "peers" / "go_yamux" / "peer.go"
-GO_CACHE: Final = REPO_ROOT / ".cache" / "go-yamux-peer"
+JS_PEER: Final = Path("tests", "interop", "js", "peer.mjs")
+PY_PEER: Final = Path("tests", "interop", "py", "peer.py")
+GO_SOURCE: Final = Path("tests", "peers", "go_yamux", "peer.go")
+GO_CACHE: Final = Path(".cache", "go-yamux-peer")
+"""Paths inside the checkout."""
 GOPATH: Final = Path("/usr/share/gocode")
-SETUP_HINT: Final = "run scripts/setup-interop-peers.sh"
+GO_HINT: Final = (
+    "the Go yamux peer needs go and HashiCorp's yamux "
+    "(apt-get install golang-go golang-github-hashicorp-yamux-dev)"
+)
 LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 
 
@@ -41,51 +47,78 @@ class PeerCommand:
     missing: str | None = None
 
 
+def _root() -> Path:
+    root = checkout()
+    assert root is not None  # callers check needs_checkout() first
+    return root
+
+
 def peer_command(impl: Impl) -> PeerCommand:
     """The argv prefix of the js or py peer CLI (``listen`` / ``dial``)."""
+    name = {"js": "the js-libp2p peer", "py": "the py-libp2p peer"}[impl]
+    missing = needs_checkout(name)
+    if missing:
+        return PeerCommand([], missing)
+    root = _root()
+    setup = f"run {SETUP_SCRIPT} in {root}"
     if impl == "js":
         node = shutil.which("node")
         if node is None:
             return PeerCommand([], "node (Node.js >= 20) is not on PATH")
-        if not (JS_PEER.parent / "node_modules" / "libp2p").is_dir():
-            return PeerCommand([], f"js-libp2p is not installed ({SETUP_HINT})")
-        return PeerCommand([node, str(JS_PEER)])
-    venv = Path(os.environ.get("P2PSTACK_PYLIBP2P_VENV", REPO_ROOT / ".cache" / "pylibp2p-venv"))
+        if not (root / JS_PEER.parent / "node_modules" / "libp2p").is_dir():
+            return PeerCommand([], f"js-libp2p is not installed ({setup})")
+        return PeerCommand([node, str(root / JS_PEER)])
+    venv = Path(os.environ.get("P2PSTACK_PYLIBP2P_VENV", root / ".cache" / "pylibp2p-venv"))
     python = venv / "bin" / "python"
     if not python.exists():
-        return PeerCommand([], f"py-libp2p is not installed in {venv} ({SETUP_HINT})")
-    return PeerCommand([str(python), str(PY_PEER)])
+        return PeerCommand([], f"py-libp2p is not installed in {venv} ({setup})")
+    return PeerCommand([str(python), str(root / PY_PEER)])
+
+
+def go_missing() -> str | None:
+    """None when the Go yamux peer can be built (or is built), else why not and what to do."""
+    missing = needs_checkout("the Go yamux peer", setup_script=False)
+    if missing:
+        return missing
+    return None if _go_tools() else GO_HINT
+
+
+def _go_tools() -> bool:
+    return shutil.which("go") is not None and (GOPATH / "src/github.com/hashicorp/yamux").is_dir()
 
 
 def build_go_peer() -> Path:
-    """The HashiCorp yamux peer binary (built once per ``peer.go`` version, cached).
+    """The HashiCorp yamux peer binary (built once per ``peer.go`` version, cached in the
+    checkout's ``.cache/``).
 
     Raises:
-        BenchError: go or the yamux sources are missing, or the build failed.
+        BenchError: no checkout, go or the yamux sources are missing, or the build failed.
     """
-    digest = hashlib.sha256(GO_SOURCE.read_bytes()).hexdigest()[:16]
-    binary = GO_CACHE / f"peer-{digest}"
+    missing = needs_checkout("the Go yamux peer", setup_script=False)
+    if missing:
+        raise BenchError(missing)
+    root = _root()
+    source = root / GO_SOURCE
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    binary = root / GO_CACHE / f"peer-{digest}"
     if binary.exists():
         return binary
     go = shutil.which("go")
-    if go is None or not (GOPATH / "src/github.com/hashicorp/yamux").is_dir():
-        raise BenchError(
-            "the Go yamux peer needs go and HashiCorp's yamux "
-            "(apt-get install golang-go golang-github-hashicorp-yamux-dev)"
-        )
-    GO_CACHE.mkdir(parents=True, exist_ok=True)
+    if go is None or not _go_tools():
+        raise BenchError(GO_HINT)
+    binary.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as gocache:
         env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": gocache}
         partial = binary.with_suffix(f".{os.getpid()}.tmp")
         done = subprocess.run(
-            [go, "build", "-o", str(partial), str(GO_SOURCE)],
+            [go, "build", "-o", str(partial), str(source)],
             env=env,
             capture_output=True,
             text=True,
             check=False,
         )
         if done.returncode != 0:
-            raise BenchError(f"building {GO_SOURCE} failed: {done.stderr.strip()}")
+            raise BenchError(f"building {source} failed: {done.stderr.strip()}")
         partial.rename(binary)
     return binary
 

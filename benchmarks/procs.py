@@ -11,14 +11,14 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import IO, Any, Final
 
 import trio
 
+from p2pstack.benchmarks.checkout import child_cwd
+
 logger: Final = logging.getLogger("p2pstack.benchmarks.procs")
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 STOP_GRACE: Final = 3.0
 
 
@@ -116,7 +116,7 @@ class Child:
 async def spawn(
     argv: Sequence[str], *, name: str, terminate: bool = False, env: dict[str, str] | None = None
 ) -> AsyncIterator[Child]:
-    """Run ``argv`` (cwd: the repository) for the block; stop it on the way out.
+    """Run ``argv`` (cwd: the checkout we run from, else the current one) for the block; stop it.
 
     ``terminate``: send SIGTERM right after closing stdin (for programs that ignore EOF).
     """
@@ -128,7 +128,7 @@ async def spawn(
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                cwd=str(REPO_ROOT),
+                cwd=child_cwd(),
                 env={**os.environ, **(env or {})},
             )
         except OSError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -97,7 +98,7 @@ def figures_table(record: RunRecord) -> Table:
 
 
 def targets(record: RunRecord) -> list[tuple[str, str, bool | None]]:
-    """The issue's targets: (what, measured, met?); None when not measured."""
+    """The performance goals: (what, measured, met?); None when not measured."""
     results = record.results
     rows: list[tuple[str, str, bool | None]] = []
     for streams in (1, 16):
@@ -120,7 +121,7 @@ def targets(record: RunRecord) -> list[tuple[str, str, bool | None]]:
 
 def targets_table(record: RunRecord) -> Table:
     """The targets as a table with a verdict column."""
-    table = Table(title="Targets (issue 3)", title_justify="left")
+    table = Table(title="Targets (p2pstack's performance goals)", title_justify="left")
     table.add_column("target")
     table.add_column("measured", justify="right")
     table.add_column("met")
@@ -145,4 +146,4 @@ def print_report(console: Console, record: RunRecord) -> None:
     console.print(figures_table(record))
     console.print(targets_table(record))
     for note in record.results.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")

@@ -20,13 +20,13 @@ from typing import IO, Any, Final
 
 import trio
 
+from p2pstack.benchmarks.checkout import child_cwd
 from p2pstack.benchmarks.soak import attacks, honest
 from p2pstack.benchmarks.soak.stats import Counters, Series, process_sample, summary_ms
 from p2pstack.cli.common import client_services
 from p2pstack.host.node import open_node
 from p2pstack.multiaddr import Multiaddr
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 HONEST: Final = ("ping", "rr", "connect", "relayed", "perf")
 PR_SET_PDEATHSIG: Final = 1
 ATTACK_SUBNETS: Final = 4
@@ -67,7 +67,7 @@ class Child:
             stdout=self._files[0],
             stderr=self._files[1],
             stdin=subprocess.DEVNULL,
-            cwd=REPO_ROOT,
+            cwd=child_cwd(),
             preexec_fn=_die_with_parent,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +32,15 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def package_version() -> str:
+    """The installed distribution's version; ``unknown`` when p2pstack runs uninstalled (from a
+    checkout on ``PYTHONPATH``)."""
+    try:
+        return importlib.metadata.version("p2pstack")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -38,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A libp2p-compatible peer-to-peer node (TCP, Noise, Yamux) for Python.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, fn: Command, help_text: str) -> argparse.ArgumentParser:

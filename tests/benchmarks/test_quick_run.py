@@ -17,7 +17,8 @@ import pytest
 
 from p2pstack.benchmarks.config import CASES
 from p2pstack.benchmarks.figures import REFERENCES
-from p2pstack.benchmarks.procs import REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Figures the quick run must produce (one per kind of measurement).
 EXPECTED = (
@@ -70,7 +71,8 @@ def test_quick_run_prints_its_figures(
         print("\n" + report)
     assert "Figures" in report
     assert "Targets" in report
-    assert not [n for n in document["notes"] if "failed" in n or "not measured" in n]
+    # In the repository every peer is installed: a skipped or failed case fails the test.
+    assert not [n for n in document["notes"] if "failed" in n or "skipped" in n]
 
 
 def test_quick_run_document_is_well_formed(quick_run: tuple[dict[str, Any], str, Path]) -> None:
