@@ -242,7 +242,9 @@ class Soak:
         tmp.write_text(json.dumps(data, indent=1))
         tmp.replace(path)
 
-    def _finish(self, statuses: dict[str, int], node: SoakProcess | None, relay: SoakProcess) -> dict[str, Any]:
+    def _finish(
+        self, statuses: dict[str, int], node: SoakProcess | None, relay: SoakProcess
+    ) -> dict[str, Any]:
         counts = self.counters.counts
         per_kind = {
             h: {

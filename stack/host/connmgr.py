@@ -26,7 +26,7 @@ from p2pstack.host.admission import Ticket
 from p2pstack.host.boundary import NETWORK_ERRORS, StartedFlag, describe, forget_tracebacks
 from p2pstack.host.connection import Connection
 from p2pstack.host.events import ConnectionClosed, ConnectionOpened, StreamOpened
-from p2pstack.host.gater import consult
+from p2pstack.host.gater import refusal_of
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.resources import ConnectionScope
 from p2pstack.identity import PeerId
@@ -152,21 +152,16 @@ class ConnectionManager:
     def _ask_gater(self, conn: Connection) -> ConnectionDenied | None:
         """The gater's ``allow_upgraded`` verdict under the gater contract (see
         :func:`~p2pstack.host.gater.consult`): the refusal, or None."""
-        try:
-            consult(
-                lambda: self._node.gater.allow_upgraded(conn),
-                stage="upgraded",
-                refusal=f"the upgraded connection with {conn.peer_id}",
-                on_bug=lambda exc: self.gater_bug(exc, conn.peer_id),
-            )
-        except ConnectionDenied as exc:
-            return exc
-        return None
+        return refusal_of(
+            lambda: self._node.gater.allow_upgraded(conn),
+            stage="upgraded",
+            refusal=f"the upgraded connection with {conn.peer_id}",
+            on_bug=lambda exc: self.gater_bug(exc, conn.peer_id),
+        )
 
     def gater_bug(self, exc: Exception, peer: PeerId | None = None) -> None:
         """Count a gater's failure (not a refusal) as a fault of the ``"gater"`` boundary."""
         self._node.faults.record("gater", exc, peer)
-        forget_tracebacks(exc)
 
     def _supersede_duplicates(self, conn: Connection) -> None:
         """Keep one preferred connection per peer; both sides make the same choice."""

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from p2pstack.errors import DialError, StackError, TransportError
-from p2pstack.host.boundary import forget_tracebacks
 from p2pstack.host.connection import Connection
 from p2pstack.host.gater import consult
 from p2pstack.host.limits import check
@@ -162,7 +161,6 @@ class Dialer:
 
         def gater_bug(exc: Exception) -> None:
             node.faults.record("gater", exc, peer)
-            forget_tracebacks(exc)
 
         consult(
             lambda: node.gater.allow_dial(peer, addr),

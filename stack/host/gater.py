@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from p2pstack.errors import ConnectionDenied
+from p2pstack.host.boundary import forget_tracebacks
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.role import Role
@@ -76,7 +77,8 @@ def consult(
     """Run one hook call ``verdict()`` under the gater contract.
 
     ``refusal`` describes what is refused (for the error message); ``on_bug`` receives an
-    exception other than ConnectionDenied (a gater bug) before it becomes a refusal.
+    exception other than ConnectionDenied (a gater bug; the node counts it as a fault)
+    before it becomes a refusal, and its traceback is dropped afterwards.
 
     Raises:
         ConnectionDenied: the hook returned False, raised ConnectionDenied (re-raised as
@@ -90,8 +92,24 @@ def consult(
     except Exception as exc:
         if on_bug is not None:
             on_bug(exc)
+        forget_tracebacks(exc)
         raise ConnectionDenied(
             f"the gater failed on {refusal}: {type(exc).__name__}: {exc}", stage=stage
         ) from None
     if not allowed:
         raise ConnectionDenied(f"gater refused {refusal}", stage=stage)
+
+
+def refusal_of(
+    verdict: Callable[[], bool],
+    *,
+    stage: str,
+    refusal: str,
+    on_bug: Callable[[Exception], None] | None = None,
+) -> ConnectionDenied | None:
+    """:func:`consult` as a value: the refusal, or None when the hook allowed."""
+    try:
+        consult(verdict, stage=stage, refusal=refusal, on_bug=on_bug)
+    except ConnectionDenied as exc:
+        return exc
+    return None
