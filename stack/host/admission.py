@@ -120,12 +120,12 @@ class Ticket:
     def established(self) -> None:
         """The connection authenticated: it no longer counts as pending."""
         if self.pending and not self.closed:
-            self.admission._unpend(self)
+            self.admission.unpend(self)
 
     def done(self) -> None:
         """The connection ended (or failed)."""
         if not self.closed:
-            self.admission._release(self)
+            self.admission.release(self)
 
 
 class Admission:
@@ -175,7 +175,7 @@ class Admission:
                 self.evictions += 1
                 victim.evicted = True
                 victim.cancel_scope.cancel()
-                self._unpend(victim)
+                self.unpend(victim)
                 if victim.on_evict is not None:
                     victim.on_evict()
         return self._add(Ticket(self, ip, subnet, False, now))
@@ -208,7 +208,8 @@ class Admission:
             self._conns_ip[ticket.ip] += 1
         return ticket
 
-    def _unpend(self, ticket: Ticket) -> None:
+    def unpend(self, ticket: Ticket) -> None:
+        """``ticket`` no longer counts as pending (its :meth:`Ticket.established` calls this)."""
         if not ticket.pending:
             return
         ticket.pending = False
@@ -217,8 +218,9 @@ class Admission:
             _decrement(self._pending_ip, ticket.ip)
             _decrement(self._pending_subnet, ticket.subnet)
 
-    def _release(self, ticket: Ticket) -> None:
-        self._unpend(ticket)
+    def release(self, ticket: Ticket) -> None:
+        """``ticket``'s connection ended (its :meth:`Ticket.done` calls this)."""
+        self.unpend(ticket)
         ticket.closed = True
         if not ticket.allowlisted:
             _decrement(self._conns_ip, ticket.ip)
