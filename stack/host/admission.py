@@ -39,19 +39,24 @@ class AdmissionLimits:
 
     The global cap on pending inbound connections is
     ``ConnectionLimits.max_pending_inbound``.
+
+    Attributes:
+        pending_per_ip: handshakes in progress from one IP address.
+        pending_per_subnet: handshakes in progress from one subnet (see ``subnet_v4`` /
+            ``subnet_v6``).
+        subnet_v4: prefix length of the IPv4 subnets counted together.
+        subnet_v6: prefix length of the IPv6 subnets counted together.
+        conns_per_ip: inbound connections (pending and established) from one IP address.
+        allow: networks (CIDR, e.g. ``"10.0.0.0/8"``, ``"::1/128"``) whose connections are exempt
+            from these limits and from the global pending cap (go-libp2p's allowlist).
     """
 
     pending_per_ip: int | None = 8
-    """Handshakes in progress from one IP address."""
     pending_per_subnet: int | None = 16
-    """Handshakes in progress from one subnet (see ``subnet_v4`` / ``subnet_v6``)."""
     subnet_v4: int = 24
     subnet_v6: int = 56
     conns_per_ip: int | None = 64
-    """Inbound connections (pending and established) from one IP address."""
     allow: tuple[str, ...] = ()
-    """Networks (CIDR, e.g. ``"10.0.0.0/8"``, ``"::1/128"``) whose connections are exempt
-    from these limits and from the global pending cap (go-libp2p's allowlist)."""
     _networks: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

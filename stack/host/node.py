@@ -53,7 +53,24 @@ _ACCEPT_BACKOFF_MAX: Final = 1.0
 
 
 class Node:
-    """A running p2pstack node. Build it with :func:`open_node`."""
+    """A running p2pstack node. Build it with :func:`open_node`.
+
+    Attributes:
+        peer_id: this node's peer id (derived from ``identity``).
+        identity: the node's key pair.
+        peerstore: the address book: known addresses of peers, their protocols and agent
+            versions (identify fills it), dial successes and failures.
+        events: the event bus; ``with node.events.subscribe() as events:`` receives
+            connection, stream, listen-address, identify, fault and refusal events (see
+            :mod:`p2pstack.host.events`).
+        config: the :class:`NodeConfig` (timeouts and limits) it runs with.
+        transports: the transports, in preference order.
+        upgrader: secures and multiplexes raw connections.
+        gater: the connection gater (policy hooks; see :mod:`p2pstack.host.gater`).
+        faults: what the fault boundaries contained: counts by boundary and exception type.
+        resources: the resource manager: scopes, their usage and the refusals so far.
+        admission: pending inbound connections by IP and subnet (fair admission).
+    """
 
     def __init__(
         self,
