@@ -31,7 +31,7 @@ CONFIG_CLASSES = [
 def documented(cls: type, name: str) -> bool:
     """Whether ``help(cls)`` shows an entry for ``name`` (a line of the class docstring that
     starts with it, as in an ``Attributes:`` section)."""
-    text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    text = pydoc.plain(pydoc.render_doc(cls))
     doc = inspect.getdoc(cls) or ""
     entry = re.search(rf"^\s*{re.escape(name)}(, \w+)*:\s+\S", doc, re.MULTILINE)
     return entry is not None and entry.group(0).strip() in text
