@@ -16,18 +16,18 @@ from p2pstack.errors import (
     ProtocolError as ProtocolError,
     StackError as StackError,
 )
-from p2pstack.host.connection import Connection as Connection, Direction as Direction
+from p2pstack.host.connection import Connection as Connection
 from p2pstack.host.gater import Gater as Gater
 from p2pstack.host.netstream import NetStream as NetStream
 from p2pstack.host.node import Node as Node, NodeConfig as NodeConfig, open_node as open_node
 from p2pstack.identity import Identity as Identity, PeerId as PeerId
 from p2pstack.multiaddr import Multiaddr as Multiaddr
+from p2pstack.role import Role as Role
 
 __all__ = [
     "Connection",
     "ConnectionDenied",
     "DialError",
-    "Direction",
     "Gater",
     "HandshakeError",
     "Identity",
@@ -40,6 +40,7 @@ __all__ = [
     "PeerId",
     "PeerIdMismatch",
     "ProtocolError",
+    "Role",
     "StackError",
     "open_node",
 ]

@@ -26,6 +26,27 @@ class MemoryNetwork:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _dialer_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1 << 32))
 
+    def listener(self, ident: int) -> MemoryListener | None:
+        """The listener on ``/memory/<ident>``, if any."""
+        return self._listeners.get(ident)
+
+    def bind(self, ident: int, addr: Multiaddr) -> MemoryListener:
+        """A new listener on ``ident`` (0: a free id) for ``addr``; TransportError if taken."""
+        if ident == 0:
+            ident = next(self._ids)
+        if ident in self._listeners:
+            raise TransportError(f"{addr} is already in use")
+        listener = self._listeners[ident] = MemoryListener(self, ident)
+        return listener
+
+    def unbind(self, ident: int) -> None:
+        """Forget the listener on ``ident`` (it closed)."""
+        self._listeners.pop(ident, None)
+
+    def dialer_addr(self) -> Multiaddr:
+        """A fresh address for the dialling end of a connection."""
+        return Multiaddr(f"/memory/{next(self._dialer_ids)}")
+
 
 _DEFAULT_NETWORK = MemoryNetwork()
 
@@ -66,7 +87,7 @@ class MemoryListener:
         return left
 
     async def aclose(self) -> None:
-        self._network._listeners.pop(self._id, None)
+        self._network.unbind(self._id)
         await self._send.aclose()
         await self._receive.aclose()
 
@@ -88,10 +109,10 @@ class MemoryTransport:
 
     async def dial(self, addr: Multiaddr) -> RawConnection:
         ident = _memory_id(addr)
-        listener = self.network._listeners.get(ident) if ident is not None else None
+        listener = self.network.listener(ident) if ident is not None else None
         if listener is None:
             raise TransportError(f"nothing listens on {addr}")
-        local = Multiaddr(f"/memory/{next(self.network._dialer_ids)}")
+        local = self.network.dialer_addr()
         stream = await listener.connect(local)
         return RawConnection(stream, local, listener.listen_addrs[0])
 
@@ -99,12 +120,7 @@ class MemoryTransport:
         ident = _memory_id(addr)
         if ident is None:
             raise TransportError(f"not a memory address: {addr}")
-        if ident == 0:
-            ident = next(self.network._ids)
-        if ident in self.network._listeners:
-            raise TransportError(f"{addr} is already in use")
-        listener = MemoryListener(self.network, ident)
-        self.network._listeners[ident] = listener
+        listener = self.network.bind(ident, addr)
         await trio.lowlevel.checkpoint()
         return listener
 

@@ -84,7 +84,7 @@ async def perf_loop(
 
 async def rr_loop(target: Multiaddr, interval: float, series: Series, counters: Counters) -> None:
     """JSON request-response against the node's ``--rr-echo`` service."""
-    rr = request_response(RR_PROTOCOL, JsonCodec(), inbound=False)
+    rr = request_response(RR_PROTOCOL, JsonCodec(), serve=False)
     async with open_node(protocols=[*client_services(), rr]):
         count = 0
         while True:

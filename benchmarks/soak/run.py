@@ -54,7 +54,7 @@ class SoakConfig:
     perf_size: int = 4 << 20
 
 
-class Child:
+class SoakProcess:
     """A ``p2pstack`` subcommand run with this interpreter; stdout and stderr in files."""
 
     def __init__(self, name: str, args: list[str], out_dir: Path) -> None:
@@ -131,13 +131,13 @@ class Soak:
     async def run(self) -> dict[str, Any]:
         cfg = self.config
         cfg.out.mkdir(parents=True, exist_ok=True)
-        relay = Child("relay", ["relay", "--listen", "/ip4/127.0.0.1/tcp/0",
+        relay = SoakProcess("relay", ["relay", "--listen", "/ip4/127.0.0.1/tcp/0",
                                 "--stats-interval", str(cfg.sample)], cfg.out)  # fmt: skip
-        node: Child | None = None
+        node: SoakProcess | None = None
         try:
             relay_info = await relay.first_line()
             relay_addr = relay_info["listen_addrs"][0]
-            node = Child("node", ["-v", "node", "--listen", "/ip4/127.0.0.1/tcp/0",
+            node = SoakProcess("node", ["-v", "node", "--listen", "/ip4/127.0.0.1/tcp/0",
                                   "--rr-echo", honest.RR_PROTOCOL, "--relay-via", relay_addr],
                          cfg.out)  # fmt: skip
             node_info = await node.first_line()
@@ -150,7 +150,7 @@ class Soak:
         return self._finish(statuses, node, relay)
 
     async def _drive(
-        self, node: Child, relay: Child, node_info: dict[str, Any], relay_addr: str
+        self, node: SoakProcess, relay: SoakProcess, node_info: dict[str, Any], relay_addr: str
     ) -> None:
         cfg = self.config
         direct = Multiaddr(next(a for a in node_info["listen_addrs"] if "p2p-circuit" not in a))
@@ -204,7 +204,7 @@ class Soak:
                 scope.cancel()
                 return
 
-    def _sample(self, node: Child, relay: Child) -> None:
+    def _sample(self, node: SoakProcess, relay: SoakProcess) -> None:
         elapsed = time.monotonic() - self.started
         relay_stats = [x["stats"] for x in relay.json_lines() if "stats" in x]
         node_now, relay_now = process_sample(node.proc.pid), process_sample(relay.proc.pid)
@@ -242,7 +242,9 @@ class Soak:
         tmp.write_text(json.dumps(data, indent=1))
         tmp.replace(path)
 
-    def _finish(self, statuses: dict[str, int], node: Child | None, relay: Child) -> dict[str, Any]:
+    def _finish(
+        self, statuses: dict[str, int], node: SoakProcess | None, relay: SoakProcess
+    ) -> dict[str, Any]:
         counts = self.counters.counts
         per_kind = {
             h: {

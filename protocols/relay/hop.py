@@ -19,6 +19,7 @@ import trio
 
 from p2pstack.errors import LimitExceeded, ProtocolError, StackError
 from p2pstack.host.events import ConnectionClosed
+from p2pstack.host.gater import refusal_of
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.relay.circuit import splice
@@ -129,6 +130,21 @@ class RelayService:
         addrs = self.public_addrs if self.public_addrs is not None else node.listen_addrs
         return [a.with_peer_id(node.peer_id) for a in addrs if not a.has_protocol("p2p-circuit")]
 
+    def _gater_allows(
+        self, verdict: Callable[[], bool], *, stage: str, refusal: str, peer: PeerId
+    ) -> bool:
+        """The node gater's verdict on a relay request, under the gater contract."""
+        node = self.node
+        denied = refusal_of(
+            verdict,
+            stage=stage,
+            refusal=refusal,
+            on_bug=lambda exc: node.faults.record("gater", exc, peer),
+        )
+        if denied is not None:
+            logger.info("%s", denied)
+        return denied is None
+
     # ---------------------------------------------------------------------- hop
     async def _refuse(self, stream: NetStream, status: Status, reason: str | None = None) -> None:
         self.metrics.refuse(reason or status.name)
@@ -169,6 +185,15 @@ class RelayService:
             await self._refuse(stream, Status.UNEXPECTED_MESSAGE)
 
     async def _reserve(self, stream: NetStream, peer: PeerId, ip: str | None) -> None:
+        remote = stream.connection.remote_addr
+        if not self._gater_allows(
+            lambda: self.node.gater.allow_relay_reservation(peer, remote),
+            stage="relay-reservation",
+            refusal=f"a relay reservation for {peer}",
+            peer=peer,
+        ):
+            await self._refuse(stream, Status.RESERVATION_REFUSED, "GATER")
+            return
         status = self.resources.reserve(peer, ip, trio.current_time())
         self.metrics.active_reservations = len(self.resources.reservations)
         if status != Status.OK:
@@ -198,6 +223,14 @@ class RelayService:
             await self._refuse(stream, Status.MALFORMED_MESSAGE)
             return
         dst = request.peer.id
+        if not self._gater_allows(
+            lambda: self.node.gater.allow_relay_circuit(src, dst),
+            stage="relay-circuit",
+            refusal=f"relaying {src} to {dst}",
+            peer=src,
+        ):
+            await self._refuse(stream, Status.PERMISSION_DENIED, "GATER")
+            return
         try:  # the circuit's two copy buffers, from the relay service's memory budget
             stream.scope.set_service("relay")
             stream.scope.reserve_memory(2 * self.config.copy_buffer)

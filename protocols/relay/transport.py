@@ -24,6 +24,7 @@ import trio
 from p2pstack.abc.transport import RawConnection
 from p2pstack.errors import InvalidConfigError, StackError, TransportError
 from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
+from p2pstack.host.gater import refusal_of
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.relay.client import ReservationInfo, connect, reserve
@@ -235,7 +236,7 @@ class RelayListener:
         if self._closed:
             return
         self._closed = True
-        self.transport._listeners.remove(self)
+        self.transport.forget_listener(self)
         if self.connection is not None:
             keep_alive(self.connection, False)
         self._publish()
@@ -306,6 +307,11 @@ class CircuitRelayTransport:
         node.spawn(listener.keep)
         return listener
 
+    def forget_listener(self, listener: RelayListener) -> None:
+        """Drop a closing ``listener`` from :attr:`listeners` (it calls this itself)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def listener_for(self, relay: PeerId) -> RelayListener | None:
         """The open listener through ``relay``, if any."""
         for listener in self._listeners:
@@ -314,12 +320,22 @@ class CircuitRelayTransport:
         return None
 
     async def _handle_stop(self, stream: NetStream) -> None:
+        node = self.node
         relay = stream.remote_peer
         listener = self.listener_for(relay)
 
         def decide(peer: Peer, limit: Limit | None) -> Status:
             if listener is None:
                 return Status.CONNECTION_FAILED
+            denied = refusal_of(
+                lambda: node.gater.allow_relayed_accept(relay, peer.id),
+                stage="relayed-accept",
+                refusal=f"the circuit from {peer.id} via {relay}",
+                on_bug=lambda exc: node.faults.record("gater", exc, peer.id),
+            )
+            if denied is not None:
+                logger.info("%s", denied)
+                return Status.PERMISSION_DENIED
             return listener.decide(peer, limit)
 
         circuit = await accept_stop(stream, decide, time_limit=self.config.stop_timeout)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from p2pstack.errors import (
     DecodeError,
-    MessageTooLarge as _StackMessageTooLarge,
+    MessageTooLarge,
     ProtocolError,
     StackError,
     UnexpectedEOF,
@@ -32,7 +32,7 @@ class DialFailure(RequestResponseError):
     """The peer could not be reached; ``__cause__`` is the node's DialError."""
 
 
-class ConnectionClosed(RequestResponseError):
+class ConnectionDropped(RequestResponseError):
     """The connection ended while the request was in flight."""
 
 
@@ -48,8 +48,8 @@ class ResponseOmitted(RequestResponseError):
     """The responder failed, dropped the request, or reset the stream without answering."""
 
 
-class MessageTooLarge(_StackMessageTooLarge, RequestResponseError):
-    """A request or response exceeds its configured size limit.
+class BodyTooLarge(MessageTooLarge, RequestResponseError):
+    """A request or response body exceeds its configured size limit.
 
     Raised before the message is sent (``remote=False``), or as soon as a received length
     prefix announces too many bytes (``remote=True``), without reading the body.

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 class InboundFailure(Event):
     """An inbound request on ``protocol`` from ``peer_id`` was not answered.
 
-    ``error`` says why: NotPermitted, RequestTimeout, MessageTooLarge, CodecError,
+    ``error`` says why: NotPermitted, RequestTimeout, BodyTooLarge, CodecError,
     ResponseOmitted (handler failed, responder dropped, request dropped by the backpressure
-    policy or over a concurrency limit) or ConnectionClosed.
+    policy or over a concurrency limit) or ConnectionDropped.
     """
 
     peer_id: PeerId

@@ -26,7 +26,7 @@ from p2pstack.protocols.request_response.errors import NotPermitted
 logger: Final = logging.getLogger("p2pstack.request_response.firewall")
 
 
-class Direction(enum.Flag):
+class RequestDirection(enum.Flag):
     """Which requests a rule applies to."""
 
     INBOUND = 1
@@ -80,16 +80,16 @@ class Rules:
         """The same rule for inbound and outbound requests."""
         return cls(inbound=rule, outbound=rule)
 
-    def get(self, direction: Direction) -> Rule | None:
+    def get(self, direction: RequestDirection) -> Rule | None:
         """The rule for one direction (INBOUND or OUTBOUND)."""
-        return self.inbound if direction is Direction.INBOUND else self.outbound
+        return self.inbound if direction is RequestDirection.INBOUND else self.outbound
 
-    def with_rule(self, rule: Rule | None, direction: Direction) -> Rules:
+    def with_rule(self, rule: Rule | None, direction: RequestDirection) -> Rules:
         """A copy with ``rule`` set (or removed, for None) for ``direction``."""
         out = self
-        if Direction.INBOUND in direction:
+        if RequestDirection.INBOUND in direction:
             out = replace(out, inbound=rule)
-        if Direction.OUTBOUND in direction:
+        if RequestDirection.OUTBOUND in direction:
             out = replace(out, outbound=rule)
         return out
 
@@ -104,13 +104,13 @@ class ApprovalRequest:
 
     peer: PeerId
     protocol: str
-    direction: Direction
+    direction: RequestDirection
     request: Any
 
 
 Approver = Callable[[ApprovalRequest], Awaitable[bool]]
 """Returns True to allow one request."""
-RuleProvider = Callable[[PeerId, Direction], Awaitable["Rules | None"]]
+RuleProvider = Callable[[PeerId, RequestDirection], Awaitable["Rules | None"]]
 """Returns the rules for a peer that has none (and no default applies)."""
 
 
@@ -163,11 +163,11 @@ class Firewall:
         """The default rules (fields are None where no default exists)."""
         return self._default
 
-    def set_default(self, rule: Rule, direction: Direction = Direction.BOTH) -> None:
+    def set_default(self, rule: Rule, direction: RequestDirection = RequestDirection.BOTH) -> None:
         """Make ``rule`` the default for ``direction``."""
         self._default = self._default.with_rule(rule, direction)
 
-    def remove_default(self, direction: Direction = Direction.BOTH) -> None:
+    def remove_default(self, direction: RequestDirection = RequestDirection.BOTH) -> None:
         """Remove the default for ``direction``: peers without rules are then asked about."""
         self._default = self._default.with_rule(None, direction)
 
@@ -176,12 +176,14 @@ class Firewall:
         return self._peers.get(peer)
 
     def set_peer_rule(
-        self, peer: PeerId, rule: Rule, direction: Direction = Direction.BOTH
+        self, peer: PeerId, rule: Rule, direction: RequestDirection = RequestDirection.BOTH
     ) -> None:
         """Give ``peer`` its own ``rule`` for ``direction``."""
         self._peers[peer] = self._peers.get(peer, Rules()).with_rule(rule, direction)
 
-    def remove_peer_rule(self, peer: PeerId, direction: Direction = Direction.BOTH) -> None:
+    def remove_peer_rule(
+        self, peer: PeerId, direction: RequestDirection = RequestDirection.BOTH
+    ) -> None:
         """Drop ``peer``'s own rule for ``direction`` (the default applies again)."""
         rules = self._peers.get(peer, Rules()).with_rule(None, direction)
         if rules == Rules():
@@ -189,14 +191,16 @@ class Firewall:
         else:
             self._peers[peer] = rules
 
-    def rule_for(self, peer: PeerId, direction: Direction) -> Rule | None:
+    def rule_for(self, peer: PeerId, direction: RequestDirection) -> Rule | None:
         """The effective rule: the peer's, else the default, else None."""
         own = self._peers.get(peer)
         rule = own.get(direction) if own is not None else None
         return rule if rule is not None else self._default.get(direction)
 
     # --------------------------------------------------------------- deciding
-    async def check(self, peer: PeerId, direction: Direction, protocol: str, request: Any) -> None:
+    async def check(
+        self, peer: PeerId, direction: RequestDirection, protocol: str, request: Any
+    ) -> None:
         """Return if the request may pass.
 
         Raises:
@@ -204,7 +208,7 @@ class Firewall:
         """
         where = (
             f"inbound request on {protocol} from {peer}"
-            if direction is Direction.INBOUND
+            if direction is RequestDirection.INBOUND
             else f"outbound request on {protocol} to {peer}"
         )
         rule = await self._obtain_rule(peer, direction)
@@ -234,7 +238,7 @@ class Firewall:
         logger.info("firewall approver did not answer in %s s; rejecting", self.ask_timeout)
         return False
 
-    async def _obtain_rule(self, peer: PeerId, direction: Direction) -> Rule | None:
+    async def _obtain_rule(self, peer: PeerId, direction: RequestDirection) -> Rule | None:
         rule = self.rule_for(peer, direction)
         if rule is not None or self.rule_provider is None:
             return rule

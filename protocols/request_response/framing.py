@@ -20,8 +20,8 @@ from typing import Final, final
 
 from p2pstack.errors import ProtocolError, VarintError
 from p2pstack.protocols.request_response.errors import (
+    BodyTooLarge,
     MalformedMessage,
-    MessageTooLarge,
     TrailingData,
     TruncatedMessage,
 )
@@ -55,10 +55,10 @@ def encode_message(body: bytes, max_size: int) -> bytes:
     """Frame ``body``.
 
     Raises:
-        MessageTooLarge: ``len(body) > max_size`` (``remote=False``).
+        BodyTooLarge: ``len(body) > max_size`` (``remote=False``).
     """
     if len(body) > max_size:
-        raise MessageTooLarge(
+        raise BodyTooLarge(
             f"message of {len(body)} bytes exceeds the limit of {max_size}", remote=False
         )
     return encode_uvarint(len(body)) + body
@@ -107,7 +107,7 @@ class FrameDecoder:
         """Consume ``data`` (``None`` = the peer closed its side).
 
         Raises:
-            MessageTooLarge: the length prefix announces more than ``max_size`` bytes.
+            BodyTooLarge: the length prefix announces more than ``max_size`` bytes.
             MalformedMessage: a bad length prefix, or (subclasses) TruncatedMessage when
                 the stream ended inside a message and TrailingData when bytes followed it.
         """
@@ -150,7 +150,7 @@ class FrameDecoder:
                 return events
             length, end = head
             if length > self.max_size:
-                raise MessageTooLarge(
+                raise BodyTooLarge(
                     f"message of {length} bytes exceeds the limit of {self.max_size}"
                 )
             self._length = length

@@ -47,7 +47,7 @@ class Responder(Generic[Resp]):
         """Answer with ``response``.
 
         Raises:
-            CodecError, MessageTooLarge: the response cannot be sent (the request is then
+            CodecError, BodyTooLarge: the response cannot be sent (the request is then
                 dropped: the requester gets ResponseOmitted).
             ResponseOmitted: already answered, dropped or expired.
         """
@@ -57,21 +57,24 @@ class Responder(Generic[Resp]):
         try:
             self._frame = encode_message(self._encode(response), self._max_size)
         except RequestResponseError as exc:
-            self._finish(ResponseOmitted(f"the response could not be sent: {exc}"))
+            self.fail(ResponseOmitted(f"the response could not be sent: {exc}"))
             raise
         self._done.set()
 
     def drop(self, reason: str = "the application dropped the request") -> None:
         """Abandon the request without a response (idempotent)."""
-        self._finish(ResponseOmitted(reason))
+        self.fail(ResponseOmitted(reason))
 
-    def _finish(self, failure: RequestResponseError) -> None:
+    def fail(self, failure: RequestResponseError) -> None:
+        """End the request without a response because of ``failure`` (idempotent; the
+        service uses it when the request expires)."""
         if not self._done.is_set():
             self.failure = failure
             self._done.set()
 
-    async def _wait(self) -> bytes | None:
-        """The framed response, or None when dropped (see :attr:`failure`)."""
+    async def wait_frame(self) -> bytes | None:
+        """The framed response once answered, or None when dropped (see :attr:`failure`);
+        the service's stream task writes it."""
         await self._done.wait()
         return self._frame
 

@@ -25,7 +25,7 @@ from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.request_response.codec import Codec
 from p2pstack.protocols.request_response.errors import (
     CodecError,
-    ConnectionClosed,
+    ConnectionDropped,
     DialFailure,
     NotPermitted,
     RequestResponseError,
@@ -34,7 +34,7 @@ from p2pstack.protocols.request_response.errors import (
     UnsupportedProtocols,
 )
 from p2pstack.protocols.request_response.events import InboundFailure, OutboundFailure
-from p2pstack.protocols.request_response.firewall import Direction, Firewall
+from p2pstack.protocols.request_response.firewall import Firewall, RequestDirection
 from p2pstack.protocols.request_response.framing import (
     REJECTION,
     FrameDecoder,
@@ -90,7 +90,7 @@ class RequestResponse(Generic[Req, Resp]):
         handler: answers inbound requests; None to consume :meth:`requests` instead.
         firewall: decides requests in both directions; default allows everything.
         config: limits, timeouts and the backpressure policy.
-        inbound: False to only send requests (the protocol is not served).
+        serve: False to only send requests (the protocol is not served).
     """
 
     def __init__(
@@ -101,14 +101,15 @@ class RequestResponse(Generic[Req, Resp]):
         handler: Handler[Req, Resp] | None = None,
         firewall: Firewall | None = None,
         config: RequestResponseConfig | None = None,
-        inbound: bool = True,
+        serve: bool = True,
     ) -> None:
         self.protocol = protocol
         self.codec = codec
         self.handler = handler
         self.firewall = firewall if firewall is not None else Firewall.allow_all()
         self.config = config if config is not None else RequestResponseConfig()
-        self.inbound = inbound
+        self.serve_requests = serve
+        """Whether the protocol is served (False: this node only sends requests)."""
         self._queue: InboundQueue[InboundRequest[Req, Resp]] = InboundQueue(
             self.config.queue_size, self.config.backpressure
         )
@@ -123,10 +124,10 @@ class RequestResponse(Generic[Req, Resp]):
     ) -> None:
         """Register the protocol on ``node``; with a handler, run its workers until cancelled."""
         self._node = node
-        if self.inbound:
+        if self.serve_requests:
             node.set_stream_handler(self.protocol, self._handle_stream)
         try:
-            if self.handler is None or not self.inbound:
+            if self.handler is None or not self.serve_requests:
                 task_status.started()
                 return
             async with trio.open_nursery() as nursery:
@@ -169,8 +170,8 @@ class RequestResponse(Generic[Req, Resp]):
         Raises:
             InvalidConfigError: ``timeout`` is not positive.
             NotPermitted: our outbound firewall, or the peer's inbound firewall, refused it.
-            RequestTimeout, DialFailure, ConnectionClosed, UnsupportedProtocols,
-            ResponseOmitted, MessageTooLarge, CodecError, MalformedMessage.
+            RequestTimeout, DialFailure, ConnectionDropped, UnsupportedProtocols,
+            ResponseOmitted, BodyTooLarge, CodecError, MalformedMessage.
         """
         node = self.node
         if isinstance(target, str):
@@ -194,14 +195,14 @@ class RequestResponse(Generic[Req, Resp]):
         seconds: float,
     ) -> Resp:
         if peer is not None:
-            await self.firewall.check(peer, Direction.OUTBOUND, self.protocol, request)
+            await self.firewall.check(peer, RequestDirection.OUTBOUND, self.protocol, request)
         frame = encode_message(self.codec.encode_request(request), self.config.max_request_size)
         try:
             with trio.fail_after(seconds):
                 conn = await self._dial(node, target)
                 if peer is None:
                     await self.firewall.check(
-                        conn.peer_id, Direction.OUTBOUND, self.protocol, request
+                        conn.peer_id, RequestDirection.OUTBOUND, self.protocol, request
                     )
                 body = await self._exchange(conn, frame)
         except trio.TooSlowError as exc:
@@ -228,7 +229,7 @@ class RequestResponse(Generic[Req, Resp]):
         except StackError as exc:
             if not conn.is_closed:
                 raise  # a local limit (LimitExceeded) or the like, typed already
-            raise ConnectionClosed(f"cannot open a stream to {conn.peer_id}: {exc}") from exc
+            raise ConnectionDropped(f"cannot open a stream to {conn.peer_id}: {exc}") from exc
         failed = True
         try:
             try:
@@ -252,7 +253,7 @@ class RequestResponse(Generic[Req, Resp]):
 
     def _stream_failure(self, conn: Connection, exc: BaseException) -> RequestResponseError:
         if conn.is_closed:
-            return ConnectionClosed(f"the connection to {conn.peer_id} closed: {exc}")
+            return ConnectionDropped(f"the connection to {conn.peer_id} closed: {exc}")
         return ResponseOmitted(f"{conn.peer_id} reset the stream without a response")
 
     # ------------------------------------------------------------------ inbound
@@ -277,7 +278,7 @@ class RequestResponse(Generic[Req, Resp]):
             if not isinstance(event, MessageReceived):
                 raise ResponseOmitted("the requester closed the stream without a request")
             request = _convert_codec(self.codec.decode_request, event.body)
-            await self.firewall.check(peer, Direction.INBOUND, self.protocol, request)
+            await self.firewall.check(peer, RequestDirection.INBOUND, self.protocol, request)
         except NotPermitted as exc:
             self._inbound_failed(peer, exc)
             await stream.send_all(REJECTION)
@@ -311,10 +312,10 @@ class RequestResponse(Generic[Req, Resp]):
             else:
                 if evicted is not None:
                     evicted.responder.drop("evicted by a newer request (buffer-newest)")
-            frame = await responder._wait()
+            frame = await responder.wait_frame()
         if frame is None:
             self._queue.remove(inbound)
-            responder._finish(RequestTimeout("the application did not answer in time"))
+            responder.fail(RequestTimeout("the application did not answer in time"))
             self._inbound_failed(peer, responder.failure or ResponseOmitted("no response"))
             await stream.reset()
             return
@@ -369,9 +370,9 @@ def request_response(
     handler: Handler[Req, Resp] | None = None,
     firewall: Firewall | None = None,
     config: RequestResponseConfig | None = None,
-    inbound: bool = True,
+    serve: bool = True,
 ) -> RequestResponse[Req, Resp]:
     """Factory for :class:`RequestResponse` (same arguments)."""
     return RequestResponse(
-        protocol, codec, handler=handler, firewall=firewall, config=config, inbound=inbound
+        protocol, codec, handler=handler, firewall=firewall, config=config, serve=serve
     )

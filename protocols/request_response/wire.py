@@ -21,7 +21,7 @@ async def receive_frame(stream: NetStream, decoder: FrameDecoder) -> FrameEvent:
     the stream closes), so a peer's message can only be as large as the budget allows.
 
     Raises:
-        MessageTooLarge, MalformedMessage: from the decoder (the body is not read).
+        BodyTooLarge, MalformedMessage: from the decoder (the body is not read).
         MemoryRefused: the resource manager would not hold the message.
         trio.BrokenResourceError, trio.ClosedResourceError: from the stream.
     """

@@ -40,7 +40,7 @@ async def cmd_request(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise ValueError("--timeout must be positive")
     target = Multiaddr(args.addr)
-    rr = request_response(args.protocol, JsonCodec(), inbound=False)
+    rr = request_response(args.protocol, JsonCodec(), serve=False)
     async with client_node(args.key, [*client_services(), rr]):
         response = await rr.request(target, args.data, timeout=args.timeout)
     if args.json:

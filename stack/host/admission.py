@@ -39,19 +39,24 @@ class AdmissionLimits:
 
     The global cap on pending inbound connections is
     ``ConnectionLimits.max_pending_inbound``.
+
+    Attributes:
+        pending_per_ip: handshakes in progress from one IP address.
+        pending_per_subnet: handshakes in progress from one subnet (see ``subnet_v4`` /
+            ``subnet_v6``).
+        subnet_v4: prefix length of the IPv4 subnets counted together.
+        subnet_v6: prefix length of the IPv6 subnets counted together.
+        conns_per_ip: inbound connections (pending and established) from one IP address.
+        allow: networks (CIDR, e.g. ``"10.0.0.0/8"``, ``"::1/128"``) whose connections are exempt
+            from these limits and from the global pending cap (go-libp2p's allowlist).
     """
 
     pending_per_ip: int | None = 8
-    """Handshakes in progress from one IP address."""
     pending_per_subnet: int | None = 16
-    """Handshakes in progress from one subnet (see ``subnet_v4`` / ``subnet_v6``)."""
     subnet_v4: int = 24
     subnet_v6: int = 56
     conns_per_ip: int | None = 64
-    """Inbound connections (pending and established) from one IP address."""
     allow: tuple[str, ...] = ()
-    """Networks (CIDR, e.g. ``"10.0.0.0/8"``, ``"::1/128"``) whose connections are exempt
-    from these limits and from the global pending cap (go-libp2p's allowlist)."""
     _networks: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -120,12 +125,12 @@ class Ticket:
     def established(self) -> None:
         """The connection authenticated: it no longer counts as pending."""
         if self.pending and not self.closed:
-            self.admission._unpend(self)
+            self.admission.unpend(self)
 
     def done(self) -> None:
         """The connection ended (or failed)."""
         if not self.closed:
-            self.admission._release(self)
+            self.admission.release(self)
 
 
 class Admission:
@@ -175,7 +180,7 @@ class Admission:
                 self.evictions += 1
                 victim.evicted = True
                 victim.cancel_scope.cancel()
-                self._unpend(victim)
+                self.unpend(victim)
                 if victim.on_evict is not None:
                     victim.on_evict()
         return self._add(Ticket(self, ip, subnet, False, now))
@@ -208,7 +213,8 @@ class Admission:
             self._conns_ip[ticket.ip] += 1
         return ticket
 
-    def _unpend(self, ticket: Ticket) -> None:
+    def unpend(self, ticket: Ticket) -> None:
+        """``ticket`` no longer counts as pending (its :meth:`Ticket.established` calls this)."""
         if not ticket.pending:
             return
         ticket.pending = False
@@ -217,8 +223,9 @@ class Admission:
             _decrement(self._pending_ip, ticket.ip)
             _decrement(self._pending_subnet, ticket.subnet)
 
-    def _release(self, ticket: Ticket) -> None:
-        self._unpend(ticket)
+    def release(self, ticket: Ticket) -> None:
+        """``ticket``'s connection ended (its :meth:`Ticket.done` calls this)."""
+        self.unpend(ticket)
         ticket.closed = True
         if not ticket.allowlisted:
             _decrement(self._conns_ip, ticket.ip)

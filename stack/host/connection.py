@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -12,12 +11,14 @@ import trio
 
 from p2pstack.abc.muxer import MuxedSession
 from p2pstack.errors import LimitExceeded, NegotiationFailed, NodeClosed
+from p2pstack.host.events import StreamOpened
 from p2pstack.host.limits import check
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.resources import ConnectionScope, StreamScope
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.multistream import select_protocol
+from p2pstack.role import Role
 from p2pstack.security import SecureStream
 
 if TYPE_CHECKING:
@@ -36,18 +37,27 @@ SUPERSEDED_GRACE: Final = 5.0
 """How long the losing connection of a simultaneous connect may sit unused before closing."""
 
 
-class Direction(enum.Enum):
-    """Who dialled."""
-
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-
-
 class Connection:
     """A live connection. Streams are opened with :meth:`new_stream`.
 
     The node owns its background tasks; :meth:`spawn` runs a task bound to the connection's
     lifetime (cancelled when the connection ends).
+
+    Attributes:
+        id: a number unique in this process (for logs).
+        peer_id: the authenticated remote peer.
+        role: ``Role.INITIATOR`` when we dialled, ``Role.RESPONDER`` when we accepted
+            (``role.direction`` is ``"outbound"``/``"inbound"``).
+        node: the node that owns the connection.
+        secure: the secured stream (Noise) under the muxer.
+        session: the muxer session.
+        local_addr, remote_addr: the transport addresses (``local_addr`` may be None).
+        security_protocol, muxer_protocol: the negotiated protocol ids.
+        scope: the connection's resource scope.
+        limited: a relayed connection under a relay's limits (see below).
+        opened_at: when it was opened (trio time).
+        close_cause: why it ended (None while open or after a clean local close).
+        keep_alive, superseded, last_active: the idle policy's inputs (see below).
     """
 
     def __init__(
@@ -56,7 +66,7 @@ class Connection:
         secure: SecureStream,
         session: MuxedSession,
         *,
-        direction: Direction,
+        role: Role,
         local_addr: Multiaddr | None,
         remote_addr: Multiaddr,
         security_protocol: str,
@@ -70,7 +80,7 @@ class Connection:
         self.node = node
         self.secure = secure
         self.session = session
-        self.direction = direction
+        self.role = role
         self.local_addr = local_addr
         self.remote_addr = remote_addr
         self.security_protocol = security_protocol
@@ -88,7 +98,7 @@ class Connection:
         reservation, say): the idle timeout then leaves it alone."""
         self.superseded = False
         """True for the losing side of a simultaneous connect; it closes once unused."""
-        self._stream_counts: dict[tuple[str, bool], int] = {}
+        self._stream_counts: dict[tuple[str, Role], int] = {}
         self._activity = trio.Event()
         self.last_active = self.opened_at
         """When a stream last opened or closed on this connection (trio time)."""
@@ -100,7 +110,7 @@ class Connection:
         raw: RawConnection,
         upgraded: Upgraded,
         *,
-        direction: Direction,
+        role: Role,
         scope: ConnectionScope,
     ) -> Connection:
         """The connection an upgrade of ``raw`` produced (not admitted or running yet)."""
@@ -108,7 +118,7 @@ class Connection:
             node,
             upgraded.secure,
             upgraded.session,
-            direction=direction,
+            role=role,
             local_addr=raw.local_addr,
             remote_addr=raw.remote_addr,
             security_protocol=upgraded.security_protocol,
@@ -122,52 +132,56 @@ class Connection:
         """Negotiated streams currently open on this connection (both directions)."""
         return self.scope.streams["inbound"] + self.scope.streams["outbound"]
 
-    def reserve_stream(self, protocol: str, *, inbound: bool) -> StreamScope:
+    def reserve_stream(self, protocol: str, *, role: Role) -> StreamScope:
         """Check the stream limits for one more ``protocol`` stream and account it.
+
+        ``role`` is ours on the stream: ``Role.INITIATOR`` when we opened it.
 
         Raises:
             LimitExceeded: a count limit (per connection, per protocol on this connection,
                 per peer, system) or a scope's memory.
         """
         try:
-            self._check_protocol_limit(protocol, inbound=inbound)
+            self._check_protocol_limit(protocol, role=role)
         except LimitExceeded as exc:
             exc.scope = self.scope.name
             self.node.resources.record(exc)
             raise
         # the scope checks (and counts) the per-connection, peer and system stream limits
-        return self.scope.open_stream(inbound=inbound, protocol=protocol)
+        return self.scope.open_stream(role=role, protocol=protocol)
 
-    def streams_of(self, protocol: str, *, inbound: bool) -> int:
-        """Open streams of ``protocol`` in one direction."""
-        return self._stream_counts.get((protocol, inbound), 0)
+    def streams_of(self, protocol: str, *, role: Role) -> int:
+        """Open streams of ``protocol`` on which we play ``role`` (INITIATOR: we opened them)."""
+        return self._stream_counts.get((protocol, role), 0)
 
-    def check_stream_limits(self, protocol: str | None, *, inbound: bool) -> None:
+    def check_stream_limits(self, protocol: str | None, *, role: Role) -> None:
         """Raise LimitExceeded if one more stream (of ``protocol``) would exceed a limit."""
         limits = self.node.config.limits
-        direction = "inbound" if inbound else "outbound"
-        total = limits.max_inbound_streams if inbound else limits.max_outbound_streams
+        direction = role.direction
+        total = limits.max_outbound_streams if role.is_initiator else limits.max_inbound_streams
         what = f"{direction} stream on connection {self.id} with {self.peer_id.short()}"
         check(total, self.scope.streams[direction], f"streams.{direction}", what)
-        self._check_protocol_limit(protocol, inbound=inbound)
+        self._check_protocol_limit(protocol, role=role)
 
-    def _check_protocol_limit(self, protocol: str | None, *, inbound: bool) -> None:
+    def _check_protocol_limit(self, protocol: str | None, *, role: Role) -> None:
         per_protocol = self.node.config.limits.protocols.get(protocol) if protocol else None
         if per_protocol is not None:
-            direction = "inbound" if inbound else "outbound"
-            cap = per_protocol.inbound if inbound else per_protocol.outbound
+            direction = role.direction
+            cap = per_protocol.outbound if role.is_initiator else per_protocol.inbound
             what = f"{direction} stream on connection {self.id} with {self.peer_id.short()}"
             name = f"streams.protocol.{protocol}.{direction}"
-            check(cap, self.streams_of(protocol or "", inbound=inbound), name, what)
+            check(cap, self.streams_of(protocol or "", role=role), name, what)
 
-    def _stream_opened(self, stream: NetStream) -> None:
-        key = (stream.protocol, stream.inbound)
+    def stream_opened(self, stream: NetStream) -> None:
+        """Count ``stream`` as open (package-internal: a NetStream calls it once, when made)."""
+        key = (stream.protocol, stream.role)
         self._stream_counts[key] = self._stream_counts.get(key, 0) + 1
         self.last_active = trio.current_time()
         self._activity.set()
 
-    def _stream_closed(self, stream: NetStream) -> None:
-        key = (stream.protocol, stream.inbound)
+    def stream_closed(self, stream: NetStream) -> None:
+        """Count ``stream`` as closed (package-internal: a NetStream calls it once, at its end)."""
+        key = (stream.protocol, stream.role)
         remaining = self._stream_counts[key] - 1
         if remaining:
             self._stream_counts[key] = remaining
@@ -243,7 +257,7 @@ class Connection:
                     "pass allow_limited=True to run this protocol over it",
                     limit="connection.limited",
                 )
-        self.check_stream_limits(None, inbound=False)
+        self.check_stream_limits(None, role=Role.INITIATOR)
         muxed = await self.session.open_stream()
         try:
             protocol, buffered = await select_protocol(
@@ -259,12 +273,15 @@ class Connection:
                 logger.debug("peer %s supports none of %s", self.peer_id.short(), wanted)
             raise
         try:
-            scope = self.reserve_stream(protocol, inbound=False)
+            scope = self.reserve_stream(protocol, role=Role.INITIATOR)
         except LimitExceeded:
             await trio.aclose_forcefully(muxed)
             raise
-        self.node._stream_opened(self.peer_id, protocol, inbound=False)
-        return NetStream(muxed, protocol, self, buffered.take_buffer(), scope=scope)
+        stream = NetStream(
+            muxed, protocol, self, buffered.take_buffer(), role=Role.INITIATOR, scope=scope
+        )
+        self.node.events.publish(StreamOpened(self.peer_id, protocol, Role.INITIATOR))
+        return stream
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: object) -> None:
         """Run ``fn(*args)`` in a task that ends with the connection.
@@ -304,8 +321,19 @@ class Connection:
         """Wait until the connection has ended and the node has forgotten it."""
         await self._closed.wait()
 
+    def bind_nursery(self, nursery: trio.Nursery | None) -> None:
+        """Package-internal (the connection manager): the nursery of the connection's tasks
+        while it runs, None once it stopped; :meth:`spawn` starts tasks in it."""
+        self._nursery = nursery
+
+    def mark_closed(self, cause: BaseException | None) -> None:
+        """Package-internal (the connection manager): the connection ended because of
+        ``cause`` (None: cleanly) and the node forgot it; wakes :meth:`wait_closed`."""
+        self.close_cause = cause
+        self._closed.set()
+
     def __repr__(self) -> str:
         return (
-            f"<Connection {self.id} {self.direction.value} {self.peer_id.short()} "
+            f"<Connection {self.id} {self.role.direction} {self.peer_id.short()} "
             f"{self.remote_addr}>"
         )

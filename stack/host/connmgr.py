@@ -24,12 +24,14 @@ from p2pstack.errors import (
 )
 from p2pstack.host.admission import Ticket
 from p2pstack.host.boundary import NETWORK_ERRORS, StartedFlag, describe, forget_tracebacks
-from p2pstack.host.connection import Connection, Direction
-from p2pstack.host.events import ConnectionClosed, ConnectionOpened
+from p2pstack.host.connection import Connection
+from p2pstack.host.events import ConnectionClosed, ConnectionOpened, StreamOpened
+from p2pstack.host.gater import refusal_of
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.resources import ConnectionScope
 from p2pstack.identity import PeerId
 from p2pstack.multistream import handle_protocol
+from p2pstack.role import Role
 
 if TYPE_CHECKING:
     from p2pstack.host.node import Node
@@ -144,25 +146,22 @@ class ConnectionManager:
             return
         await trio.aclose_forcefully(conn.secure)
         conn.scope.done()
-        conn.close_cause = error
-        conn._closed.set()
+        conn.mark_closed(error)
         raise error
 
     def _ask_gater(self, conn: Connection) -> ConnectionDenied | None:
-        """The gater's ``allow_upgraded`` verdict: False and a raised ConnectionDenied both
-        refuse; any other exception is a gater bug, contained, and refuses too."""
-        try:
-            if self._node.gater.allow_upgraded(conn):
-                return None
-        except ConnectionDenied as exc:
-            return exc
-        except Exception as exc:
-            self._node.faults.record("gater", exc, conn.peer_id)
-            forget_tracebacks(exc)
-            return ConnectionDenied(f"the gater failed on {conn.peer_id}: {exc}", stage="upgraded")
-        return ConnectionDenied(
-            f"gater refused the upgraded connection with {conn.peer_id}", stage="upgraded"
+        """The gater's ``allow_upgraded`` verdict under the gater contract (see
+        :func:`~p2pstack.host.gater.consult`): the refusal, or None."""
+        return refusal_of(
+            lambda: self._node.gater.allow_upgraded(conn),
+            stage="upgraded",
+            refusal=f"the upgraded connection with {conn.peer_id}",
+            on_bug=lambda exc: self.gater_bug(exc, conn.peer_id),
         )
+
+    def gater_bug(self, exc: Exception, peer: PeerId | None = None) -> None:
+        """Count a gater's failure (not a refusal) as a fault of the ``"gater"`` boundary."""
+        self._node.faults.record("gater", exc, peer)
 
     def _supersede_duplicates(self, conn: Connection) -> None:
         """Keep one preferred connection per peer; both sides make the same choice."""
@@ -172,7 +171,7 @@ class ConnectionManager:
         us = self._node.peer_id
 
         def rank(c: Connection) -> tuple[bool, bool, float]:
-            dialer = us if c.direction is Direction.OUTBOUND else c.peer_id
+            dialer = us if c.role is Role.INITIATOR else c.peer_id
             return (c.limited, dialer != min(us, c.peer_id), c.opened_at)
 
         keep = min(live, key=rank)
@@ -204,7 +203,7 @@ class ConnectionManager:
         node = self._node
         try:
             async with trio.open_nursery() as nursery:
-                conn._nursery = nursery
+                conn.bind_nursery(nursery)
                 await nursery.start(conn.session.run)
                 self._connections.setdefault(conn.peer_id, []).append(conn)
                 self._supersede_duplicates(conn)
@@ -213,7 +212,7 @@ class ConnectionManager:
                 nursery.start_soon(conn.watch_idle, node.config.idle_timeout)
                 status.started()
                 logger.debug("connection %s open", conn)
-                for callback in node._connection_callbacks:
+                for callback in node.connection_callbacks:
                     try:
                         callback(conn)
                     except NodeClosed:  # the connection ended already
@@ -225,10 +224,9 @@ class ConnectionManager:
                 await conn.session.wait_closed()
                 nursery.cancel_scope.cancel()
         finally:
-            conn._nursery = None
+            conn.bind_nursery(None)
             conn.scope.done()
-            conn.close_cause = conn.session.close_reason
-            conn._closed.set()
+            conn.mark_closed(conn.session.close_reason)
             conns = self._connections.get(conn.peer_id, [])
             if conn in conns:
                 conns.remove(conn)
@@ -250,7 +248,9 @@ class ConnectionManager:
             upgraded = None
             try:
                 with ticket.cancel_scope, trio.fail_after(node.config.upgrade_timeout):
-                    upgraded = await node.upgrader.upgrade(raw, initiator=False, memory=scope)
+                    upgraded = await node.upgrader.upgrade(
+                        raw, role=Role.RESPONDER, memory=scope, on_gater_bug=self.gater_bug
+                    )
             except NETWORK_ERRORS as exc:
                 logger.info("inbound connection from %s failed: %s", raw.remote_addr, describe(exc))
                 return
@@ -258,9 +258,7 @@ class ConnectionManager:
                 logger.info("inbound handshake from %s evicted", raw.remote_addr)
                 return
             ticket.established()
-            conn = Connection.from_upgrade(
-                node, raw, upgraded, direction=Direction.INBOUND, scope=scope
-            )
+            conn = Connection.from_upgrade(node, raw, upgraded, role=Role.RESPONDER, scope=scope)
             try:
                 await self.admit(conn)
             except (ConnectionDenied, LimitExceeded) as exc:
@@ -312,13 +310,15 @@ class ConnectionManager:
             await muxed.reset()
             return
         try:
-            scope = conn.reserve_stream(protocol, inbound=True)
+            scope = conn.reserve_stream(protocol, role=Role.RESPONDER)
         except LimitExceeded as exc:
             logger.info("reset inbound stream from %s: %s", conn.peer_id.short(), exc)
             await muxed.reset()
             return
-        stream = NetStream(muxed, protocol, conn, buffered.take_buffer(), inbound=True, scope=scope)
-        node._stream_opened(conn.peer_id, protocol, inbound=True)
+        stream = NetStream(
+            muxed, protocol, conn, buffered.take_buffer(), role=Role.RESPONDER, scope=scope
+        )
+        node.events.publish(StreamOpened(conn.peer_id, protocol, Role.RESPONDER))
         failed = False
 
         def reset(_: BaseException) -> None:

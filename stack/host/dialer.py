@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from p2pstack.errors import ConnectionDenied, DialError, StackError, TransportError
-from p2pstack.host.connection import Connection, Direction
+from p2pstack.errors import DialError, StackError, TransportError
+from p2pstack.host.connection import Connection
+from p2pstack.host.gater import consult
 from p2pstack.host.limits import check
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
+from p2pstack.role import Role
 from p2pstack.transports.dns import DnsResolutionError, needs_resolution, resolve
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ class Dialer:
         if conn is None:
             raise DialError(f"could not connect to {peer or addrs[0]}", pending.attempts)
         await node.admit(conn)
-        await node._nursery.start(node.run_connection, conn)
+        await node.start_connection(conn)
         pending.connection = conn
         return conn
 
@@ -156,15 +158,27 @@ class Dialer:
         """Connect and upgrade one address; the connection is not admitted or running yet."""
         node = self._node
         transport = node.transport_for(addr)
-        if not node.gater.allow_dial(peer, addr):
-            raise ConnectionDenied(f"gater refused dialling {addr}", stage="dial")
+
+        def gater_bug(exc: Exception) -> None:
+            node.faults.record("gater", exc, peer)
+
+        consult(
+            lambda: node.gater.allow_dial(peer, addr),
+            stage="dial",
+            refusal=f"dialling {addr}",
+            on_bug=gater_bug,
+        )
         timeout = node.config.dial_timeout
-        scope = node.resources.open_connection(inbound=False)
+        scope = node.resources.open_connection(role=Role.INITIATOR)
         try:
             with trio.fail_after(timeout):
                 raw = await transport.dial(addr)
                 upgraded = await node.upgrader.upgrade(
-                    raw, initiator=True, expected_peer=peer, memory=scope
+                    raw,
+                    role=Role.INITIATOR,
+                    expected_peer=peer,
+                    memory=scope,
+                    on_gater_bug=gater_bug,
                 )
         except trio.TooSlowError as exc:
             scope.done()
@@ -172,6 +186,4 @@ class Dialer:
         except BaseException:
             scope.done()
             raise
-        return Connection.from_upgrade(
-            node, raw, upgraded, direction=Direction.OUTBOUND, scope=scope
-        )
+        return Connection.from_upgrade(node, raw, upgraded, role=Role.INITIATOR, scope=scope)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
     from p2pstack.identity import PeerId
     from p2pstack.multiaddr import Multiaddr
+    from p2pstack.role import Role
 
 logger: Final = logging.getLogger("p2pstack.events")
 
@@ -48,11 +49,11 @@ class ConnectionClosed(Event):
 
 @dataclass(frozen=True, slots=True)
 class StreamOpened(Event):
-    """A stream was negotiated; ``inbound`` tells who opened it."""
+    """A stream was negotiated; ``role`` is ours on it (``Role.INITIATOR``: we opened it)."""
 
     peer_id: PeerId
     protocol: str
-    inbound: bool
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)

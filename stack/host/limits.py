@@ -15,7 +15,12 @@ from p2pstack.errors import InvalidConfigError, LimitExceeded
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ProtocolLimit:
-    """Concurrent streams of one protocol on one connection, per direction."""
+    """Concurrent streams of one protocol on one connection, per direction.
+
+    Attributes:
+        inbound: streams of the protocol the peer opened.
+        outbound: streams of the protocol we opened.
+    """
 
     inbound: int
     outbound: int
@@ -27,21 +32,32 @@ class ProtocolLimit:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ConnectionLimits:
-    """Limits on connections and streams. ``None`` disables a limit."""
+    """Limits on connections and streams. ``None`` disables a limit.
+
+    Attributes:
+        max_connections: connections, both directions together (default 512).
+        max_inbound: connections peers dialled to us (256).
+        max_outbound: connections we dialled (256).
+        max_per_peer: connections to one peer (2: a simultaneous connect is allowed while the
+            duplicate is being retired).
+        max_pending_inbound: inbound connections still in their security/muxer handshake (64).
+        max_pending_outbound: dials still connecting or upgrading (64).
+        max_inbound_streams: streams the peer opened, per connection, every protocol
+            together (256).
+        max_outbound_streams: streams we opened, per connection, every protocol together (256).
+        protocols: :class:`ProtocolLimit` per protocol id, per connection, e.g.
+            ``{"/ipfs/ping/1.0.0": ProtocolLimit(inbound=2, outbound=2)}``.
+    """
 
     max_connections: int | None = 512
     max_inbound: int | None = 256
     max_outbound: int | None = 256
     max_per_peer: int | None = 2
-    """Two allow a simultaneous connect while the duplicate is being retired."""
     max_pending_inbound: int | None = 64
-    """Inbound connections still in their security/muxer handshake."""
     max_pending_outbound: int | None = 64
     max_inbound_streams: int | None = 256
-    """Per connection, every protocol together."""
     max_outbound_streams: int | None = 256
     protocols: Mapping[str, ProtocolLimit] = field(default_factory=dict)
-    """Per-protocol limits per connection, e.g. ping: at most 2 inbound streams per peer."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -69,6 +85,12 @@ class Watermarks:
     duplicates, connections with no stream (relay reservations and other ``keep_alive``
     ones last), then those with fewer streams, least recently active first.
     ``high_water=None`` disables trimming.
+
+    Attributes:
+        low_water: connections left once trimming is done (default 160).
+        high_water: trimming starts when more connections than this are open (192; None:
+            never).
+        grace: seconds during which a new connection is never trimmed (20).
     """
 
     low_water: int = 160

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from p2pstack.abc.muxer import MuxedStream
 from p2pstack.bufstream import BufferedStream
+from p2pstack.role import Role
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
@@ -18,6 +19,14 @@ class NetStream(BufferedStream):
 
     It is a :class:`~p2pstack.bufstream.BufferedStream` (so length-prefixed helpers are at hand)
     that also knows its protocol id and its connection, and can be reset.
+
+    Attributes:
+        protocol: the negotiated protocol id.
+        connection: the connection it runs on.
+        role: ours on this stream: ``Role.INITIATOR`` if we opened it, ``Role.RESPONDER``
+            if the peer did.
+        muxed: the underlying muxed stream.
+        scope: the stream's resource scope: reserve memory held for the peer from it.
     """
 
     def __init__(
@@ -27,24 +36,23 @@ class NetStream(BufferedStream):
         connection: Connection,
         initial: bytes = b"",
         *,
-        inbound: bool = False,
+        role: Role,
         scope: StreamScope,
     ) -> None:
         super().__init__(stream, initial)
         self.muxed = stream
         self.protocol = protocol
         self.connection = connection
-        self.inbound = inbound
+        self.role = role
         self.scope = scope
-        """The stream's resource scope: reserve memory held for the peer from it."""
         self._released = False
-        connection._stream_opened(self)
+        connection.stream_opened(self)
 
     def _release(self) -> None:
         if not self._released:
             self._released = True
             self.scope.done()
-            self.connection._stream_closed(self)
+            self.connection.stream_closed(self)
 
     @property
     def remote_peer(self) -> PeerId:

@@ -16,6 +16,7 @@ import trio
 from p2pstack.abc.muxer import StreamMuxer
 from p2pstack.abc.transport import NodeAwareTransport, RawConnection, Transport, TransportListener
 from p2pstack.errors import (
+    ConnectionDenied,
     InvalidConfigError,
     LimitExceeded,
     MultiaddrNotSupported,
@@ -32,9 +33,8 @@ from p2pstack.host.events import (
     EventBus,
     ListenAddrAdded,
     ListenAddrRemoved,
-    StreamOpened,
 )
-from p2pstack.host.gater import AllowAll, Gater
+from p2pstack.host.gater import AllowAllConnections, Gater, consult
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.peerstore import PeerStore
 from p2pstack.host.resources import LimitRefused, ResourceManager
@@ -43,6 +43,7 @@ from p2pstack.host.upgrader import Upgrader
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.netaddr import expand_wildcard
+from p2pstack.role import Role
 from p2pstack.security import SecurityTransport
 
 logger: Final = logging.getLogger("p2pstack.node")
@@ -52,7 +53,24 @@ _ACCEPT_BACKOFF_MAX: Final = 1.0
 
 
 class Node:
-    """A running p2pstack node. Build it with :func:`open_node`."""
+    """A running p2pstack node. Build it with :func:`open_node`.
+
+    Attributes:
+        peer_id: this node's peer id (derived from ``identity``).
+        identity: the node's key pair.
+        peerstore: the address book: known addresses of peers, their protocols and agent
+            versions (identify fills it), dial successes and failures.
+        events: the event bus; ``with node.events.subscribe() as events:`` receives
+            connection, stream, listen-address, identify, fault and refusal events (see
+            :mod:`p2pstack.host.events`).
+        config: the :class:`NodeConfig` (timeouts and limits) it runs with.
+        transports: the transports, in preference order.
+        upgrader: secures and multiplexes raw connections.
+        gater: the connection gater (policy hooks; see :mod:`p2pstack.host.gater`).
+        faults: what the fault boundaries contained: counts by boundary and exception type.
+        resources: the resource manager: scopes, their usage and the refusals so far.
+        admission: pending inbound connections by IP and subnet (fair admission).
+    """
 
     def __init__(
         self,
@@ -139,8 +157,8 @@ class Node:
         rm = self.resources
         return {
             "connections": {
-                "inbound": sum(1 for c in conns if c.direction.value == "inbound"),
-                "outbound": sum(1 for c in conns if c.direction.value == "outbound"),
+                "inbound": sum(1 for c in conns if c.role is Role.RESPONDER),
+                "outbound": sum(1 for c in conns if c.role is Role.INITIATOR),
             },
             "pending_inbound": self.admission.pending,
             "streams": sum(c.num_streams for c in conns),
@@ -175,6 +193,11 @@ class Node:
         Use :meth:`Connection.spawn` from the callback to do asynchronous work.
         """
         self._connection_callbacks.append(callback)
+
+    @property
+    def connection_callbacks(self) -> tuple[Callable[[Connection], None], ...]:
+        """The callbacks added with :meth:`add_connection_callback`, in order."""
+        return tuple(self._connection_callbacks)
 
     # ---------------------------------------------------------------- listening
     async def listen(self, addr: Multiaddr | str) -> list[Multiaddr]:
@@ -251,8 +274,15 @@ class Node:
     def _admit_raw(self, raw: RawConnection) -> bool:
         """Gater, fair admission and resource accounting of one accepted connection; starts
         its upgrade when admitted."""
-        if not self.gater.allow_accept(raw.remote_addr):
-            logger.info("gater refused inbound connection from %s", raw.remote_addr)
+        try:
+            consult(
+                lambda: self.gater.allow_accept(raw.remote_addr),
+                stage="accept",
+                refusal=f"the inbound connection from {raw.remote_addr}",
+                on_bug=self._manager.gater_bug,
+            )
+        except ConnectionDenied as exc:
+            logger.info("%s", exc)
             return False
         try:
             ticket = self.admission.admit(raw.remote_addr, trio.current_time())
@@ -261,7 +291,7 @@ class Node:
             return False
         try:
             scope = self.resources.open_connection(
-                inbound=True, exempt=ticket.allowlisted, address=ticket.address_key
+                role=Role.RESPONDER, exempt=ticket.allowlisted, address=ticket.address_key
             )
         except LimitExceeded:
             ticket.done()
@@ -345,14 +375,20 @@ class Node:
         """Serve an admitted ``conn`` until it ends (the dialer and listeners use this)."""
         await self._manager.run(conn, task_status=task_status)
 
+    async def start_connection(self, conn: Connection) -> None:
+        """Run an admitted ``conn`` in the node's nursery; returns once it is being served."""
+        await self._nursery.start(self.run_connection, conn)
+
     def handlers_for(self, conn: Connection) -> dict[str, StreamHandler]:
         """The handlers inbound streams on ``conn`` may negotiate (fewer when limited)."""
         if conn.limited:
             return {p: h for p, h in self._handlers.items() if p in self._limited_ok}
         return self._handlers
 
-    def _stream_opened(self, peer: PeerId, protocol: str, *, inbound: bool) -> None:
-        self.events.publish(StreamOpened(peer, protocol, inbound))
+    async def start_service(self, service: Service) -> None:
+        """Start ``service`` in the node's nursery; returns once it started (raises what
+        its start raised)."""
+        await self._nursery.start(self._serve_service, service)
 
     async def _serve_service(
         self, service: Service, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -419,7 +455,7 @@ async def open_node(
     from p2pstack.transports.websocket import websocket
 
     identity = identity or Identity.generate()
-    gater = gater or AllowAll()
+    gater = gater or AllowAllConnections()
     config = config or NodeConfig()
     upgrader = Upgrader(
         identity=identity,
@@ -445,7 +481,7 @@ async def open_node(
                 transport.attach(node)
         try:
             for service in services:
-                await nursery.start(node._serve_service, service)
+                await node.start_service(service)
             for addr in listen:
                 await node.listen(addr)
             yield node

@@ -8,7 +8,7 @@ multistream-select(muxer) -> muxer session.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,8 +16,8 @@ import trio
 
 from p2pstack.abc.muxer import MuxedSession, StreamMuxer
 from p2pstack.abc.transport import RawConnection
-from p2pstack.errors import ConnectionDenied, HandshakeError, InvalidConfigError
-from p2pstack.host.gater import Gater
+from p2pstack.errors import HandshakeError, InvalidConfigError
+from p2pstack.host.gater import Gater, consult
 from p2pstack.host.resources import UNLIMITED, MemoryBudget
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multistream import (
@@ -26,6 +26,7 @@ from p2pstack.multistream import (
     select_protocol,
     unwrap_negotiated,
 )
+from p2pstack.role import Role
 from p2pstack.security import SecureStream, SecurityTransport
 
 logger: Final = logging.getLogger("p2pstack.upgrader")
@@ -61,13 +62,17 @@ class Upgrader:
         self,
         raw: RawConnection,
         *,
-        initiator: bool,
+        role: Role,
         expected_peer: PeerId | None = None,
         memory: MemoryBudget = UNLIMITED,
+        on_gater_bug: Callable[[Exception], None] | None = None,
     ) -> Upgraded:
-        """Secure and multiplex ``raw``; the caller bounds the time it may take.
+        """Secure and multiplex ``raw`` as ``role`` (``Role.INITIATOR`` on the side that
+        dialled); the caller bounds the time it may take.
 
         ``memory`` is the connection's budget: the muxer reserves its receive windows from it.
+        ``on_gater_bug`` receives an exception the gater's ``allow_secured`` failed with (see
+        :func:`~p2pstack.host.gater.consult`).
 
         Raises:
             NegotiationFailed, HandshakeError, PeerIdMismatch, ConnectionDenied,
@@ -75,7 +80,7 @@ class Upgrader:
             closed on any failure.
         """
         try:
-            return await self._upgrade(raw, initiator, expected_peer, memory)
+            return await self._upgrade(raw, role, expected_peer, memory, on_gater_bug)
         except BaseException:
             await trio.aclose_forcefully(raw.stream)
             raise
@@ -83,10 +88,12 @@ class Upgrader:
     async def _upgrade(
         self,
         raw: RawConnection,
-        initiator: bool,
+        role: Role,
         expected_peer: PeerId | None,
         memory: MemoryBudget,
+        on_gater_bug: Callable[[Exception], None] | None,
     ) -> Upgraded:
+        initiator = role is Role.INITIATOR
         by_id = {s.protocol_id: s for s in self.security}
         if initiator:
             stream: trio.abc.Stream
@@ -105,10 +112,13 @@ class Upgrader:
             secure = await by_id[sec_id].secure_inbound(stream, self.identity)
         if secure.remote_peer == self.identity.peer_id:
             raise HandshakeError("the remote peer authenticated with our own identity")
-        if not self.gater.allow_secured(secure.remote_peer, raw.remote_addr, not initiator):
-            raise ConnectionDenied(
-                f"gater refused secured connection with {secure.remote_peer}", stage="secured"
-            )
+        peer = secure.remote_peer
+        consult(
+            lambda: self.gater.allow_secured(peer, raw.remote_addr, role),
+            stage="secured",
+            refusal=f"the secured connection with {peer}",
+            on_bug=on_gater_bug,
+        )
         mux_by_id = {m.protocol_id: m for m in self.muxers}
         muxer_transport: trio.abc.Stream
         if initiator and len(mux_by_id) == 1:
@@ -129,7 +139,7 @@ class Upgrader:
         )
         logger.debug(
             "upgraded %s connection with %s via %s+%s",
-            "outbound" if initiator else "inbound",
+            role.direction,
             secure.remote_peer.short(),
             sec_id,
             mux_id,

@@ -108,7 +108,7 @@ class Identity:
             KeyFileError: the file could not be written.
         """
         p = Path(path)
-        tmp = self._write_temp(p)
+        tmp = _write_temp(self, p)
         try:
             os.replace(tmp, p)
         except OSError as exc:
@@ -128,7 +128,7 @@ class Identity:
         if p.exists():
             return cls.load(p)
         identity = cls.generate(key_type)
-        tmp = identity._write_temp(p)
+        tmp = _write_temp(identity, p)
         try:
             os.link(tmp, p)  # atomic create-if-absent
         except FileExistsError:
@@ -140,22 +140,6 @@ class Identity:
         _log.info("created key file %s for peer %s", p, identity.peer_id)
         return identity
 
-    def _write_temp(self, p: Path) -> str:
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        except OSError as exc:
-            raise KeyFileError(f"cannot write key file {p}: {exc.strerror or exc}") from exc
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), 0o600)
-                f.write(self.private_key.to_protobuf())
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as exc:
-            _unlink_quietly(tmp)
-            raise KeyFileError(f"cannot write key file {p}: {exc.strerror or exc}") from exc
-        return tmp
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Identity):
             return NotImplemented
@@ -166,6 +150,24 @@ class Identity:
 
     def __repr__(self) -> str:
         return f"Identity({self.peer_id}, {self.private_key.key_type.name})"
+
+
+def _write_temp(identity: Identity, p: Path) -> str:
+    """Write ``identity``'s key to a new temporary file (mode 0600) next to ``p``."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as exc:
+        raise KeyFileError(f"cannot write key file {p}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(identity.private_key.to_protobuf())
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise KeyFileError(f"cannot write key file {p}: {exc.strerror or exc}") from exc
+    return tmp
 
 
 def _unlink_quietly(path: str) -> None:

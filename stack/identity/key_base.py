@@ -125,7 +125,7 @@ class PublicKey(abc.ABC):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PublicKey):
             return NotImplemented
-        return self._serialized == other._serialized
+        return self._serialized == other.to_protobuf()
 
     def __hash__(self) -> int:
         return hash(self._serialized)
@@ -200,15 +200,22 @@ class PrivateKey(abc.ABC):
         return f"<{type(self).__name__} for {self.public_key.to_peer_id()}>"
 
 
-def _load_spki(data: bytes, what: str) -> object:
+def load_spki(data: bytes, what: str) -> object:
+    """Parse a DER SubjectPublicKeyInfo (for the key modules). Raises InvalidKeyError."""
     try:
         return serialization.load_der_public_key(bytes(data))
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InvalidKeyError(f"invalid {what} SubjectPublicKeyInfo: {exc}") from exc
 
 
-def _load_der_private(data: bytes, what: str) -> object:
+def load_der_private(data: bytes, what: str) -> object:
+    """Parse an unencrypted DER private key (for the key modules). Raises InvalidKeyError."""
     try:
         return serialization.load_der_private_key(bytes(data), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InvalidKeyError(f"invalid {what} private key DER: {exc}") from exc
+
+
+def generate_private_key(key_type: KeyType = KeyType.ED25519) -> PrivateKey:
+    """Generate a fresh private key of ``key_type`` (RSA: 2048 bits, ECDSA: P-256)."""
+    return _PRIVATE_TYPES[KeyType(key_type)].generate()

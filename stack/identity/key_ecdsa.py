@@ -17,8 +17,8 @@ from p2pstack.identity.key_base import (
     KeyType,
     PrivateKey,
     PublicKey,
-    _load_der_private,
-    _load_spki,
+    load_der_private,
+    load_spki,
 )
 
 _ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
@@ -123,7 +123,7 @@ class EcdsaPublicKey(PublicKey):
 
     @classmethod
     def from_raw(cls, data: bytes) -> Self:
-        key = _load_spki(data, "ECDSA")
+        key = load_spki(data, "ECDSA")
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise InvalidKeyError("ECDSA key data is not an elliptic-curve key")
         return cls(key)
@@ -150,7 +150,7 @@ class EcdsaPrivateKey(PrivateKey):
 
     @classmethod
     def from_raw(cls, data: bytes) -> Self:
-        key = _load_der_private(data, "ECDSA")
+        key = load_der_private(data, "ECDSA")
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise InvalidKeyError("ECDSA private key data is not an elliptic-curve key")
         return cls(key)

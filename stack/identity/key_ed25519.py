@@ -74,7 +74,7 @@ class Ed25519PrivateKey(PrivateKey):
         if len(data) != 64:
             raise InvalidKeyError(f"Ed25519 private key must be 64 bytes, got {len(data)}")
         key = cls.from_seed(data[:32])
-        if key._public.raw_bytes() != data[32:]:
+        if key.public_key.raw_bytes() != data[32:]:
             raise InvalidKeyError("Ed25519 private key does not match its embedded public key")
         return key
 

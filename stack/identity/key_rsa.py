@@ -16,8 +16,8 @@ from p2pstack.identity.key_base import (
     KeyType,
     PrivateKey,
     PublicKey,
-    _load_der_private,
-    _load_spki,
+    load_der_private,
+    load_spki,
 )
 
 MAX_RSA_PUBLIC_EXPONENT: Final = (1 << 31) - 1
@@ -55,7 +55,7 @@ class RsaPublicKey(PublicKey):
     def from_raw(cls, data: bytes) -> Self:
         if len(data) > MAX_RSA_BITS // 8 + 64:  # reject before any bignum parsing
             raise InvalidKeyError("RSA public key data is too large")
-        key = _load_spki(data, "RSA")
+        key = load_spki(data, "RSA")
         if not isinstance(key, rsa.RSAPublicKey):
             raise InvalidKeyError("RSA key data is not an RSA key")
         return cls(key)
@@ -88,7 +88,7 @@ class RsaPrivateKey(PrivateKey):
     def from_raw(cls, data: bytes) -> Self:
         if len(data) > MAX_RSA_PRIVATE_DER_LEN:  # bound the cost of parsing and validation
             raise InvalidKeyError("RSA private key data is too large")
-        key = _load_der_private(data, "RSA")
+        key = load_der_private(data, "RSA")
         if not isinstance(key, rsa.RSAPrivateKey):
             raise InvalidKeyError("RSA private key data is not an RSA key")
         return cls(key)

@@ -21,7 +21,6 @@ peer ids are derived from that canonical form. Every malformed input raises
 from __future__ import annotations
 
 from p2pstack.identity.key_base import (
-    _PRIVATE_TYPES,
     DEFAULT_RSA_BITS as DEFAULT_RSA_BITS,
     MAX_KEY_PROTOBUF_LEN as MAX_KEY_PROTOBUF_LEN,
     MAX_RSA_BITS as MAX_RSA_BITS,
@@ -29,6 +28,7 @@ from p2pstack.identity.key_base import (
     KeyType as KeyType,
     PrivateKey as PrivateKey,
     PublicKey as PublicKey,
+    generate_private_key as generate_private_key,
 )
 from p2pstack.identity.key_ecdsa import (
     EcdsaPrivateKey as EcdsaPrivateKey,
@@ -41,8 +41,3 @@ from p2pstack.identity.key_ed25519 import (
     Ed25519PublicKey as Ed25519PublicKey,
 )
 from p2pstack.identity.key_rsa import RsaPrivateKey as RsaPrivateKey, RsaPublicKey as RsaPublicKey
-
-
-def generate_private_key(key_type: KeyType = KeyType.ED25519) -> PrivateKey:
-    """Generate a fresh private key of ``key_type`` (RSA: 2048 bits, ECDSA: P-256)."""
-    return _PRIVATE_TYPES[KeyType(key_type)].generate()

@@ -40,18 +40,14 @@ class Multiaddr:
 
     def __init__(self, addr: str | bytes | bytearray | memoryview | Multiaddr = "") -> None:
         if isinstance(addr, Multiaddr):
-            components = addr._components
+            components = addr.components()
         elif isinstance(addr, str):
             components = parse_string(addr)
         elif isinstance(addr, bytes | bytearray | memoryview):
             components = parse_bytes(addr)
         else:
             raise TypeError(f"cannot build a Multiaddr from {type(addr).__name__}")
-        self._init(components)
-
-    def _init(self, components: tuple[Component, ...]) -> None:
-        object.__setattr__(self, "_components", components)
-        object.__setattr__(self, "_bytes", components_to_bytes(components))
+        _fill(self, components)
 
     @classmethod
     def from_string(cls, text: str) -> Multiaddr:
@@ -69,7 +65,7 @@ class Multiaddr:
     def from_components(cls, components: Iterable[Component]) -> Multiaddr:
         """Join components. Raises :class:`MultiaddrError` if the result is too long."""
         ma = object.__new__(cls)
-        ma._init(tuple(components))
+        _fill(ma, tuple(components))
         return ma
 
     @classmethod
@@ -106,7 +102,7 @@ class Multiaddr:
 
     def encapsulate(self, other: Multiaddr | str) -> Multiaddr:
         """Return ``self`` followed by ``other``. Raises :class:`MultiaddrError` if too long."""
-        return Multiaddr.from_components(self._components + Multiaddr(other)._components)
+        return Multiaddr.from_components(self._components + Multiaddr(other).components())
 
     def __truediv__(self, other: Multiaddr | str) -> Multiaddr:
         return self.encapsulate(other)
@@ -124,7 +120,7 @@ class Multiaddr:
                 if comps[i].code == code:
                     return Multiaddr.from_components(comps[:i])
             return self
-        suffix = Multiaddr(what)._components
+        suffix = Multiaddr(what).components()
         if not suffix:
             return self
         for i in range(len(comps) - len(suffix), -1, -1):
@@ -180,7 +176,7 @@ class Multiaddr:
     def with_peer_id(self, peer_id: PeerId) -> Multiaddr:
         """``self`` ending in ``/p2p/<peer_id>``, replacing any peer id already present."""
         comp = Component(p.P2P, peer_id.to_base58())
-        return Multiaddr.from_components((*self.without_peer_id()._components, comp))
+        return Multiaddr.from_components((*self.without_peer_id().components(), comp))
 
     def host_port(self, transport: str = "tcp") -> tuple[str, int] | None:
         """``(host, port)`` if ``self`` starts with ``/ip4|ip6|dns|dns4|dns6/<h>/<transport>/<n>``.
@@ -213,7 +209,7 @@ class Multiaddr:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Multiaddr):
             return NotImplemented
-        return self._bytes == other._bytes
+        return self._bytes == bytes(other)
 
     def __hash__(self) -> int:
         return hash(self._bytes)
@@ -226,3 +222,9 @@ class Multiaddr:
 
     def __reduce__(self) -> tuple[type[Multiaddr], tuple[bytes]]:
         return (Multiaddr, (self._bytes,))
+
+
+def _fill(addr: Multiaddr, components: tuple[Component, ...]) -> None:
+    """Set the (frozen) fields of a new ``addr``."""
+    object.__setattr__(addr, "_components", components)
+    object.__setattr__(addr, "_bytes", components_to_bytes(components))

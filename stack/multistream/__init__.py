@@ -2,10 +2,10 @@
 
 from p2pstack.multistream.core import (
     MAX_REJECTIONS as MAX_REJECTIONS,
-    Dialer as Dialer,
-    Listener as Listener,
-    Lister as Lister,
     Machine as Machine,
+    MultistreamDialer as MultistreamDialer,
+    MultistreamListener as MultistreamListener,
+    MultistreamLister as MultistreamLister,
     State as State,
 )
 from p2pstack.multistream.lazy import (
@@ -34,11 +34,11 @@ __all__ = [
     "MAX_REJECTIONS",
     "NA",
     "PROTOCOL_ID",
-    "Dialer",
     "LazyNegotiatedStream",
-    "Listener",
-    "Lister",
     "Machine",
+    "MultistreamDialer",
+    "MultistreamListener",
+    "MultistreamLister",
     "State",
     "encode_message",
     "handle_protocol",

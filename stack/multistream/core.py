@@ -1,4 +1,5 @@
-"""Sans-IO multistream-select 1.0 machines: :class:`Dialer`, :class:`Lister`, :class:`Listener`.
+"""Sans-IO multistream-select 1.0 machines: :class:`MultistreamDialer`,
+:class:`MultistreamLister`, :class:`MultistreamListener`.
 
 Each machine takes bytes with :meth:`~Machine.receive_data` (``None`` is end of stream) and
 queues bytes for :meth:`~Machine.data_to_send`. When :attr:`~Machine.done` turns true, the
@@ -148,7 +149,7 @@ class Machine(abc.ABC):
             raise MultistreamError(f"expected the {PROTOCOL_ID} header, got {text[:100]!r}")
 
 
-class Dialer(Machine):
+class MultistreamDialer(Machine):
     """The initiator: proposes protocols in preference order until one is echoed.
 
     The header and the first proposal are queued at once (never wait for the peer's header:
@@ -211,11 +212,11 @@ class Dialer(Machine):
         )
 
 
-class Lister(Machine):
+class MultistreamLister(Machine):
     """A dialer that asks ``ls``; :attr:`protocols` holds the answer once :attr:`done`.
 
     The stream stays in the negotiation phase afterwards: to select a protocol on it, use
-    ``Dialer(protocols, header_exchanged=True)``.
+    ``MultistreamDialer(protocols, header_exchanged=True)``.
 
     Raises (from :meth:`receive_data`):
         NegotiationFailed: the listener answered ``na`` (go listeners do not implement ``ls``).
@@ -250,7 +251,7 @@ class Lister(Machine):
         raise NegotiationFailed("the listener closed the stream before answering ls")
 
 
-class Listener(Machine):
+class MultistreamListener(Machine):
     """The responder: echoes the first supported proposal, answers ``na`` to others.
 
     Our header is queued when the dialer's arrives, so with a pipelining dialer the header

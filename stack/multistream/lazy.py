@@ -22,7 +22,7 @@ import trio
 from p2pstack.bufstream import BufferedStream
 from p2pstack.conflict import ConflictDetector
 from p2pstack.errors import NegotiationFailed, ProtocolError
-from p2pstack.multistream.core import Dialer
+from p2pstack.multistream.core import MultistreamDialer
 from p2pstack.multistream.negotiate import (
     DEFAULT_TIMEOUT,
     as_buffered,
@@ -51,7 +51,7 @@ class LazyNegotiatedStream(trio.abc.HalfCloseableStream):
     def __init__(
         self, stream: trio.abc.Stream, protocol: str, *, timeout: float | None = DEFAULT_TIMEOUT
     ) -> None:
-        self._dialer = Dialer([protocol])
+        self._dialer = MultistreamDialer([protocol])
         self.protocol = protocol
         self._timeout = timeout
         self._stream = as_buffered(stream)

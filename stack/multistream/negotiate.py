@@ -24,7 +24,13 @@ import trio
 
 from p2pstack.bufstream import BufferedStream
 from p2pstack.errors import MultistreamError, NegotiationFailed, NegotiationTimeout, ProtocolError
-from p2pstack.multistream.core import MAX_REJECTIONS, Dialer, Listener, Lister, Machine
+from p2pstack.multistream.core import (
+    MAX_REJECTIONS,
+    Machine,
+    MultistreamDialer,
+    MultistreamListener,
+    MultistreamLister,
+)
 
 logger = logging.getLogger("p2pstack.multistream")
 
@@ -104,7 +110,7 @@ async def select_protocol(
         InvalidConfigError: empty ``protocols`` or an invalid id.
         NegotiationFailed, NegotiationTimeout, ProtocolError: see the module docstring.
     """
-    dialer = Dialer(protocols, header_exchanged=header_exchanged)
+    dialer = MultistreamDialer(protocols, header_exchanged=header_exchanged)
     buffered = as_buffered(stream)
     try:
         with negotiation_deadline(timeout, "dial"):
@@ -143,7 +149,7 @@ async def handle_protocol(
         NegotiationFailed, NegotiationTimeout, ProtocolError: see the module docstring; the
             dialer closing the stream is always ``NegotiationFailed``.
     """
-    listener = Listener(supported, max_rejections=max_rejections)
+    listener = MultistreamListener(supported, max_rejections=max_rejections)
     buffered = as_buffered(stream)
     try:
         with negotiation_deadline(timeout, "listen"):
@@ -174,7 +180,7 @@ async def list_protocols(
             ``BufferedStream`` that could keep them.
         NegotiationTimeout, ProtocolError: see the module docstring.
     """
-    lister = Lister(header_exchanged=header_exchanged)
+    lister = MultistreamLister(header_exchanged=header_exchanged)
     buffered = as_buffered(stream)
     with negotiation_deadline(timeout, "ls"):
         await run_machine(lister, buffered)

@@ -8,11 +8,17 @@ import contextlib
 from noise.connection import Keypair, NoiseConnection
 
 from p2pstack.errors import StackError
-from p2pstack.multistream.core import Dialer, Listener, Lister, Machine
+from p2pstack.multistream.core import (
+    Machine,
+    MultistreamDialer,
+    MultistreamListener,
+    MultistreamLister,
+)
 from p2pstack.multistream.messages import decode_ls_response, parse_message
 from p2pstack.muxers.yamux.core import StreamOpened, YamuxCore
 from p2pstack.muxers.yamux.stream_state import StreamState
 from p2pstack.protocols.request_response.framing import FrameDecoder
+from p2pstack.role import Role
 from p2pstack.security.noise.cipher import FrameDecryptor
 from p2pstack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame, split_frame
 from p2pstack.security.noise.handshake import PROTOCOL_NAME, NoiseHandshake
@@ -40,10 +46,10 @@ def _feed_machine(machine: Machine, pieces: list[bytes]) -> None:
 @target("multistream")
 def multistream(data: bytes) -> None:
     pieces = chunks(data)
-    _feed_machine(Listener(_OURS), pieces)
-    _feed_machine(Dialer(_OURS), pieces)
-    _feed_machine(Dialer(_OURS, header_exchanged=True), pieces)
-    _feed_machine(Lister(), pieces)
+    _feed_machine(MultistreamListener(_OURS), pieces)
+    _feed_machine(MultistreamDialer(_OURS), pieces)
+    _feed_machine(MultistreamDialer(_OURS, header_exchanged=True), pieces)
+    _feed_machine(MultistreamLister(), pieces)
     body = data[1:]
     decodes(parse_message, body)
     decodes(decode_ls_response, body)
@@ -76,13 +82,15 @@ def _feed_handshake(ours: NoiseHandshake, pieces: list[bytes]) -> None:
 @target("noise_responder")
 def noise_responder(data: bytes) -> None:
     """Raw hostile bytes as the initiator's handshake messages."""
-    _feed_handshake(NoiseHandshake(BOB, initiator=False), chunks(data))
+    _feed_handshake(NoiseHandshake(BOB, role=Role.RESPONDER), chunks(data))
 
 
 @target("noise_initiator")
 def noise_initiator(data: bytes) -> None:
     """Raw hostile bytes as the responder's handshake messages."""
-    _feed_handshake(NoiseHandshake(ALICE, initiator=True, expected_peer=BOB.peer_id), chunks(data))
+    _feed_handshake(
+        NoiseHandshake(ALICE, role=Role.INITIATOR, expected_peer=BOB.peer_id), chunks(data)
+    )
 
 
 def _frame_body(data: bytes) -> bytes:
@@ -92,7 +100,7 @@ def _frame_body(data: bytes) -> bytes:
 @target("noise_msg2_payload")
 def noise_msg2_payload(data: bytes) -> None:
     """A real responder whose (encrypted, well-formed) msg2 carries the input as payload."""
-    ours = NoiseHandshake(ALICE, initiator=True)
+    ours = NoiseHandshake(ALICE, role=Role.INITIATOR)
     peer = _noise_peer(initiator=False)
     peer.read_message(_frame_body(ours.data_to_send()))
     message = bytes(peer.write_message(data[: MAX_MESSAGE_LEN - 96]))
@@ -102,7 +110,7 @@ def noise_msg2_payload(data: bytes) -> None:
 @target("noise_msg3_payload")
 def noise_msg3_payload(data: bytes) -> None:
     """A real initiator whose (encrypted, well-formed) msg3 carries the input as payload."""
-    ours = NoiseHandshake(BOB, initiator=False)
+    ours = NoiseHandshake(BOB, role=Role.RESPONDER)
     peer = _noise_peer(initiator=True)
     ours.receive_data(encode_frame(bytes(peer.write_message(b""))))
     peer.read_message(_frame_body(ours.data_to_send()))

@@ -27,6 +27,7 @@ from p2pstack.multistream.negotiate import handle_protocol, list_protocols, sele
 from p2pstack.protocols.perf import PerfConfig, PerfService
 from p2pstack.protocols.ping import PingConfig, PingService, _round_trip
 from p2pstack.protocols.relay.wire import read_hop, read_stop
+from p2pstack.role import Role
 from p2pstack.security.noise.cipher import FrameEncryptor
 from p2pstack.security.noise.stream import NoiseStream
 from p2pstack.transports.ws_stream import WebSocketStream, open_client_stream
@@ -102,20 +103,23 @@ class _FakeConnection:
 
     peer_id = BOB.peer_id
 
-    def _stream_opened(self, stream: object) -> None:
+    def stream_opened(self, stream: object) -> None:
         pass
 
-    def _stream_closed(self, stream: object) -> None:
+    def stream_closed(self, stream: object) -> None:
         pass
 
 
 def _net_stream(stream: HostileStream, protocol: str) -> NetStream:
     resources = ResourceManager(ConnectionLimits(), MemoryLimits())
-    scope = resources.open_connection(inbound=True).open_stream(inbound=True, protocol=protocol)
+    scope = resources.open_connection(role=Role.RESPONDER).open_stream(
+        role=Role.RESPONDER, protocol=protocol
+    )
     return NetStream(
         cast("MuxedStream", stream),
         protocol,
         cast("NodeConnection", _FakeConnection()),
+        role=Role.RESPONDER,
         scope=scope,
     )
 

@@ -91,7 +91,7 @@ async def echo(request: Any, context: RequestContext) -> Any:
 
 
 async def test_p2pstack_requests_py_libp2p() -> None:
-    client = request_response(PROTOCOL, JsonCodec(), inbound=False)
+    client = request_response(PROTOCOL, JsonCodec(), serve=False)
     async with py_rr_server() as addr, open_node(protocols=[client]):
         with trio.fail_after(60):
             for request in REQUESTS:
@@ -120,7 +120,7 @@ async def test_rejection_fails_fast_for_py_libp2p_and_for_us() -> None:
     """Our rejection signal: py-libp2p gets an error at once, not a hang; we get NotPermitted."""
     firewall = Firewall(default=Rules.both(RejectAll()))
     server = request_response(PROTOCOL, JsonCodec(), handler=echo, firewall=firewall)
-    client = request_response(PROTOCOL, JsonCodec(), inbound=False)
+    client = request_response(PROTOCOL, JsonCodec(), serve=False)
     async with open_node(listen=["/ip4/127.0.0.1/tcp/0"], protocols=[server, client]) as node:
         addr = str(node.addrs[0])
         start = trio.current_time()

@@ -15,7 +15,14 @@ from p2pstack.errors import (
     ProtocolError,
     UnexpectedEOF,
 )
-from p2pstack.multistream import MAX_REJECTIONS, Dialer, Listener, Lister, Machine, State
+from p2pstack.multistream import (
+    MAX_REJECTIONS,
+    Machine,
+    MultistreamDialer,
+    MultistreamListener,
+    MultistreamLister,
+    State,
+)
 from p2pstack.multistream.messages import encode_ls_response, encode_message
 
 HEADER = encode_message("/multistream/1.0.0")
@@ -45,7 +52,7 @@ FEEDS = pytest.mark.parametrize("feed", [feed_whole, feed_bytewise], ids=["whole
 
 def run_pair(
     dialer: Machine,
-    listener: Listener,
+    listener: MultistreamListener,
     feed: Feed,
     *,
     dialer_app: bytes = b"",
@@ -75,7 +82,7 @@ def run_pair(
 
 @FEEDS
 def test_first_choice_selected(feed: Feed) -> None:
-    dialer, listener = Dialer(["/noise"]), Listener(["/tls/1.0.0", "/noise"])
+    dialer, listener = MultistreamDialer(["/noise"]), MultistreamListener(["/tls/1.0.0", "/noise"])
     assert run_pair(dialer, listener, feed) == (b"", b"")
     assert dialer.selected == listener.selected == "/noise"
     assert dialer.tried == ("/noise",)
@@ -84,13 +91,13 @@ def test_first_choice_selected(feed: Feed) -> None:
 
 @FEEDS
 def test_pipelined_application_data_is_handed_on(feed: Feed) -> None:
-    dialer, listener = Dialer(["/noise"]), Listener({"/noise"})
+    dialer, listener = MultistreamDialer(["/noise"]), MultistreamListener({"/noise"})
     app = run_pair(dialer, listener, feed, dialer_app=NOISE_MSG1, listener_app=b"server first")
     assert app == (NOISE_MSG1, b"server first")
 
 
 def test_lazy_flight_in_one_read_keeps_the_data() -> None:
-    listener = Listener(["/yamux/1.0.0"])
+    listener = MultistreamListener(["/yamux/1.0.0"])
     flight = HEADER + encode_message("/yamux/1.0.0") + b"\x00\x01\x00\x01" + b"\x00" * 8
     listener.receive_data(flight)
     assert listener.selected == "/yamux/1.0.0"
@@ -99,10 +106,10 @@ def test_lazy_flight_in_one_read_keeps_the_data() -> None:
 
 
 def test_wire_bytes_of_each_side() -> None:
-    dialer = Dialer(["/noise", "/tls/1.0.0"])
+    dialer = MultistreamDialer(["/noise", "/tls/1.0.0"])
     assert dialer.data_to_send() == HEADER + encode_message("/noise")
     assert dialer.data_to_send() == b""
-    listener = Listener(["/tls/1.0.0"])
+    listener = MultistreamListener(["/tls/1.0.0"])
     assert listener.data_to_send() == b""  # waits for the dialer's header (like rust)
     listener.receive_data(HEADER)
     assert listener.data_to_send() == HEADER
@@ -115,7 +122,7 @@ def test_wire_bytes_of_each_side() -> None:
 
 @FEEDS
 def test_na_then_success(feed: Feed) -> None:
-    dialer, listener = Dialer(["/a", "/b", "/c"]), Listener(["/c", "/b"])
+    dialer, listener = MultistreamDialer(["/a", "/b", "/c"]), MultistreamListener(["/c", "/b"])
     assert run_pair(dialer, listener, feed, dialer_app=b"", listener_app=b"hi") == (b"", b"hi")
     assert dialer.selected == listener.selected == "/b"
     assert listener.proposals == ("/a", "/b")
@@ -123,7 +130,7 @@ def test_na_then_success(feed: Feed) -> None:
 
 @FEEDS
 def test_no_common_protocol(feed: Feed) -> None:
-    dialer, listener = Dialer(["/a", "/b"]), Listener(["/c"])
+    dialer, listener = MultistreamDialer(["/a", "/b"]), MultistreamListener(["/c"])
     with pytest.raises(NegotiationFailed) as info:
         run_pair(dialer, listener, feed)
     assert info.value.protocols == ("/a", "/b")
@@ -138,16 +145,16 @@ def test_no_common_protocol(feed: Feed) -> None:
 
 
 def test_predicate_listener() -> None:
-    dialer = Dialer(["/echo/2", "/echo/1"])
-    listener = Listener(lambda p: p.startswith("/echo/1"))
+    dialer = MultistreamDialer(["/echo/2", "/echo/1"])
+    listener = MultistreamListener(lambda p: p.startswith("/echo/1"))
     run_pair(dialer, listener, feed_whole)
     assert listener.selected == "/echo/1"
 
 
 @FEEDS
 def test_ls_then_select(feed: Feed) -> None:
-    listener = Listener(["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"])
-    lister = Lister()
+    listener = MultistreamListener(["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"])
+    lister = MultistreamLister()
     assert lister.data_to_send() == HEADER + encode_message("ls")
     to_listener = HEADER + encode_message("ls")
     assert feed(listener, to_listener) == b""
@@ -156,7 +163,7 @@ def test_ls_then_select(feed: Feed) -> None:
     assert feed(lister, answer) == b""
     assert lister.done
     assert lister.protocols == ["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"]
-    dialer = Dialer(["/ipfs/ping/1.0.0"], header_exchanged=True)
+    dialer = MultistreamDialer(["/ipfs/ping/1.0.0"], header_exchanged=True)
     assert dialer.data_to_send() == encode_message("/ipfs/ping/1.0.0")
     listener_rest = feed(listener, encode_message("/ipfs/ping/1.0.0") + b"ping")
     dialer_rest = feed(dialer, listener.data_to_send())
@@ -166,101 +173,103 @@ def test_ls_then_select(feed: Feed) -> None:
 
 
 def test_ls_with_predicate_answers_na() -> None:
-    lister, listener = Lister(), Listener(lambda p: True)
+    lister, listener = MultistreamLister(), MultistreamListener(lambda p: True)
     listener.receive_data(lister.data_to_send())
     with pytest.raises(NegotiationFailed, match="ls"):
         lister.receive_data(listener.data_to_send())
 
 
 def test_listener_gives_up_after_max_rejections() -> None:
-    listener = Listener(["/x"])
+    listener = MultistreamListener(["/x"])
     listener.receive_data(HEADER)
     for i in range(MAX_REJECTIONS):
         listener.receive_data(encode_message(f"/p/{i}"))
     assert listener.data_to_send() == HEADER + NA * MAX_REJECTIONS
     with pytest.raises(NegotiationFailed, match="without selecting"):
         listener.receive_data(encode_message("/one/more"))
-    listener2 = Listener(["/x"], max_rejections=2)
+    listener2 = MultistreamListener(["/x"], max_rejections=2)
     listener2.receive_data(HEADER + encode_message("ls") * 2)
     with pytest.raises(NegotiationFailed):
         listener2.receive_data(encode_message("ls"))
 
 
 def test_listener_after_na_treats_lazy_garbage_as_failure() -> None:
-    listener = Listener(["/tls/1.0.0"])
+    listener = MultistreamListener(["/tls/1.0.0"])
     with pytest.raises(NegotiationFailed) as info:
         listener.receive_data(HEADER + encode_message("/noise") + NOISE_MSG1)
     assert isinstance(info.value.__cause__, ProtocolError)
     assert info.value.protocols == ("/noise",)
-    oversized = Listener(["/tls/1.0.0"])
+    oversized = MultistreamListener(["/tls/1.0.0"])
     with pytest.raises(NegotiationFailed):
         oversized.receive_data(HEADER + encode_message("/noise") + b"\xff\xff\x03")
 
 
 def test_garbage_before_any_na_is_a_protocol_error() -> None:
     with pytest.raises(MultistreamError):
-        Listener(["/a"]).receive_data(HEADER + NOISE_MSG1)
+        MultistreamListener(["/a"]).receive_data(HEADER + NOISE_MSG1)
     with pytest.raises(MultistreamError, match="header"):
-        Listener(["/a"]).receive_data(encode_message("/multistream/2.0.0"))
+        MultistreamListener(["/a"]).receive_data(encode_message("/multistream/2.0.0"))
     with pytest.raises(MultistreamError):
-        Listener(["/a"]).receive_data(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" * 3)
+        MultistreamListener(["/a"]).receive_data(
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" * 3
+        )
     with pytest.raises(MultistreamError, match="invalid protocol id"):
-        Listener(["/a"]).receive_data(HEADER + encode_message("na"))
+        MultistreamListener(["/a"]).receive_data(HEADER + encode_message("na"))
     with pytest.raises(MultistreamError, match="invalid protocol id"):
-        Listener(["/a"]).receive_data(HEADER + b"\x04abc\n")
+        MultistreamListener(["/a"]).receive_data(HEADER + b"\x04abc\n")
 
 
 def test_dialer_rejects_unexpected_answers() -> None:
     with pytest.raises(MultistreamError, match="header"):
-        Dialer(["/a"]).receive_data(encode_message("/a"))
+        MultistreamDialer(["/a"]).receive_data(encode_message("/a"))
     with pytest.raises(MultistreamError, match="answered '/b'"):
-        Dialer(["/a"]).receive_data(HEADER + encode_message("/b"))
+        MultistreamDialer(["/a"]).receive_data(HEADER + encode_message("/b"))
     with pytest.raises(MultistreamError, match="UTF-8"):
-        Dialer(["/a"]).receive_data(HEADER + b"\x03\xff\xfe\n")
+        MultistreamDialer(["/a"]).receive_data(HEADER + b"\x03\xff\xfe\n")
 
 
 def test_oversized_message_rejected_before_its_body() -> None:
-    for machine in (Dialer(["/a"]), Listener(["/a"]), Lister()):
+    for machine in (MultistreamDialer(["/a"]), MultistreamListener(["/a"]), MultistreamLister()):
         with pytest.raises(MessageTooLarge):
             machine.receive_data(b"\x81\x08")  # 1025, no body sent
 
 
 def test_missing_newline() -> None:
     with pytest.raises(MultistreamError, match="newline"):
-        Listener(["/a"]).receive_data(b"\x13/multistream/1.0.0x")
+        MultistreamListener(["/a"]).receive_data(b"\x13/multistream/1.0.0x")
     with pytest.raises(MultistreamError, match="newline"):
-        Dialer(["/a"]).receive_data(HEADER + b"\x02/a")
+        MultistreamDialer(["/a"]).receive_data(HEADER + b"\x02/a")
 
 
 def test_end_of_stream() -> None:
     with pytest.raises(NegotiationFailed):
-        Listener(["/a"]).receive_data(None)
-    half = Listener(["/a"])
+        MultistreamListener(["/a"]).receive_data(None)
+    half = MultistreamListener(["/a"])
     half.receive_data(HEADER[:5])
     with pytest.raises(NegotiationFailed):
         half.receive_data(None)
     with pytest.raises(NegotiationFailed, match="closed"):
-        Dialer(["/a"]).receive_data(None)
-    dialer = Dialer(["/a"])
+        MultistreamDialer(["/a"]).receive_data(None)
+    dialer = MultistreamDialer(["/a"])
     dialer.receive_data(HEADER[:3])
     with pytest.raises(UnexpectedEOF):
         dialer.receive_data(None)
     with pytest.raises(NegotiationFailed, match="ls"):
-        Lister().receive_data(None)
-    lister = Lister()
+        MultistreamLister().receive_data(None)
+    lister = MultistreamLister()
     lister.receive_data(HEADER + b"\x05")
     with pytest.raises(UnexpectedEOF):
         lister.receive_data(None)
 
 
 def test_empty_feed_is_not_end_of_stream() -> None:
-    dialer = Dialer(["/a"])
+    dialer = MultistreamDialer(["/a"])
     dialer.receive_data(b"")
     assert dialer.state is State.AWAIT_HEADER
 
 
 def test_use_after_done_is_a_local_error() -> None:
-    dialer, listener = Dialer(["/a"]), Listener(["/a"])
+    dialer, listener = MultistreamDialer(["/a"]), MultistreamListener(["/a"])
     run_pair(dialer, listener, feed_whole)
     with pytest.raises(MultistreamError) as info:
         dialer.receive_data(b"more")
@@ -270,13 +279,13 @@ def test_use_after_done_is_a_local_error() -> None:
 @pytest.mark.parametrize("protocols", [[], "/a", ["a"], ["/a", "/b\n"], ["/" + "x" * 2000]])
 def test_dialer_rejects_bad_configuration(protocols: list[str]) -> None:
     with pytest.raises(InvalidConfigError):
-        Dialer(protocols)
+        MultistreamDialer(protocols)
 
 
 @pytest.mark.parametrize("supported", ["/a", ["/a", "b"], {""}])
 def test_listener_rejects_bad_configuration(supported: list[str]) -> None:
     with pytest.raises(InvalidConfigError):
-        Listener(supported)
+        MultistreamListener(supported)
 
 
 # --- hypothesis: any bytes, any chunking -> progress or one of our typed errors -----------
@@ -303,18 +312,18 @@ def _drive(machine: Machine, prefix: bytes, chunks: list[bytes], eof: bool) -> N
 @given(_prefixes, _chunks, st.booleans())
 @example(HEADER, [NOISE_MSG1], True)
 def test_dialer_any_bytes(prefix: bytes, chunks: list[bytes], eof: bool) -> None:
-    _drive(Dialer(["/a", "/b"]), prefix, chunks, eof)
+    _drive(MultistreamDialer(["/a", "/b"]), prefix, chunks, eof)
 
 
 @given(_prefixes, _chunks, st.booleans())
 @example(HEADER, [encode_message("/x"), NOISE_MSG1], False)
 def test_listener_any_bytes(prefix: bytes, chunks: list[bytes], eof: bool) -> None:
-    _drive(Listener(["/a"], max_rejections=3), prefix, chunks, eof)
+    _drive(MultistreamListener(["/a"], max_rejections=3), prefix, chunks, eof)
 
 
 @given(_prefixes, _chunks, st.booleans())
 def test_lister_any_bytes(prefix: bytes, chunks: list[bytes], eof: bool) -> None:
-    _drive(Lister(), prefix, chunks, eof)
+    _drive(MultistreamLister(), prefix, chunks, eof)
 
 
 @given(st.binary(max_size=64), st.integers(1, 7))
@@ -326,5 +335,5 @@ def test_pair_with_any_trailing_bytes(app: bytes, step: int) -> None:
             machine.receive_data(data[i : i + step])
         return b""
 
-    dialer, listener = Dialer(["/x", "/a"]), Listener(["/a"])
+    dialer, listener = MultistreamDialer(["/x", "/a"]), MultistreamListener(["/a"])
     assert run_pair(dialer, listener, feed_chunked, listener_app=app) == (b"", app)

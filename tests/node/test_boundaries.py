@@ -22,12 +22,13 @@ from p2pstack.errors import ConnectionDenied, DialError, StackError
 from p2pstack.host.boundary import FaultContained, Faults, HandlerFailed
 from p2pstack.host.connection import Connection
 from p2pstack.host.events import Event, EventBus
-from p2pstack.host.gater import AllowAll
+from p2pstack.host.gater import AllowAllConnections
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.node import Node, NodeConfig, open_node
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.role import Role
 from p2pstack.security import SecureStream
 from p2pstack.security.noise import noise
 from p2pstack.transports.memory import MemoryNetwork, memory
@@ -201,7 +202,7 @@ async def test_connect_and_reset_loop_does_not_end_the_node() -> None:
 
 
 async def test_gater_bug_at_accept_is_contained() -> None:
-    class BrokenGater(AllowAll):
+    class BrokenGater(AllowAllConnections):
         calls = 0
 
         def allow_accept(self, remote_addr: Multiaddr) -> bool:
@@ -213,7 +214,7 @@ async def test_gater_bug_at_accept_is_contained() -> None:
     async with pair(gater=BrokenGater()) as (server, client):
         with pytest.raises(DialError):
             await client.dial(server.addrs[0])
-        assert server.faults.counts["accept", "RuntimeError"] == 1
+        assert server.faults.counts["gater", "RuntimeError"] == 1
         assert len(await ping_peer(client, server.addrs[0], count=1)) == 1
 
 
@@ -375,7 +376,7 @@ async def test_gater_raising_connection_denied_refuses_only_that_connection(stag
     """A hook may raise ConnectionDenied instead of returning False (it used to end the
     listening node with an ExceptionGroup)."""
 
-    class Raising(AllowAll):
+    class Raising(AllowAllConnections):
         armed = True
 
         def _deny(self, hook: str) -> bool:
@@ -387,7 +388,7 @@ async def test_gater_raising_connection_denied_refuses_only_that_connection(stag
         def allow_accept(self, remote_addr: Multiaddr) -> bool:
             return self._deny("accept")
 
-        def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, inbound: bool) -> bool:
+        def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, role: Role) -> bool:
             return self._deny("secured")
 
         def allow_upgraded(self, connection: Connection) -> bool:

@@ -84,7 +84,7 @@ async def test_simultaneous_connect_keeps_one_connection_each_side(
         assert chosen_a is not None
         assert chosen_b is not None
         # both sides picked the same connection: one side's outbound is the other's inbound
-        assert chosen_a.direction is not chosen_b.direction
+        assert chosen_a.role is not chosen_b.role
         assert chosen_a.local_addr == chosen_b.remote_addr
         await ping_peer(a, b.peer_id)
         with trio.fail_after(SUPERSEDED_GRACE + 1):

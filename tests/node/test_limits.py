@@ -17,6 +17,7 @@ from p2pstack.host.node import NodeConfig, open_node
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
+from p2pstack.role import Role
 from p2pstack.transports.memory import MemoryNetwork, memory
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
@@ -104,7 +105,7 @@ class _DenyPeer(Gater):
         self.stages.append("accept")
         return True
 
-    def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, inbound: bool) -> bool:
+    def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, role: Role) -> bool:
         self.stages.append("secured")
         return peer != self.denied
 
@@ -145,15 +146,15 @@ async def test_stream_counts_drop_when_handlers_finish() -> None:
         server.set_stream_handler("/hold/1.0.0", hold)
         conn = await client.dial(server.addrs[0])
         streams = [await conn.new_stream("/hold/1.0.0") for _ in range(3)]
-        assert conn.streams_of("/hold/1.0.0", inbound=False) == 3
+        assert conn.streams_of("/hold/1.0.0", role=Role.INITIATOR) == 3
         for stream in streams:
             await stream.send_eof()
             await stream.aclose()
-        assert conn.streams_of("/hold/1.0.0", inbound=False) == 0
+        assert conn.streams_of("/hold/1.0.0", role=Role.INITIATOR) == 0
         server_conn = server.connection_to(client.peer_id)
         assert server_conn is not None
         await trio.testing.wait_all_tasks_blocked()
-        assert server_conn.streams_of("/hold/1.0.0", inbound=True) == 0
+        assert server_conn.streams_of("/hold/1.0.0", role=Role.RESPONDER) == 0
 
 
 def test_invalid_limits_are_rejected() -> None:

@@ -53,7 +53,7 @@ def server_rr(**kwargs: Any) -> RequestResponse[Any, Any]:
 
 def client_rr(**kwargs: Any) -> RequestResponse[Any, Any]:
     """A JSON request-only service on PROTOCOL."""
-    return request_response(PROTOCOL, JsonCodec(), inbound=False, **kwargs)
+    return request_response(PROTOCOL, JsonCodec(), serve=False, **kwargs)
 
 
 def drain(events: trio.MemoryReceiveChannel[Event]) -> list[Event]:

@@ -14,20 +14,22 @@ from p2pstack.protocols.request_response import (
     AllowAll,
     ApprovalRequest,
     Ask,
-    Direction,
     Firewall,
     NotPermitted,
     RejectAll,
+    RequestDirection,
     Restricted,
     Rules,
 )
 
 ALICE: PeerId = Identity.from_ed25519_seed(b"a" * 32).peer_id
 BOB: PeerId = Identity.from_ed25519_seed(b"b" * 32).peer_id
-DIRECTIONS = [Direction.INBOUND, Direction.OUTBOUND]
+DIRECTIONS = [RequestDirection.INBOUND, RequestDirection.OUTBOUND]
 
 
-async def allowed(fw: Firewall, peer: PeerId, direction: Direction, request: Any = None) -> bool:
+async def allowed(
+    fw: Firewall, peer: PeerId, direction: RequestDirection, request: Any = None
+) -> bool:
     try:
         await fw.check(peer, direction, "/p", request)
     except NotPermitted:
@@ -36,14 +38,18 @@ async def allowed(fw: Firewall, peer: PeerId, direction: Direction, request: Any
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
-async def test_allow_and_reject_all(direction: Direction) -> None:
+async def test_allow_and_reject_all(direction: RequestDirection) -> None:
     assert await allowed(Firewall.allow_all(), ALICE, direction)
     assert not await allowed(Firewall(default=Rules.both(RejectAll())), ALICE, direction)
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
-async def test_rules_are_per_direction(direction: Direction) -> None:
-    other = Direction.OUTBOUND if direction is Direction.INBOUND else Direction.INBOUND
+async def test_rules_are_per_direction(direction: RequestDirection) -> None:
+    other = (
+        RequestDirection.OUTBOUND
+        if direction is RequestDirection.INBOUND
+        else RequestDirection.INBOUND
+    )
     fw = Firewall.allow_all()
     fw.set_default(RejectAll(), direction)
     assert not await allowed(fw, ALICE, direction)
@@ -51,7 +57,7 @@ async def test_rules_are_per_direction(direction: Direction) -> None:
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
-async def test_restricted_with_and_without_projection(direction: Direction) -> None:
+async def test_restricted_with_and_without_projection(direction: RequestDirection) -> None:
     seen: list[Any] = []
 
     def small(size: int) -> bool:
@@ -69,11 +75,11 @@ async def test_restricted_with_and_without_projection(direction: Direction) -> N
 
 async def test_restricted_predicate_that_raises_rejects() -> None:
     fw = Firewall(default=Rules.both(Restricted(lambda r: 1 / 0 > 0)))
-    assert not await allowed(fw, ALICE, Direction.INBOUND, "x")
+    assert not await allowed(fw, ALICE, RequestDirection.INBOUND, "x")
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
-async def test_ask_shows_the_projection_and_obeys(direction: Direction) -> None:
+async def test_ask_shows_the_projection_and_obeys(direction: RequestDirection) -> None:
     questions: list[ApprovalRequest] = []
 
     async def approver(question: ApprovalRequest) -> bool:
@@ -91,7 +97,7 @@ async def test_ask_shows_the_projection_and_obeys(direction: Direction) -> None:
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
 async def test_ask_timeout_means_reject(
-    direction: Direction, autojump_clock: trio.testing.MockClock
+    direction: RequestDirection, autojump_clock: trio.testing.MockClock
 ) -> None:
     async def never(question: ApprovalRequest) -> bool:
         await trio.sleep_forever()
@@ -109,9 +115,9 @@ async def test_ask_without_approver_or_failing_approver_rejects() -> None:
         raise RuntimeError("boom")
 
     fw = Firewall(default=Rules.both(Ask()))
-    assert not await allowed(fw, ALICE, Direction.INBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.INBOUND)
     fw.approver = broken
-    assert not await allowed(fw, ALICE, Direction.INBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.INBOUND)
 
 
 def test_ask_timeout_setter_sets_the_ask_timeout() -> None:
@@ -124,32 +130,32 @@ def test_ask_timeout_setter_sets_the_ask_timeout() -> None:
 
 async def test_peer_rule_overrides_default_and_can_be_removed() -> None:
     fw = Firewall.allow_all()
-    fw.set_peer_rule(ALICE, RejectAll(), Direction.INBOUND)
-    assert not await allowed(fw, ALICE, Direction.INBOUND)
-    assert await allowed(fw, ALICE, Direction.OUTBOUND)
-    assert await allowed(fw, BOB, Direction.INBOUND)
+    fw.set_peer_rule(ALICE, RejectAll(), RequestDirection.INBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.INBOUND)
+    assert await allowed(fw, ALICE, RequestDirection.OUTBOUND)
+    assert await allowed(fw, BOB, RequestDirection.INBOUND)
     fw.remove_peer_rule(ALICE)
     assert fw.peer_rules(ALICE) is None
-    assert await allowed(fw, ALICE, Direction.INBOUND)
+    assert await allowed(fw, ALICE, RequestDirection.INBOUND)
 
 
 async def test_removing_the_default_really_removes_it() -> None:
     fw = Firewall.allow_all()
-    fw.remove_default(Direction.OUTBOUND)
+    fw.remove_default(RequestDirection.OUTBOUND)
     assert fw.default == Rules(inbound=AllowAll())
-    assert not await allowed(fw, ALICE, Direction.OUTBOUND)
-    assert await allowed(fw, ALICE, Direction.INBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.OUTBOUND)
+    assert await allowed(fw, ALICE, RequestDirection.INBOUND)
     fw.remove_default()
     assert fw.default == Rules()
     with pytest.raises(NotPermitted, match="no rule"):
-        await fw.check(ALICE, Direction.INBOUND, "/p", None)
+        await fw.check(ALICE, RequestDirection.INBOUND, "/p", None)
 
 
 async def test_rule_provider_asked_once_and_its_answer_kept() -> None:
-    asked: list[tuple[PeerId, Direction]] = []
+    asked: list[tuple[PeerId, RequestDirection]] = []
     release = trio.Event()
 
-    async def provider(peer: PeerId, direction: Direction) -> Rules | None:
+    async def provider(peer: PeerId, direction: RequestDirection) -> Rules | None:
         asked.append((peer, direction))
         await release.wait()
         return Rules(inbound=AllowAll(), outbound=RejectAll())
@@ -158,7 +164,7 @@ async def test_rule_provider_asked_once_and_its_answer_kept() -> None:
     results: list[bool] = []
 
     async def one() -> None:
-        results.append(await allowed(fw, ALICE, Direction.INBOUND))
+        results.append(await allowed(fw, ALICE, RequestDirection.INBOUND))
 
     async with trio.open_nursery() as nursery:
         for _ in range(3):
@@ -166,9 +172,9 @@ async def test_rule_provider_asked_once_and_its_answer_kept() -> None:
         await trio.testing.wait_all_tasks_blocked()
         release.set()
     assert results == [True, True, True]
-    assert asked == [(ALICE, Direction.INBOUND)]
+    assert asked == [(ALICE, RequestDirection.INBOUND)]
     assert fw.peer_rules(ALICE) == Rules(inbound=AllowAll(), outbound=RejectAll())
-    assert not await allowed(fw, ALICE, Direction.OUTBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.OUTBOUND)
     assert len(asked) == 1
 
 
@@ -177,7 +183,7 @@ async def test_rule_provider_silence_rejects_and_asks_again(
 ) -> None:
     calls = 0
 
-    async def slow(peer: PeerId, direction: Direction) -> Rules | None:
+    async def slow(peer: PeerId, direction: RequestDirection) -> Rules | None:
         nonlocal calls
         calls += 1
         await trio.sleep(100)
@@ -185,26 +191,26 @@ async def test_rule_provider_silence_rejects_and_asks_again(
 
     fw = Firewall(rule_provider=slow, ask_timeout=5)
     start = trio.current_time()
-    assert not await allowed(fw, ALICE, Direction.INBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.INBOUND)
     assert trio.current_time() - start == pytest.approx(5)
     assert fw.peer_rules(ALICE) is None
-    assert not await allowed(fw, ALICE, Direction.INBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.INBOUND)
     assert calls == 2
 
 
 async def test_default_rule_means_the_provider_is_not_asked() -> None:
-    async def provider(peer: PeerId, direction: Direction) -> Rules | None:
+    async def provider(peer: PeerId, direction: RequestDirection) -> Rules | None:
         raise AssertionError("must not be asked")
 
     fw = Firewall(default=Rules(inbound=RejectAll()), rule_provider=provider)
-    assert not await allowed(fw, ALICE, Direction.INBOUND)
+    assert not await allowed(fw, ALICE, RequestDirection.INBOUND)
 
 
 def test_export_import_round_trip() -> None:
     fw = Firewall(default=Rules(inbound=Ask(), outbound=AllowAll()))
     fw.set_peer_rule(ALICE, RejectAll())
-    fw.set_peer_rule(BOB, Restricted(bool), Direction.INBOUND)  # code: not exported
-    fw.set_peer_rule(BOB, Ask(), Direction.OUTBOUND)
+    fw.set_peer_rule(BOB, Restricted(bool), RequestDirection.INBOUND)  # code: not exported
+    fw.set_peer_rule(BOB, Ask(), RequestDirection.OUTBOUND)
     data = fw.export_rules()
     assert data == {
         "default": {"inbound": "ask", "outbound": "allow"},

@@ -7,8 +7,8 @@ from hypothesis import given, strategies as st
 
 from p2pstack.protocols.request_response import (
     REJECTION,
+    BodyTooLarge,
     MalformedMessage,
-    MessageTooLarge,
     TrailingData,
     TruncatedMessage,
 )
@@ -57,13 +57,13 @@ def test_bytes_after_a_complete_message_are_an_error() -> None:
 
 def test_oversize_prefix_fails_before_the_body() -> None:
     decoder = FrameDecoder(1000)
-    with pytest.raises(MessageTooLarge) as info:
+    with pytest.raises(BodyTooLarge) as info:
         decoder.receive_data(encode_uvarint(1001))
     assert info.value.remote
 
 
 def test_encoding_oversize_is_a_local_error() -> None:
-    with pytest.raises(MessageTooLarge) as info:
+    with pytest.raises(BodyTooLarge) as info:
         encode_message(b"x" * 11, 10)
     assert not info.value.remote
 
@@ -116,7 +116,7 @@ def test_any_bytes_decode_or_raise_our_error(
             pos += size
             assert len(decoder._buffer) <= max_size + MAX_VARINT_LEN
         events = decoder.receive_data(None)
-    except (MessageTooLarge, MalformedMessage):
+    except (BodyTooLarge, MalformedMessage):
         return
     for event in events:
         assert isinstance(event, StreamEnded)

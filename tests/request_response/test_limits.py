@@ -13,8 +13,8 @@ from p2pstack.host.node import NodeConfig
 from p2pstack.host.resources import MemoryLimits
 from p2pstack.protocols.request_response import (
     Backpressure,
+    BodyTooLarge,
     MemoryRefused,
-    MessageTooLarge,
     RequestContext,
     RequestResponseConfig,
     RequestTimeout,
@@ -38,7 +38,7 @@ async def test_oversize_request_refused_before_sending() -> None:
     async with memory_pair([server_rr()], [client]) as (a, b):
         await b.dial(a.addrs[0])
         with a.events.subscribe() as events:
-            with pytest.raises(MessageTooLarge) as info:
+            with pytest.raises(BodyTooLarge) as info:
                 await client.request(a.peer_id, "x" * 20)
             assert not info.value.remote
             assert drain(events) == []  # no stream was opened
@@ -52,7 +52,7 @@ async def test_oversize_request_reset_by_the_server() -> None:
             with pytest.raises(ResponseOmitted):
                 await client.request(a.addrs[0], "x" * 200)
             (error,) = failures(drain(events))
-        assert isinstance(error, MessageTooLarge)
+        assert isinstance(error, BodyTooLarge)
         assert error.remote
 
 
@@ -87,7 +87,7 @@ async def test_hostile_request_prefix_is_refused_without_reading_the_body() -> N
             with trio.fail_after(5), pytest.raises(trio.BrokenResourceError):
                 await stream.receive_some(10)  # reset, without us sending the body
             (error,) = failures(drain(events))
-        assert isinstance(error, MessageTooLarge)
+        assert isinstance(error, BodyTooLarge)
         assert str(GIB) in str(error)
 
 
@@ -103,7 +103,7 @@ async def test_hostile_response_prefix_is_refused_without_reading_the_body() -> 
     client = client_rr()
     async with memory_pair([], [client]) as (a, _):
         a.set_stream_handler(PROTOCOL, liar)
-        with trio.fail_after(5), pytest.raises(MessageTooLarge) as info:
+        with trio.fail_after(5), pytest.raises(BodyTooLarge) as info:
             await client.request(a.addrs[0], 1, timeout=60)
         assert info.value.remote
         assert "11534336 bytes exceeds the limit of 10485760" in str(info.value)

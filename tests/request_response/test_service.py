@@ -16,16 +16,16 @@ from p2pstack.protocols.request_response import (
     ApprovalRequest,
     Ask,
     BytesCodec,
-    ConnectionClosed,
+    ConnectionDropped,
     DataclassCodec,
     DialFailure,
-    Direction,
     Firewall,
     InboundFailure,
     NotPermitted,
     OutboundFailure,
     RejectAll,
     RequestContext,
+    RequestDirection,
     RequestTimeout,
     ResponseOmitted,
     Restricted,
@@ -42,7 +42,7 @@ async def approve_small(question: ApprovalRequest) -> bool:
     return bool(question.request["n"] < 10)
 
 
-def firewall_with(rule: Rule, direction: Direction) -> Firewall:
+def firewall_with(rule: Rule, direction: RequestDirection) -> Firewall:
     fw = Firewall.allow_all()
     fw.set_default(rule, direction)
     fw.approver = approve_small
@@ -68,7 +68,7 @@ async def test_round_trip_by_address_and_by_peer_id() -> None:
 
 @pytest.mark.parametrize(("name", "rule", "small", "big"), RULES, ids=[r[0] for r in RULES])
 async def test_inbound_rules(name: str, rule: Rule, small: bool, big: bool) -> None:
-    server = server_rr(firewall=firewall_with(rule, Direction.INBOUND))
+    server = server_rr(firewall=firewall_with(rule, RequestDirection.INBOUND))
     client = client_rr()
     async with memory_pair([server], [client]) as (a, _):
         with a.events.subscribe() as events:
@@ -86,7 +86,7 @@ async def test_inbound_rules(name: str, rule: Rule, small: bool, big: bool) -> N
 @pytest.mark.parametrize(("name", "rule", "small", "big"), RULES, ids=[r[0] for r in RULES])
 async def test_outbound_rules(name: str, rule: Rule, small: bool, big: bool) -> None:
     server = server_rr()
-    client = client_rr(firewall=firewall_with(rule, Direction.OUTBOUND))
+    client = client_rr(firewall=firewall_with(rule, RequestDirection.OUTBOUND))
     async with memory_pair([server], [client]) as (a, b):
         await b.dial(a.addrs[0])
         with a.events.subscribe() as server_events, b.events.subscribe() as events:
@@ -110,9 +110,9 @@ async def test_outbound_rule_applies_when_dialling_an_unknown_peer() -> None:
             await client.request(addr_without_id, 1)
 
 
-@pytest.mark.parametrize("direction", [Direction.INBOUND, Direction.OUTBOUND])
+@pytest.mark.parametrize("direction", [RequestDirection.INBOUND, RequestDirection.OUTBOUND])
 async def test_ask_timeout_rejects(
-    direction: Direction, autojump_clock: trio.testing.MockClock
+    direction: RequestDirection, autojump_clock: trio.testing.MockClock
 ) -> None:
     async def silent(question: ApprovalRequest) -> bool:
         await trio.sleep_forever()
@@ -120,8 +120,8 @@ async def test_ask_timeout_rejects(
 
     fw = Firewall(default=Rules.both(AllowAll()), approver=silent, ask_timeout=4)
     fw.set_default(Ask(), direction)
-    server = server_rr(firewall=fw if direction is Direction.INBOUND else None)
-    client = client_rr(firewall=fw if direction is Direction.OUTBOUND else None)
+    server = server_rr(firewall=fw if direction is RequestDirection.INBOUND else None)
+    client = client_rr(firewall=fw if direction is RequestDirection.OUTBOUND else None)
     async with memory_pair([server], [client]) as (a, b):
         await b.dial(a.addrs[0])
         start = trio.current_time()
@@ -135,7 +135,7 @@ async def test_rules_change_at_run_time() -> None:
     server, client = server_rr(firewall=fw), client_rr()
     async with memory_pair([server], [client]) as (a, b):
         assert await client.request(a.addrs[0], 1) == {"echo": 1}
-        fw.set_peer_rule(b.peer_id, RejectAll(), Direction.INBOUND)
+        fw.set_peer_rule(b.peer_id, RejectAll(), RequestDirection.INBOUND)
         with pytest.raises(NotPermitted):
             await client.request(a.peer_id, 2)
         fw.remove_peer_rule(b.peer_id)
@@ -143,15 +143,15 @@ async def test_rules_change_at_run_time() -> None:
         fw.set_default(Restricted(lambda r: r != 4))
         with pytest.raises(NotPermitted):
             await client.request(a.peer_id, 4)
-        client.firewall.set_peer_rule(a.peer_id, RejectAll(), Direction.OUTBOUND)
+        client.firewall.set_peer_rule(a.peer_id, RejectAll(), RequestDirection.OUTBOUND)
         with pytest.raises(NotPermitted):
             await client.request(a.peer_id, 5)
 
 
 async def test_peer_without_rule_is_asked_about_before_its_first_request() -> None:
-    asked: list[tuple[PeerId, Direction]] = []
+    asked: list[tuple[PeerId, RequestDirection]] = []
 
-    async def provider(peer: PeerId, direction: Direction) -> Rules | None:
+    async def provider(peer: PeerId, direction: RequestDirection) -> Rules | None:
         asked.append((peer, direction))
         return Rules(inbound=Restricted(lambda r: r == "ok"))
 
@@ -161,7 +161,7 @@ async def test_peer_without_rule_is_asked_about_before_its_first_request() -> No
         assert await client.request(a.addrs[0], "ok") == {"echo": "ok"}
         with pytest.raises(NotPermitted):
             await client.request(a.peer_id, "nope")
-        assert asked == [(b.peer_id, Direction.INBOUND)]
+        assert asked == [(b.peer_id, RequestDirection.INBOUND)]
 
 
 async def test_several_protocols_each_with_its_codec() -> None:
@@ -183,8 +183,8 @@ async def test_several_protocols_each_with_its_codec() -> None:
     codec = DataclassCodec(Query, Answer)
     raw = request_response("/test/bytes/1", BytesCodec(), handler=upper)
     typed = request_response("/test/typed/1", codec, handler=lookup)
-    raw_client = request_response("/test/bytes/1", BytesCodec(), inbound=False)
-    typed_client = request_response("/test/typed/1", codec, inbound=False)
+    raw_client = request_response("/test/bytes/1", BytesCodec(), serve=False)
+    typed_client = request_response("/test/typed/1", codec, serve=False)
     async with memory_pair([raw, typed, server_rr()], [raw_client, typed_client]) as (a, _):
         assert await raw_client.request(a.addrs[0], b"abc") == b"ABC"
         assert await typed_client.request(a.peer_id, Query("four")) == Answer("four", 4)
@@ -192,7 +192,7 @@ async def test_several_protocols_each_with_its_codec() -> None:
 
 async def test_iterator_with_responder_objects() -> None:
     server = request_response(PROTOCOL, BytesCodec())
-    client = request_response(PROTOCOL, BytesCodec(), inbound=False)
+    client = request_response(PROTOCOL, BytesCodec(), serve=False)
     async with memory_pair([server], [client]) as (a, b), trio.open_nursery() as nursery:
 
         async def app() -> None:
@@ -242,7 +242,7 @@ async def test_unanswered_request_times_out(autojump_clock: trio.testing.MockClo
 
 
 async def test_unsupported_protocol_and_dial_failure() -> None:
-    other = request_response("/test/other/1", BytesCodec(), inbound=False)
+    other = request_response("/test/other/1", BytesCodec(), serve=False)
     async with memory_pair([server_rr()], [other]) as (a, b):
         with b.events.subscribe() as events:
             with pytest.raises(UnsupportedProtocols):
@@ -260,7 +260,7 @@ async def test_connection_closed_mid_request() -> None:
     server, client = server_rr(handler=hang_up), client_rr()
     async with memory_pair([server], [client]) as (a, _):
         node = a
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(ConnectionDropped):
             await client.request(a.addrs[0], 1)
 
 

@@ -8,6 +8,7 @@ from p2pstack.errors import InvalidConfigError, LimitExceeded
 from p2pstack.host.limits import ConnectionLimits
 from p2pstack.host.resources import MemoryLimits, MiB, ResourceManager, default_system_memory
 from p2pstack.identity import Identity
+from p2pstack.role import Role
 
 KiB = 1024
 
@@ -29,7 +30,7 @@ def manager(**memory: int | None) -> tuple[ResourceManager, list[LimitExceeded]]
 def test_connection_memory_counts_up_the_chain_and_is_released() -> None:
     rm, _ = manager()
     peer = Identity.generate().peer_id
-    conn = rm.open_connection(inbound=True)
+    conn = rm.open_connection(role=Role.RESPONDER)
     assert rm.transient.memory == 64 * KiB
     conn.set_peer(peer)
     assert rm.transient.memory == 0
@@ -47,7 +48,7 @@ def test_connection_memory_counts_up_the_chain_and_is_released() -> None:
 
 def test_memory_refusal_names_the_scope_and_changes_nothing() -> None:
     rm, refused = manager(connection=512 * KiB)
-    conn = rm.open_connection(inbound=False)
+    conn = rm.open_connection(role=Role.INITIATOR)
     conn.set_peer(Identity.generate().peer_id)
     conn.reserve_memory(400 * KiB)
     with pytest.raises(LimitExceeded) as info:
@@ -63,9 +64,9 @@ def test_memory_refusal_names_the_scope_and_changes_nothing() -> None:
 def test_peer_memory_is_shared_by_its_connections() -> None:
     rm, _ = manager(peer=1 * MiB)
     peer = Identity.generate().peer_id
-    first = rm.open_connection(inbound=True)
+    first = rm.open_connection(role=Role.RESPONDER)
     first.set_peer(peer)
-    second = rm.open_connection(inbound=True)
+    second = rm.open_connection(role=Role.RESPONDER)
     second.set_peer(peer)
     first.reserve_memory(800 * KiB)
     with pytest.raises(LimitExceeded) as info:
@@ -76,9 +77,9 @@ def test_peer_memory_is_shared_by_its_connections() -> None:
 def test_connection_counts_per_direction_per_peer_and_transient() -> None:
     rm, _ = manager()
     peer = Identity.generate().peer_id
-    conns = [rm.open_connection(inbound=True) for _ in range(3)]
+    conns = [rm.open_connection(role=Role.RESPONDER) for _ in range(3)]
     with pytest.raises(LimitExceeded) as info:
-        rm.open_connection(inbound=True)
+        rm.open_connection(role=Role.RESPONDER)
     assert (info.value.scope, info.value.limit) == ("system", "connections.inbound")
     conns[0].set_peer(peer)
     conns[1].set_peer(peer)
@@ -92,7 +93,7 @@ def test_connection_counts_per_direction_per_peer_and_transient() -> None:
 
 def test_exempt_connections_are_counted_but_never_refused() -> None:
     rm, _ = manager()
-    conns = [rm.open_connection(inbound=True, exempt=True) for _ in range(5)]
+    conns = [rm.open_connection(role=Role.RESPONDER, exempt=True) for _ in range(5)]
     assert rm.system.conns["inbound"] == 5
     for conn in conns:
         conn.done()
@@ -101,12 +102,12 @@ def test_exempt_connections_are_counted_but_never_refused() -> None:
 
 def test_streams_count_in_connection_and_protocol() -> None:
     rm, _ = manager()
-    conn = rm.open_connection(inbound=True)
+    conn = rm.open_connection(role=Role.RESPONDER)
     conn.set_peer(Identity.generate().peer_id)
-    a = conn.open_stream(inbound=True, protocol="/a")
-    conn.open_stream(inbound=True, protocol="/a")
+    a = conn.open_stream(role=Role.RESPONDER, protocol="/a")
+    conn.open_stream(role=Role.RESPONDER, protocol="/a")
     with pytest.raises(LimitExceeded) as info:
-        conn.open_stream(inbound=True, protocol="/a")
+        conn.open_stream(role=Role.RESPONDER, protocol="/a")
     assert info.value.limit == "streams.inbound"
     assert rm.protocol_scope("/a").streams["inbound"] == 2
     a.reserve_memory(100 * KiB)
@@ -120,8 +121,8 @@ def test_streams_count_in_connection_and_protocol() -> None:
 
 def test_stream_memory_limit() -> None:
     rm, _ = manager(stream=128 * KiB)
-    conn = rm.open_connection(inbound=True)
-    stream = conn.open_stream(inbound=False)
+    conn = rm.open_connection(role=Role.RESPONDER)
+    stream = conn.open_stream(role=Role.INITIATOR)
     with pytest.raises(LimitExceeded) as info:
         stream.reserve_memory(129 * KiB)
     assert info.value.scope == stream.name
@@ -140,14 +141,14 @@ def test_one_address_cannot_take_the_whole_system_budget() -> None:
     rm = ResourceManager(ConnectionLimits(), limits, on_refusal=refused.append)
     flood = []
     for _ in range(3):  # three peer ids from one address
-        conn = rm.open_connection(inbound=True, address="192.0.2.66")
+        conn = rm.open_connection(role=Role.RESPONDER, address="192.0.2.66")
         conn.set_peer(Identity.generate().peer_id)
         flood.append(conn)
     flood[0].reserve_memory(1 * MiB)
     with pytest.raises(LimitExceeded) as info:
         flood[1].reserve_memory(1 * MiB)
     assert info.value.scope == "address:192.0.2.66"
-    honest = rm.open_connection(inbound=True, address="198.51.100.7")
+    honest = rm.open_connection(role=Role.RESPONDER, address="198.51.100.7")
     honest.set_peer(Identity.generate().peer_id)
     honest.reserve_memory(1 * MiB)
     for conn in [*flood, honest]:

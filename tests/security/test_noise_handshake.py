@@ -15,6 +15,7 @@ from p2pstack.errors import (
     SignatureError,
 )
 from p2pstack.identity import Identity, KeyType, PublicKey
+from p2pstack.role import Role
 from p2pstack.security.noise import (
     FrameDecryptor,
     FrameEncryptor,
@@ -58,8 +59,8 @@ def run_pair(init: NoiseHandshake, resp: NoiseHandshake, chunk: int | None = Non
 
 def test_ed25519_handshake_and_message_sizes() -> None:
     a, b = ident(), ident(KeyType.ED25519, fresh=True)
-    init = NoiseHandshake(a, initiator=True, expected_peer=b.peer_id)
-    resp = NoiseHandshake(b, initiator=False)
+    init = NoiseHandshake(a, role=Role.INITIATOR, expected_peer=b.peer_id)
+    resp = NoiseHandshake(b, role=Role.RESPONDER)
     msgs = run_pair(init, resp)
     # wire.md §5: 32 (+2), then 32+48+104+16 = 200, then 48+104+16 = 168
     assert [len(m) for m in msgs] == [34, 202, 170]
@@ -77,15 +78,15 @@ def test_ed25519_handshake_and_message_sizes() -> None:
 
 
 def test_byte_by_byte_delivery() -> None:
-    init = NoiseHandshake(ident(), initiator=True)
-    resp = NoiseHandshake(ident(KeyType.SECP256K1), initiator=False)
+    init = NoiseHandshake(ident(), role=Role.INITIATOR)
+    resp = NoiseHandshake(ident(KeyType.SECP256K1), role=Role.RESPONDER)
     run_pair(init, resp, chunk=1)
     assert init.result.remote_peer == ident(KeyType.SECP256K1).peer_id
 
 
 def test_trailing_transport_bytes_are_kept() -> None:
-    init = NoiseHandshake(ident(), initiator=True)
-    resp = NoiseHandshake(ident(KeyType.ED25519, fresh=True), initiator=False)
+    init = NoiseHandshake(ident(), role=Role.INITIATOR)
+    resp = NoiseHandshake(ident(KeyType.ED25519, fresh=True), role=Role.RESPONDER)
     resp.receive_data(init.data_to_send())
     init.receive_data(resp.data_to_send())
     assert init.complete
@@ -99,8 +100,8 @@ def test_trailing_transport_bytes_are_kept() -> None:
 @pytest.mark.parametrize("resp_kt", list(KeyType))
 def test_all_key_type_combinations(init_kt: KeyType, resp_kt: KeyType) -> None:
     a, b = ident(init_kt), ident(resp_kt, fresh=init_kt == resp_kt and resp_kt != KeyType.RSA)
-    init = NoiseHandshake(a, initiator=True, expected_peer=b.peer_id)
-    resp = NoiseHandshake(b, initiator=False)
+    init = NoiseHandshake(a, role=Role.INITIATOR, expected_peer=b.peer_id)
+    resp = NoiseHandshake(b, role=Role.RESPONDER)
     msgs = run_pair(init, resp)
     assert all(len(m) - 2 <= MAX_MESSAGE_LEN for m in msgs)
     assert resp.result.remote_peer == a.peer_id
@@ -116,8 +117,8 @@ def test_handshake_message_size_bound_for_largest_keys() -> None:
 
 def test_peer_id_mismatch() -> None:
     other = ident(KeyType.ED25519, fresh=True).peer_id
-    init = NoiseHandshake(ident(), initiator=True, expected_peer=other)
-    resp = NoiseHandshake(ident(KeyType.SECP256K1), initiator=False)
+    init = NoiseHandshake(ident(), role=Role.INITIATOR, expected_peer=other)
+    resp = NoiseHandshake(ident(KeyType.SECP256K1), role=Role.RESPONDER)
     resp.receive_data(init.data_to_send())
     with pytest.raises(PeerIdMismatch) as info:
         init.receive_data(resp.data_to_send())
@@ -143,8 +144,8 @@ def evil_pair(
     monkeypatch.setattr(handshake_module, "encode_payload", patched)
     good = ident()
     if evil_is_initiator:
-        return NoiseHandshake(evil, initiator=True), NoiseHandshake(good, initiator=False)
-    return NoiseHandshake(good, initiator=True), NoiseHandshake(evil, initiator=False)
+        return NoiseHandshake(evil, role=Role.INITIATOR), NoiseHandshake(good, role=Role.RESPONDER)
+    return NoiseHandshake(good, role=Role.INITIATOR), NoiseHandshake(evil, role=Role.RESPONDER)
 
 
 def _payload(identity_key: bytes | None, sig: bytes | None) -> bytes:
@@ -236,20 +237,20 @@ def test_our_payload_carries_no_extensions() -> None:
     ],
 )
 def test_garbage_msg1(message: bytes) -> None:
-    resp = NoiseHandshake(ident(), initiator=False)
+    resp = NoiseHandshake(ident(), role=Role.RESPONDER)
     with pytest.raises(HandshakeError):  # the all-zero key fails at msg2's DH ee
         resp.receive_data(encode_frame(message))
 
 
 def test_garbage_msg2_and_msg3() -> None:
-    init = NoiseHandshake(ident(), initiator=True)
+    init = NoiseHandshake(ident(), role=Role.INITIATOR)
     with pytest.raises(HandshakeError):
         init.receive_data(encode_frame(b"\x01" * 200))
-    init = NoiseHandshake(ident(), initiator=True)
+    init = NoiseHandshake(ident(), role=Role.INITIATOR)
     with pytest.raises(HandshakeError, match="too short"):
         init.receive_data(encode_frame(b"\x01" * 40))
-    init = NoiseHandshake(ident(), initiator=True)
-    resp = NoiseHandshake(ident(KeyType.SECP256K1), initiator=False)
+    init = NoiseHandshake(ident(), role=Role.INITIATOR)
+    resp = NoiseHandshake(ident(KeyType.SECP256K1), role=Role.RESPONDER)
     resp.receive_data(init.data_to_send())
     with pytest.raises(HandshakeError):
         resp.receive_data(encode_frame(b"\x02" * 168))
@@ -269,8 +270,8 @@ def _flip(at: int) -> Callable[[bytes], bytes]:
     ],
 )
 def test_tampered_and_truncated_messages(index: int, mutate: Callable[[bytes], bytes]) -> None:
-    init = NoiseHandshake(ident(), initiator=True)
-    resp = NoiseHandshake(ident(KeyType.ED25519, fresh=True), initiator=False)
+    init = NoiseHandshake(ident(), role=Role.INITIATOR)
+    resp = NoiseHandshake(ident(KeyType.ED25519, fresh=True), role=Role.RESPONDER)
     parties = [(init, resp), (resp, init), (init, resp)]
     for src, dst in parties[:index]:
         dst.receive_data(src.data_to_send())
@@ -293,8 +294,8 @@ def test_any_payload_bytes_decode_or_raise_decode_error(data: bytes) -> None:
 
 @given(st.binary(min_size=0, max_size=400), st.booleans())
 def test_any_handshake_message_is_handshake_error_or_progress(data: bytes, framed: bool) -> None:
-    for initiator in (True, False):
-        hs = NoiseHandshake(ident(), initiator=initiator)
+    for role in Role:
+        hs = NoiseHandshake(ident(), role=role)
         try:
             hs.receive_data(encode_frame(data) if framed else data)
         except HandshakeError:

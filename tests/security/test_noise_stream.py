@@ -8,6 +8,7 @@ import trio.testing
 
 from p2pstack.errors import HandshakeError, PeerIdMismatch, UnexpectedEOF
 from p2pstack.identity import Identity, KeyType
+from p2pstack.role import Role
 from p2pstack.security import NoiseConfig, SecureStream, SecurityTransport, noise
 from p2pstack.security.noise import NoiseDecryptError, NoiseHandshake, NoiseStream
 from p2pstack.security.noise.framing import MAX_PLAINTEXT_LEN
@@ -279,7 +280,7 @@ class PrefixedStream(trio.abc.HalfCloseableStream):
 async def test_bytes_after_the_last_handshake_message_are_not_lost() -> None:
     """msg3 and the first transport frames arrive in one read, partly pre-buffered."""
     left, right = trio.testing.memory_stream_pair()
-    client = NoiseHandshake(ident(), initiator=True)
+    client = NoiseHandshake(ident(), role=Role.INITIATOR)
     msg1 = client.data_to_send()
 
     async def remote_initiator() -> None:

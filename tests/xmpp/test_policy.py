@@ -17,6 +17,7 @@ from p2pstack.protocols.discovery.xmpp.directory import Directory
 from p2pstack.protocols.discovery.xmpp.gater import IpRule, Reason, XmppGater, authorise, prefilter
 from p2pstack.protocols.discovery.xmpp.jid import Jid
 from p2pstack.protocols.discovery.xmpp.presence import P2PInfo, PresencePayload
+from p2pstack.role import Role
 
 ME = Jid.parse("me@x.org/node")
 BOB = Jid.parse("bob@x.org/node")
@@ -110,10 +111,12 @@ def test_gater_logs_and_records(caplog: pytest.LogCaptureFixture) -> None:
     gater = XmppGater(d)
     assert not gater.allow_accept(Multiaddr("/ip4/9.9.9.9/tcp/1"))
     assert gater.allow_accept(Multiaddr("/ip4/5.6.7.8/tcp/1"))
-    assert gater.allow_secured(bob.peer_id, Multiaddr("/ip4/5.6.7.8/tcp/1"), True)
+    assert gater.allow_secured(bob.peer_id, Multiaddr("/ip4/5.6.7.8/tcp/1"), Role.RESPONDER)
     other = Identity.generate()
-    assert not gater.allow_secured(other.peer_id, Multiaddr("/ip4/5.6.7.8/tcp/1"), True)
-    assert gater.allow_secured(other.peer_id, Multiaddr("/ip4/5.6.7.8/tcp/1"), False)  # outbound
+    assert not gater.allow_secured(other.peer_id, Multiaddr("/ip4/5.6.7.8/tcp/1"), Role.RESPONDER)
+    assert gater.allow_secured(
+        other.peer_id, Multiaddr("/ip4/5.6.7.8/tcp/1"), Role.INITIATOR
+    )  # outbound
     reasons = [x.reason for x in gater.decisions]
     assert reasons == [Reason.IP_NOT_PUBLISHED, None, Reason.WRONG_KEY]
     assert "ip-not-published" in caplog.text

@@ -31,6 +31,7 @@ from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.discovery.xmpp.directory import Contact, Directory, Snapshot, same_ip
 from p2pstack.protocols.discovery.xmpp.jid import Jid
 from p2pstack.protocols.discovery.xmpp.presence import PresencePayloadError, canonical_ip
+from p2pstack.role import Role
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp.gater")
 
@@ -282,10 +283,10 @@ class XmppGater(Gater):
             return True  # the secured stage records the outcome
         return self._record(decision)
 
-    def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, inbound: bool) -> bool:
-        if self.inner is not None and not self.inner.allow_secured(peer, remote_addr, inbound):
+    def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, role: Role) -> bool:
+        if self.inner is not None and not self.inner.allow_secured(peer, remote_addr, role):
             return False
-        if not inbound:
+        if role is Role.INITIATOR:  # we dialled: the contact check is for inbound connections
             return True
         snap = self.directory.snapshot
         return self._record(authorise(snap, peer, remote_ip_of(remote_addr), self.config.ip_rule))

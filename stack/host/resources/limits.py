@@ -40,30 +40,32 @@ class MemoryLimits:
     whose window cannot be reserved is refused), a fixed ``connection_overhead`` per
     connection for its transport and security buffers, request-response bodies, relay
     circuit buffers.
+
+    Attributes:
+        system: everything together; default a quarter of RAM or 1 GiB, whichever is smaller.
+        transient: connections not yet authenticated (their handshake buffers).
+        peer: one peer, all its connections together.
+        connection: one connection: its 256 streams at the initial Yamux window (64 MiB), its fixed
+            overhead and 16 MiB of auto-tuned window growth.
+        stream: one stream's own buffers (a request or response body, say).
+        address: every inbound connection from one IP address (an IPv6 /64) together, so that one
+            address holding many peer ids cannot take the whole system budget from the others.
+        protocols: per protocol id, across every peer (no limit for protocols not listed).
+        services: per service name (``"relay"``, ``"request-response"``...) across every peer.
+        peers: per peer id (base58 text): overrides ``peer`` for the peers listed.
+        connection_overhead: reserved for each connection from accept (or dial) until it ends.
     """
 
     system: int | None = field(default_factory=default_system_memory)
-    """Everything together; default a quarter of RAM or 1 GiB, whichever is smaller."""
     transient: int | None = 64 * MiB
-    """Connections not yet authenticated (their handshake buffers)."""
     peer: int | None = 128 * MiB
-    """One peer, all its connections together."""
     connection: int | None = 80 * MiB
-    """One connection: its 256 streams at the initial Yamux window (64 MiB), its fixed
-    overhead and 16 MiB of auto-tuned window growth."""
     stream: int | None = 16 * MiB
-    """One stream's own buffers (a request or response body, say)."""
     address: int | None = 256 * MiB
-    """Every inbound connection from one IP address (an IPv6 /64) together, so that one
-    address holding many peer ids cannot take the whole system budget from the others."""
     protocols: Mapping[str, int] = field(default_factory=dict)
-    """Per protocol id, across every peer (no limit for protocols not listed)."""
     services: Mapping[str, int] = field(default_factory=dict)
-    """Per service name (``"relay"``, ``"request-response"``...) across every peer."""
     peers: Mapping[str, int] = field(default_factory=dict)
-    """Per peer id (base58 text): overrides ``peer`` for the peers listed."""
     connection_overhead: int = 64 * KiB
-    """Reserved for each connection from accept (or dial) until it ends."""
 
     def __post_init__(self) -> None:
         for name in ("system", "transient", "peer", "connection", "stream", "address"):

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 from p2pstack.errors import LimitExceeded
 from p2pstack.host.events import Event
 from p2pstack.host.resources.limits import MemoryLimits
-from p2pstack.host.resources.scope import INBOUND, OUTBOUND, ResourceScope, ScopeLimit
+from p2pstack.host.resources.scope import ResourceScope, ScopeLimit
+from p2pstack.role import Role
 
 if TYPE_CHECKING:
     from p2pstack.host.limits import ConnectionLimits
@@ -91,13 +92,10 @@ class ResourceManager:
     def _scope(
         self, name: str, limit: ScopeLimit, parents: list[ResourceScope] | None = None
     ) -> ResourceScope:
-        return ResourceScope(name, limit, parents or [], on_refusal=self._refused)
+        return ResourceScope(name, limit, parents or [], on_refusal=self.record)
 
     def record(self, exc: LimitExceeded) -> None:
-        """Log, count and publish a refusal made outside the scopes (admission, say)."""
-        self._refused(exc)
-
-    def _refused(self, exc: LimitExceeded) -> None:
+        """Log, count and publish a refusal (the scopes report theirs here too)."""
         self.refusals[_kind(exc.scope) or "admission", exc.limit] += 1
         logger.info("refused: %s", exc)
         if self._hook is not None:
@@ -143,10 +141,14 @@ class ResourceManager:
         limit = ScopeLimit(memory=self.memory_limits.services.get(service))
         return self._named(self._services, service, f"service:{service}", limit)
 
-    def _forget_peer(self, peer: PeerId) -> None:
+    def forget_peer(self, peer: PeerId) -> None:
+        """Drop ``peer``'s scope if it holds nothing (package-internal: the connection scopes
+        call it when they leave it)."""
         self._forget(self._peers, peer)
 
-    def _forget_address(self, address: str) -> None:
+    def forget_address(self, address: str) -> None:
+        """Drop ``address``'s scope if it holds nothing (package-internal, as
+        :meth:`forget_peer`)."""
         self._forget(self._addresses, address)
 
     @property
@@ -162,26 +164,33 @@ class ResourceManager:
     # ---- connections ---------------------------------------------------------------------
 
     def open_connection(
-        self, *, inbound: bool, exempt: bool = False, address: str | None = None
+        self, *, role: Role, exempt: bool = False, address: str | None = None
     ) -> ConnectionScope:
-        """Account a new connection (in the transient scope until :meth:`ConnectionScope.
-        set_peer`, and in ``address``'s scope for its whole life when given), with its fixed
-        overhead reserved.
+        """Account a new connection on which we play ``role`` (in the transient scope until
+        :meth:`ConnectionScope.set_peer`, and in ``address``'s scope for its whole life when
+        given), with its fixed overhead reserved.
 
         Raises:
             LimitExceeded: a connection limit (total, per direction, pending outbound) or the
                 transient or address memory.
         """
-        return ConnectionScope(self, inbound=inbound, exempt=exempt, address=address)
+        return ConnectionScope(self, role=role, exempt=exempt, address=address)
 
 
 class ConnectionScope(ResourceScope):
-    """One connection's account; a :class:`~p2pstack.host.resources.MemoryBudget` for its muxer."""
+    """One connection's account; a :class:`~p2pstack.host.resources.MemoryBudget` for its muxer.
 
-    __slots__ = ("_address", "_done", "_manager", "direction", "exempt", "peer")
+    Attributes:
+        manager: the resource manager it belongs to.
+        direction: ``"inbound"`` or ``"outbound"`` (the key of its counts).
+        exempt: allowlisted: counted, never refused for connection counts.
+        peer: the authenticated peer once :meth:`set_peer` moved it under its scope.
+    """
+
+    __slots__ = ("_address", "_done", "direction", "exempt", "manager", "peer")
 
     def __init__(
-        self, manager: ResourceManager, *, inbound: bool, exempt: bool, address: str | None
+        self, manager: ResourceManager, *, role: Role, exempt: bool, address: str | None
     ) -> None:
         self._address = None if exempt else address
         extra = [manager.address_scope(self._address)] if self._address is not None else []
@@ -193,10 +202,10 @@ class ConnectionScope(ResourceScope):
                 streams_outbound=manager.limits.max_outbound_streams,
             ),
             [manager.transient, *extra],
-            on_refusal=manager._refused,
+            on_refusal=manager.record,
         )
-        self._manager = manager
-        self.direction = INBOUND if inbound else OUTBOUND
+        self.manager = manager
+        self.direction = role.direction
         self.exempt = exempt
         self.peer: PeerId | None = None
         self._done = False
@@ -211,7 +220,7 @@ class ConnectionScope(ResourceScope):
             self.remove("conns", self.direction)
             self._done = True
             if self._address is not None:
-                manager._forget_address(self._address)
+                manager.forget_address(self._address)
             raise
 
     def set_peer(self, peer: PeerId) -> None:
@@ -221,7 +230,7 @@ class ConnectionScope(ResourceScope):
             LimitExceeded: the peer's connection count or memory; the connection stays
                 transient (call :meth:`done`).
         """
-        scope = self._manager.peer_scope(peer)
+        scope = self.manager.peer_scope(peer)
         parents = [scope, *self.parents[1:]]  # the address scope stays
         try:
             if self.exempt:
@@ -234,17 +243,18 @@ class ConnectionScope(ResourceScope):
             else:
                 self.reparent(parents, kind="conns", direction=self.direction)
         except LimitExceeded:
-            self._manager._forget_peer(peer)
+            self.manager.forget_peer(peer)
             raise
         self.peer = peer
 
-    def open_stream(self, *, inbound: bool, protocol: str | None = None) -> StreamScope:
-        """Account a stream on this connection (and its protocol, when known).
+    def open_stream(self, *, role: Role, protocol: str | None = None) -> StreamScope:
+        """Account a stream on which we play ``role`` on this connection (and its protocol,
+        when known).
 
         Raises:
             LimitExceeded: streams per connection/peer/system, or the protocol's.
         """
-        return StreamScope(self, inbound=inbound, protocol=protocol)
+        return StreamScope(self, role=role, protocol=protocol)
 
     def done(self) -> None:
         """The connection ended: release everything it held (idempotent)."""
@@ -254,9 +264,9 @@ class ConnectionScope(ResourceScope):
         self.release_memory(self.memory)
         self.remove("conns", self.direction)
         if self.peer is not None:
-            self._manager._forget_peer(self.peer)
+            self.manager.forget_peer(self.peer)
         if self._address is not None:
-            self._manager._forget_address(self._address)
+            self.manager.forget_address(self._address)
 
 
 class StreamScope(ResourceScope):
@@ -264,16 +274,16 @@ class StreamScope(ResourceScope):
 
     __slots__ = ("_done", "connection", "direction", "protocol")
 
-    def __init__(self, connection: ConnectionScope, *, inbound: bool, protocol: str | None) -> None:
-        manager = connection._manager
+    def __init__(self, connection: ConnectionScope, *, role: Role, protocol: str | None) -> None:
+        manager = connection.manager
         super().__init__(
             f"stream:{next(_ids)}",
             ScopeLimit(memory=manager.memory_limits.stream),
             [connection],
-            on_refusal=manager._refused,
+            on_refusal=manager.record,
         )
         self.connection = connection
-        self.direction = INBOUND if inbound else OUTBOUND
+        self.direction = role.direction
         self.protocol: str | None = None
         self._done = False
         self.add("streams", self.direction)
@@ -286,13 +296,13 @@ class StreamScope(ResourceScope):
 
     def set_protocol(self, protocol: str) -> None:
         """Count the stream in ``protocol``'s scope too. Raises LimitExceeded."""
-        scope = self.connection._manager.protocol_scope(protocol)
+        scope = self.connection.manager.protocol_scope(protocol)
         self.reparent([*self.parents, scope], kind="streams", direction=self.direction)
         self.protocol = protocol
 
     def set_service(self, service: str) -> None:
         """Count the stream in ``service``'s scope too. Raises LimitExceeded."""
-        scope = self.connection._manager.service_scope(service)
+        scope = self.connection.manager.service_scope(service)
         self.reparent([*self.parents, scope], kind="streams", direction=self.direction)
 
     def done(self) -> None:

@@ -83,7 +83,7 @@ class ResourceScope:
             scope = todo.pop(0)
             if id(scope) not in seen:
                 seen[id(scope)] = scope
-                todo.extend(scope._parents)
+                todo.extend(scope.parents)
         return tuple(seen.values())
 
     # ---- memory --------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from p2pstack.errors import (
 from p2pstack.identity.identity import Identity
 from p2pstack.identity.keys import PublicKey
 from p2pstack.identity.peer_id import PeerId
+from p2pstack.role import Role
 from p2pstack.security.noise.framing import MAX_MESSAGE_LEN, encode_frame, split_frame
 from p2pstack.security.noise.payload import SIGNATURE_PREFIX, decode_payload, encode_payload
 
@@ -90,7 +91,7 @@ class NoiseHandshake:
 
     Args:
         identity: our libp2p identity, which signs our static key.
-        initiator: True on the dialing side.
+        role: ``Role.INITIATOR`` on the dialing side, ``Role.RESPONDER`` on the accepting one.
         expected_peer: initiator only; the handshake fails with PeerIdMismatch if the
             responder authenticates as another peer.
     """
@@ -98,7 +99,7 @@ class NoiseHandshake:
     __slots__ = ("_buffer", "_conn", "_expected", "_identity", "_out", "_result", "_state")
 
     def __init__(
-        self, identity: Identity, *, initiator: bool, expected_peer: PeerId | None = None
+        self, identity: Identity, *, role: Role, expected_peer: PeerId | None = None
     ) -> None:
         self._identity = identity
         self._expected = expected_peer
@@ -107,7 +108,7 @@ class NoiseHandshake:
         self._result: HandshakeResult | None = None
         static = x25519.X25519PrivateKey.generate().private_bytes_raw()
         conn = NoiseConnection.from_name(PROTOCOL_NAME)
-        if initiator:
+        if role is Role.INITIATOR:
             conn.set_as_initiator()
         else:
             conn.set_as_responder()
@@ -115,7 +116,7 @@ class NoiseHandshake:
         conn.start_handshake()
         self._conn = conn
         self._state = _State.AWAIT_MSG1
-        if initiator:
+        if role is Role.INITIATOR:
             self._write(b"")  # msg1: e, with an empty payload
             self._state = _State.AWAIT_MSG2
 

@@ -14,6 +14,7 @@ from p2pstack.errors import HandshakeError, InvalidConfigError, UnexpectedEOF
 from p2pstack.identity.identity import Identity
 from p2pstack.identity.peer_id import PeerId
 from p2pstack.multistream.lazy import unwrap_negotiated
+from p2pstack.role import Role
 from p2pstack.security.noise.handshake import NoiseHandshake
 from p2pstack.security.noise.stream import DEFAULT_RECEIVE_SIZE, NoiseStream
 
@@ -60,12 +61,12 @@ class NoiseTransport:
         self, stream: trio.abc.Stream, identity: Identity, expected_peer: PeerId | None
     ) -> NoiseStream:
         """Handshake as the initiator; see SecurityTransport.secure_outbound."""
-        handshake = NoiseHandshake(identity, initiator=True, expected_peer=expected_peer)
+        handshake = NoiseHandshake(identity, role=Role.INITIATOR, expected_peer=expected_peer)
         return await self._run(stream, identity, handshake)
 
     async def secure_inbound(self, stream: trio.abc.Stream, identity: Identity) -> NoiseStream:
         """Handshake as the responder; see SecurityTransport.secure_inbound."""
-        return await self._run(stream, identity, NoiseHandshake(identity, initiator=False))
+        return await self._run(stream, identity, NoiseHandshake(identity, role=Role.RESPONDER))
 
     async def _run(
         self, stream: trio.abc.Stream, identity: Identity, handshake: NoiseHandshake
