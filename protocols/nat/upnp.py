@@ -28,7 +28,7 @@ from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
 from p2pstack.multiaddr import Multiaddr
 
 if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+    from p2pstack.host.context import NodeContext
 
 logger: Final = logging.getLogger("p2pstack.nat.upnp")
 
@@ -216,7 +216,7 @@ class UpnpService:
         self._wake = trio.Event()
         self._gateway: Gateway | None = None
         self._lock = trio.Lock()
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._callbacks: list[Callable[[NatState], None]] = []
 
     @property
@@ -251,7 +251,7 @@ class UpnpService:
             return await trio.to_thread.run_sync(fn, *args)
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         self._node = node
         with node.events.subscribe() as events:

@@ -25,7 +25,7 @@ from p2pstack.protocols.relay.messages import HOP_PROTOCOL
 from p2pstack.protocols.relay.transport import CircuitRelayTransport, RelayListener
 
 if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+    from p2pstack.host.context import NodeContext
 
 logger: Final = logging.getLogger("p2pstack.relay")
 
@@ -78,11 +78,11 @@ class RelayDiscovery:
         """Relays we listen through."""
         self._failed: dict[PeerId, float] = {}
         self._lost_since: dict[PeerId, float] = {}
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._transport: CircuitRelayTransport | None = None
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         transport = next((t for t in node.transports if isinstance(t, CircuitRelayTransport)), None)
         if transport is None:
@@ -161,7 +161,7 @@ class RelayDiscovery:
                 logger.info("listening through relay %s: %s", relay, found.listen_addrs)
 
 
-def _protocols(node: Node, peer: PeerId) -> tuple[str, ...]:
+def _protocols(node: NodeContext, peer: PeerId) -> tuple[str, ...]:
     info = node.peerstore.info(peer)
     return info.protocols if info is not None else ()
 

@@ -42,8 +42,8 @@ from p2pstack.protocols.relay.wire import read_hop, read_stop, write_hop, write_
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
+    from p2pstack.host.context import NodeContext
     from p2pstack.host.netstream import NetStream
-    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.relay")
 
@@ -90,10 +90,10 @@ class RelayService:
         self.public_addrs = list(public_addrs) if public_addrs else None
         """Addresses announced in reservations; default: the node's own addresses."""
         self._wall_clock = wall_clock
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         if self._node is None:
             raise StackError("the relay service is not attached to a running node")
         return self._node
@@ -107,7 +107,7 @@ class RelayService:
         return Limit(duration=cfg.circuit_duration, data=cfg.circuit_data)
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         self._node = node
         node.set_stream_handler(HOP_PROTOCOL, self._handle_hop)

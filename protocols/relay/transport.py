@@ -34,8 +34,8 @@ from p2pstack.protocols.relay.stop import accept_stop
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
+    from p2pstack.host.context import NodeContext
     from p2pstack.host.netstream import NetStream
-    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.relay")
 
@@ -110,7 +110,7 @@ class RelayListener:
         self._advertised: list[Multiaddr] = []
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         return self.transport.node
 
     @property
@@ -254,12 +254,12 @@ class CircuitRelayTransport:
     ) -> None:
         self.config = config
         self.wall_clock = wall_clock
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._listeners: list[RelayListener] = []
         self._stop_registered = False
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         if self._node is None:
             raise StackError("the relay transport is not attached to a node")
         return self._node
@@ -269,7 +269,7 @@ class CircuitRelayTransport:
         """The open relay listeners."""
         return list(self._listeners)
 
-    def attach(self, node: Node) -> None:
+    def attach(self, node: NodeContext) -> None:
         self._node = node
 
     def can_dial(self, addr: Multiaddr) -> bool:

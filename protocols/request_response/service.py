@@ -53,8 +53,8 @@ from p2pstack.protocols.request_response.wire import receive_frame
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
+    from p2pstack.host.context import NodeContext
     from p2pstack.host.netstream import NetStream
-    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.request_response")
 
@@ -115,11 +115,11 @@ class RequestResponse(Generic[Req, Resp]):
         self._limiter = InboundLimiter(
             self.config.max_inbound_per_peer, self.config.max_inbound_total
         )
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
 
     # ------------------------------------------------------------------ service
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Register the protocol on ``node``; with a handler, run its workers until cancelled."""
         self._node = node
@@ -147,7 +147,7 @@ class RequestResponse(Generic[Req, Resp]):
         return _QueueIterator(self._queue)
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         """The node this service runs on. Raises RuntimeError before the node started it."""
         if self._node is None:
             raise RuntimeError(f"{self.protocol} is not running: pass it to open_node()")
@@ -187,7 +187,7 @@ class RequestResponse(Generic[Req, Resp]):
 
     async def _request(
         self,
-        node: Node,
+        node: NodeContext,
         target: PeerId | Multiaddr,
         peer: PeerId | None,
         request: Req,
@@ -210,7 +210,7 @@ class RequestResponse(Generic[Req, Resp]):
             ) from exc
         return _convert_codec(self.codec.decode_response, body)
 
-    async def _dial(self, node: Node, target: PeerId | Multiaddr) -> Connection:
+    async def _dial(self, node: NodeContext, target: PeerId | Multiaddr) -> Connection:
         try:
             return await node.dial(target)
         except StackError as exc:  # DialError, MultiaddrNotSupported, PeerIdMismatch...

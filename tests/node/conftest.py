@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.compose import open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.service import Service
 from p2pstack.protocols.echo import echo
 from p2pstack.protocols.identify import identify

@@ -8,10 +8,10 @@ import pytest
 import trio
 
 from p2pstack.abc.muxer import MuxedSession
+from p2pstack.compose import open_node
 from p2pstack.errors import DialError, NegotiationFailed, PeerIdMismatch, StackError
 from p2pstack.host.events import ConnectionClosed, ConnectionOpened, StreamOpened
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import open_node
 from p2pstack.host.resources import MemoryBudget
 from p2pstack.identity import Identity
 from p2pstack.muxers.yamux import ConnectionLost, yamux

@@ -10,9 +10,10 @@ import trio
 import trio.testing
 
 from p2pstack.abc.transport import Transport
+from p2pstack.compose import open_node
 from p2pstack.errors import DialError, LimitExceeded, NegotiationFailed, TransportError
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.resources import MemoryLimits
 from p2pstack.host.service import Service
 from p2pstack.identity import Identity
@@ -63,7 +64,7 @@ async def relay_node(
         identity=identity,
         transports=transports,
         listen=[listen or ("/memory/0" if network is not None else LOOPBACK)],
-        protocols=[ping(), identify(), service],
+        services=[service],
         config=node_config,
     ) as node:
         yield node, service

@@ -6,8 +6,9 @@ from typing import Any
 
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.host.events import Event
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.service import Service
 from p2pstack.protocols.request_response import (
     InboundFailure,

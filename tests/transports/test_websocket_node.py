@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.protocols.echo import echo, echo_peer
 from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping, ping_peer

@@ -3,7 +3,7 @@
 Usage::
 
     disco = xmpp_discovery(DiscoveryConfig(xmpp=XmppConfig(jid=..., password=...)), upnp=nat)
-    async with open_node(protocols=[ping(), identify(), nat, disco], gater=disco.gater) as node:
+    async with open_node(services=[nat, disco]) as node:  # the node adds disco.gater
         await node.listen("/ip4/0.0.0.0/tcp/4001")
         result = await disco.dial("bob@example.org/phone", wait=10)
 
@@ -48,7 +48,7 @@ from p2pstack.protocols.discovery.xmpp.presence import (
 )
 
 if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+    from p2pstack.host.context import NodeContext
     from p2pstack.protocols.nat import NatState, UpnpService
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp")
@@ -116,7 +116,9 @@ def choose_own_p2p(
 
 
 class XmppDiscovery:
-    """A node service; pass :attr:`gater` to ``open_node`` to authorise inbound connections."""
+    """A node service. It provides :attr:`gater` (a
+    :class:`~p2pstack.host.service.GaterProvider`): the node asks it after the user's gater, so
+    only authorised contacts get in."""
 
     def __init__(
         self,
@@ -132,7 +134,7 @@ class XmppDiscovery:
         self.gater = XmppGater(self.directory, config.gater, on_decision=on_decision)
         self.on_publish = on_publish
         self._client: XmppClient | None = None
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._published: tuple[P2PInfo | None, bytes] | None = None
 
     @property
@@ -142,13 +144,13 @@ class XmppDiscovery:
         return self._client
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         if self._node is None:
             raise StackError("the XMPP discovery service is not running")
         return self._node
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         if not isinstance(node.identity.public_key, Ed25519PublicKey):
             raise InvalidConfigError("XMPP presence discovery needs an Ed25519 node identity")
