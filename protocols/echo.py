@@ -8,6 +8,7 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError
 from p2pstack.host.connection import Connection
 from p2pstack.host.context import NodeContext
@@ -71,7 +72,7 @@ class EchoService:
 
 def echo(config: EchoConfig | None = None) -> EchoService:
     """The echo protocol factory (``config``: defaults when None)."""
-    return EchoService(config)
+    return EchoService(config_arg(config, EchoConfig, "echo(config)"))
 
 
 async def echo_peer(

@@ -14,6 +14,7 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, ProtocolError
 from p2pstack.host.connection import Connection
 from p2pstack.host.context import NodeContext
@@ -84,7 +85,7 @@ class PerfService:
 
 def perf(config: PerfConfig | None = None) -> PerfService:
     """The perf protocol factory (``config``: defaults when None)."""
-    return PerfService(config or PerfConfig())
+    return PerfService(config_arg(config, PerfConfig, "perf(config)"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, UnexpectedEOF
 from p2pstack.host.connection import Connection
 from p2pstack.host.context import NodeContext
@@ -71,7 +72,7 @@ class PingService:
 
 def ping(config: PingConfig | None = None) -> PingService:
     """The ping protocol factory (``config``: defaults when None)."""
-    return PingService(config or PingConfig())
+    return PingService(config_arg(config, PingConfig, "ping(config)"))
 
 
 async def _round_trip(stream: NetStream) -> float:

@@ -16,6 +16,7 @@ from typing import Final, final
 import trio
 
 from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, TransportError
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.transports.tcp_stream import TcpStream, set_liveness_options
@@ -82,7 +83,7 @@ def _check_int(name: str, value: object, low: int, high: int) -> None:
 
 def tcp(config: TcpConfig | None = None) -> TcpTransport:
     """Build a TCP transport."""
-    return TcpTransport(config or TcpConfig())
+    return TcpTransport(config_arg(config, TcpConfig, "tcp(config)"))
 
 
 def _host_port(addr: Multiaddr) -> tuple[str, str, int] | None:

@@ -22,6 +22,7 @@ from typing import Final, final
 import trio
 
 from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, ProtocolError, TransportError
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.multiaddr.codec import Component
@@ -83,7 +84,7 @@ class WebSocketConfig:
 
 def websocket(config: WebSocketConfig | None = None) -> WebSocketTransport:
     """Build a WebSocket transport."""
-    return WebSocketTransport(config or WebSocketConfig())
+    return WebSocketTransport(config_arg(config, WebSocketConfig, "websocket(config)"))
 
 
 @dataclass(frozen=True, slots=True)

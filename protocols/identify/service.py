@@ -9,6 +9,7 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError, UnexpectedEOF
 from p2pstack.host.connection import Connection
 from p2pstack.host.context import NodeContext
@@ -221,4 +222,4 @@ async def _read_messages(stream: NetStream) -> list[bytes]:
 
 def identify(config: IdentifyConfig | None = None) -> IdentifyService:
     """The identify protocol factory."""
-    return IdentifyService(config or IdentifyConfig())
+    return IdentifyService(config_arg(config, IdentifyConfig, "identify(config)"))

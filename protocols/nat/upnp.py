@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError
 from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
 from p2pstack.multiaddr import Multiaddr
@@ -370,4 +371,4 @@ class UpnpService:
 
 def upnp(config: UpnpConfig | None = None) -> UpnpService:
     """The UPnP gateway registration service factory."""
-    return UpnpService(config)
+    return UpnpService(config_arg(config, UpnpConfig, "upnp(config)"))

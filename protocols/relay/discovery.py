@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -168,4 +169,4 @@ def _protocols(node: NodeContext, peer: PeerId) -> tuple[str, ...]:
 
 def auto_relay(config: AutoRelayConfig | None = None) -> RelayDiscovery:
     """The relay discovery service factory."""
-    return RelayDiscovery(config or AutoRelayConfig())
+    return RelayDiscovery(config_arg(config, AutoRelayConfig, "auto_relay(config)"))

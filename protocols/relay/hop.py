@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from p2pstack.arguments import config_arg, instance_arg, sequence_arg
 from p2pstack.errors import LimitExceeded, ProtocolError, StackError
 from p2pstack.host.events import ConnectionClosed
 from p2pstack.identity import PeerId
@@ -285,5 +286,11 @@ class RelayService:
 def relay_server(
     config: RelayConfig | None = None, *, public_addrs: list[Multiaddr] | None = None
 ) -> RelayService:
-    """The relay (hop) server factory; ``RelayConfig.bulk()`` for the bulk profile."""
-    return RelayService(config or RelayConfig(), public_addrs=public_addrs)
+    """The relay (hop) server factory; ``RelayConfig.bulk()`` for the bulk profile.
+
+    ``public_addrs``: the addresses to put in reservations (default: what the node listens on).
+    """
+    addrs = sequence_arg(public_addrs, "relay_server(public_addrs)")
+    for i, addr in enumerate(addrs or ()):
+        instance_arg(addr, Multiaddr, f"relay_server(public_addrs)[{i}]")
+    return RelayService(config_arg(config, RelayConfig, "relay_server(config)"), public_addrs=addrs)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from p2pstack.abc.transport import RawConnection
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError, TransportError
 from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
 from p2pstack.identity import PeerId
@@ -344,4 +345,6 @@ def circuit_relay(
     config: RelayClientConfig | None = None, *, wall_clock: Callable[[], float] = time.time
 ) -> CircuitRelayTransport:
     """The relay client transport (add it to ``open_node(transports=[tcp(), ...])``)."""
-    return CircuitRelayTransport(config or RelayClientConfig(), wall_clock=wall_clock)
+    return CircuitRelayTransport(
+        config_arg(config, RelayClientConfig, "circuit_relay(config)"), wall_clock=wall_clock
+    )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import trio
 
+from p2pstack.arguments import config_arg, has_methods, instance_arg
 from p2pstack.errors import InvalidConfigError, NegotiationFailed, NegotiationTimeout, StackError
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -362,6 +363,9 @@ class _QueueIterator(Generic[T]):
             raise StopAsyncIteration from None
 
 
+_CODEC_METHODS: Final = ("encode_request", "decode_request", "encode_response", "decode_response")
+
+
 def request_response(
     protocol: str,
     codec: Codec[Req, Resp],
@@ -371,7 +375,24 @@ def request_response(
     config: RequestResponseConfig | None = None,
     inbound: bool = True,
 ) -> RequestResponse[Req, Resp]:
-    """Factory for :class:`RequestResponse` (same arguments)."""
+    """Factory for :class:`RequestResponse` (same arguments).
+
+    Raises:
+        InvalidConfigError: ``protocol`` is not a protocol id, ``codec`` has no
+            ``encode_request``, or ``firewall``/``config`` are of the wrong kind.
+    """
+    if not isinstance(protocol, str) or not protocol.startswith("/"):
+        raise InvalidConfigError(
+            f"request_response(protocol): a protocol id starting with '/', got {protocol!r}"
+        )
+    has_methods(codec, _CODEC_METHODS, "request_response(codec)", "a Codec")
+    if firewall is not None:
+        instance_arg(firewall, Firewall, "request_response(firewall)")
     return RequestResponse(
-        protocol, codec, handler=handler, firewall=firewall, config=config, inbound=inbound
+        protocol,
+        codec,
+        handler=handler,
+        firewall=firewall,
+        config=config_arg(config, RequestResponseConfig, "request_response(config)"),
+        inbound=inbound,
     )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from p2pstack.arguments import has_methods, instance_arg
 from p2pstack.errors import InvalidConfigError, StackError
 from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
 from p2pstack.identity import Ed25519PublicKey
@@ -234,5 +235,9 @@ def _with_jid(config: XmppConfig, jid: str) -> XmppConfig:
 def xmpp_discovery(
     config: DiscoveryConfig, upnp: UpnpService | None = None, **kwargs: Any
 ) -> XmppDiscovery:
-    """The XMPP presence discovery service factory."""
+    """The XMPP presence discovery service factory (``upnp``: the UPnP service whose mapping
+    to publish; ``kwargs``: :class:`XmppDiscovery`'s callbacks)."""
+    instance_arg(config, DiscoveryConfig, "xmpp_discovery(config)")
+    if upnp is not None:
+        has_methods(upnp, ("add_callback",), "xmpp_discovery(upnp)", "a UpnpService")
     return XmppDiscovery(config, upnp, **kwargs)
