@@ -270,8 +270,9 @@ class CircuitRelayTransport:
         """The open relay listeners."""
         return list(self._listeners)
 
-    def attach(self, node: NodeContext) -> None:
-        self._node = node
+    def attach(self, context: NodeContext) -> None:
+        """Dial relays and serve the stop protocol through ``context`` (called by the node)."""
+        self._node = context
 
     def can_dial(self, addr: Multiaddr) -> bool:
         return addr.has_protocol("p2p-circuit") and addr.peer_id() is not None

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from p2pstack import InvalidConfigError, open_node
+from p2pstack.abc.transport import NodeAwareTransport
 from p2pstack.errors import DialError
 from p2pstack.host.context import NodeContext
 from p2pstack.host.gater import Gater
@@ -108,6 +109,13 @@ def test_other_factories_check_their_arguments() -> None:
         xmpp_discovery(DiscoveryConfig(xmpp=XmppConfig(jid="a@b.test", password="x"))).gater,
         Gater,
     )
+
+
+def test_the_relay_transport_is_node_aware_through_the_narrow_context() -> None:
+    transport: NodeAwareTransport[NodeContext] = circuit_relay()  # checked by mypy
+    assert isinstance(transport, NodeAwareTransport)
+    assert isinstance(dns([tcp(), circuit_relay()]), NodeAwareTransport)  # passes it on
+    assert not isinstance(tcp(), NodeAwareTransport)
 
 
 # ------------------------------------------------------------------ contributed gaters
