@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
@@ -72,12 +72,12 @@ async def relay_node(
 
 @asynccontextmanager
 async def plain_node(
-    network: MemoryNetwork | None = None, services: list[Service] | None = None
+    network: MemoryNetwork | None = None, services: Sequence[Service] = ()
 ) -> AsyncIterator[Node]:
     transports: list[Transport] | None = (
         [memory(network), circuit_relay()] if network is not None else None
     )
-    async with open_node(transports=transports, protocols=services or [ping(), identify()]) as node:
+    async with open_node(transports=transports, services=services) as node:
         yield node
 
 
@@ -295,7 +295,7 @@ async def test_auto_relay_reserves_on_an_identified_relay() -> None:
     discovery = auto_relay(AutoRelayConfig(relays=1, force=True))
     async with (
         relay_node() as (relay, _),
-        plain_node(services=[ping(), identify(), discovery]) as node,
+        plain_node(services=[discovery]) as node,
     ):
         with node.events.subscribe() as events:
             await node.dial(relay.addrs[0])
@@ -313,7 +313,7 @@ async def test_auto_relay_replaces_a_relay_that_goes_away(
     discovery = auto_relay(AutoRelayConfig(relays=1, force=True, replace_after=30))
     async with (
         relay_node(network=network) as (second, _),
-        plain_node(network, services=[ping(), identify(), discovery]) as node,
+        plain_node(network, services=[discovery]) as node,
     ):
         async with relay_node(network=network) as (first, _):
             await node.dial(first.addrs[0])
