@@ -37,6 +37,7 @@ from zeroconf import (
 from zeroconf._dns import DNSPointer, DNSText
 from zeroconf.asyncio import AsyncServiceBrowser
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, LimitExceeded, StackError
 from p2pstack.host.events import Event, ListenAddrAdded, ListenAddrRemoved
 from p2pstack.identity import PeerId
@@ -551,4 +552,4 @@ def _printable(name: str) -> str:
 
 def mdns(config: MdnsConfig | None = None) -> MdnsService:
     """The mDNS discovery service factory (see :class:`MdnsConfig`)."""
-    return MdnsService(config or MdnsConfig())
+    return MdnsService(config_arg(config, MdnsConfig, "mdns(config)"))
