@@ -8,10 +8,11 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError
 from p2pstack.host.connection import Connection
+from p2pstack.host.context import NodeContext
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.errors import EchoError
@@ -44,7 +45,7 @@ class EchoService:
         self.config = config or EchoConfig()
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         node.set_stream_handler(ECHO_PROTOCOL, self.handle)
         task_status.started()
@@ -71,11 +72,11 @@ class EchoService:
 
 def echo(config: EchoConfig | None = None) -> EchoService:
     """The echo protocol factory (``config``: defaults when None)."""
-    return EchoService(config)
+    return EchoService(config_arg(config, EchoConfig, "echo(config)"))
 
 
 async def echo_peer(
-    node: Node, target: Multiaddr | PeerId | str | Connection, data: bytes
+    node: NodeContext, target: Multiaddr | PeerId | str | Connection, data: bytes
 ) -> bytes:
     """Send ``data`` over echo while reading the answer concurrently; return the answer.
 

@@ -14,10 +14,11 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, ProtocolError
 from p2pstack.host.connection import Connection
+from p2pstack.host.context import NodeContext
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 
@@ -56,7 +57,7 @@ class PerfService:
         self._chunk = memoryview(bytes(config.write_size))
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         node.set_stream_handler(PERF_PROTOCOL, self.handle)
         task_status.started()
@@ -84,7 +85,7 @@ class PerfService:
 
 def perf(config: PerfConfig | None = None) -> PerfService:
     """The perf protocol factory (``config``: defaults when None)."""
-    return PerfService(config or PerfConfig())
+    return PerfService(config_arg(config, PerfConfig, "perf(config)"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ async def _send_zeros(
 
 
 async def perf_peer(
-    node: Node,
+    node: NodeContext,
     target: Multiaddr | PeerId | str | Connection,
     *,
     upload: int,

@@ -9,10 +9,11 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, UnexpectedEOF
 from p2pstack.host.connection import Connection
+from p2pstack.host.context import NodeContext
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.errors import PingError, PingTimeout
@@ -45,7 +46,7 @@ class PingService:
         self.config = config
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         node.set_stream_handler(PING_PROTOCOL, self.handle)
         task_status.started()
@@ -71,7 +72,7 @@ class PingService:
 
 def ping(config: PingConfig | None = None) -> PingService:
     """The ping protocol factory (``config``: defaults when None)."""
-    return PingService(config or PingConfig())
+    return PingService(config_arg(config, PingConfig, "ping(config)"))
 
 
 async def _round_trip(stream: NetStream) -> float:
@@ -90,7 +91,7 @@ async def _round_trip(stream: NetStream) -> float:
 
 
 async def ping_peer(
-    node: Node,
+    node: NodeContext,
     target: Multiaddr | PeerId | str | Connection,
     *,
     count: int = 1,
@@ -134,7 +135,7 @@ class Pinger:
 
     def __init__(
         self,
-        node: Node,
+        node: NodeContext,
         target: Multiaddr | PeerId | str | Connection,
         *,
         ping_timeout: float = 10.0,

@@ -6,20 +6,23 @@ muxers and protocols live in their own packages (``p2pstack.transports.tcp.tcp``
 ``p2pstack.protocols.ping.ping``...).
 """
 
+from p2pstack.compose import open_node as open_node
 from p2pstack.errors import (
     ConnectionDenied as ConnectionDenied,
     DialError as DialError,
     HandshakeError as HandshakeError,
+    InvalidConfigError as InvalidConfigError,
     LimitExceeded as LimitExceeded,
     NegotiationFailed as NegotiationFailed,
     PeerIdMismatch as PeerIdMismatch,
     ProtocolError as ProtocolError,
     StackError as StackError,
 )
+from p2pstack.host.config import NodeConfig as NodeConfig
 from p2pstack.host.connection import Connection as Connection
 from p2pstack.host.gater import Gater as Gater
 from p2pstack.host.netstream import NetStream as NetStream
-from p2pstack.host.node import Node as Node, NodeConfig as NodeConfig, open_node as open_node
+from p2pstack.host.node import Node as Node
 from p2pstack.identity import Identity as Identity, PeerId as PeerId
 from p2pstack.multiaddr import Multiaddr as Multiaddr
 from p2pstack.role import Role as Role
@@ -31,6 +34,7 @@ __all__ = [
     "Gater",
     "HandshakeError",
     "Identity",
+    "InvalidConfigError",
     "LimitExceeded",
     "Multiaddr",
     "NegotiationFailed",

@@ -1,5 +1,11 @@
 """DNS multiaddrs: ``/dns``, ``/dns4``, ``/dns6`` and ``/dnsaddr`` resolved to ``/ip4|ip6``.
 
+:func:`dns` wraps other transports (as rust-libp2p's ``dns::Transport``): it resolves a name
+with its own :class:`DnsConfig` and hands each concrete address, in order, to the inner
+transport that dials it; addresses without a name go straight to the inner transports. It is
+the only place names are resolved (the node's dialer and the TCP and WebSocket transports
+take numeric addresses).
+
 :func:`resolve` turns one multiaddr into the concrete addresses to dial, in order, keeping
 the rest of the address (``/tcp/N/ws/p2p/<id>``). Host names go through trio's resolver
 (``getaddrinfo``); ``/dnsaddr`` TXT records are queried with dnspython. Addresses that need no
@@ -12,10 +18,12 @@ import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, final
 
 import trio
 
+from p2pstack.abc.transport import NodeAwareTransport, RawConnection, Transport, TransportListener
+from p2pstack.arguments import config_arg, has_methods, sequence_arg
 from p2pstack.errors import InvalidConfigError, MultiaddrError, TransportError
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.multiaddr.codec import Component
@@ -159,8 +167,13 @@ def _keep_name_for_tls(name: str, rest: list[Component]) -> list[Component]:
         return rest
     if "wss" in names:
         at = names.index("wss")
-        return [*rest[:at], Component.parse("tls"), Component.parse("sni", name),
-                Component.parse("ws"), *rest[at + 1 :]]  # fmt: skip
+        return [
+            *rest[:at],
+            Component.parse("tls"),
+            Component.parse("sni", name),
+            Component.parse("ws"),
+            *rest[at + 1 :],
+        ]
     if "tls" in names:
         at = names.index("tls")
         return [*rest[: at + 1], Component.parse("sni", name), *rest[at + 1 :]]
@@ -206,3 +219,96 @@ async def _dnsaddr_records(
             continue
         records.append(record)
     return records
+
+
+_PLACEHOLDERS: Final = {"dns": "/ip4/0.0.0.0", "dns4": "/ip4/0.0.0.0", "dns6": "/ip6/::"}
+"""A numeric host of the family each name protocol resolves to, to ask inner transports."""
+
+
+@final
+class DnsTransport:
+    """Resolves names with :attr:`config`, then dials through :attr:`inner` (see the module
+    docstring). Listening is the inner transports' (names are never listened on)."""
+
+    name = "dns"
+
+    def __init__(self, inner: Sequence[Transport], config: DnsConfig) -> None:
+        self.inner = list(inner)
+        self.config = config
+
+    def _inner_for(self, addr: Multiaddr) -> Transport | None:
+        return next((t for t in self.inner if t.can_dial(addr)), None)
+
+    def can_dial(self, addr: Multiaddr) -> bool:
+        if not needs_resolution(addr):
+            return self._inner_for(addr) is not None
+        head, *rest = addr.components()
+        if head.name == "dnsaddr":  # the records say what follows: /dnsaddr/<name>[/p2p/<id>]
+            return all(c.name == "p2p" for c in rest)
+        probe = Multiaddr(_PLACEHOLDERS[head.name]).components()
+        return self._inner_for(Multiaddr.from_components([*probe, *rest])) is not None
+
+    def can_listen(self, addr: Multiaddr) -> bool:
+        return any(t.can_listen(addr) for t in self.inner)
+
+    async def dial(self, addr: Multiaddr) -> RawConnection:
+        """Resolve ``addr`` if it holds a name, then dial the concrete addresses in order
+        until one connects.
+
+        Raises:
+            DnsResolutionError: the name did not resolve.
+            TransportError: no inner transport dials an address, or every address failed
+                (each attempt is listed).
+        """
+        if not needs_resolution(addr):
+            transport = self._inner_for(addr)
+            if transport is None:
+                raise TransportError(f"no inner transport dials {addr}")
+            return await transport.dial(addr)
+        failures: list[str] = []
+        last: TransportError | None = None
+        for target in await resolve(addr, self.config):
+            transport = self._inner_for(target)
+            if transport is None:
+                failures.append(f"{target}: no inner transport dials it")
+                continue
+            try:
+                return await transport.dial(target)
+            except TransportError as exc:
+                logger.debug("dialling %s (from %s) failed: %s", target, addr, exc)
+                failures.append(f"{target}: {exc}")
+                last = exc
+        raise TransportError(f"dialling {addr} failed: {'; '.join(failures)}") from last
+
+    async def listen(self, addr: Multiaddr) -> TransportListener:
+        transport = next((t for t in self.inner if t.can_listen(addr)), None)
+        if transport is None:
+            raise TransportError(f"no inner transport listens on {addr}")
+        return await transport.listen(addr)
+
+    def attach(self, context: object) -> None:
+        """Pass the node's context on to the inner transports that need it."""
+        for transport in self.inner:
+            if isinstance(transport, NodeAwareTransport):
+                transport.attach(context)
+
+
+def dns(inner: Sequence[Transport], config: DnsConfig | None = None) -> DnsTransport:
+    """The DNS transport around ``inner`` (e.g. ``dns([tcp(), websocket()])``), resolving with
+    ``config`` (defaults when None).
+
+    Raises:
+        InvalidConfigError: ``inner`` is not a non-empty list of transports, or ``config`` is
+            not a :class:`DnsConfig`.
+    """
+    transports = sequence_arg(inner, "dns(inner)") or []
+    if not transports:
+        raise InvalidConfigError("dns(inner): at least one transport to wrap")
+    for i, transport in enumerate(transports):
+        has_methods(
+            transport,
+            ("can_dial", "can_listen", "dial", "listen"),
+            f"dns(inner)[{i}]",
+            "a transport",
+        )
+    return DnsTransport(transports, config_arg(config, DnsConfig, "dns(config)"))

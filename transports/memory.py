@@ -14,6 +14,7 @@ import trio
 import trio.testing
 
 from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.arguments import instance_arg
 from p2pstack.errors import TransportError
 from p2pstack.multiaddr import Multiaddr
 
@@ -127,4 +128,6 @@ class MemoryTransport:
 
 def memory(network: MemoryNetwork | None = None) -> MemoryTransport:
     """Build a memory transport on ``network`` (a process-wide default if omitted)."""
+    if network is not None:
+        instance_arg(network, MemoryNetwork, "memory(network)")
     return MemoryTransport(network or _DEFAULT_NETWORK)

@@ -1,4 +1,8 @@
-"""TCP transport: ``/ip4|ip6/<addr>/tcp/<port>`` (and ``/dns*`` names, see :mod:`.dns`)."""
+"""TCP transport: ``/ip4|ip6/<addr>/tcp/<port>``.
+
+Names (``/dns*``, ``/dnsaddr``) are resolved by the wrapping DNS transport
+(:func:`p2pstack.transports.dns.dns`), which hands this transport the concrete addresses.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +16,22 @@ from typing import Final, final
 import trio
 
 from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, TransportError
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.transports.dns import DEFAULT_DNS_CONFIG, DnsConfig, resolve
 from p2pstack.transports.tcp_stream import TcpStream, set_liveness_options
 
 logger: Final = logging.getLogger("p2pstack.tcp")
 
-_HOST_PROTOCOLS: Final = ("ip4", "ip6", "dns", "dns4", "dns6")
+_HOST_PROTOCOLS: Final = ("ip4", "ip6")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TcpConfig:
     """TCP options. Buffer sizes of ``None`` keep the kernel's defaults.
 
-    ``connect_timeout`` bounds one dial (every resolved address included); ``dns`` says how
-    ``/dns*`` names are resolved.
+    ``connect_timeout`` bounds one dial. (How names are resolved is the DNS transport's
+    configuration: :class:`p2pstack.transports.dns.DnsConfig`.)
 
     Dead-peer detection by the kernel, on every dialled and accepted socket (a backstop
     below the muxer's keepalive, which detects a silent peer within 20 s by default):
@@ -47,7 +51,6 @@ class TcpConfig:
     connect_timeout: float = 10.0
     socket_buffer_size: int | None = None
     backlog: int | None = None
-    dns: DnsConfig = DEFAULT_DNS_CONFIG
     keepalive_idle: int | None = 15
     keepalive_interval: int = 5
     keepalive_count: int = 3
@@ -80,7 +83,7 @@ def _check_int(name: str, value: object, low: int, high: int) -> None:
 
 def tcp(config: TcpConfig | None = None) -> TcpTransport:
     """Build a TCP transport."""
-    return TcpTransport(config or TcpConfig())
+    return TcpTransport(config_arg(config, TcpConfig, "tcp(config)"))
 
 
 def _host_port(addr: Multiaddr) -> tuple[str, str, int] | None:
@@ -133,38 +136,29 @@ async def _connect(host: str, port: int) -> TcpStream:
 
 
 async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> TcpStream:
-    """Connect to ``/<ip4|ip6|dns*>/<host>/tcp/<port>/...`` (anything may follow ``/tcp/N``).
-
-    Names are resolved with :func:`.dns.resolve`; the resolved addresses are tried in order
-    until one connects, all within ``config.connect_timeout``.
+    """Connect to ``/<ip4|ip6>/<host>/tcp/<port>/...`` (anything may follow ``/tcp/N``) within
+    ``config.connect_timeout``.
 
     Raises:
-        TransportError: not a TCP address, resolution failed (``DnsResolutionError``), or
-            every address failed or the time ran out (each attempt is listed).
+        TransportError: not a numeric TCP address (names are the DNS transport's job), the
+            connection failed or the time ran out (the cause is chained).
     """
     parts = addr.without_peer_id().components()
     if len(parts) < 2 or parts[0].name not in _HOST_PROTOCOLS or parts[1].name != "tcp":
-        raise TransportError(f"not a TCP address: {addr}")
-    head = Multiaddr.from_components(parts[:2])
-    failures: list[str] = []
-    last: OSError | None = None
+        raise TransportError(f"not an /ip4 or /ip6 TCP address: {addr}")
+    host, port = parts[0].value, parts[1].value
+    assert host is not None
+    assert port is not None
     try:
         with trio.fail_after(config.connect_timeout):
-            for target in await resolve(head, config.dns):
-                host, port = (c.value for c in target.components()[:2])
-                assert host is not None
-                assert port is not None
-                try:
-                    stream = await _connect(host, int(port))
-                except OSError as exc:
-                    failures.append(f"{target}: {exc}")
-                    last = exc
-                    continue
-                return _tuned(stream, config)
+            stream = await _connect(host, int(port))
     except trio.TooSlowError as exc:
-        failures.append(f"timed out after {config.connect_timeout:g} s")
-        raise TransportError(f"TCP connect to {addr} failed: {'; '.join(failures)}") from exc
-    raise TransportError(f"TCP connect to {addr} failed: {'; '.join(failures)}") from last
+        raise TransportError(
+            f"TCP connect to {addr} failed: timed out after {config.connect_timeout:g} s"
+        ) from exc
+    except OSError as exc:
+        raise TransportError(f"TCP connect to {addr} failed: {exc}") from exc
+    return _tuned(stream, config)
 
 
 @final

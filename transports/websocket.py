@@ -1,4 +1,7 @@
-"""WebSocket transport: ``/<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>/ws`` and TLS variants.
+"""WebSocket transport: ``/<ip4|ip6>/<host>/tcp/<port>/ws`` and TLS variants.
+
+``/dns*`` hosts are resolved by the wrapping DNS transport (:func:`.dns.dns`), which keeps the
+name of a secure address as ``/tls/sni/<name>``.
 
 Secure addresses are ``/tcp/<port>/wss``, ``/tcp/<port>/tls/ws`` and
 ``/tcp/<port>/tls/sni/<name>/ws``. Listening on one needs ``WebSocketConfig.ssl_context``
@@ -19,6 +22,7 @@ from typing import Final, final
 import trio
 
 from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, ProtocolError, TransportError
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.multiaddr.codec import Component
@@ -41,7 +45,7 @@ _HOST_PROTOCOLS: Final = ("ip4", "ip6", "dns", "dns4", "dns6")
 class WebSocketConfig:
     """WebSocket options.
 
-    ``tcp`` holds the TCP options (connect timeout, buffers, backlog, DNS).
+    ``tcp`` holds the TCP options (connect timeout, buffers, backlog).
     ``handshake_timeout`` bounds the TLS and HTTP upgrade of one connection (dial or accept);
     ``close_timeout`` bounds sending our Close frame in ``aclose``. ``ssl_context`` is the
     server context for ``/tls/ws`` and ``/wss`` listeners; ``client_ssl_context`` verifies
@@ -80,7 +84,7 @@ class WebSocketConfig:
 
 def websocket(config: WebSocketConfig | None = None) -> WebSocketTransport:
     """Build a WebSocket transport."""
-    return WebSocketTransport(config or WebSocketConfig())
+    return WebSocketTransport(config_arg(config, WebSocketConfig, "websocket(config)"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,14 +207,15 @@ class WebSocketTransport:
         self.config = config
 
     def can_dial(self, addr: Multiaddr) -> bool:
-        return parse_ws_address(addr) is not None
+        parsed = parse_ws_address(addr)
+        return parsed is not None and parsed.host_proto in ("ip4", "ip6")
 
     def can_listen(self, addr: Multiaddr) -> bool:
         parsed = parse_ws_address(addr)
         return parsed is not None and parsed.host_proto in ("ip4", "ip6")
 
     async def dial(self, addr: Multiaddr) -> RawConnection:
-        """Connect (resolving ``/dns*`` names), run TLS if asked, then the HTTP upgrade.
+        """Connect to the numeric address, run TLS if asked, then the HTTP upgrade.
 
         Raises:
             TransportError: the address, the connection, TLS or the upgrade failed (with the

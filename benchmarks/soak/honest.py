@@ -13,8 +13,9 @@ from typing import Any, Final
 import trio
 
 from p2pstack.benchmarks.soak.stats import Counters, Series
-from p2pstack.cli.common import client_services
-from p2pstack.host.node import Node, open_node
+from p2pstack.cli.common import client_protocols
+from p2pstack.compose import open_node
+from p2pstack.host.node import Node
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.perf import perf_peer
 from p2pstack.protocols.ping import Pinger
@@ -59,7 +60,7 @@ async def fresh_peer_loop(
 
     async def once() -> None:
         async with (
-            open_node(protocols=client_services()) as fresh,
+            open_node(protocols=client_protocols()) as fresh,
             Pinger(fresh, target, ping_timeout=OP_TIMEOUT) as pinger,
         ):
             await pinger.ping()
@@ -85,7 +86,7 @@ async def perf_loop(
 async def rr_loop(target: Multiaddr, interval: float, series: Series, counters: Counters) -> None:
     """JSON request-response against the node's ``--rr-echo`` service."""
     rr = request_response(RR_PROTOCOL, JsonCodec(), serve=False)
-    async with open_node(protocols=[*client_services(), rr]):
+    async with open_node(protocols=[*client_protocols(), rr]):
         count = 0
         while True:
             count += 1

@@ -23,8 +23,8 @@ import trio
 from p2pstack.benchmarks.checkout import child_cwd
 from p2pstack.benchmarks.soak import attacks, honest
 from p2pstack.benchmarks.soak.stats import Counters, Series, process_sample, summary_ms
-from p2pstack.cli.common import client_services
-from p2pstack.host.node import open_node
+from p2pstack.cli.common import client_protocols
+from p2pstack.compose import open_node
 from p2pstack.multiaddr import Multiaddr
 
 HONEST: Final = ("ping", "rr", "connect", "relayed", "perf")
@@ -159,8 +159,8 @@ class Soak:
         relay_host, relay_port = _host_port(Multiaddr(relay_addr))
         c, s = self.counters, self.series
         async with (
-            open_node(protocols=client_services()) as honest_node,
-            open_node(protocols=client_services()) as attacker,
+            open_node(protocols=client_protocols()) as honest_node,
+            open_node(protocols=client_protocols()) as attacker,
             trio.open_nursery() as nursery,
         ):
             nursery.start_soon(honest.ping_loop, honest_node, direct, 0.2, s["ping"], c)

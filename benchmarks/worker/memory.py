@@ -13,10 +13,11 @@ import trio
 
 from p2pstack.benchmarks.worker.common import Control, Params, emit, memory_probe
 from p2pstack.benchmarks.worker.raw import listen_tcp
+from p2pstack.compose import open_node
 from p2pstack.host.admission import AdmissionLimits
 from p2pstack.host.limits import ConnectionLimits, Watermarks
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.node import NodeConfig
 from p2pstack.host.resources import MemoryLimits
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.muxers.yamux import YamuxConfig, yamux

@@ -7,8 +7,8 @@ import statistics
 import trio
 
 from p2pstack.benchmarks.worker.common import Control, Params, emit
+from p2pstack.compose import open_node
 from p2pstack.host.connection import Connection
-from p2pstack.host.node import open_node
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.echo import ECHO_PROTOCOL
 from p2pstack.protocols.identify import identify

@@ -18,8 +18,8 @@ import logging
 import math
 from collections import OrderedDict, deque
 
+from p2pstack.abc.budget import UNLIMITED, MemoryBudget
 from p2pstack.errors import LimitExceeded
-from p2pstack.host.resources import UNLIMITED, MemoryBudget
 from p2pstack.muxers.yamux.config import YamuxConfig
 from p2pstack.muxers.yamux.errors import (
     ConnectionLost,

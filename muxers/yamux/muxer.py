@@ -6,8 +6,8 @@ from typing import final
 
 import trio
 
+from p2pstack.abc.budget import MemoryBudget
 from p2pstack.abc.muxer import StreamMuxer
-from p2pstack.host.resources import MemoryBudget
 from p2pstack.muxers.yamux.config import YamuxConfig
 from p2pstack.muxers.yamux.session import YamuxSession
 

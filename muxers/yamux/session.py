@@ -33,8 +33,8 @@ from typing import final
 import trio
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
+from p2pstack.abc.budget import MemoryBudget
 from p2pstack.errors import ProtocolError, StackError
-from p2pstack.host.resources import MemoryBudget
 from p2pstack.muxers.yamux.config import YamuxConfig
 from p2pstack.muxers.yamux.core import (
     ConnectionTerminated,

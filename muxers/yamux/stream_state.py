@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from p2pstack.abc.budget import MemoryBudget
 from p2pstack.errors import LimitExceeded
-from p2pstack.host.resources import MemoryBudget
 from p2pstack.muxers.yamux.frames import DEFAULT_WINDOW
 
 #: Auto-tuning doubles a stream's window when the previous update went out less than this

@@ -9,8 +9,10 @@ from typing import Final, final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError, UnexpectedEOF
 from p2pstack.host.connection import Connection
+from p2pstack.host.context import NodeContext
 from p2pstack.host.events import (
     AnnouncedAddrsChanged,
     ConnectionClosed,
@@ -19,7 +21,6 @@ from p2pstack.host.events import (
     PeerIdentified,
 )
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.protocols.identify.codec import (
     MAX_MESSAGES,
@@ -72,20 +73,20 @@ class IdentifyService:
 
     def __init__(self, config: IdentifyConfig) -> None:
         self.config = config
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._results: dict[int, IdentifyInfo] = {}
         self._done: dict[int, trio.Event] = {}
         self.observed_addrs: dict[str, int] = {}
         """Our addresses as peers observed them, with how many peers reported each."""
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         if self._node is None:
             raise StackError("the identify service is not attached to a running node")
         return self._node
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         self._node = node
         node.set_stream_handler(IDENTIFY_PROTOCOL, self._handle_identify)
@@ -221,4 +222,4 @@ async def _read_messages(stream: NetStream) -> list[bytes]:
 
 def identify(config: IdentifyConfig | None = None) -> IdentifyService:
     """The identify protocol factory."""
-    return IdentifyService(config or IdentifyConfig())
+    return IdentifyService(config_arg(config, IdentifyConfig, "identify(config)"))

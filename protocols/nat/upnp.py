@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError
 from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
 from p2pstack.multiaddr import Multiaddr
 
 if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+    from p2pstack.host.context import NodeContext
 
 logger: Final = logging.getLogger("p2pstack.nat.upnp")
 
@@ -216,7 +217,7 @@ class UpnpService:
         self._wake = trio.Event()
         self._gateway: Gateway | None = None
         self._lock = trio.Lock()
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._callbacks: list[Callable[[NatState], None]] = []
 
     @property
@@ -251,7 +252,7 @@ class UpnpService:
             return await trio.to_thread.run_sync(fn, *args)
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         self._node = node
         with node.events.subscribe() as events:
@@ -370,4 +371,4 @@ class UpnpService:
 
 def upnp(config: UpnpConfig | None = None) -> UpnpService:
     """The UPnP gateway registration service factory."""
-    return UpnpService(config)
+    return UpnpService(config_arg(config, UpnpConfig, "upnp(config)"))

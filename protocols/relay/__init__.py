@@ -3,7 +3,7 @@ relays, stop), relay discovery, signed reservation vouchers and relay metrics.
 
 Run a relay::
 
-    open_node(listen=[...], protocols=[ping(), identify(), relay_server()])
+    open_node(listen=[...], services=[relay_server()])
 
 Listen through a relay (the default transports include the relay transport)::
 

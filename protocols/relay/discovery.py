@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -25,7 +26,7 @@ from p2pstack.protocols.relay.messages import HOP_PROTOCOL
 from p2pstack.protocols.relay.transport import CircuitRelayTransport, RelayListener
 
 if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+    from p2pstack.host.context import NodeContext
 
 logger: Final = logging.getLogger("p2pstack.relay")
 
@@ -78,11 +79,11 @@ class RelayDiscovery:
         """Relays we listen through."""
         self._failed: dict[PeerId, float] = {}
         self._lost_since: dict[PeerId, float] = {}
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._transport: CircuitRelayTransport | None = None
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         transport = next((t for t in node.transports if isinstance(t, CircuitRelayTransport)), None)
         if transport is None:
@@ -161,11 +162,11 @@ class RelayDiscovery:
                 logger.info("listening through relay %s: %s", relay, found.listen_addrs)
 
 
-def _protocols(node: Node, peer: PeerId) -> tuple[str, ...]:
+def _protocols(node: NodeContext, peer: PeerId) -> tuple[str, ...]:
     info = node.peerstore.info(peer)
     return info.protocols if info is not None else ()
 
 
 def auto_relay(config: AutoRelayConfig | None = None) -> RelayDiscovery:
     """The relay discovery service factory."""
-    return RelayDiscovery(config or AutoRelayConfig())
+    return RelayDiscovery(config_arg(config, AutoRelayConfig, "auto_relay(config)"))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from p2pstack.arguments import config_arg, instance_arg, sequence_arg
 from p2pstack.errors import LimitExceeded, ProtocolError, StackError
 from p2pstack.host.events import ConnectionClosed
 from p2pstack.host.gater import refusal_of
@@ -43,8 +44,8 @@ from p2pstack.protocols.relay.wire import read_hop, read_stop, write_hop, write_
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
+    from p2pstack.host.context import NodeContext
     from p2pstack.host.netstream import NetStream
-    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.relay")
 
@@ -91,10 +92,10 @@ class RelayService:
         self.public_addrs = list(public_addrs) if public_addrs else None
         """Addresses announced in reservations; default: the node's own addresses."""
         self._wall_clock = wall_clock
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         if self._node is None:
             raise StackError("the relay service is not attached to a running node")
         return self._node
@@ -108,7 +109,7 @@ class RelayService:
         return Limit(duration=cfg.circuit_duration, data=cfg.circuit_data)
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         self._node = node
         node.set_stream_handler(HOP_PROTOCOL, self._handle_hop)
@@ -318,5 +319,11 @@ class RelayService:
 def relay_server(
     config: RelayConfig | None = None, *, public_addrs: list[Multiaddr] | None = None
 ) -> RelayService:
-    """The relay (hop) server factory; ``RelayConfig.bulk()`` for the bulk profile."""
-    return RelayService(config or RelayConfig(), public_addrs=public_addrs)
+    """The relay (hop) server factory; ``RelayConfig.bulk()`` for the bulk profile.
+
+    ``public_addrs``: the addresses to put in reservations (default: what the node listens on).
+    """
+    addrs = sequence_arg(public_addrs, "relay_server(public_addrs)")
+    for i, addr in enumerate(addrs or ()):
+        instance_arg(addr, Multiaddr, f"relay_server(public_addrs)[{i}]")
+    return RelayService(config_arg(config, RelayConfig, "relay_server(config)"), public_addrs=addrs)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from p2pstack.abc.transport import RawConnection
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, StackError, TransportError
 from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
 from p2pstack.host.gater import refusal_of
@@ -35,8 +36,8 @@ from p2pstack.protocols.relay.stop import accept_stop
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
+    from p2pstack.host.context import NodeContext
     from p2pstack.host.netstream import NetStream
-    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.relay")
 
@@ -111,7 +112,7 @@ class RelayListener:
         self._advertised: list[Multiaddr] = []
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         return self.transport.node
 
     @property
@@ -255,12 +256,12 @@ class CircuitRelayTransport:
     ) -> None:
         self.config = config
         self.wall_clock = wall_clock
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._listeners: list[RelayListener] = []
         self._stop_registered = False
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         if self._node is None:
             raise StackError("the relay transport is not attached to a node")
         return self._node
@@ -270,8 +271,9 @@ class CircuitRelayTransport:
         """The open relay listeners."""
         return list(self._listeners)
 
-    def attach(self, node: Node) -> None:
-        self._node = node
+    def attach(self, context: NodeContext) -> None:
+        """Dial relays and serve the stop protocol through ``context`` (called by the node)."""
+        self._node = context
 
     def can_dial(self, addr: Multiaddr) -> bool:
         return addr.has_protocol("p2p-circuit") and addr.peer_id() is not None
@@ -360,4 +362,6 @@ def circuit_relay(
     config: RelayClientConfig | None = None, *, wall_clock: Callable[[], float] = time.time
 ) -> CircuitRelayTransport:
     """The relay client transport (add it to ``open_node(transports=[tcp(), ...])``)."""
-    return CircuitRelayTransport(config or RelayClientConfig(), wall_clock=wall_clock)
+    return CircuitRelayTransport(
+        config_arg(config, RelayClientConfig, "circuit_relay(config)"), wall_clock=wall_clock
+    )

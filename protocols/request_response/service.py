@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import trio
 
+from p2pstack.arguments import config_arg, has_methods, instance_arg
 from p2pstack.errors import InvalidConfigError, NegotiationFailed, NegotiationTimeout, StackError
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -53,8 +54,8 @@ from p2pstack.protocols.request_response.wire import receive_frame
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
+    from p2pstack.host.context import NodeContext
     from p2pstack.host.netstream import NetStream
-    from p2pstack.host.node import Node
 
 logger: Final = logging.getLogger("p2pstack.request_response")
 
@@ -116,11 +117,11 @@ class RequestResponse(Generic[Req, Resp]):
         self._limiter = InboundLimiter(
             self.config.max_inbound_per_peer, self.config.max_inbound_total
         )
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
 
     # ------------------------------------------------------------------ service
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Register the protocol on ``node``; with a handler, run its workers until cancelled."""
         self._node = node
@@ -148,7 +149,7 @@ class RequestResponse(Generic[Req, Resp]):
         return _QueueIterator(self._queue)
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         """The node this service runs on. Raises RuntimeError before the node started it."""
         if self._node is None:
             raise RuntimeError(f"{self.protocol} is not running: pass it to open_node()")
@@ -188,7 +189,7 @@ class RequestResponse(Generic[Req, Resp]):
 
     async def _request(
         self,
-        node: Node,
+        node: NodeContext,
         target: PeerId | Multiaddr,
         peer: PeerId | None,
         request: Req,
@@ -211,7 +212,7 @@ class RequestResponse(Generic[Req, Resp]):
             ) from exc
         return _convert_codec(self.codec.decode_response, body)
 
-    async def _dial(self, node: Node, target: PeerId | Multiaddr) -> Connection:
+    async def _dial(self, node: NodeContext, target: PeerId | Multiaddr) -> Connection:
         try:
             return await node.dial(target)
         except StackError as exc:  # DialError, MultiaddrNotSupported, PeerIdMismatch...
@@ -363,6 +364,9 @@ class _QueueIterator(Generic[T]):
             raise StopAsyncIteration from None
 
 
+_CODEC_METHODS: Final = ("encode_request", "decode_request", "encode_response", "decode_response")
+
+
 def request_response(
     protocol: str,
     codec: Codec[Req, Resp],
@@ -372,7 +376,24 @@ def request_response(
     config: RequestResponseConfig | None = None,
     serve: bool = True,
 ) -> RequestResponse[Req, Resp]:
-    """Factory for :class:`RequestResponse` (same arguments)."""
+    """Factory for :class:`RequestResponse` (same arguments).
+
+    Raises:
+        InvalidConfigError: ``protocol`` is not a protocol id, ``codec`` has no
+            ``encode_request``, or ``firewall``/``config`` are of the wrong kind.
+    """
+    if not isinstance(protocol, str) or not protocol.startswith("/"):
+        raise InvalidConfigError(
+            f"request_response(protocol): a protocol id starting with '/', got {protocol!r}"
+        )
+    has_methods(codec, _CODEC_METHODS, "request_response(codec)", "a Codec")
+    if firewall is not None:
+        instance_arg(firewall, Firewall, "request_response(firewall)")
     return RequestResponse(
-        protocol, codec, handler=handler, firewall=firewall, config=config, serve=serve
+        protocol,
+        codec,
+        handler=handler,
+        firewall=firewall,
+        config=config_arg(config, RequestResponseConfig, "request_response(config)"),
+        serve=serve,
     )

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import trio
 
-from p2pstack.host.resources import MemoryBudget
+from p2pstack.abc.budget import MemoryBudget
 
 
 class MuxedStream(trio.abc.HalfCloseableStream):

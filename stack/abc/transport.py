@@ -7,14 +7,13 @@ the node's upgrader runs the fixed layer order on top of whatever the transport 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import trio
 
 from p2pstack.multiaddr import Multiaddr
 
-if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +67,16 @@ class Transport(Protocol):
 
 
 @runtime_checkable
-class NodeAwareTransport(Protocol):
-    """A transport that needs the node it serves (a relay transport opens streams on it).
+class NodeAwareTransport(Protocol[ContextT_contra]):
+    """A transport that runs over the node it serves (the relay transport dials the relay and
+    opens streams through the node).
 
-    The node calls ``attach`` once, before it starts listening or dialling.
+    The node calls ``attach(context)`` once, before it starts listening or dialling.
+    ``context`` is the narrow view of the node its protocols get
+    (:class:`p2pstack.host.context.NodeContext`); this layer only fixes the hook, so a
+    transport names the context type it needs and the foundation never imports the node.
     """
 
-    def attach(self, node: Node) -> None:
-        """Remember ``node``; called once by :func:`p2pstack.host.node.open_node`."""
+    def attach(self, context: ContextT_contra) -> None:
+        """Remember ``context``; called once by the node it is given to."""
         ...

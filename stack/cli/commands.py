@@ -24,7 +24,7 @@ from p2pstack.cli.discover import mdns_service
 from p2pstack.cli.request import rr_echo
 from p2pstack.cli.sizes import format_size
 from p2pstack.cli.xmpp import XMPP_PREFIX, cmd_xmpp_ping, node_extras
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.echo import echo
 from p2pstack.protocols.identify import identify
@@ -41,20 +41,12 @@ async def cmd_node(args: argparse.Namespace) -> int:
     listen = args.listen or [DEFAULT_LISTEN]
     if args.stats_interval is not None and args.stats_interval <= 0:
         raise ValueError("--stats-interval must be positive")
-    extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services, gater
+    extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
-        gater=extras.gater,
-        protocols=[
-            ping(),
-            identify(),
-            echo(),
-            perf(),
-            *map(rr_echo, args.rr_echo or []),
-            *([mdns_service(args.mdns)] if args.mdns else []),
-            *extras.services,
-        ],
+        protocols=[ping(), identify(), echo(), perf(), *map(rr_echo, args.rr_echo or [])],
+        services=[*([mdns_service(args.mdns)] if args.mdns else []), *extras.services],
     ) as node:
         for addr in listen:
             await node.listen(Multiaddr(addr))

@@ -14,8 +14,9 @@ from typing import Any
 import trio
 from rich.console import Console
 
+from p2pstack.compose import open_node
 from p2pstack.host.connection import Connection
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.resources import MemoryLimits
 from p2pstack.host.service import Service
 from p2pstack.identity import Identity
@@ -82,8 +83,8 @@ def load_identity(key: Path | None) -> Identity:
     return Identity.load_or_create(key) if key is not None else Identity.generate()
 
 
-def client_services() -> list[Service]:
-    """What a short-lived client node runs: ping and identify, so peers can identify us."""
+def client_protocols() -> list[Service]:
+    """What a short-lived client node serves: ping and identify, so peers can identify us."""
     from p2pstack.protocols.identify import identify
     from p2pstack.protocols.ping import ping
 
@@ -92,11 +93,14 @@ def client_services() -> list[Service]:
 
 @asynccontextmanager
 async def client_node(
-    key: Path | None = None, services: Sequence[Service] | None = None
+    key: Path | None = None,
+    protocols: Sequence[Service] | None = None,
+    services: Sequence[Service] = (),
 ) -> AsyncIterator[Node]:
-    """A node that dials but does not listen."""
+    """A node that dials but does not listen (protocols: :func:`client_protocols` when None)."""
     async with open_node(
         identity=load_identity(key),
-        protocols=list(services) if services is not None else client_services(),
+        protocols=list(protocols) if protocols is not None else client_protocols(),
+        services=services,
     ) as node:
         yield node

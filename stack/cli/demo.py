@@ -10,7 +10,7 @@ from rich.table import Table
 
 from p2pstack.cli.common import console, emit_json
 from p2pstack.cli.sizes import format_size
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.identity import Identity
 from p2pstack.protocols.echo import echo
 from p2pstack.protocols.identify import IdentifyService, identify

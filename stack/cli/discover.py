@@ -8,7 +8,7 @@ from typing import Final
 
 import trio
 
-from p2pstack.cli.common import client_node, client_services, console, emit_json
+from p2pstack.cli.common import client_node, console, emit_json
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
@@ -58,7 +58,7 @@ async def cmd_discover(args: argparse.Namespace) -> int:
             for addr in addrs:
                 console.print(f"  {addr}")
 
-    async with client_node(services=[*client_services(), service]) as node:
+    async with client_node(services=[service]) as node:
         with node.events.subscribe() as events, trio.move_on_after(args.timeout):
             for peer, addrs in service.peers().items():  # found before we subscribed
                 report(peer, addrs)

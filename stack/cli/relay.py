@@ -12,7 +12,8 @@ from typing import Any, Final
 import trio
 
 from p2pstack.cli.common import emit_json, load_identity, node_config, report_stats
-from p2pstack.host.node import Node, open_node
+from p2pstack.compose import open_node
+from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import identify
@@ -116,7 +117,8 @@ async def cmd_relay(args: argparse.Namespace) -> int:
     service = relay_server(config, public_addrs=announce or None)
     async with open_node(
         identity=load_identity(args.key),
-        protocols=[ping(), identify(), service],
+        protocols=[ping(), identify()],
+        services=[service],
         config=node_config(args),
     ) as node:
         for addr in args.listen or [DEFAULT_LISTEN]:

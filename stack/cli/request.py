@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from p2pstack.cli.common import client_node, client_services, emit_json
+from p2pstack.cli.common import client_node, client_protocols, emit_json
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.request_response import JsonCodec, RequestContext, request_response
 from p2pstack.protocols.request_response.service import RequestResponse
@@ -41,7 +41,7 @@ async def cmd_request(args: argparse.Namespace) -> int:
         raise ValueError("--timeout must be positive")
     target = Multiaddr(args.addr)
     rr = request_response(args.protocol, JsonCodec(), serve=False)
-    async with client_node(args.key, [*client_services(), rr]):
+    async with client_node(args.key, protocols=[*client_protocols(), rr]):
         response = await rr.request(target, args.data, timeout=args.timeout)
     if args.json:
         emit_json({"response": response})

@@ -12,7 +12,6 @@ import trio
 
 from p2pstack.cli.common import console, emit_json, load_identity, ping_rounds
 from p2pstack.errors import InvalidConfigError
-from p2pstack.host.gater import Gater
 from p2pstack.host.service import Service
 from p2pstack.multiaddr import Multiaddr
 
@@ -82,7 +81,7 @@ class NodeExtras:
     """What the XMPP/UPnP options add to a node."""
 
     services: list[Service] = field(default_factory=list)
-    gater: Gater | None = None
+    """UPnP and XMPP discovery; the node adds the discovery's gater to its own."""
     discovery: XmppDiscovery | None = None
     upnp: UpnpService | None = None
 
@@ -107,7 +106,7 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def node_extras(args: argparse.Namespace, *, emit_events: bool = True) -> NodeExtras:
-    """Build the UPnP and XMPP services and the gater the options ask for."""
+    """Build the UPnP and XMPP services the options ask for."""
     extras = NodeExtras()
     if getattr(args, "upnp", False) or getattr(args, "upnp_root_url", None):
         from p2pstack.protocols.nat import UpnpConfig, upnp
@@ -143,7 +142,6 @@ def node_extras(args: argparse.Namespace, *, emit_events: bool = True) -> NodeEx
             kwargs = {"on_publish": _emit_publish, "on_decision": _emit_decision}
         extras.discovery = xmpp_discovery(config, extras.upnp, **kwargs)
         extras.services.append(extras.discovery)
-        extras.gater = extras.discovery.gater
     return extras
 
 
@@ -201,7 +199,7 @@ async def _settle_upnp(upnp: UpnpService) -> None:
 
 async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
     """``p2pstack ping xmpp:JID``: join XMPP, wait for JID's presence, dial it, ping it."""
-    from p2pstack.host.node import open_node
+    from p2pstack.compose import open_node
     from p2pstack.protocols.discovery.xmpp import ContactError, Jid
     from p2pstack.protocols.identify import identify
     from p2pstack.protocols.ping import ping
@@ -214,8 +212,8 @@ async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
     assert disco is not None
     async with open_node(
         identity=load_identity(args.key),
-        protocols=[ping(), identify(), *extras.services],
-        gater=extras.gater,
+        protocols=[ping(), identify()],
+        services=extras.services,
     ) as node:
         for addr in args.xmpp_listen or ["/ip4/0.0.0.0/tcp/0"]:
             await node.listen(Multiaddr(addr))

@@ -1,4 +1,8 @@
-"""Outbound dialling: address selection, shared attempts per peer, typed failures."""
+"""Outbound dialling: address selection, shared attempts per peer, typed failures.
+
+Addresses are dialled as they are: a name (``/dns*``, ``/dnsaddr``) is resolved by the
+transport that dials it (:func:`p2pstack.transports.dns.dns` wraps the others).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ from p2pstack.host.limits import check
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.role import Role
-from p2pstack.transports.dns import DnsResolutionError, needs_resolution, resolve
 
 if TYPE_CHECKING:
     from p2pstack.host.node import Node
@@ -83,8 +86,7 @@ class Dialer:
         check(node.config.limits.max_pending_outbound, self.pending, "pending.outbound", what)
         self.pending += 1
         try:
-            concrete = await self._resolve(addrs, pending.attempts)
-            conn = await self._race(peer, concrete, pending.attempts) if concrete else None
+            conn = await self._race(peer, list(dict.fromkeys(addrs)), pending.attempts)
         finally:
             self.pending -= 1
         if conn is None:
@@ -93,25 +95,6 @@ class Dialer:
         await node.start_connection(conn)
         pending.connection = conn
         return conn
-
-    async def _resolve(
-        self, addrs: list[Multiaddr], attempts: list[tuple[str, BaseException]]
-    ) -> list[Multiaddr]:
-        """Expand ``/dns*`` and ``/dnsaddr`` addresses (keeping ``/p2p``), in order, deduplicated.
-
-        A name that does not resolve counts as a failed attempt.
-        """
-        out: list[Multiaddr] = []
-        for addr in addrs:
-            if not needs_resolution(addr):
-                out.append(addr)
-                continue
-            try:
-                out.extend(await resolve(addr))
-            except DnsResolutionError as exc:
-                logger.debug("resolving %s failed: %s", addr, exc)
-                attempts.append((str(addr), exc))
-        return list(dict.fromkeys(out))
 
     async def _race(
         self,

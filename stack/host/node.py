@@ -1,6 +1,7 @@
 """The node: transports, upgrader, connections, stream handlers and services in one place.
 
-Compose one with :func:`open_node`. The node owns one nursery; every task it starts (listeners,
+Build one with :func:`p2pstack.compose.open_node` (which picks the defaults and calls
+:func:`run_node`). The node owns one nursery; every task it starts (listeners,
 connections, stream handlers, services) lives in it and ends when the ``async with`` exits.
 """
 
@@ -34,11 +35,11 @@ from p2pstack.host.events import (
     ListenAddrAdded,
     ListenAddrRemoved,
 )
-from p2pstack.host.gater import AllowAllConnections, Gater, consult
+from p2pstack.host.gater import Gater, consult
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.peerstore import PeerStore
 from p2pstack.host.resources import LimitRefused, ResourceManager
-from p2pstack.host.service import Service, StreamHandler
+from p2pstack.host.service import Service, StreamHandler, node_gater
 from p2pstack.host.upgrader import Upgrader
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -53,7 +54,7 @@ _ACCEPT_BACKOFF_MAX: Final = 1.0
 
 
 class Node:
-    """A running p2pstack node. Build it with :func:`open_node`.
+    """A running p2pstack node. Build it with :func:`p2pstack.compose.open_node`.
 
     Attributes:
         peer_id: this node's peer id (derived from ``identity``).
@@ -423,54 +424,37 @@ class Node:
 
 
 @asynccontextmanager
-async def open_node(
+async def run_node(
     *,
-    identity: Identity | None = None,
-    listen: Iterable[Multiaddr | str] = (),
-    transports: Sequence[Transport] | None = None,
-    security: Sequence[SecurityTransport] | None = None,
-    muxers: Sequence[StreamMuxer] | None = None,
-    protocols: Sequence[Service] | None = None,
-    gater: Gater | None = None,
-    config: NodeConfig | None = None,
+    identity: Identity,
+    transports: Sequence[Transport],
+    security: Sequence[SecurityTransport],
+    muxers: Sequence[StreamMuxer],
+    protocols: Sequence[Service],
+    services: Sequence[Service],
+    gater: Gater | None,
+    config: NodeConfig,
 ) -> AsyncIterator[Node]:
-    """Start a node; it stops (gracefully, then by cancellation) when the block exits.
+    """Run a node built from exactly these components (no defaults; the arguments are trusted).
 
-    Args:
-        identity: the node's key pair; a fresh Ed25519 identity when omitted.
-        listen: addresses to listen on once the services are up.
-        transports: in preference order; default ``[tcp(), websocket(), circuit_relay()]``.
-        security: in preference order; default ``[noise()]``.
-        muxers: in preference order; default ``[yamux()]``.
-        protocols: services such as ``ping()``, ``identify()``; default ping and identify.
-        gater: connection policy; default allows everything.
-        config: timeouts; see :class:`NodeConfig`.
+    :func:`p2pstack.compose.open_node` checks the arguments and picks the defaults, then calls
+    this. The node's gater is ``gater`` followed by what services contribute
+    (:func:`~p2pstack.host.service.node_gater`); node-aware transports are attached, then the
+    protocols and the services start, in order. The node stops (gracefully, then by
+    cancellation) when the block exits.
     """
-    from p2pstack.muxers.yamux import yamux
-    from p2pstack.protocols.identify import identify
-    from p2pstack.protocols.ping import ping
-    from p2pstack.protocols.relay.transport import circuit_relay
-    from p2pstack.security.noise import noise
-    from p2pstack.transports.tcp import tcp
-    from p2pstack.transports.websocket import websocket
-
-    identity = identity or Identity.generate()
-    gater = gater or AllowAllConnections()
-    config = config or NodeConfig()
+    gater = node_gater(gater, [*protocols, *services])
     upgrader = Upgrader(
         identity=identity,
-        security=list(security) if security is not None else [noise()],
-        muxers=list(muxers) if muxers is not None else [yamux()],
+        security=list(security),
+        muxers=list(muxers),
         gater=gater,
         negotiate_timeout=config.negotiate_timeout,
     )
-    services: list[Service] = list(protocols) if protocols is not None else [ping(), identify()]
     async with trio.open_nursery() as nursery:
         node = Node(
             identity=identity,
-            transports=list(transports)
-            if transports is not None
-            else [tcp(), websocket(), circuit_relay()],
+            transports=transports,
             upgrader=upgrader,
             gater=gater,
             config=config,
@@ -480,10 +464,8 @@ async def open_node(
             if isinstance(transport, NodeAwareTransport):
                 transport.attach(node)
         try:
-            for service in services:
+            for service in [*protocols, *services]:
                 await node.start_service(service)
-            for addr in listen:
-                await node.listen(addr)
             yield node
         finally:
             await node.aclose()

@@ -9,8 +9,8 @@ from typing import Final
 
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import open_node
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL
 from p2pstack.transports.tcp import tcp

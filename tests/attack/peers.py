@@ -9,9 +9,9 @@ from typing import Final
 
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.errors import StackError
 from p2pstack.host.connection import Connection
-from p2pstack.host.node import open_node
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.transports.tcp import tcp
 

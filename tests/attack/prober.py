@@ -20,8 +20,8 @@ from typing import Final
 
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.errors import StackError
-from p2pstack.host.node import open_node
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping, ping_peer

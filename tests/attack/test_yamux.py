@@ -10,7 +10,7 @@ from typing import Final
 import pytest
 import trio
 
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.muxers.yamux.frames import Flag, FrameType
 from p2pstack.protocols.echo import ECHO_PROTOCOL, echo_peer
 from p2pstack.protocols.identify import IDENTIFY_PROTOCOL

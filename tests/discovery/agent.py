@@ -19,7 +19,8 @@ import sys
 
 import trio
 
-from p2pstack.host.node import Node, open_node
+from p2pstack.compose import open_node
+from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.protocols.discovery.mdns import MdnsConfig, PeerDiscovered, mdns
 from p2pstack.protocols.identify import IdentifyService, identify
@@ -75,7 +76,7 @@ async def wait_for_stop() -> None:
 async def main(args: argparse.Namespace) -> None:
     ident = identify()
     service = mdns(MdnsConfig(interfaces=tuple(args.interface)))
-    async with open_node(protocols=[ping(), ident, service]) as node:
+    async with open_node(protocols=[ping(), ident], services=[service]) as node:
         with node.events.subscribe() as events:
             for addr in args.listen:
                 await node.listen(addr)

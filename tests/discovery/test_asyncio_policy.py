@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import trio_asyncio  # noqa: F401  (imported for its side effect on asyncio's policy)
 
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.protocols.discovery.mdns import PeerDiscovered
-from p2pstack.protocols.identify import identify
-from p2pstack.protocols.ping import ping
 
 from .test_loopback import LISTEN, service, wait_discovered
 
 
 async def test_mdns_starts_and_discovers_with_trio_asyncio_imported(no_thread_leak: None) -> None:
     async with (
-        open_node(listen=LISTEN, protocols=[ping(), identify(), service()]) as a,
-        open_node(listen=LISTEN, protocols=[ping(), identify(), service()]) as b,
+        open_node(listen=LISTEN, services=[service()]) as a,
+        open_node(listen=LISTEN, services=[service()]) as b,
     ):
         with a.events.subscribe() as events:
             found = await wait_discovered(events, b.peer_id)

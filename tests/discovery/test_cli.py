@@ -10,7 +10,7 @@ from pathlib import Path
 
 import trio
 
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.protocols.discovery.mdns import MdnsConfig, PeerDiscovered, mdns
 from p2pstack.protocols.ping import ping, ping_peer
 
@@ -19,7 +19,9 @@ SCRIPT = Path(sys.executable).with_name("p2pstack")
 
 async def test_discover_lists_a_node_on_loopback(no_thread_leak: None) -> None:
     service = mdns(MdnsConfig(interfaces=("127.0.0.1",)))
-    async with open_node(listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping(), service]) as node:
+    async with open_node(
+        listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping()], services=[service]
+    ) as node:
         argv = [str(SCRIPT), "discover", "--mdns", "--interface", "127.0.0.1", "--timeout", "6"]
         result = await trio.run_process(
             [*argv, "--json"], capture_stdout=True, capture_stderr=True, check=False
@@ -38,7 +40,7 @@ async def test_discover_lists_a_node_on_loopback(no_thread_leak: None) -> None:
 async def test_node_mdns_is_found_and_reachable(no_thread_leak: None) -> None:
     service = mdns(MdnsConfig(interfaces=("127.0.0.1",)))
     argv = [str(SCRIPT), "node", "--mdns", "127.0.0.1", "--listen", "/ip4/127.0.0.1/tcp/0"]
-    async with open_node(protocols=[ping(), service]) as node:
+    async with open_node(protocols=[ping()], services=[service]) as node:
         with node.events.subscribe() as events:
             proc = await trio.lowlevel.open_process(
                 argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL

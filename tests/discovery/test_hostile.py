@@ -16,8 +16,8 @@ from zeroconf import IPVersion, Zeroconf
 from zeroconf._dns import DNSPointer, DNSText
 from zeroconf._protocol.outgoing import DNSOutgoing
 
+from p2pstack.compose import open_node
 from p2pstack.host.events import Event
-from p2pstack.host.node import open_node
 from p2pstack.identity import Identity, PeerId
 from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
 from p2pstack.protocols.discovery.mdns.bridge import LoopThread, run_in_thread
@@ -87,7 +87,9 @@ async def test_malformed_records_are_ignored(
     caplog.set_level(logging.WARNING, logger="p2pstack.discovery.mdns")
     alice, bob = Identity.generate().peer_id, Identity.generate().peer_id
     service = mdns(MdnsConfig(interfaces=("127.0.0.1",)))
-    async with open_node(listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping(), service]) as node:
+    async with open_node(
+        listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping()], services=[service]
+    ) as node:
         with node.events.subscribe() as events:
             hostile = [
                 # not a multiaddr, and a peer id that is not one
@@ -123,7 +125,7 @@ async def test_bad_strings_do_not_spoil_good_ones(
     alice = Identity.generate().peer_id
     service = mdns(MdnsConfig(interfaces=("127.0.0.1",), max_addrs_per_peer=3))
     many = [dnsaddr(f"/ip4/10.0.0.1/tcp/{p}", alice) for p in range(1, 10)]
-    async with open_node(protocols=[ping(), service]) as node:
+    async with open_node(protocols=[ping()], services=[service]) as node:
         with node.events.subscribe() as events:
             rdata = txt(b"txtvers=1", b"dnsaddr=garbage", *many)
             attacker([(generate_peer_name(), rdata)], 120)
@@ -150,7 +152,7 @@ async def test_flood_is_bounded_and_the_node_keeps_working(
         for _ in range(400)
     ]
     async with (
-        open_node(listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping(), service]) as node,
+        open_node(listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping()], services=[service]) as node,
         open_node(listen=["/ip4/127.0.0.1/tcp/0"], protocols=[ping()]) as other,
     ):
         for start in range(0, len(flood), 20):

@@ -11,12 +11,12 @@ from collections.abc import Callable
 import pytest
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.errors import InvalidConfigError
 from p2pstack.host.events import Event
-from p2pstack.host.node import Node, open_node
+from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
-from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping, ping_peer
 
 LOOPBACK = ("127.0.0.1",)
@@ -55,8 +55,8 @@ async def test_two_nodes_discover_each_other_and_connect(no_thread_leak: None) -
     baseline = threading.active_count()
     sa, sb = service(), service(auto_dial=True)
     async with (
-        open_node(listen=LISTEN, protocols=[ping(), identify(), sa]) as a,
-        open_node(listen=LISTEN, protocols=[ping(), identify(), sb]) as b,
+        open_node(listen=LISTEN, services=[sa]) as a,
+        open_node(listen=LISTEN, services=[sb]) as b,
     ):
         with a.events.subscribe() as ea, b.events.subscribe() as eb:
             async with trio.open_nursery() as nursery:
@@ -84,8 +84,8 @@ async def test_two_nodes_discover_each_other_and_connect(no_thread_leak: None) -
 async def test_new_listen_address_is_reannounced(no_thread_leak: None) -> None:
     sa, sb = service(), service()
     async with (
-        open_node(listen=LISTEN, protocols=[ping(), sa]) as a,
-        open_node(protocols=[ping(), sb]) as b,  # b listens later
+        open_node(listen=LISTEN, protocols=[ping()], services=[sa]) as a,
+        open_node(protocols=[ping()], services=[sb]) as b,  # b listens later
     ):
         with a.events.subscribe() as ea:
             assert sb.advertised == ()
@@ -99,9 +99,9 @@ async def test_new_listen_address_is_reannounced(no_thread_leak: None) -> None:
 
 async def test_goodbye_on_shutdown_removes_the_peer(no_thread_leak: None) -> None:
     sa = service()
-    async with open_node(listen=LISTEN, protocols=[ping(), sa]) as a:
+    async with open_node(listen=LISTEN, protocols=[ping()], services=[sa]) as a:
         with a.events.subscribe() as ea:
-            async with open_node(listen=LISTEN, protocols=[ping(), service()]) as b:
+            async with open_node(listen=LISTEN, protocols=[ping()], services=[service()]) as b:
                 await wait_discovered(ea, b.peer_id)
                 gone = b.peer_id
                 assert a.peerstore.addrs(gone) == b.listen_addrs
@@ -113,8 +113,8 @@ async def test_browse_only_does_not_advertise(no_thread_leak: None) -> None:
     quiet = service(advertise=False)
     sa = service()
     async with (
-        open_node(listen=LISTEN, protocols=[ping(), sa]) as a,
-        open_node(listen=LISTEN, protocols=[ping(), quiet]) as q,
+        open_node(listen=LISTEN, protocols=[ping()], services=[sa]) as a,
+        open_node(listen=LISTEN, protocols=[ping()], services=[quiet]) as q,
     ):
         with q.events.subscribe() as eq:
             await wait_discovered(eq, a.peer_id)

@@ -18,7 +18,7 @@ from typing import Literal
 import pytest
 import trio
 
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.host.service import Service
 from p2pstack.protocols.echo import echo, echo_peer
 from p2pstack.protocols.identify import AGENT_VERSION, IDENTIFY_PROTOCOL, identify

@@ -15,9 +15,10 @@ from typing import Any, Literal
 import pytest
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.errors import DialError, LimitExceeded
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node, open_node
+from p2pstack.host.node import Node
 from p2pstack.identity import Identity
 from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping, ping_peer
@@ -59,7 +60,7 @@ async def our_listener(relay_addr: str) -> AsyncIterator[Node]:
 @asynccontextmanager
 async def our_relay(config: RelayConfig | None = None) -> AsyncIterator[tuple[Node, RelayService]]:
     service = relay_server(config)
-    async with open_node(listen=[LOOPBACK], protocols=[ping(), identify(), service]) as relay:
+    async with open_node(listen=[LOOPBACK], services=[service]) as relay:
         yield relay, service
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trio
 
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.protocols.request_response import (
     Firewall,
     JsonCodec,

@@ -6,9 +6,10 @@ import socket
 
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.host.admission import AdmissionLimits
 from p2pstack.host.limits import ConnectionLimits, Watermarks
-from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.node import NodeConfig
 from p2pstack.protocols.ping import ping, ping_peer
 from tests.helpers import wait_until
 

@@ -18,13 +18,15 @@ import pytest
 import trio
 
 from p2pstack.abc.transport import RawConnection, TransportListener
+from p2pstack.compose import open_node
 from p2pstack.errors import ConnectionDenied, DialError, StackError
 from p2pstack.host.boundary import FaultContained, Faults, HandlerFailed
 from p2pstack.host.connection import Connection
+from p2pstack.host.context import NodeContext
 from p2pstack.host.events import Event, EventBus
 from p2pstack.host.gater import AllowAllConnections
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.ping import ping, ping_peer
@@ -332,7 +334,7 @@ class _Service:
         self.go = trio.Event()
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, context: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         if self.fail_before_start:
             raise ValueError("bad service configuration")
@@ -343,7 +345,7 @@ class _Service:
 
 async def test_service_failing_after_start_is_contained() -> None:
     service = _Service(fail_before_start=False)
-    async with pair(protocols=[ping(), service]) as (server, client):
+    async with pair(services=[service]) as (server, client):
         with server.events.subscribe() as events:
             service.go.set()
             fault = await next_fault(events)
@@ -354,7 +356,7 @@ async def test_service_failing_after_start_is_contained() -> None:
 
 async def test_service_failing_to_start_fails_open_node() -> None:
     with pytest.RaisesGroup(pytest.RaisesExc(ValueError), flatten_subgroups=True):
-        async with open_node(protocols=[_Service(fail_before_start=True)]):
+        async with open_node(services=[_Service(fail_before_start=True)]):
             pass
 
 

@@ -6,10 +6,11 @@ import pytest
 import trio
 import trio.testing
 
+from p2pstack.compose import open_node
 from p2pstack.errors import DialError, MultiaddrNotSupported
 from p2pstack.host.connection import SUPERSEDED_GRACE
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.node import NodeConfig
 from p2pstack.host.peerstore import PeerStore
 from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.errors import ConnectionDenied, DialError
 from p2pstack.host.connection import Connection
 from p2pstack.host.gater import Gater
-from p2pstack.host.node import Node, open_node
+from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.ping import ping_peer

@@ -8,12 +8,13 @@ import pytest
 import trio
 import trio.testing
 
+from p2pstack.compose import open_node
 from p2pstack.errors import ConnectionDenied, DialError, InvalidConfigError, LimitExceeded
 from p2pstack.host.connection import Connection
 from p2pstack.host.gater import Gater
 from p2pstack.host.limits import ConnectionLimits, ProtocolLimit
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.node import NodeConfig
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer

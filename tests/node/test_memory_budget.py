@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.compose import open_node
+from p2pstack.host.node import NodeConfig
 from p2pstack.host.resources import KiB, MemoryLimits
 from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
 from p2pstack.transports.memory import MemoryNetwork, memory

@@ -8,10 +8,10 @@ import pytest
 import trio
 
 from p2pstack.abc.muxer import MuxedSession
+from p2pstack.compose import open_node
 from p2pstack.errors import DialError, NegotiationFailed, PeerIdMismatch, StackError
 from p2pstack.host.events import ConnectionClosed, ConnectionOpened, StreamOpened
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import open_node
 from p2pstack.host.resources import MemoryBudget
 from p2pstack.identity import Identity
 from p2pstack.muxers.yamux import ConnectionLost, yamux
@@ -20,7 +20,7 @@ from p2pstack.protocols.identify import IDENTIFY_PROTOCOL, identify
 from p2pstack.protocols.perf import perf_peer
 from p2pstack.protocols.ping import ping, ping_peer
 
-from .conftest import full_services, tcp_node
+from .conftest import full_protocols, tcp_node
 
 
 async def test_ping_echo_perf_over_tcp() -> None:
@@ -166,7 +166,7 @@ async def test_many_nodes_star() -> None:
             for _ in range(6):
 
                 async def spoke() -> None:
-                    async with tcp_node(full_services(), listen=False) as node:
+                    async with tcp_node(full_protocols(), listen=False) as node:
                         await ping_peer(node, hub.addrs[0], count=2)
 
                 nursery.start_soon(spoke)

@@ -11,9 +11,10 @@ import pytest
 import trio
 import trio.testing
 
+from p2pstack.compose import open_node
 from p2pstack.errors import InvalidConfigError
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node, open_node
+from p2pstack.host.node import Node
 from p2pstack.host.service import Service
 from p2pstack.muxers.yamux import StreamResetError
 from p2pstack.protocols.echo import ECHO_PROTOCOL, EchoConfig, echo

@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from p2pstack.compose import open_node
 from p2pstack.errors import ConnectionDenied, DialError, TransportError
 from p2pstack.host.gater import Gater
-from p2pstack.host.node import Node, open_node
+from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import identify

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
@@ -10,9 +10,10 @@ import trio
 import trio.testing
 
 from p2pstack.abc.transport import Transport
+from p2pstack.compose import open_node
 from p2pstack.errors import DialError, LimitExceeded, NegotiationFailed, TransportError
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.resources import MemoryLimits
 from p2pstack.host.service import Service
 from p2pstack.identity import Identity
@@ -63,7 +64,7 @@ async def relay_node(
         identity=identity,
         transports=transports,
         listen=[listen or ("/memory/0" if network is not None else LOOPBACK)],
-        protocols=[ping(), identify(), service],
+        services=[service],
         config=node_config,
     ) as node:
         yield node, service
@@ -71,12 +72,12 @@ async def relay_node(
 
 @asynccontextmanager
 async def plain_node(
-    network: MemoryNetwork | None = None, services: list[Service] | None = None
+    network: MemoryNetwork | None = None, services: Sequence[Service] = ()
 ) -> AsyncIterator[Node]:
     transports: list[Transport] | None = (
         [memory(network), circuit_relay()] if network is not None else None
     )
-    async with open_node(transports=transports, protocols=services or [ping(), identify()]) as node:
+    async with open_node(transports=transports, services=services) as node:
         yield node
 
 
@@ -294,7 +295,7 @@ async def test_auto_relay_reserves_on_an_identified_relay() -> None:
     discovery = auto_relay(AutoRelayConfig(relays=1, force=True))
     async with (
         relay_node() as (relay, _),
-        plain_node(services=[ping(), identify(), discovery]) as node,
+        plain_node(services=[discovery]) as node,
     ):
         with node.events.subscribe() as events:
             await node.dial(relay.addrs[0])
@@ -312,7 +313,7 @@ async def test_auto_relay_replaces_a_relay_that_goes_away(
     discovery = auto_relay(AutoRelayConfig(relays=1, force=True, replace_after=30))
     async with (
         relay_node(network=network) as (second, _),
-        plain_node(network, services=[ping(), identify(), discovery]) as node,
+        plain_node(network, services=[discovery]) as node,
     ):
         async with relay_node(network=network) as (first, _):
             await node.dial(first.addrs[0])

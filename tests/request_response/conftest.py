@@ -6,8 +6,9 @@ from typing import Any
 
 import trio
 
+from p2pstack.compose import open_node
 from p2pstack.host.events import Event
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.service import Service
 from p2pstack.protocols.request_response import (
     InboundFailure,
@@ -23,8 +24,8 @@ PROTOCOL = "/test/rr/1"
 
 @asynccontextmanager
 async def memory_pair(
-    server_services: Sequence[Service],
-    client_services: Sequence[Service],
+    server_protocols: Sequence[Service],
+    client_protocols: Sequence[Service],
     server_config: NodeConfig | None = None,
 ) -> AsyncIterator[tuple[Node, Node]]:
     """A listening server node and a client node on a private in-memory network."""
@@ -33,10 +34,10 @@ async def memory_pair(
         open_node(
             transports=[memory(network)],
             listen=["/memory/0"],
-            protocols=list(server_services),
+            protocols=list(server_protocols),
             config=server_config,
         ) as server,
-        open_node(transports=[memory(network)], protocols=list(client_services)) as client,
+        open_node(transports=[memory(network)], protocols=list(client_protocols)) as client,
     ):
         yield server, client
 

@@ -1,4 +1,5 @@
-"""DNS multiaddr resolution: trio's resolver for /dns*, a local DNS server for /dnsaddr."""
+"""DNS multiaddr resolution (trio's resolver for /dns*, a local DNS server for /dnsaddr) and the
+dns() transport that wraps the others."""
 
 from __future__ import annotations
 
@@ -16,9 +17,18 @@ import dns.rrset
 import pytest
 import trio
 
-from p2pstack.errors import InvalidConfigError, TransportError
+from p2pstack.compose import open_node
+from p2pstack.errors import DialError, InvalidConfigError, TransportError
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.transports.dns import DnsConfig, DnsResolutionError, needs_resolution, resolve
+from p2pstack.transports.dns import (
+    DnsConfig,
+    DnsResolutionError,
+    dns as dns_transport,
+    needs_resolution,
+    resolve,
+)
+from p2pstack.transports.tcp import TcpConfig, tcp
+from p2pstack.transports.websocket import websocket
 
 PEER_A = "12D3KooWM6CgA9iBFZmcYAHA6A2qvbAxqfkmrYiRQuz3XEsk4Ksv"
 PEER_B = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
@@ -236,3 +246,65 @@ async def test_dnsaddr_server_silent_times_out() -> None:
         host, port = sock.getsockname()
         with pytest.raises(DnsResolutionError):
             await resolve(M("/dnsaddr/x.test"), DnsConfig(nameservers=((host, port),), timeout=0.3))
+
+
+# --------------------------------------------------------- the dns() wrapper transport
+
+
+def test_dns_transport_dials_names_its_inner_transports_dial() -> None:
+    transport = dns_transport([tcp(), websocket()])
+    for text, ok in [
+        ("/dns4/a.test/tcp/1", True),
+        ("/dns6/a.test/tcp/1/ws", True),
+        (f"/dns/a.test/tcp/443/wss/p2p/{PEER_A}", True),
+        ("/ip4/127.0.0.1/tcp/1", True),  # numeric: handed straight to the inner transport
+        (f"/dnsaddr/bootstrap.test/p2p/{PEER_A}", True),
+        ("/dns4/a.test/udp/1", False),
+        ("/dnsaddr/bootstrap.test/tcp/1", False),
+        ("/memory/1", False),
+    ]:
+        assert transport.can_dial(M(text)) is ok, text
+    assert transport.can_listen(M("/ip4/127.0.0.1/tcp/0"))
+    assert not transport.can_listen(M("/dns4/a.test/tcp/0"))
+    assert not tcp().can_dial(M("/dns4/a.test/tcp/1"))  # the TCP transport takes numbers
+
+
+def test_dns_factory_checks_its_arguments() -> None:
+    with pytest.raises(InvalidConfigError, match=r"dns\(inner\)"):
+        dns_transport([])
+    with pytest.raises(InvalidConfigError, match=r"dns\(inner\)\[1\]"):
+        dns_transport([tcp(), "tcp"])  # type: ignore[list-item]
+    with pytest.raises(InvalidConfigError, match=r"dns\(config\).*DnsConfig"):
+        dns_transport([tcp()], TcpConfig())  # type: ignore[arg-type]
+
+
+async def test_dns_transport_tries_the_resolved_addresses_in_order(
+    fake_resolver: Callable[..., FakeResolver],
+) -> None:
+    listener = await tcp().listen(M("/ip4/127.0.0.1/tcp/0"))
+    port = listener.listen_addrs[0].value_for("tcp")
+    # 127.0.0.2 is loopback too, but nothing listens there: refused, then the next address.
+    fake_resolver({"two.test": ["127.0.0.2", "127.0.0.1"]})
+    raw = await dns_transport([tcp()]).dial(M(f"/dns4/two.test/tcp/{port}"))
+    assert raw.remote_addr == M(f"/ip4/127.0.0.1/tcp/{port}")
+    await raw.stream.aclose()
+    fake_resolver({"none.test": ["127.0.0.2", "127.0.0.3"]})
+    with pytest.raises(TransportError, match=r"127\.0\.0\.2.*127\.0\.0\.3"):
+        await dns_transport([tcp()]).dial(M(f"/dns4/none.test/tcp/{port}"))
+    await listener.aclose()
+
+
+async def test_node_dial_uses_the_dns_transports_own_resolver_config() -> None:
+    """A /dnsaddr dial by a node asks the nameserver of the DnsConfig given to dns(), here a
+    local one on 127.0.0.1 (with the default config the system's resolver would be asked)."""
+    async with open_node(listen=["/ip4/127.0.0.1/tcp/0"], transports=[tcp()]) as server:
+        records = {"_dnsaddr.server.test": [f"dnsaddr={server.addrs[0]}"]}
+        async with dns_server(records) as (host, port):
+            config = DnsConfig(nameservers=((host, port),), timeout=5)
+            async with open_node(transports=[dns_transport([tcp()], config)]) as client:
+                conn = await client.dial(f"/dnsaddr/server.test/p2p/{server.peer_id}")
+                assert conn.peer_id == server.peer_id
+                assert conn.remote_addr == server.listen_addrs[0]
+            async with open_node(transports=[tcp()]) as numeric_only:
+                with pytest.raises(DialError):  # no DNS transport: the name is not dialled
+                    await numeric_only.dial(f"/dnsaddr/server.test/p2p/{server.peer_id}")

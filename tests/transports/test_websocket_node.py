@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 
-from p2pstack.host.node import open_node
+from p2pstack.compose import open_node
 from p2pstack.protocols.echo import echo, echo_peer
 from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.transports.dns import dns
 from p2pstack.transports.tcp import tcp
 from p2pstack.transports.websocket import websocket
 from tests.cli.conftest import run_p2pstack, running_node
@@ -43,8 +44,8 @@ async def test_dns4_localhost_dials_over_tcp_and_websocket() -> None:
             listen=["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
             transports=[tcp(), websocket()],
         ) as server,
-        open_node(transports=[tcp()]) as tcp_client,
-        open_node(transports=[websocket()]) as ws_client,
+        open_node(transports=[dns([tcp()])]) as tcp_client,
+        open_node(transports=[dns([websocket()])]) as ws_client,
     ):
         tcp_port = server.listen_addrs[0].value_for("tcp")
         ws_port = server.listen_addrs[1].value_for("tcp")

@@ -16,6 +16,7 @@ import trio_websocket
 from p2pstack.abc.transport import TransportListener
 from p2pstack.errors import InvalidConfigError, TransportError
 from p2pstack.multiaddr import Multiaddr
+from p2pstack.transports.dns import dns
 from p2pstack.transports.websocket import WebSocketConfig, parse_ws_address, websocket
 from p2pstack.transports.ws_protocol import WebSocketClosed, WebSocketError, WebSocketHandshakeError
 from p2pstack.transports.ws_stream import WebSocketStream
@@ -33,8 +34,8 @@ PEER = "12D3KooWM6CgA9iBFZmcYAHA6A2qvbAxqfkmrYiRQuz3XEsk4Ksv"
         ("/ip6/::1/tcp/1/wss", True, True),
         ("/ip4/127.0.0.1/tcp/1/tls/ws", True, True),
         ("/ip4/127.0.0.1/tcp/1/tls/sni/example.com/ws", True, True),
-        ("/dns4/localhost/tcp/1/ws", True, False),
-        ("/dns/example.com/tcp/443/wss", True, False),
+        ("/dns4/localhost/tcp/1/ws", False, False),  # names are the dns() transport's
+        ("/dns/example.com/tcp/443/wss", False, False),
         ("/ip4/127.0.0.1/tcp/1", False, False),
         ("/ip4/127.0.0.1/tcp/1/ws/ws", False, False),
         ("/ip4/127.0.0.1/udp/1/ws", False, False),
@@ -64,7 +65,7 @@ def test_config_is_validated() -> None:
 
 
 async def test_listen_reports_real_port_and_dial_by_dns_name() -> None:
-    transport = websocket()
+    transport = dns([websocket()])
     listener = await transport.listen(Multiaddr("/ip4/127.0.0.1/tcp/0/ws"))
     (bound,) = listener.listen_addrs
     port = bound.value_for("tcp")

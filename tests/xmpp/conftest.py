@@ -67,8 +67,8 @@ async def xmpp_node(
     disco = xmpp_discovery(cfg)
     async with open_node(
         identity=identity or Identity.generate(),
-        protocols=[ping(), identify(), disco],
-        gater=disco.gater,
+        protocols=[ping(), identify()],
+        services=[disco],
         listen=["/ip4/127.0.0.1/tcp/0"] if listen else [],
     ) as node:
         with trio.fail_after(15):

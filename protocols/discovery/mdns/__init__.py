@@ -4,7 +4,7 @@ Quick start::
 
     async with open_node(
         listen=["/ip4/127.0.0.1/tcp/0"],
-        protocols=[ping(), identify(), mdns(MdnsConfig(interfaces=("127.0.0.1",)))],
+        services=[mdns(MdnsConfig(interfaces=("127.0.0.1",)))],
     ) as node:
         with node.events.subscribe() as events:
             async for event in events:

@@ -1,6 +1,6 @@
 """mDNS discovery on zeroconf: advertise this node, browse for others, feed the address book.
 
-``open_node(protocols=[..., mdns(MdnsConfig(interfaces=("127.0.0.1",)))])`` advertises
+``open_node(services=[mdns(MdnsConfig(interfaces=("127.0.0.1",)))])`` advertises
 ``<random peer-name>._p2p._udp.local`` with one ``dnsaddr=<addr>/p2p/<id>`` string per listen
 address (re-announced when the listen addresses change), browses ``_p2p._udp.local``, and for
 every peer it hears about: adds the addresses to ``node.peerstore`` for the record's TTL,
@@ -37,6 +37,7 @@ from zeroconf import (
 from zeroconf._dns import DNSPointer, DNSText
 from zeroconf.asyncio import AsyncServiceBrowser
 
+from p2pstack.arguments import config_arg
 from p2pstack.errors import InvalidConfigError, LimitExceeded, StackError
 from p2pstack.host.events import Event, ListenAddrAdded, ListenAddrRemoved
 from p2pstack.identity import PeerId
@@ -62,7 +63,7 @@ from p2pstack.protocols.discovery.mdns.records import (
 from p2pstack.protocols.discovery.mdns.table import PeerTable, RateLimiter
 
 if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+    from p2pstack.host.context import NodeContext
 
 logger: Final = logging.getLogger("p2pstack.discovery.mdns")
 
@@ -235,7 +236,7 @@ class MdnsService:
         self.stats = MdnsStats()
         self._table = PeerTable(config.max_peers)
         self._limiter = RateLimiter(config.announcements_per_second, config.announcement_burst)
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._zc: Zeroconf | None = None
         self._info: ServiceInfo | None = None
         self._advertised: tuple[Multiaddr, ...] = ()
@@ -259,7 +260,7 @@ class MdnsService:
 
     # ---------------------------------------------------------------------- running
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Start zeroconf, browse, advertise; runs until cancelled, then withdraws."""
         if self._node is not None:
@@ -338,20 +339,20 @@ class MdnsService:
             logger.debug("mDNS withdrawal incomplete: %s", exc)
 
     # ------------------------------------------------------------------ advertising
-    def _addresses_to_advertise(self, node: Node) -> list[Multiaddr]:
+    def _addresses_to_advertise(self, node: NodeContext) -> list[Multiaddr]:
         loopback_only = self.config.interfaces is not None and all(
             ipaddress.ip_address(ip).is_loopback for ip in self.config.interfaces
         )
         addrs = [a for a in node.listen_addrs if is_advertisable(a)]
         return order_addrs(addrs, loopback_first=loopback_only)
 
-    async def _advertise(self, node: Node, events: trio.MemoryReceiveChannel[Event]) -> None:
+    async def _advertise(self, node: NodeContext, events: trio.MemoryReceiveChannel[Event]) -> None:
         await self._sync_registration(node)
         async for event in events:
             if isinstance(event, ListenAddrAdded | ListenAddrRemoved):
                 await self._sync_registration(node)
 
-    async def _sync_registration(self, node: Node) -> None:
+    async def _sync_registration(self, node: NodeContext) -> None:
         zc = self._zc
         if zc is None or zc.loop is None:
             return
@@ -382,7 +383,7 @@ class MdnsService:
             return
         raise StackError(f"no unique mDNS name after {_NAME_RETRIES} attempts")
 
-    def _service_info(self, node: Node, addrs: tuple[Multiaddr, ...]) -> ServiceInfo:
+    def _service_info(self, node: NodeContext, addrs: tuple[Multiaddr, ...]) -> ServiceInfo:
         built = build_txt(addrs, node.peer_id)
         for addr in built.skipped:
             logger.warning("mDNS: not advertising %s (does not fit a TXT record)", addr)
@@ -411,7 +412,7 @@ class MdnsService:
         )
 
     # ------------------------------------------------------------------- discovery
-    async def _consume(self, node: Node, mailbox: Mailbox[_Item]) -> None:
+    async def _consume(self, node: NodeContext, mailbox: Mailbox[_Item]) -> None:
         async for item in mailbox.receive:
             now = trio.current_time()
             if not self._limiter.allow(now):
@@ -427,7 +428,7 @@ class MdnsService:
                 self._handle(node, item, now)
             self.stats.queue_dropped = mailbox.dropped
 
-    def _forget(self, node: Node, instance: str) -> None:
+    def _forget(self, node: NodeContext, instance: str) -> None:
         entry = self._table.withdraw(instance)
         if entry is None:
             return
@@ -437,7 +438,7 @@ class MdnsService:
                 node.peerstore.remove_addr(entry.peer_id, addr)
         logger.info("mDNS: %s (%s) left", entry.peer_id, instance)
 
-    def _handle(self, node: Node, item: _Txt, now: float) -> None:
+    def _handle(self, node: NodeContext, item: _Txt, now: float) -> None:
         self.stats.announcements += 1
         try:
             strings: list[bytes] = []
@@ -464,7 +465,7 @@ class MdnsService:
             logger.info("mDNS: %s: skipped a string: %s", ann.peer_id, why)
         self._accept(node, item, ann, now)
 
-    def _accept(self, node: Node, item: _Txt, ann: Announcement, now: float) -> None:
+    def _accept(self, node: NodeContext, item: _Txt, ann: Announcement, now: float) -> None:
         ttl = min(item.ttl, self.config.max_ttl)
         if ttl <= 0:
             self._forget(node, item.instance)
@@ -488,7 +489,7 @@ class MdnsService:
 
     # ---------------------------------------------------------------------- dialling
     def _maybe_dial(
-        self, node: Node, peer: PeerId, addrs: tuple[Multiaddr, ...], nursery: trio.Nursery
+        self, node: NodeContext, peer: PeerId, addrs: tuple[Multiaddr, ...], nursery: trio.Nursery
     ) -> None:
         if node.connection_to(peer) is not None or peer in self._dialing:
             return
@@ -498,7 +499,7 @@ class MdnsService:
         self._dialing.add(peer)
         nursery.start_soon(self._dial, node, peer, addrs)
 
-    async def _dial(self, node: Node, peer: PeerId, addrs: tuple[Multiaddr, ...]) -> None:
+    async def _dial(self, node: NodeContext, peer: PeerId, addrs: tuple[Multiaddr, ...]) -> None:
         loopback_first = all(is_loopback(a) for a in self.advertised) and bool(self.advertised)
         try:
             for addr in order_addrs(addrs, loopback_first=loopback_first):
@@ -551,4 +552,4 @@ def _printable(name: str) -> str:
 
 def mdns(config: MdnsConfig | None = None) -> MdnsService:
     """The mDNS discovery service factory (see :class:`MdnsConfig`)."""
-    return MdnsService(config or MdnsConfig())
+    return MdnsService(config_arg(config, MdnsConfig, "mdns(config)"))

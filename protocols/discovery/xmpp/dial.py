@@ -16,7 +16,7 @@ import trio
 
 from p2pstack.errors import DialError, StackError, TransportError
 from p2pstack.host.connection import Connection
-from p2pstack.host.node import Node
+from p2pstack.host.context import NodeContext
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.discovery.xmpp.directory import Contact, Directory, Snapshot, same_ip
@@ -118,7 +118,7 @@ async def wait_for_contact(directory: Directory, jid: Jid) -> Contact:
 
 
 async def dial_contact(
-    node: Node,
+    node: NodeContext,
     directory: Directory,
     jid: Jid | str,
     *,

@@ -3,7 +3,7 @@
 Usage::
 
     disco = xmpp_discovery(DiscoveryConfig(xmpp=XmppConfig(jid=..., password=...)), upnp=nat)
-    async with open_node(protocols=[ping(), identify(), nat, disco], gater=disco.gater) as node:
+    async with open_node(services=[nat, disco]) as node:  # the node adds disco.gater
         await node.listen("/ip4/0.0.0.0/tcp/4001")
         result = await disco.dial("bob@example.org/phone", wait=10)
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from p2pstack.arguments import has_methods, instance_arg
 from p2pstack.errors import InvalidConfigError, StackError
 from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
 from p2pstack.identity import Ed25519PublicKey
@@ -48,7 +49,7 @@ from p2pstack.protocols.discovery.xmpp.presence import (
 )
 
 if TYPE_CHECKING:
-    from p2pstack.host.node import Node
+    from p2pstack.host.context import NodeContext
     from p2pstack.protocols.nat import NatState, UpnpService
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp")
@@ -116,7 +117,9 @@ def choose_own_p2p(
 
 
 class XmppDiscovery:
-    """A node service; pass :attr:`gater` to ``open_node`` to authorise inbound connections."""
+    """A node service. It provides :attr:`gater` (a
+    :class:`~p2pstack.host.service.GaterProvider`): the node asks it after the user's gater, so
+    only authorised contacts get in."""
 
     def __init__(
         self,
@@ -132,7 +135,7 @@ class XmppDiscovery:
         self.gater = XmppGater(self.directory, config.gater, on_decision=on_decision)
         self.on_publish = on_publish
         self._client: XmppClient | None = None
-        self._node: Node | None = None
+        self._node: NodeContext | None = None
         self._published: tuple[P2PInfo | None, bytes] | None = None
 
     @property
@@ -142,13 +145,13 @@ class XmppDiscovery:
         return self._client
 
     @property
-    def node(self) -> Node:
+    def node(self) -> NodeContext:
         if self._node is None:
             raise StackError("the XMPP discovery service is not running")
         return self._node
 
     async def serve(
-        self, node: Node, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, node: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         if not isinstance(node.identity.public_key, Ed25519PublicKey):
             raise InvalidConfigError("XMPP presence discovery needs an Ed25519 node identity")
@@ -232,5 +235,9 @@ def _with_jid(config: XmppConfig, jid: str) -> XmppConfig:
 def xmpp_discovery(
     config: DiscoveryConfig, upnp: UpnpService | None = None, **kwargs: Any
 ) -> XmppDiscovery:
-    """The XMPP presence discovery service factory."""
+    """The XMPP presence discovery service factory (``upnp``: the UPnP service whose mapping
+    to publish; ``kwargs``: :class:`XmppDiscovery`'s callbacks)."""
+    instance_arg(config, DiscoveryConfig, "xmpp_discovery(config)")
+    if upnp is not None:
+        has_methods(upnp, ("add_callback",), "xmpp_discovery(upnp)", "a UpnpService")
     return XmppDiscovery(config, upnp, **kwargs)
