@@ -56,6 +56,8 @@ class CircuitStream(trio.abc.HalfCloseableStream):
         self.bytes_received = 0
         self.opened_at = trio.current_time()
         self._closed = trio.Event()
+        self._closed_here = False
+        self._failure: trio.BrokenResourceError | None = None
         self._sending = ConflictDetector("another task is sending on this circuit")
         self._receiving = ConflictDetector("another task is receiving on this circuit")
 
@@ -86,18 +88,33 @@ class CircuitStream(trio.abc.HalfCloseableStream):
         return None
 
     def _broken(self, exc: trio.BrokenResourceError) -> trio.BrokenResourceError:
-        """The error to raise for ``exc``: caused by LimitExceeded if the relay cut us."""
+        """The error to raise for ``exc``: caused by LimitExceeded if the relay cut us.
+
+        Remembered: once broken, every later call raises ``BrokenResourceError`` too (the
+        underlying stream may be closed by then, which would otherwise say "closed").
+        """
         self._closed.set()
         reached = self._limit_reached()
         if reached is None:
-            return exc
-        reached.__cause__ = exc
-        new = trio.BrokenResourceError(str(reached))
-        new.__cause__ = reached
-        return new
+            error = exc
+        else:
+            reached.__cause__ = exc
+            error = trio.BrokenResourceError(str(reached))
+            error.__cause__ = reached
+        if self._failure is None:
+            self._failure = error
+        return error
+
+    def _check_usable(self) -> None:
+        """Raise what the trio stream contract asks after our close or an earlier break."""
+        if self._closed_here:
+            raise trio.ClosedResourceError("this circuit was closed")
+        if self._failure is not None:
+            raise trio.BrokenResourceError("the circuit broke earlier") from self._failure
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         with self._sending:
+            self._check_usable()
             try:
                 await self.stream.send_all(data)
             except trio.BrokenResourceError as exc:
@@ -107,10 +124,12 @@ class CircuitStream(trio.abc.HalfCloseableStream):
 
     async def wait_send_all_might_not_block(self) -> None:
         with self._sending:
+            self._check_usable()
             await self.stream.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         with self._receiving:
+            self._check_usable()
             try:
                 data = bytes(await self.stream.receive_some(max_bytes))
             except trio.BrokenResourceError as exc:
@@ -121,9 +140,15 @@ class CircuitStream(trio.abc.HalfCloseableStream):
 
     async def send_eof(self) -> None:
         with self._sending:
-            await self.stream.send_eof()
+            self._check_usable()
+            try:
+                await self.stream.send_eof()
+            except trio.BrokenResourceError as exc:
+                error = self._broken(exc)
+                raise error from error.__cause__
 
     async def aclose(self) -> None:
+        self._closed_here = True
         self._closed.set()
         await self.stream.aclose()
 
