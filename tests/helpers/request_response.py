@@ -1,3 +1,5 @@
+"""Request-response test helpers: a node pair, echo and request-only services, events."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
@@ -7,7 +9,7 @@ from typing import Any
 import trio
 
 from p2pstack.host.events import Event
-from p2pstack.host.node import Node, NodeConfig, open_node
+from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.service import Service
 from p2pstack.protocols.request_response import (
     InboundFailure,
@@ -16,7 +18,7 @@ from p2pstack.protocols.request_response import (
     RequestResponse,
     request_response,
 )
-from p2pstack.transports.memory import MemoryNetwork, memory
+from tests.helpers.nodes import node_pair
 
 PROTOCOL = "/test/rr/1"
 
@@ -27,17 +29,10 @@ async def memory_pair(
     client_services: Sequence[Service],
     server_config: NodeConfig | None = None,
 ) -> AsyncIterator[tuple[Node, Node]]:
-    """A listening server node and a client node on a private in-memory network."""
-    network = MemoryNetwork()
-    async with (
-        open_node(
-            transports=[memory(network)],
-            listen=["/memory/0"],
-            protocols=list(server_services),
-            config=server_config,
-        ) as server,
-        open_node(transports=[memory(network)], protocols=list(client_services)) as client,
-    ):
+    """A listening server node and a client node (not yet connected): :func:`node_pair`."""
+    async with node_pair(
+        server_services, client_services, a_config=server_config, connect=False
+    ) as (server, client):
         yield server, client
 
 

@@ -17,7 +17,7 @@ from p2pstack.host.node import NodeConfig, open_node
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
-from p2pstack.transports.memory import MemoryNetwork, memory
+from tests.helpers.nodes import node_pair
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 
@@ -133,11 +133,7 @@ async def test_gater_hooks_refuse_by_peer_and_address() -> None:
 
 
 async def test_stream_counts_drop_when_handlers_finish() -> None:
-    network = MemoryNetwork()
-    async with (
-        open_node(transports=[memory(network)], listen=["/memory/0"], protocols=[ping()]) as server,
-        open_node(transports=[memory(network)], protocols=[ping()]) as client,
-    ):
+    async with node_pair([ping()], [ping()], connect=False) as (server, client):
 
         async def hold(stream: NetStream) -> None:
             await stream.receive_until_eof(16)

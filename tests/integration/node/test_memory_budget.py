@@ -5,21 +5,17 @@ from __future__ import annotations
 import pytest
 import trio
 
-from p2pstack.host.node import NodeConfig, open_node
+from p2pstack.host.node import NodeConfig
 from p2pstack.host.resources import KiB, MemoryLimits
 from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
-from p2pstack.transports.memory import MemoryNetwork, memory
 from tests.helpers import wait_until
+from tests.helpers.nodes import node_pair
 
 WINDOW = 256 * KiB
 
 
 async def test_windows_are_reserved_and_released_with_the_streams() -> None:
-    network = MemoryNetwork()
-    async with (
-        open_node(listen=["/memory/0"], transports=[memory(network)], protocols=[echo()]) as a,
-        open_node(transports=[memory(network)], protocols=[echo()]) as b,
-    ):
+    async with node_pair([echo()], [echo()], connect=False) as (a, b):
         overhead = a.config.memory.connection_overhead
         streams = [await b.new_stream(a.addrs[0], ECHO_PROTOCOL) for _ in range(8)]
         for stream in streams:
@@ -36,14 +32,8 @@ async def test_windows_are_reserved_and_released_with_the_streams() -> None:
 
 
 async def test_streams_beyond_the_connection_budget_are_refused() -> None:
-    network = MemoryNetwork()
     config = NodeConfig(memory=MemoryLimits(connection=4 * WINDOW))
-    async with (
-        open_node(
-            listen=["/memory/0"], transports=[memory(network)], protocols=[echo()], config=config
-        ) as a,
-        open_node(transports=[memory(network)], protocols=[echo()]) as b,
-    ):
+    async with node_pair([echo()], [echo()], a_config=config, connect=False) as (a, b):
         held = []
         for _ in range(3):  # the fourth window does not fit beside the connection overhead
             stream = await b.new_stream(a.addrs[0], ECHO_PROTOCOL)

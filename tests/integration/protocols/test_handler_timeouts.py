@@ -13,7 +13,7 @@ import trio.testing
 
 from p2pstack.errors import InvalidConfigError
 from p2pstack.host.netstream import NetStream
-from p2pstack.host.node import Node, open_node
+from p2pstack.host.node import Node
 from p2pstack.host.service import Service
 from p2pstack.muxers.yamux import StreamResetError
 from p2pstack.protocols.echo import ECHO_PROTOCOL, EchoConfig, echo
@@ -21,16 +21,12 @@ from p2pstack.protocols.identify import IDENTIFY_PROTOCOL, IdentifyConfig, ident
 from p2pstack.protocols.identify.service import IDENTIFY_PUSH_PROTOCOL
 from p2pstack.protocols.perf import PERF_PROTOCOL, PerfConfig, perf
 from p2pstack.protocols.ping import PING_PROTOCOL, PING_SIZE, PingConfig, ping
-from p2pstack.transports.memory import MemoryNetwork, memory
+from tests.helpers.nodes import node_pair
 
 
 @asynccontextmanager
 async def nodes(services: Sequence[Service]) -> AsyncIterator[tuple[Node, Node]]:
-    network = MemoryNetwork()
-    async with (
-        open_node(transports=[memory(network)], listen=["/memory/0"], protocols=services) as server,
-        open_node(transports=[memory(network)], protocols=[]) as client,
-    ):
+    async with node_pair(services, [], connect=False) as (server, client):
         yield server, client
 
 
