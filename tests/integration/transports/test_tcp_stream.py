@@ -1,4 +1,5 @@
-"""TcpStream: trio's stream checks, receive_into, atomic sends and cancel-safe receives."""
+"""TcpStream: receive_into, atomic sends and cancel-safe receives (trio's stream checks run
+over the TCP transport in tests/conformance/test_transport.py)."""
 
 from __future__ import annotations
 
@@ -20,28 +21,6 @@ async def tcp_stream_pair() -> tuple[TcpStream, TcpStream]:
     server = await listeners[0].accept()
     await listeners[0].aclose()
     return TcpStream.from_trio(client), TcpStream.from_trio(server)
-
-
-async def clogged_pair() -> tuple[TcpStream, TcpStream]:
-    """Both directions full: neither side reads until the checks do."""
-    left, right = await tcp_stream_pair()
-    for stream in (left, right):
-        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    for _ in range(3):  # the kernel keeps moving data on for a moment: fill until it stops
-        await trio.sleep(0.02)
-        for stream in (left, right):
-            while True:
-                try:
-                    stream.socket.send(bytes(65536))
-                except BlockingIOError:
-                    break
-    return left, right
-
-
-async def test_check_half_closeable_stream() -> None:
-    with trio.fail_after(60):
-        await trio.testing.check_half_closeable_stream(tcp_stream_pair, clogged_pair)
 
 
 async def test_capabilities_and_options() -> None:
