@@ -1,4 +1,8 @@
-"""NoiseStream and the /noise transport over trio streams (memory, lockstep and TCP)."""
+"""NoiseStream and the /noise transport over trio streams: what is particular to Noise.
+
+The security contract (both roles, pinning, trio's stream checks, tampering, large
+transfers) is checked by tests/conformance/test_security.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from p2pstack.errors import HandshakeError, PeerIdMismatch, UnexpectedEOF
+from p2pstack.errors import HandshakeError, UnexpectedEOF
 from p2pstack.identity import Identity, KeyType
 from p2pstack.security import NoiseConfig, SecureStream, SecurityTransport, noise
 from p2pstack.security.noise import NoiseDecryptError, NoiseHandshake, NoiseStream
@@ -58,10 +62,6 @@ async def memory_pair() -> tuple[NoiseStream, NoiseStream]:
     return await secure_pair(*trio.testing.memory_stream_pair())
 
 
-async def lockstep_pair() -> tuple[NoiseStream, NoiseStream]:
-    return await secure_pair(*trio.testing.lockstep_stream_pair())
-
-
 async def trio_socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     listener = listeners[0]
@@ -84,19 +84,6 @@ async def tcp_pair() -> tuple[NoiseStream, NoiseStream]:
 
 async def trio_tcp_pair() -> tuple[NoiseStream, NoiseStream]:
     return await secure_pair(*await trio_socket_pair())
-
-
-async def test_noise_stream_conforms_over_memory_streams() -> None:
-    await trio.testing.check_half_closeable_stream(memory_pair, lockstep_pair)
-
-
-async def test_noise_stream_conforms_over_tcp() -> None:
-    await trio.testing.check_half_closeable_stream(tcp_pair, None)
-
-
-async def test_noise_stream_conforms_over_trio_socket_streams() -> None:
-    """The generic path: a transport without receive_into or atomic sends."""
-    await trio.testing.check_half_closeable_stream(trio_tcp_pair, None)
 
 
 @pytest.mark.parametrize("make_pair", [tcp_pair, trio_tcp_pair, memory_pair])
@@ -175,23 +162,6 @@ async def test_reused_buffers_never_alter_data_already_handed_out() -> None:
     assert b"".join(kept) == b"".join(messages)
     await out.aclose()
     await inn.aclose()
-
-
-async def test_peer_id_mismatch_closes_the_stream() -> None:
-    left, right = trio.testing.memory_stream_pair()
-    t = noise()
-    wrong = Identity.generate().peer_id
-
-    async def inbound() -> None:
-        with pytest.raises(HandshakeError):
-            await t.secure_inbound(right, SERVER)
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(inbound)
-        with pytest.raises(PeerIdMismatch):
-            await t.secure_outbound(left, ident(), wrong)
-    with pytest.raises(trio.ClosedResourceError):
-        await left.send_all(b"x")
 
 
 async def test_handshake_timeout(autojump_clock: trio.testing.MockClock) -> None:
