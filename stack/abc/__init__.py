@@ -1,7 +1,7 @@
 """The interfaces every layer implements: transports, security, muxers, and the memory budget.
 
 Foundation: this package imports nothing from the host, the transports, the muxers or the
-protocols (checked by the import contract in tests/layers/).
+protocols (checked by the import contract in tests/architecture/).
 """
 
 from p2pstack.abc.budget import UNLIMITED, MemoryBudget, Unlimited

@@ -129,7 +129,9 @@ def _noise_msg1() -> bytes:
 
 def _identities() -> list[Identity]:
     """One identity per key type, all fixed (the RSA key is the spec's test vector)."""
-    rsa_hex = (Path(__file__).parents[1] / "identity" / "data" / "rsa_private.hex").read_text()
+    rsa_hex = (
+        Path(__file__).parents[1] / "unit" / "identity" / "data" / "rsa_private.hex"
+    ).read_text()
     return [
         ALICE,
         Identity.from_private_key(Secp256k1PrivateKey.from_raw(bytes(31) + b"\x01")),

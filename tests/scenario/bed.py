@@ -1,4 +1,4 @@
-"""Faults on top of the namespace LAN of :mod:`tests.discovery.netns`, and ``p2pstack`` in it.
+"""Faults on top of the namespace LAN of :mod:`tests.helpers.netns`, and ``p2pstack`` in it.
 
 The hosts are ``lan.hosts[i]`` (10.79.0.<i+1>) with ``eth0`` plugged into port ``v<i+1>`` of
 the bridge namespace; every fault acts on that port inside the bridge namespace, so the hosts'
@@ -26,7 +26,7 @@ from typing import Any
 
 import trio
 
-from tests.discovery.netns import REPO_ROOT, Host, Lan, NsProcess, run_in
+from tests.helpers.netns import REPO_ROOT, Host, Lan, NsProcess, run_in
 
 P2PSTACK = [sys.executable, "-m", "p2pstack.cli.main"]
 PORT = 4001

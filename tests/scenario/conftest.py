@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.discovery.netns import Lan, can_use_netns, lan
+from tests.helpers.netns import Lan, can_use_netns, lan
 
 
 @pytest.fixture

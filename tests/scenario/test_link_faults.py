@@ -11,7 +11,7 @@ import time
 import pytest
 import trio
 
-from tests.discovery.netns import Host, Lan, NsProcess
+from tests.helpers.netns import Host, Lan, NsProcess
 
 from .bed import (
     blackhole,

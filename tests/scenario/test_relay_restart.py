@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.discovery.netns import Host, Lan, NsProcess
+from tests.helpers.netns import Host, Lan, NsProcess
 
 from .bed import exited, kill, log_count, maddr, one_line_error, p2pstack, started
 
