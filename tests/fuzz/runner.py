@@ -27,7 +27,7 @@ from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 CORPUS: Final = ROOT / "tests" / "fuzz" / "corpus"
-INSTRUMENTED: Final = ["stack", "protocols", "muxers", "transports", "tests.fuzz"]
+INSTRUMENTED: Final = ["p2pstack", "tests.fuzz"]
 MAX_LEN: Final = 4096
 TIMEOUT: Final = 10
 """Seconds one input may take before libFuzzer calls it a hang."""
