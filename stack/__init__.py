@@ -18,24 +18,30 @@ from p2pstack.errors import (
     ProtocolError as ProtocolError,
     StackError as StackError,
 )
+from p2pstack.host.admission import AdmissionLimits as AdmissionLimits
 from p2pstack.host.config import NodeConfig as NodeConfig
 from p2pstack.host.connection import Connection as Connection
 from p2pstack.host.gater import Gater as Gater
+from p2pstack.host.limits import ConnectionLimits as ConnectionLimits, Watermarks as Watermarks
 from p2pstack.host.netstream import NetStream as NetStream
 from p2pstack.host.node import Node as Node
+from p2pstack.host.resources import MemoryLimits as MemoryLimits
 from p2pstack.identity import Identity as Identity, PeerId as PeerId
 from p2pstack.multiaddr import Multiaddr as Multiaddr
 from p2pstack.role import Role as Role
 
 __all__ = [
+    "AdmissionLimits",
     "Connection",
     "ConnectionDenied",
+    "ConnectionLimits",
     "DialError",
     "Gater",
     "HandshakeError",
     "Identity",
     "InvalidConfigError",
     "LimitExceeded",
+    "MemoryLimits",
     "Multiaddr",
     "NegotiationFailed",
     "NetStream",
@@ -46,5 +52,6 @@ __all__ = [
     "ProtocolError",
     "Role",
     "StackError",
+    "Watermarks",
     "open_node",
 ]
