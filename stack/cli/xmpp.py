@@ -140,7 +140,7 @@ def node_extras(args: argparse.Namespace, *, emit_events: bool = True) -> NodeEx
         kwargs: dict[str, Any] = {}
         if emit_events:
             kwargs = {"on_publish": _emit_publish, "on_decision": _emit_decision}
-        extras.discovery = xmpp_discovery(config, extras.upnp, **kwargs)
+        extras.discovery = xmpp_discovery(config, **kwargs)
         extras.services.append(extras.discovery)
     return extras
 

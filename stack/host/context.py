@@ -86,6 +86,11 @@ class NodeContext(Protocol):
         """Call ``callback(connection)`` synchronously for every new connection."""
         ...
 
+    @property
+    def services(self) -> Sequence[object]:
+        """The protocols and services started so far, in start order."""
+        ...
+
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: object) -> None:
         """Run ``fn(*args)`` as a background task of the node, inside a fault boundary."""
         ...

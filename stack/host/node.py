@@ -103,6 +103,7 @@ class Node:
         self.admission = Admission(config.admission, max_pending=config.limits.max_pending_inbound)
         """Pending inbound connections by IP and subnet (fair admission under floods)."""
         self._nursery = nursery
+        self._services: list[Service] = []
         self._handlers: dict[str, StreamHandler] = {}
         self._limited_ok: set[str] = set()
         self._listeners: list[TransportListener] = []
@@ -386,9 +387,16 @@ class Node:
             return {p: h for p, h in self._handlers.items() if p in self._limited_ok}
         return self._handlers
 
+    @property
+    def services(self) -> tuple[Service, ...]:
+        """The protocols and services started on this node, in start order (a service finds
+        the others it works with here, e.g. XMPP discovery the UPnP service)."""
+        return tuple(self._services)
+
     async def start_service(self, service: Service) -> None:
         """Start ``service`` in the node's nursery; returns once it started (raises what
         its start raised)."""
+        self._services.append(service)
         await self._nursery.start(self._serve_service, service)
 
     async def _serve_service(

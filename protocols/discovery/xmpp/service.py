@@ -2,8 +2,9 @@
 
 Usage::
 
-    disco = xmpp_discovery(DiscoveryConfig(xmpp=XmppConfig(jid=..., password=...)), upnp=nat)
-    async with open_node(services=[nat, disco]) as node:  # the node adds disco.gater
+    disco = xmpp_discovery(DiscoveryConfig(xmpp=XmppConfig(jid=..., password=...)))
+    async with open_node(services=[nat, disco]) as node:  # the node adds disco.gater;
+        ...  # disco publishes nat's mapping: it finds the UPnP service among the node's
         await node.listen("/ip4/0.0.0.0/tcp/4001")
         result = await disco.dial("bob@example.org/phone", wait=10)
 
@@ -47,10 +48,11 @@ from p2pstack.protocols.discovery.xmpp.presence import (
     canonical_ip,
     parse_presence,
 )
+from p2pstack.protocols.nat import UpnpService
 
 if TYPE_CHECKING:
     from p2pstack.host.context import NodeContext
-    from p2pstack.protocols.nat import NatState, UpnpService
+    from p2pstack.protocols.nat import NatState
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp")
 
@@ -163,6 +165,9 @@ class XmppDiscovery:
             xmpp = _with_jid(xmpp, f"{jid.bare}/{resource}")
         self._client = XmppClient(xmpp, self._on_event)
         self.directory.attach_peerstore(node.peerstore)
+        if self.upnp is None:
+            # Wired by the node: the UPnP service started before us on the same node, if any.
+            self.upnp = next((s for s in node.services if isinstance(s, UpnpService)), None)
         if self.upnp is not None:
             self.upnp.add_callback(lambda _: self.republish())
         with node.events.subscribe() as events:
@@ -235,8 +240,12 @@ def _with_jid(config: XmppConfig, jid: str) -> XmppConfig:
 def xmpp_discovery(
     config: DiscoveryConfig, upnp: UpnpService | None = None, **kwargs: Any
 ) -> XmppDiscovery:
-    """The XMPP presence discovery service factory (``upnp``: the UPnP service whose mapping
-    to publish; ``kwargs``: :class:`XmppDiscovery`'s callbacks)."""
+    """The XMPP presence discovery service factory.
+
+    ``upnp``: the UPnP service whose mapping to publish; by default the node's own UPnP service
+    (one in ``open_node(services=[...])``) is found when discovery starts, so it need not be
+    passed. ``kwargs``: :class:`XmppDiscovery`'s callbacks.
+    """
     instance_arg(config, DiscoveryConfig, "xmpp_discovery(config)")
     if upnp is not None:
         has_methods(upnp, ("add_callback",), "xmpp_discovery(upnp)", "a UpnpService")
