@@ -10,6 +10,7 @@ from typing import Final, final
 import trio
 
 from p2pstack.abc.security import SecurityTransport
+from p2pstack.arguments import config_arg
 from p2pstack.errors import HandshakeError, InvalidConfigError, UnexpectedEOF
 from p2pstack.identity.identity import Identity
 from p2pstack.identity.peer_id import PeerId
@@ -113,4 +114,4 @@ async def _drive(stream: trio.abc.Stream, handshake: NoiseHandshake) -> None:
 
 def noise(config: NoiseConfig | None = None) -> SecurityTransport:
     """The ``/noise`` security transport with ``config`` (defaults: 10 s handshake timeout)."""
-    return NoiseTransport(config or NoiseConfig())
+    return NoiseTransport(config_arg(config, NoiseConfig, "noise(config)"))

@@ -35,6 +35,7 @@ from p2pstack.protocols.relay import (
 )
 from p2pstack.protocols.request_response import JsonCodec, RequestResponseConfig, request_response
 from p2pstack.role import Role
+from p2pstack.security.noise import NoiseConfig, noise
 from p2pstack.transports.dns import DnsConfig, dns
 from p2pstack.transports.memory import MemoryNetwork, memory
 from p2pstack.transports.tcp import TcpConfig, tcp
@@ -79,6 +80,7 @@ _FACTORIES: list[tuple[Callable[[Any], object], object]] = [
     (circuit_relay, RelayClientConfig()),
     (tcp, TcpConfig()),
     (websocket, WebSocketConfig()),
+    (noise, NoiseConfig()),
 ]
 
 
