@@ -26,6 +26,7 @@ from p2pstack.multistream import (
     select_protocol,
     unwrap_negotiated,
 )
+from p2pstack.role import Role
 from p2pstack.security import SecureStream, SecurityTransport
 
 logger: Final = logging.getLogger("p2pstack.upgrader")
@@ -124,9 +125,8 @@ class Upgrader:
             # Without read-ahead bytes the muxer reads the secured stream itself (one layer
             # less per read); otherwise the wrapper serves those bytes first.
             muxer_transport = unwrap_negotiated(mux_stream)
-        session = mux_by_id[mux_id].new_session(
-            muxer_transport, is_initiator=initiator, memory=memory
-        )
+        role = Role.INITIATOR if initiator else Role.RESPONDER
+        session = mux_by_id[mux_id].new_session(muxer_transport, role=role, memory=memory)
         logger.debug(
             "upgraded %s connection with %s via %s+%s",
             "outbound" if initiator else "inbound",

@@ -27,7 +27,7 @@ async def _clog(s1: YamuxStream, s2: YamuxStream) -> None:
     """Use up both send windows (nobody reads yet) so send_all blocks either way."""
     await s1.send_all(bytes(256 * 1024))
     await s2.send_all(bytes(256 * 1024))
-    while s1.state.buffered < 256 * 1024 or s2.state.buffered < 256 * 1024:
+    while s1.record.buffered < 256 * 1024 or s2.record.buffered < 256 * 1024:
         await trio.testing.wait_all_tasks_blocked()
 
 
