@@ -8,8 +8,8 @@ does I/O and never blocks.
 
 Its parts: :class:`~.decoder.FrameDecoder` splits the input into frames and
 :mod:`.frames` encodes the output; every change of a stream's life is a lookup in the
-transition table of :mod:`.stream_state`, whose actions the core carries out
-(:meth:`YamuxCore._advance`); :class:`~.keepalive.Keepalive` owns pings and liveness.
+transition table of :mod:`.stream_state`, applied by the :class:`~.stream_table.StreamTable`
+that tracks the streams; :class:`~.keepalive.Keepalive` owns pings and liveness.
 
 Bounds: pings and their answers are *control* frames, kept apart (at most ``ping_backlog``
 unsent answers) and handed out ahead of queued stream frames (:meth:`~YamuxCore.take_control`);
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import OrderedDict
 
 from p2pstack.abc.budget import UNLIMITED, MemoryBudget
 from p2pstack.errors import LimitExceeded
@@ -32,7 +31,6 @@ from p2pstack.muxers.yamux.errors import (
     RemoteGoAway,
     SessionClosed,
     StreamIdError,
-    WindowExceededError,
     YamuxProtocolError,
 )
 from p2pstack.muxers.yamux.events import (
@@ -41,10 +39,7 @@ from p2pstack.muxers.yamux.events import (
     GoAwayReceived,
     InboundStreamOpened,
     PingAcknowledged,
-    StreamClosed,
-    StreamEndedByPeer,
     StreamEstablished,
-    StreamResetByPeer,
     WindowUpdated,
     YamuxEvent,
 )
@@ -63,16 +58,11 @@ from p2pstack.muxers.yamux.keepalive import Keepalive
 from p2pstack.muxers.yamux.stream_record import StreamRecord
 from p2pstack.muxers.yamux.stream_state import (
     RECEIVING_STATES,
-    TRANSITIONS,
     Action,
     StreamInput,
-    StreamState,
-    transition,
 )
+from p2pstack.muxers.yamux.stream_table import StreamTable
 from p2pstack.role import Role
-
-_CLOSING = StreamState.CLOSING
-_SEND_DATA, _RECV_DATA = StreamInput.SEND_DATA, StreamInput.RECV_DATA
 
 
 class YamuxCore:
@@ -107,11 +97,11 @@ class YamuxCore:
         initiator = role is Role.INITIATOR
         self._next_id = 1 if initiator else 2
         self._peer_parity = 0 if initiator else 1
-        self._streams: dict[int, StreamRecord] = {}
-        self._backlog: dict[int, StreamRecord] = {}  # inbound, not accepted (in order)
-        self._unacked: set[int] = set()  # outbound ids the peer has not answered
         self._out: list[bytes | memoryview] = []
         self._events: list[YamuxEvent] = []
+        self._streams = StreamTable(
+            cfg, self._memory, frames=self._out, events=self._events, logger=self._log
+        )
         self._decoder = FrameDecoder[StreamRecord](
             on_data=self._on_data,
             on_payload=self._on_payload,
@@ -121,15 +111,12 @@ class YamuxCore:
             on_go_away=self._on_go_away,
         )
         self._max_frame = cfg.max_frame_size
-        self._tuned_total = 0
         self.terminated: BaseException | None = None
         self.go_away_sent = False
         self.go_away_received: int | None = None
         self._keepalive = Keepalive(cfg, now, self._log)
         self.rtt: float | None = None
         self._now = now
-        # Streams we closed (FIN sent) that the peer has not finished: id -> (deadline, record)
-        self._closing: OrderedDict[int, tuple[float, StreamRecord]] = OrderedDict()
         self._armed = math.inf
         self.timer_dirty = False
         self.ping(now)
@@ -145,17 +132,17 @@ class YamuxCore:
     def num_open_streams(self) -> int:
         """Streams counted against ``max_streams``: all but those we closed that linger until
         the peer's FIN (see :meth:`close_stream`)."""
-        return len(self._streams) - len(self._closing)
+        return self._streams.num_open
 
     @property
     def outbound_backlog_full(self) -> bool:
         """True while ``accept_backlog`` of our streams wait for the peer's answer."""
-        return len(self._unacked) >= self.config.accept_backlog
+        return self._streams.num_unacked >= self.config.accept_backlog
 
     @property
     def pending_accepts(self) -> int:
         """Inbound streams waiting in the accept backlog."""
-        return len(self._backlog)
+        return self._streams.num_pending_accepts
 
     @property
     def dropped_pongs(self) -> int:
@@ -164,8 +151,8 @@ class YamuxCore:
 
     def next_events(self) -> list[YamuxEvent]:
         """Return and clear the events produced so far."""
-        events = self._events
-        self._events = []
+        events = self._events.copy()
+        self._events.clear()
         return events
 
     @property
@@ -181,8 +168,8 @@ class YamuxCore:
         payloads are views of the buffers given to :meth:`send_data`: serialize (e.g.
         ``b"".join``) them before those buffers may change.
         """
-        out = self._out
-        self._out = []
+        out = self._out.copy()
+        self._out.clear()
         if control and self._keepalive.has_control:
             out.insert(0, self._keepalive.take_control())
         return out
@@ -210,13 +197,11 @@ class YamuxCore:
         when = math.inf
         if self.terminated is None:
             when = self._keepalive.deadline()
-            if self._closing:
-                when = min(when, self._first_close_deadline())
+            close_deadline = self._streams.first_close_deadline()
+            if close_deadline is not None:
+                when = min(when, close_deadline)
         self._armed = when
         return None if when == math.inf else when
-
-    def _first_close_deadline(self) -> float:
-        return self._closing[next(iter(self._closing))][0]
 
     def _need_timer(self, when: float) -> None:
         if when < self._armed:
@@ -266,14 +251,7 @@ class YamuxCore:
         if error is not None:
             self._terminate(error)
             return
-        while self._closing and self._first_close_deadline() <= now:
-            stream = self._closing.popitem(last=False)[1][1]
-            self._log.debug(
-                "yamux: stream %d not finished by the peer %s s after our close; resetting it",
-                stream.stream_id,
-                self.config.stream_close_timeout,
-            )
-            self.reset_stream(stream)
+        self._streams.expire(now)
         if self._keepalive.due_ping(now):
             self.ping(now)
 
@@ -284,19 +262,7 @@ class YamuxCore:
         stream = self._frame_stream(sid, flags)
         if stream is None or not length:
             return None
-        if stream.state is _CLOSING and flags & RST:
-            return None  # the peer's reset at the frame's end ends the stream
-        actions = self._advance(stream, _RECV_DATA)
-        if actions:  # DROP_DATA, and the stream may have been reset
-            if actions & Action.QUEUE_RST:
-                self._log.debug("yamux: data on closed stream %d, resetting it", sid)
-            return None
-        if length > stream.recv_window:
-            raise WindowExceededError(
-                f"stream {sid}: {length} bytes exceed the receive window {stream.recv_window}"
-            )
-        stream.recv_window -= length
-        return stream
+        return self._streams.receive_data(stream, flags, length, self._now)
 
     def _on_payload(self, stream: StreamRecord, piece: memoryview | bytes) -> None:
         stream.append(piece)
@@ -306,15 +272,14 @@ class YamuxCore:
         if flags & (FIN | RST):
             stream = self._streams.get(sid)
             if stream is not None:
-                self._close_flags(stream, flags)
+                self._streams.receive_flags(stream, flags, self._now)
 
     def _frame_stream(self, sid: int, flags: int) -> StreamRecord | None:
         """Handle SYN/ACK of a stream frame; return the live stream (None = ignore it)."""
         if flags & SYN:
             return self._on_syn(sid)
-        if sid in self._unacked:
+        if self._streams.acknowledge(sid):
             # Any frame from the peer (ACK or not) establishes our outbound stream.
-            self._unacked.discard(sid)
             self._events.append(StreamEstablished(sid))
         return self._streams.get(sid)
 
@@ -323,26 +288,16 @@ class YamuxCore:
             raise StreamIdError(f"SYN with stream id {sid} of our own parity (or zero)")
         if sid in self._streams:
             raise StreamIdError(f"SYN for stream {sid}, which is already open")
-        cfg = self.config
         if self.go_away_sent:
             reason = "we sent GoAway"
         elif self.go_away_received is not None:
             reason = "the peer sent GoAway"
-        elif self.num_open_streams >= cfg.max_streams:
-            reason = f"the local max_streams limit ({cfg.max_streams}) is reached"
-        elif len(self._backlog) >= cfg.accept_backlog:
-            reason = f"the accept backlog ({cfg.accept_backlog}) is full"
         else:
-            try:
-                self._memory.reserve_memory(cfg.initial_window)
-            except LimitExceeded as exc:
-                reason = f"no memory for its window: {exc}"
-            else:
-                stream = StreamRecord(sid, now=self._now)
-                stream.reserved = cfg.initial_window
-                self._streams[sid] = self._backlog[sid] = stream
+            admitted = self._streams.admit(sid, self._now)
+            if isinstance(admitted, StreamRecord):
                 self._events.append(InboundStreamOpened(sid))
-                return stream
+                return admitted
+            reason = admitted
         self._log.debug("yamux: rejecting inbound stream %d: %s", sid, reason)
         self._out.append(window_update(sid, RST))
         return None
@@ -355,10 +310,7 @@ class YamuxCore:
             stream.send_window += length
             self._events.append(WindowUpdated(sid))
         if flags & (FIN | RST):
-            self._close_flags(stream, flags)
-
-    def _close_flags(self, stream: StreamRecord, flags: int) -> None:
-        self._advance(stream, StreamInput.RECV_RST if flags & RST else StreamInput.RECV_FIN)
+            self._streams.receive_flags(stream, flags, self._now)
 
     def _on_ping(self, flags: int, opaque: int) -> None:
         rtt = self._keepalive.on_ping(flags, opaque, self._now)
@@ -401,21 +353,18 @@ class YamuxCore:
         sid = self._next_id
         if sid > MAX_U32:
             raise LimitExceeded("yamux stream ids are exhausted", limit="yamux.stream_ids")
-        self._memory.reserve_memory(cfg.initial_window)
+        stream = self._streams.add(sid, self._now, inbound=False)
         self._next_id += 2
-        stream = StreamRecord(sid, now=self._now)
-        stream.reserved = cfg.initial_window
-        stream.recv_window = stream.recv_max = cfg.initial_window
-        self._streams[sid] = stream
-        self._unacked.add(sid)
         self._out.append(window_update(sid, SYN, cfg.initial_window - DEFAULT_WINDOW))
         return stream
 
     def accept_stream(self, now: float) -> StreamRecord | None:
         """Take the oldest inbound stream from the backlog and queue its ACK (None if empty)."""
-        if not self._backlog or self.terminated is not None:
+        if self.terminated is not None:
             return None
-        stream = self._backlog.pop(next(iter(self._backlog)))
+        stream = self._streams.pop_backlog()
+        if stream is None:
+            return None
         extra = self.config.initial_window - DEFAULT_WINDOW
         stream.recv_window += extra
         stream.recv_max += extra
@@ -430,8 +379,7 @@ class YamuxCore:
         Raises:
             YamuxProtocolError: (``remote=False``) the stream cannot send any more.
         """
-        if (stream.state, _SEND_DATA) not in TRANSITIONS:
-            transition(stream.stream_id, stream.state, _SEND_DATA)  # raises
+        self._streams.check_send(stream)
         if self.terminated is not None:
             raise YamuxProtocolError("the session is terminated", remote=False)
         n = min(len(data), stream.send_window)
@@ -451,19 +399,15 @@ class YamuxCore:
         """Take up to ``max_bytes`` buffered bytes and queue window credit when due."""
         data = stream.take(max_bytes)
         if data and stream.state in RECEIVING_STATES and self.terminated is None:
-            cfg = self.config
-            budget = cfg.connection_window_budget - self._tuned_total
-            before = stream.tuned
-            credit = stream.window_credit(now, self.rtt, cfg.max_window, budget, self._memory)
+            credit = self._streams.credit(stream, now, self.rtt)
             if credit:
-                self._tuned_total += stream.tuned - before
                 self._out.append(window_update(stream.stream_id, 0, credit))
         return data
 
     def send_eof(self, stream: StreamRecord) -> None:
         """Half-close: queue a zero-length WindowUpdate|FIN (once)."""
         if self.terminated is None:
-            self._advance(stream, StreamInput.SEND_FIN)
+            self._streams.advance(stream, StreamInput.SEND_FIN, self._now)
 
     def close_stream(self, stream: StreamRecord, now: float | None = None) -> None:
         """The application closed the stream: drop unread data, then FIN or RST.
@@ -481,16 +425,16 @@ class YamuxCore:
         if now is not None:
             self._now = now
         if stream.state in RECEIVING_STATES and (stream.buffered or stream.recv_window == 0):
-            self._advance(stream, StreamInput.SEND_RST)
-        else:
-            self._advance(stream, StreamInput.CLOSE)
+            self._streams.advance(stream, StreamInput.SEND_RST, self._now)
+        elif self._streams.advance(stream, StreamInput.CLOSE, self._now) & Action.LINGER:
+            self._need_timer(self._now + self.config.stream_close_timeout)
 
     def reset_stream(self, stream: StreamRecord) -> None:
         """Reset the stream: queue WindowUpdate|RST and forget it."""
         if self.terminated is not None:
             stream.discard()
             return
-        self._advance(stream, StreamInput.SEND_RST)
+        self._streams.advance(stream, StreamInput.SEND_RST, self._now)
 
     def ping(self, now: float) -> int:
         """Queue a ping; return its opaque value (answered by a PingAcknowledged event)."""
@@ -509,62 +453,13 @@ class YamuxCore:
         """Close the session locally: queue GoAway(code), then terminate."""
         self._terminate(SessionClosed("the session was closed locally"), go_away=code)
 
-    # ---- transitions ---------------------------------------------------------------------
-
-    def _advance(self, stream: StreamRecord, event: StreamInput) -> Action:
-        """Feed ``event`` to ``stream``'s state machine and carry out the actions."""
-        entry = TRANSITIONS.get((stream.state, event))
-        if entry is None:
-            entry = transition(stream.stream_id, stream.state, event)  # raises
-        stream.state, actions = entry
-        if not actions:
-            return actions
-        sid = stream.stream_id
-        if actions & Action.DISCARD:
-            stream.discard()
-        if actions & Action.QUEUE_FIN:
-            self._out.append(window_update(sid, FIN))
-        if actions & Action.QUEUE_RST:
-            self._out.append(window_update(sid, RST))
-        if actions & Action.EMIT_ENDED:
-            self._events.append(StreamEndedByPeer(sid))
-        if actions & Action.EMIT_RESET:
-            self._events.append(StreamResetByPeer(sid))
-        if actions & Action.LINGER:
-            self._linger(stream)
-        if actions & Action.FORGET:
-            self._forget(stream)
-        return actions
-
-    def _linger(self, stream: StreamRecord) -> None:
-        self._release(stream)
-        if len(self._closing) >= self.config.max_streams:
-            _, oldest = next(iter(self._closing.values()))
-            self.reset_stream(oldest)
-        deadline = self._now + self.config.stream_close_timeout
-        self._closing[stream.stream_id] = (deadline, stream)
-        self._need_timer(deadline)
-
-    def _forget(self, stream: StreamRecord) -> None:
-        sid = stream.stream_id
-        del self._streams[sid]
-        self._closing.pop(sid, None)
-        self._unacked.discard(sid)
-        self._backlog.pop(sid, None)
-        self._tuned_total -= stream.tuned
-        self._release(stream)
-        self._events.append(StreamClosed(sid))
+    # ---- helpers -----------------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self.terminated is not None:
             raise SessionClosed("the yamux session is closed") from self.terminated
         if self.go_away_sent or self.go_away_received is not None:
             raise SessionClosed("the yamux session is going away: no new streams")
-
-    def _release(self, stream: StreamRecord) -> None:
-        if stream.reserved:
-            self._memory.release_memory(stream.reserved)
-            stream.reserved = 0
 
     def _terminate(self, error: BaseException, *, go_away: int | None = None) -> None:
         if self.terminated is not None:
@@ -574,11 +469,6 @@ class YamuxCore:
             self._out.append(go_away_frame(go_away))
         self.terminated = error
         self._decoder.stop()
-        for stream in self._streams.values():
-            self._release(stream)
         self._streams.clear()
-        self._backlog.clear()
-        self._unacked.clear()
-        self._closing.clear()
         self._keepalive.clear()
         self._events.append(ConnectionTerminated(error))
