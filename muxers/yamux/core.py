@@ -100,7 +100,7 @@ class YamuxCore:
         self._out: list[bytes | memoryview] = []
         self._events: list[YamuxEvent] = []
         self._streams = StreamTable(
-            cfg, self._memory, frames=self._out, events=self._events, logger=self._log
+            cfg, self._memory, send=self._send_frame, emit=self._emit, logger=self._log
         )
         self._decoder = FrameDecoder[StreamRecord](
             on_data=self._on_data,
@@ -151,8 +151,8 @@ class YamuxCore:
 
     def next_events(self) -> list[YamuxEvent]:
         """Return and clear the events produced so far."""
-        events = self._events.copy()
-        self._events.clear()
+        events = self._events
+        self._events = []
         return events
 
     @property
@@ -168,8 +168,8 @@ class YamuxCore:
         payloads are views of the buffers given to :meth:`send_data`: serialize (e.g.
         ``b"".join``) them before those buffers may change.
         """
-        out = self._out.copy()
-        self._out.clear()
+        out = self._out
+        self._out = []
         if control and self._keepalive.has_control:
             out.insert(0, self._keepalive.take_control())
         return out
@@ -265,23 +265,24 @@ class YamuxCore:
         return self._streams.receive_data(stream, flags, length, self._now)
 
     def _on_payload(self, stream: StreamRecord, piece: memoryview | bytes) -> None:
-        stream.append(piece)
-        self._events.append(DataReceived(stream.stream_id, len(piece)))
+        size = len(piece)
+        stream.chunks.append(piece)
+        stream.buffered += size
+        self._events.append(DataReceived(stream.stream_id, size))
 
     def _on_data_end(self, sid: int, flags: int) -> None:
-        if flags & (FIN | RST):
-            stream = self._streams.get(sid)
-            if stream is not None:
-                self._streams.receive_flags(stream, flags, self._now)
+        stream = self._streams.get(sid)
+        if stream is not None:
+            self._streams.receive_flags(stream, flags, self._now)
 
     def _frame_stream(self, sid: int, flags: int) -> StreamRecord | None:
         """Handle SYN/ACK of a stream frame; return the live stream (None = ignore it)."""
         if flags & SYN:
             return self._on_syn(sid)
-        if self._streams.acknowledge(sid):
-            # Any frame from the peer (ACK or not) establishes our outbound stream.
+        stream, answered = self._streams.lookup(sid)
+        if answered:  # any frame from the peer (ACK or not) establishes our stream
             self._events.append(StreamEstablished(sid))
-        return self._streams.get(sid)
+        return stream
 
     def _on_syn(self, sid: int) -> StreamRecord | None:
         if sid == 0 or sid & 1 != self._peer_parity:
@@ -454,6 +455,12 @@ class YamuxCore:
         self._terminate(SessionClosed("the session was closed locally"), go_away=code)
 
     # ---- helpers -----------------------------------------------------------------------
+
+    def _send_frame(self, frame: bytes) -> None:
+        self._out.append(frame)
+
+    def _emit(self, event: YamuxEvent) -> None:
+        self._events.append(event)
 
     def _check_open(self) -> None:
         if self.terminated is not None:

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar, final
 
-from p2pstack.muxers.yamux.frames import DATA, HEADER_SIZE, PING, WINDOW_UPDATE, unpack_header
+from p2pstack.muxers.yamux.frames import (
+    DATA,
+    FIN,
+    HEADER_SIZE,
+    PING,
+    RST,
+    WINDOW_UPDATE,
+    unpack_header,
+)
 
 T = TypeVar("T")
 
@@ -19,6 +27,8 @@ T = TypeVar("T")
 #: frames cannot pin large receive buffers in memory (full 64 KiB frames in reads of up to
 #: 512 KiB, or a little more, are kept as views: no copy).
 PIN_RATIO = 32
+
+_END_FLAGS = FIN | RST
 
 
 @final
@@ -29,7 +39,8 @@ class FrameDecoder(Generic[T]):
         on_data: a Data header ``(stream_id, flags, length)``; returns the target its payload
             goes to, or None to drop the payload.
         on_payload: ``(target, piece)`` for each payload piece of a targeted Data frame.
-        on_data_end: ``(stream_id, flags)`` once the whole payload has passed.
+        on_data_end: ``(stream_id, flags)`` once the whole payload of a Data frame with FIN
+            or RST has passed.
         on_window_update: ``(stream_id, flags, delta)``.
         on_ping: ``(flags, opaque)``.
         on_go_away: ``(code)``.
@@ -130,5 +141,6 @@ class FrameDecoder(Generic[T]):
                 self._on_payload(target, piece)
         if not self._left:
             self._target = None
-            self._on_data_end(self._sid, self._flags)
+            if self._flags & _END_FLAGS:
+                self._on_data_end(self._sid, self._flags)
         return pos + take

@@ -5,14 +5,15 @@ It holds the tracked :class:`~.stream_record.StreamRecord` objects, the two back
 that linger after our close until the peer's FIN, and the memory reserved for their receive
 windows. :meth:`StreamTable.advance` feeds an input to a stream's transition table
 (:mod:`.stream_state`) and carries out the actions: frames and events go to the core's
-output lists. Sans-IO.
+output. Sans-IO.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import final
+from collections.abc import Callable
+from typing import Final, final
 
 from p2pstack.abc.budget import MemoryBudget
 from p2pstack.errors import LimitExceeded
@@ -34,6 +35,19 @@ from p2pstack.muxers.yamux.stream_state import (
     transition,
 )
 
+# Fast paths for the per-frame inputs, derived from the table: the states in which sending
+# data, or receiving it, changes nothing.
+_CAN_SEND: Final = frozenset(
+    state
+    for (state, event), (new, actions) in TRANSITIONS.items()
+    if event is StreamInput.SEND_DATA and new is state and not actions
+)
+_KEEPS_DATA: Final = frozenset(
+    state
+    for (state, event), (new, actions) in TRANSITIONS.items()
+    if event is StreamInput.RECV_DATA and new is state and not actions
+)
+
 
 @final
 class StreamTable:
@@ -42,7 +56,7 @@ class StreamTable:
     Args:
         config: ``max_streams``, ``stream_close_timeout`` and the window settings.
         memory: what receive windows are reserved from.
-        frames / events: the core's output lists (appended to, never replaced).
+        send / emit: queue a frame / report an event (the core's output).
 
     Attributes:
         tuned_total: auto-tuned window growth of the tracked streams (against
@@ -54,14 +68,14 @@ class StreamTable:
         config: YamuxConfig,
         memory: MemoryBudget,
         *,
-        frames: list[bytes | memoryview],
-        events: list[YamuxEvent],
+        send: Callable[[bytes], None],
+        emit: Callable[[YamuxEvent], None],
         logger: logging.Logger,
     ) -> None:
         self._config = config
         self._memory = memory
-        self._frames = frames
-        self._events = events
+        self._send = send
+        self._emit = emit
         self._log = logger
         self._streams: dict[int, StreamRecord] = {}
         self._backlog: dict[int, StreamRecord] = {}  # inbound, not accepted (in order)
@@ -128,12 +142,14 @@ class StreamTable:
         except LimitExceeded as exc:
             return f"no memory for its window: {exc}"
 
-    def acknowledge(self, stream_id: int) -> bool:
-        """A frame for ``stream_id`` came from the peer: True if that answered our SYN."""
-        if stream_id in self._unacked:
-            self._unacked.discard(stream_id)
-            return True
-        return False
+    def lookup(self, stream_id: int) -> tuple[StreamRecord | None, bool]:
+        """A frame (without SYN) for ``stream_id`` came from the peer: the tracked stream
+        (or None), and True if that frame answered our SYN."""
+        unacked = self._unacked
+        if unacked and stream_id in unacked:
+            unacked.discard(stream_id)
+            return self._streams.get(stream_id), True
+        return self._streams.get(stream_id), False
 
     def pop_backlog(self) -> StreamRecord | None:
         """The oldest inbound stream not accepted yet (removed from the backlog), or None."""
@@ -162,9 +178,13 @@ class StreamTable:
         Raises:
             WindowExceededError: ``length`` exceeds the stream's receive window.
         """
-        if stream.state is StreamState.CLOSING and flags & RST:
+        state = stream.state
+        if state in _KEEPS_DATA:
+            actions = Action.NONE
+        elif state is StreamState.CLOSING and flags & RST:
             return None  # the peer's reset at the frame's end ends the stream
-        actions = self.advance(stream, StreamInput.RECV_DATA, now)
+        else:
+            actions = self.advance(stream, StreamInput.RECV_DATA, now)
         if actions:  # DROP_DATA, and the stream may have been reset
             if actions & Action.QUEUE_RST:
                 self._log.debug("yamux: data on closed stream %d, resetting it", stream.stream_id)
@@ -188,8 +208,8 @@ class StreamTable:
         Raises:
             YamuxProtocolError: (``remote=False``) the stream's state forbids sending.
         """
-        if (stream.state, StreamInput.SEND_DATA) not in TRANSITIONS:
-            transition(stream.stream_id, stream.state, StreamInput.SEND_DATA)
+        if stream.state not in _CAN_SEND:
+            transition(stream.stream_id, stream.state, StreamInput.SEND_DATA)  # raises
 
     # ---- transitions ---------------------------------------------------------------------
 
@@ -209,13 +229,13 @@ class StreamTable:
         if actions & Action.DISCARD:
             stream.discard()
         if actions & Action.QUEUE_FIN:
-            self._frames.append(window_update(sid, FIN))
+            self._send(window_update(sid, FIN))
         if actions & Action.QUEUE_RST:
-            self._frames.append(window_update(sid, RST))
+            self._send(window_update(sid, RST))
         if actions & Action.EMIT_ENDED:
-            self._events.append(StreamEndedByPeer(sid))
+            self._emit(StreamEndedByPeer(sid))
         if actions & Action.EMIT_RESET:
-            self._events.append(StreamResetByPeer(sid))
+            self._emit(StreamResetByPeer(sid))
         if actions & Action.LINGER:
             self._linger(stream, now)
         if actions & Action.FORGET:
@@ -270,7 +290,7 @@ class StreamTable:
         self._backlog.pop(sid, None)
         self.tuned_total -= stream.tuned
         self._release(stream)
-        self._events.append(StreamClosed(sid))
+        self._emit(StreamClosed(sid))
 
     def _release(self, stream: StreamRecord) -> None:
         if stream.reserved:
