@@ -114,7 +114,8 @@ class YamuxCore:
         self.terminated: BaseException | None = None
         self.go_away_sent = False
         self.go_away_received: int | None = None
-        self._keepalive = Keepalive(cfg, now, self._log)
+        self.keepalive = self._keepalive = Keepalive(cfg, now, self._log)
+        """Pings and liveness deadlines (the write path reads ``has_control``)."""
         self.rtt: float | None = None
         self._now = now
         self._armed = math.inf

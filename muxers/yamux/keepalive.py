@@ -20,6 +20,7 @@ class Keepalive:
     """Pings, ping answers and the liveness deadlines, owned by the core.
 
     Attributes:
+        has_control: pings or ping answers wait for :meth:`take_control`.
         dropped_pongs: pings of the peer left unanswered because ``ping_backlog`` answers
             were already waiting to be written.
     """
@@ -35,6 +36,7 @@ class Keepalive:
         "_unsent",
         "_write_since",
         "dropped_pongs",
+        "has_control",
     )
 
     def __init__(self, config: YamuxConfig, now: float, logger: logging.Logger) -> None:
@@ -48,11 +50,7 @@ class Keepalive:
         self._last_ping_at = now
         self._last_received_at = now
         self._write_since: float | None = None
-
-    @property
-    def has_control(self) -> bool:
-        """True while pings or ping answers wait for :meth:`take_control`."""
-        return bool(self._pongs or self._unsent)
+        self.has_control = False
 
     def ping(self, now: float) -> int:
         """Queue a ping; return its opaque value."""
@@ -61,6 +59,7 @@ class Keepalive:
         self._pings[opaque] = now
         self._last_ping_at = now
         self._unsent.append(opaque)
+        self.has_control = True
         return opaque
 
     def received(self, now: float) -> None:
@@ -72,6 +71,7 @@ class Keepalive:
         if flags & SYN:
             if len(self._pongs) < self._config.ping_backlog:
                 self._pongs.append(opaque)
+                self.has_control = True
             else:
                 self.dropped_pongs += 1
                 if self.dropped_pongs & (self.dropped_pongs - 1) == 0:  # 1, 2, 4, 8...
@@ -99,6 +99,7 @@ class Keepalive:
         frames.extend(ping_frame(ACK, opaque) for opaque in self._pongs)
         self._unsent.clear()
         self._pongs.clear()
+        self.has_control = False
         return b"".join(frames)
 
     def write_started(self, now: float) -> float:
@@ -148,6 +149,7 @@ class Keepalive:
         self._pings.clear()
         self._unsent.clear()
         self._pongs.clear()
+        self.has_control = False
 
     def _ping_deadline(self) -> float:
         sent = min(self._pings.values())

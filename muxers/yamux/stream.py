@@ -11,6 +11,7 @@ from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_
 from p2pstack.abc.muxer import MuxedStream
 from p2pstack.muxers.yamux.errors import SessionClosed, StreamResetError
 from p2pstack.muxers.yamux.stream_record import StreamRecord
+from p2pstack.muxers.yamux.stream_state import FIN_SENT_STATES, RESET_STATES
 
 if TYPE_CHECKING:
     from p2pstack.muxers.yamux.session import YamuxSession
@@ -88,9 +89,10 @@ class YamuxStream(MuxedStream):
         return error
 
     def _check_send(self) -> None:
-        if self._closed or self.record.fin_sent:
+        state = self.record.state
+        if self._closed or state in FIN_SENT_STATES:
             raise trio.ClosedResourceError("this yamux stream is closed for sending")
-        if self.record.is_reset or self._core.terminated is not None:
+        if state in RESET_STATES or self._core.terminated is not None:
             raise self._broken()
 
     def _enter_send(self) -> None:
@@ -121,7 +123,7 @@ class YamuxStream(MuxedStream):
             while True:
                 if self._closed:
                     raise trio.ClosedResourceError("this yamux stream is closed")
-                if record.is_reset:
+                if record.state in RESET_STATES:
                     raise self._broken()
                 if record.buffered:
                     limit = (

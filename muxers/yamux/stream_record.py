@@ -16,6 +16,7 @@ from p2pstack.muxers.yamux.stream_state import (
     FIN_RECEIVED_STATES,
     FIN_SENT_STATES,
     FINAL_STATES,
+    RESET_STATES,
     StreamState,
 )
 
@@ -75,7 +76,7 @@ class StreamRecord:
     @property
     def is_reset(self) -> bool:
         """The stream was reset, by either side."""
-        return self.state is StreamState.RESET_LOCAL or self.state is StreamState.RESET_REMOTE
+        return self.state in RESET_STATES
 
     @property
     def reset_by_peer(self) -> bool:

@@ -85,6 +85,8 @@ _A = Action
 FINAL_STATES: Final = frozenset({_S.CLOSED, _S.RESET_LOCAL, _S.RESET_REMOTE})
 #: States in which the peer may still send data (window credit is due).
 RECEIVING_STATES: Final = frozenset({_S.OPEN, _S.HALF_CLOSED_LOCAL})
+#: States of a reset stream.
+RESET_STATES: Final = frozenset({_S.RESET_LOCAL, _S.RESET_REMOTE})
 #: States after our FIN (sending is over).
 FIN_SENT_STATES: Final = frozenset({_S.HALF_CLOSED_LOCAL, _S.CLOSING, _S.CLOSED})
 #: States after the peer's FIN (end of data for the reader).

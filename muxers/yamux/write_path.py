@@ -77,6 +77,7 @@ class WritePath:
         on_timer_change: Callable[[], None],
     ) -> None:
         self._core = core
+        self._keepalive = core.keepalive
         self._on_events = on_events
         self._on_timer_change = on_timer_change
         self._queue: list[bytes] = []
@@ -129,7 +130,12 @@ class WritePath:
             data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
             self._queue.append(data)
             self.out_bytes += len(data)
-        if (out or core.has_control) and not direct and not self._writing and self._writer_lot:
+        if (
+            (out or self._keepalive.has_control)
+            and not direct
+            and not self._writing
+            and self._writer_lot
+        ):
             self._writer_lot.unpark_all()
         if core.timer_dirty:
             self._on_timer_change()
@@ -141,7 +147,7 @@ class WritePath:
         Never interrupted by cancellation, so frames are never torn. Output queued meanwhile by
         other tasks is left to the writer task, which bounds the caller's work.
         """
-        if self._writing or not (self._queue or self._core.has_control) or self.failed:
+        if self._writing or not (self._queue or self._keepalive.has_control) or self.failed:
             return False
         self._writing = True
         try:
@@ -152,7 +158,7 @@ class WritePath:
                     await self._write_queued(once=True)
         finally:
             self._writing = False
-        if (self._queue or self._core.has_control) and self._writer_lot:
+        if (self._queue or self._keepalive.has_control) and self._writer_lot:
             self._writer_lot.unpark_all()
         return True
 
@@ -196,7 +202,7 @@ class WritePath:
     async def run(self) -> None:
         """The writer task: send output queued by tasks that do not write themselves."""
         while True:
-            while not (self._queue or self._core.has_control) or self._writing:
+            while not (self._queue or self._keepalive.has_control) or self._writing:
                 await self._writer_lot.park()
             self._writing = True
             try:
@@ -213,14 +219,14 @@ class WritePath:
         write = self._write
         try:
             while True:
-                if core.has_control:
+                if self._keepalive.has_control:
                     await write(core.take_control(trio.current_time()))
                 if not self._queue:
                     break
                 batch = self._queue
                 self._queue = []
                 for data in write_pieces(batch):
-                    if core.has_control:
+                    if self._keepalive.has_control:
                         await write(core.take_control(trio.current_time()))
                     await write(data)
                     self.out_bytes -= len(data)
