@@ -98,11 +98,6 @@ class StreamRecord:
         """The stream's life is over: the core no longer tracks it."""
         return self.state in FINAL_STATES
 
-    def append(self, piece: memoryview | bytes) -> None:
-        """Buffer received payload bytes."""
-        self.chunks.append(piece)
-        self.buffered += len(piece)
-
     def take(self, max_bytes: int) -> bytes:
         """Remove and return up to ``max_bytes`` buffered bytes (``b""`` if none).
 
