@@ -23,7 +23,6 @@ import logging
 import math
 
 from p2pstack.abc.budget import UNLIMITED, MemoryBudget
-from p2pstack.errors import LimitExceeded
 from p2pstack.muxers.yamux.config import YamuxConfig
 from p2pstack.muxers.yamux.decoder import FrameDecoder
 from p2pstack.muxers.yamux.errors import (
@@ -47,7 +46,6 @@ from p2pstack.muxers.yamux.frames import (
     ACK,
     DEFAULT_WINDOW,
     FIN,
-    MAX_U32,
     RST,
     SYN,
     data_header,
@@ -340,24 +338,10 @@ class YamuxCore:
                 or the memory budget refused the stream's initial window.
         """
         self._check_open()
-        cfg = self.config
-        if self.num_open_streams >= cfg.max_streams:
-            raise LimitExceeded(
-                f"cannot open a stream: the local yamux max_streams limit "
-                f"({cfg.max_streams}) is reached",
-                limit="yamux.max_streams",
-            )
-        if self.outbound_backlog_full:
-            raise LimitExceeded(
-                f"{cfg.accept_backlog} opened streams are waiting for the peer's answer",
-                limit="yamux.accept_backlog",
-            )
         sid = self._next_id
-        if sid > MAX_U32:
-            raise LimitExceeded("yamux stream ids are exhausted", limit="yamux.stream_ids")
-        stream = self._streams.add(sid, self._now, inbound=False)
+        stream = self._streams.open(sid, self._now)
         self._next_id += 2
-        self._out.append(window_update(sid, SYN, cfg.initial_window - DEFAULT_WINDOW))
+        self._out.append(window_update(sid, SYN, self.config.initial_window - DEFAULT_WINDOW))
         return stream
 
     def accept_stream(self, now: float) -> StreamRecord | None:

@@ -25,7 +25,7 @@ from p2pstack.muxers.yamux.events import (
     StreamResetByPeer,
     YamuxEvent,
 )
-from p2pstack.muxers.yamux.frames import FIN, RST, window_update
+from p2pstack.muxers.yamux.frames import FIN, MAX_U32, RST, window_update
 from p2pstack.muxers.yamux.stream_record import StreamRecord
 from p2pstack.muxers.yamux.stream_state import (
     TRANSITIONS,
@@ -111,7 +111,7 @@ class StreamTable:
 
     # ---- adding and accepting ------------------------------------------------------------
 
-    def add(self, stream_id: int, now: float, *, inbound: bool) -> StreamRecord:
+    def _add(self, stream_id: int, now: float, *, inbound: bool) -> StreamRecord:
         """Track a new stream, reserving its initial window from the memory budget.
 
         Raises:
@@ -129,6 +129,29 @@ class StreamTable:
             self._unacked.add(stream_id)
         return stream
 
+    def open(self, stream_id: int, now: float) -> StreamRecord:
+        """Track our new stream ``stream_id``.
+
+        Raises:
+            LimitExceeded: ``max_streams``, a full outbound backlog, no ids left, or the
+                memory budget refused the window.
+        """
+        cfg = self._config
+        if self.num_open >= cfg.max_streams:
+            raise LimitExceeded(
+                f"cannot open a stream: the local yamux max_streams limit "
+                f"({cfg.max_streams}) is reached",
+                limit="yamux.max_streams",
+            )
+        if len(self._unacked) >= cfg.accept_backlog:
+            raise LimitExceeded(
+                f"{cfg.accept_backlog} opened streams are waiting for the peer's answer",
+                limit="yamux.accept_backlog",
+            )
+        if stream_id > MAX_U32:
+            raise LimitExceeded("yamux stream ids are exhausted", limit="yamux.stream_ids")
+        return self._add(stream_id, now, inbound=False)
+
     def admit(self, stream_id: int, now: float) -> StreamRecord | str:
         """Track the peer's new stream ``stream_id`` if the limits allow; else return why
         not (the caller resets it)."""
@@ -138,7 +161,7 @@ class StreamTable:
         if len(self._backlog) >= cfg.accept_backlog:
             return f"the accept backlog ({cfg.accept_backlog}) is full"
         try:
-            return self.add(stream_id, now, inbound=True)
+            return self._add(stream_id, now, inbound=True)
         except LimitExceeded as exc:
             return f"no memory for its window: {exc}"
 
