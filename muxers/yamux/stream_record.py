@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from p2pstack.abc.budget import MemoryBudget
 from p2pstack.errors import LimitExceeded
-from p2pstack.host.resources import MemoryBudget
 from p2pstack.muxers.yamux.frames import DEFAULT_WINDOW
 from p2pstack.muxers.yamux.stream_state import (
     FIN_RECEIVED_STATES,
