@@ -17,35 +17,30 @@ send come from a second wsproto ``Connection`` with its own close state, because
 single connection refuses to send data once the peer's Close is in, which a half-closed
 stream must still do.
 
-A server stream performs the HTTP upgrade lazily, on its first operation (as
-``trio.SSLStream`` does its handshake), so a listener never waits on a slow client; call
-:meth:`WebSocketStream.do_handshake` to run it explicitly.
+A server stream performs the HTTP upgrade (:mod:`.ws_handshake`) lazily, on its first
+operation (as ``trio.SSLStream`` does its handshake), so a listener never waits on a slow
+client; call :meth:`WebSocketStream.do_handshake` to run it explicitly.
 """
 
 from __future__ import annotations
 
 import logging
 import operator
-import re
 from typing import Final, cast
 
 import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
-    AcceptConnection,
     BytesMessage,
     CloseConnection,
     Ping,
     Pong,
-    RejectConnection,
-    Request,
     TextMessage,
 )
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from p2pstack.conflict import ConflictDetector
-from p2pstack.errors import ProtocolError
+from p2pstack.transports.ws_handshake import ServerHandshake, client_handshake
 from p2pstack.transports.ws_protocol import (
     CLOSE_NORMAL,
     CLOSE_TOO_BIG,
@@ -53,7 +48,6 @@ from p2pstack.transports.ws_protocol import (
     EOF_CLOSE_CODES,
     WebSocketClosed,
     WebSocketError,
-    WebSocketHandshakeError,
 )
 
 logger: Final = logging.getLogger("p2pstack.websocket")
@@ -65,34 +59,6 @@ DEFAULT_SEND_FRAME_SIZE: Final = 128 * 1024
 DEFAULT_MAX_FRAME_SIZE: Final = 256 * 1024 * 1024
 
 BytesLike = bytes | bytearray | memoryview
-
-_END_OF_HEAD: Final = re.compile(rb"\n\r?\n")  # the blank line ending an HTTP head (as h11)
-_BAD_REQUEST: Final = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
-
-class _HeadTooLarge(WebSocketHandshakeError):
-    pass
-
-
-async def _read_head(stream: trio.abc.Stream, read_size: int, max_size: int) -> tuple[bytes, bytes]:
-    """Read one HTTP head (through its blank line); return it and the bytes after it.
-
-    Raises:
-        WebSocketHandshakeError: the peer closed first, or the head exceeds ``max_size``.
-    """
-    buffer = bytearray()
-    while True:
-        data = await stream.receive_some(read_size)
-        if not data:
-            raise WebSocketHandshakeError("connection closed during the WebSocket handshake")
-        start = max(0, len(buffer) - 2)
-        buffer += data
-        match = _END_OF_HEAD.search(buffer, start)
-        if match is not None and match.end() <= max_size:
-            end = match.end()
-            return bytes(buffer[:end]), bytes(buffer[end:])
-        if len(buffer) > max_size:
-            raise _HeadTooLarge(f"HTTP head larger than {max_size} bytes")
 
 
 class WebSocketStream(trio.abc.HalfCloseableStream):
@@ -118,24 +84,27 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
     ) -> None:
         self.transport_stream = transport_stream
         self._out: Connection | None = None  # serialises what we send; None until upgraded
+        self._handshake: ServerHandshake | None = None
         if connection is None:
-            self._ws = WSConnection(ConnectionType.SERVER)
-            self._handshake_pending = True
+            self._handshake = ServerHandshake(
+                transport_stream,
+                timeout=handshake_timeout,
+                close_timeout=close_timeout,
+                read_size=read_size,
+                max_size=max_handshake_size,
+            )
+            self._ws = self._handshake.ws
         else:
             if connection.state is not ConnectionState.OPEN:
                 raise ValueError("the WSConnection has not completed its handshake")
             self._ws = connection
-            self._handshake_pending = False
             self._out = Connection(
                 ConnectionType.CLIENT if connection.client else ConnectionType.SERVER
             )
-        self._handshake_lock = trio.Lock()
-        self._handshake_timeout = handshake_timeout
         self._close_timeout = close_timeout
         self._read_size = read_size
         self._send_frame_size = send_frame_size
         self._max_frame_size = max_frame_size
-        self._max_handshake_size = max_handshake_size
         self._frame_bytes = 0  # payload bytes received so far of the current data frame
         self._ready: list[bytes | bytearray] = []
         self._control_out = bytearray()
@@ -144,7 +113,6 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         self._write_lock = trio.Lock()  # the receiver sends Pongs too
         self._recv_error: BaseException | None = None  # the receive side is broken
         self._send_error: BaseException | None = None  # the send side is broken
-        self._handshake_error: BaseException | None = None
         self._send_conflict = ConflictDetector("another task is sending on this WebSocket")
         self._receive_conflict = ConflictDetector("another task is receiving on this WebSocket")
         self.close_code: int | None = None
@@ -170,82 +138,14 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         await trio.lowlevel.checkpoint()
 
     async def _ensure_handshake(self) -> None:
-        if not self._handshake_pending:
+        handshake = self._handshake
+        if handshake is None or not handshake.pending:
             return
-        async with self._handshake_lock:
-            if self._handshake_error is not None:
-                raise trio.BrokenResourceError(
-                    f"WebSocket handshake failed: {self._handshake_error}"
-                ) from self._handshake_error
-            if not self._handshake_pending:
-                return
-            trailing = b""
-            try:
-                with trio.fail_after(self._handshake_timeout):
-                    trailing = await self._serve_handshake()
-            except trio.ClosedResourceError:
-                if self._closed:
-                    raise
-                self._handshake_error = WebSocketHandshakeError("transport closed")
-            except trio.TooSlowError:
-                self._handshake_error = WebSocketHandshakeError(
-                    f"timed out after {self._handshake_timeout:g} s"
-                )
-            except (trio.BrokenResourceError, ProtocolError) as exc:
-                self._handshake_error = exc
-            except BaseException as exc:  # cancelled halfway: the state is unknown
-                self._handshake_error = exc
-                raise
-            if self._handshake_error is not None:
-                raise trio.BrokenResourceError(
-                    f"WebSocket handshake failed: {self._handshake_error}"
-                ) from self._handshake_error
-            self._handshake_pending = False
+        done = await handshake.complete(lambda: self._closed)
+        if done is not None:
+            self._out, trailing = done
             if trailing:
                 self._ingest(trailing)
-
-    async def _serve_handshake(self) -> bytes:
-        """Read the upgrade request, answer 101 (or an HTTP error), return bytes after it."""
-        ws = self._ws
-        try:
-            head, trailing = await _read_head(
-                self.transport_stream, self._read_size, self._max_handshake_size
-            )
-        except _HeadTooLarge as exc:
-            raise await self._refuse(RejectConnection(status_code=431), str(exc)) from None
-        request: Request | None = None
-        try:
-            # Only the head goes in: wsproto's server would drop bytes that follow it.
-            ws.receive_data(head)
-            for event in ws.events():
-                if isinstance(event, Request):
-                    request = event
-        except RemoteProtocolError as exc:
-            hint = exc.event_hint
-            reject = hint if isinstance(hint, RejectConnection) else RejectConnection()
-            raise await self._refuse(reject, f"bad upgrade request: {exc}") from exc
-        except ValueError as exc:  # a header wsproto cannot decode (UnicodeError)
-            raise await self._refuse(RejectConnection(), f"bad upgrade request: {exc}") from exc
-        if request is None:
-            raise await self._refuse(RejectConnection(), "incomplete upgrade request")
-        # No subprotocol and no extension: a libp2p byte stream needs neither.
-        await self.transport_stream.send_all(ws.send(AcceptConnection()))
-        self._out = Connection(ConnectionType.SERVER)
-        return trailing
-
-    async def _refuse(self, reject: RejectConnection, message: str) -> WebSocketHandshakeError:
-        """Send an HTTP error for a failed upgrade; return the error to raise."""
-        headers = [*reject.headers, (b"Connection", b"close")]
-        try:
-            response = self._ws.send(
-                RejectConnection(status_code=reject.status_code, headers=headers)
-            )
-        except LocalProtocolError:
-            response = _BAD_REQUEST
-        with trio.move_on_after(self._close_timeout):
-            await self.transport_stream.send_all(response)
-        logger.debug("refused a WebSocket upgrade: %s", message)
-        return WebSocketHandshakeError(message, response=response)
 
     # ----------------------------------------------------------------- receiving
     def _ingest(self, data: bytes | bytearray) -> None:
@@ -525,31 +425,19 @@ async def open_client_stream(
         WebSocketHandshakeError: the server refused or answered badly.
         trio.BrokenResourceError: the transport failed.
     """
-    ws = WSConnection(ConnectionType.CLIENT)
-    try:
-        request = ws.send(Request(host=host, target=path))
-    except ValueError as exc:  # a host IDNA cannot encode
-        raise WebSocketHandshakeError(f"bad Host {host!r}: {exc}", remote=False) from exc
-    await transport_stream.send_all(request)
-    head, trailing = await _read_head(transport_stream, read_size, max_handshake_size)
-    try:
-        ws.receive_data(head)
-        events = list(ws.events())
-    except (RemoteProtocolError, ValueError) as exc:
-        raise WebSocketHandshakeError(f"bad upgrade response: {exc}") from exc
-    for event in events:
-        if isinstance(event, AcceptConnection):
-            return WebSocketStream(
-                transport_stream,
-                connection=ws,
-                initial=trailing,
-                close_timeout=close_timeout,
-                read_size=read_size,
-                send_frame_size=send_frame_size,
-                max_frame_size=max_frame_size,
-            )
-        if isinstance(event, RejectConnection):
-            raise WebSocketHandshakeError(
-                f"server refused the WebSocket upgrade: HTTP {event.status_code}"
-            )
-    raise WebSocketHandshakeError("no answer to the WebSocket upgrade in the HTTP response")
+    ws, trailing = await client_handshake(
+        transport_stream,
+        host=host,
+        path=path,
+        read_size=read_size,
+        max_handshake_size=max_handshake_size,
+    )
+    return WebSocketStream(
+        transport_stream,
+        connection=ws,
+        initial=trailing,
+        close_timeout=close_timeout,
+        read_size=read_size,
+        send_frame_size=send_frame_size,
+        max_frame_size=max_frame_size,
+    )

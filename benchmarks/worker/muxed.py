@@ -12,6 +12,7 @@ import trio.testing
 from p2pstack.benchmarks.worker.common import Control, Params, emit, send_one, shares, sink_one
 from p2pstack.benchmarks.worker.raw import listen_tcp
 from p2pstack.muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
+from p2pstack.role import Role
 
 
 def _config(params: Params) -> YamuxConfig:
@@ -60,7 +61,7 @@ async def yamux_sink(params: Params, control: Control) -> None:
     config = _config(params)
 
     async def handle(stream: trio.SocketStream) -> None:
-        await _serve_session(YamuxSession(stream, is_initiator=False, config=config))
+        await _serve_session(YamuxSession(stream, role=Role.RESPONDER, config=config))
 
     await listen_tcp(handle)
 
@@ -68,7 +69,7 @@ async def yamux_sink(params: Params, control: Control) -> None:
 async def yamux_send(params: Params, control: Control) -> None:
     """Dial ``port`` and run the sink protocol over ``streams`` concurrent yamux streams."""
     tcp = await trio.open_tcp_stream("127.0.0.1", params["port"])
-    session = YamuxSession(tcp, is_initiator=True, config=_config(params))
+    session = YamuxSession(tcp, role=Role.INITIATOR, config=_config(params))
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
         samples = await _send_rounds(session, params)
@@ -80,8 +81,8 @@ async def yamux_memory(params: Params, control: Control) -> None:
     """Both yamux ends in this process over ``trio.testing.memory_stream_pair``."""
     left, right = trio.testing.memory_stream_pair()
     config = _config(params)
-    client = YamuxSession(left, is_initiator=True, config=config)
-    server = YamuxSession(right, is_initiator=False, config=config)
+    client = YamuxSession(left, role=Role.INITIATOR, config=config)
+    server = YamuxSession(right, role=Role.RESPONDER, config=config)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_serve_session, server)
         await nursery.start(client.run)

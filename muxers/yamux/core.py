@@ -6,75 +6,61 @@ enters as ``now`` arguments; :meth:`~YamuxCore.get_timer` and :meth:`~YamuxCore.
 drive keepalive pings, ping and write timeouts and the release of closed streams. It never
 does I/O and never blocks.
 
+Its parts: :class:`~.decoder.YamuxFrameDecoder` splits the input into frames and
+:mod:`.frames` encodes the output; every change of a stream's life is a lookup in the
+transition table of :mod:`.stream_state`, applied by the :class:`~.stream_table.StreamTable`
+that tracks the streams; :class:`~.keepalive.Keepalive` owns pings and liveness.
+
 Bounds: pings and their answers are *control* frames, kept apart (at most ``ping_backlog``
 unsent answers) and handed out ahead of queued stream frames (:meth:`~YamuxCore.take_control`);
 every byte of receive window granted to the peer is reserved from a
-:class:`~p2pstack.host.resources.MemoryBudget` and released when the stream is forgotten.
+:class:`~p2pstack.abc.budget.MemoryBudget` and released when the stream is forgotten.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import OrderedDict, deque
 
 from p2pstack.abc.budget import UNLIMITED, MemoryBudget
-from p2pstack.errors import LimitExceeded
 from p2pstack.muxers.yamux.config import YamuxConfig
+from p2pstack.muxers.yamux.decoder import YamuxFrameDecoder
 from p2pstack.muxers.yamux.errors import (
     ConnectionLost,
-    KeepAliveTimeout,
     RemoteGoAway,
     SessionClosed,
     StreamIdError,
-    WindowExceededError,
-    WriteTimeout,
     YamuxProtocolError,
 )
 from p2pstack.muxers.yamux.events import (
     ConnectionTerminated,
     DataReceived,
-    Event,
     GoAwayReceived,
+    InboundStreamOpened,
     PingAcknowledged,
-    StreamClosed,
-    StreamEnded,
     StreamEstablished,
-    StreamOpened,
-    StreamReset,
     WindowUpdated,
+    YamuxEvent,
 )
 from p2pstack.muxers.yamux.frames import (
+    ACK,
     DEFAULT_WINDOW,
-    HEADER,
-    HEADER_SIZE,
-    MAX_U32,
-    check_version_and_type,
+    FIN,
+    RST,
+    SYN,
+    data_header,
+    go_away_frame,
+    window_update,
 )
-from p2pstack.muxers.yamux.stream_state import StreamState
-
-_DATA, _WINDOW_UPDATE, _PING, _GO_AWAY = 0, 1, 2, 3
-_SYN, _ACK, _FIN, _RST = 0x1, 0x2, 0x4, 0x8
-
-__all__ = [
-    "ConnectionTerminated",
-    "DataReceived",
-    "Event",
-    "GoAwayReceived",
-    "PingAcknowledged",
-    "StreamClosed",
-    "StreamEnded",
-    "StreamEstablished",
-    "StreamOpened",
-    "StreamReset",
-    "WindowUpdated",
-    "YamuxCore",
-]
-
-#: A received payload slice smaller than 1/_PIN_RATIO of the chunk it came in is copied, so
-#: small frames cannot pin large receive buffers in memory (full 64 KiB frames in the
-#: session's reads of up to 512 KiB, or a little more, are kept as views: no copy).
-_PIN_RATIO = 32
+from p2pstack.muxers.yamux.keepalive import Keepalive
+from p2pstack.muxers.yamux.stream_record import StreamRecord
+from p2pstack.muxers.yamux.stream_state import (
+    RECEIVING_STATES,
+    Action,
+    StreamInput,
+)
+from p2pstack.muxers.yamux.stream_table import StreamTable
+from p2pstack.role import Role
 
 
 class YamuxCore:
@@ -82,14 +68,13 @@ class YamuxCore:
 
     Args:
         config: the settings (defaults when None).
-        is_initiator: True for the connection dialer (odd stream ids), False otherwise.
+        role: ``Role.INITIATOR`` for the connection dialer (odd stream ids).
         now: the current time, used for the RTT ping sent at start.
         memory: the budget every byte of receive window granted to the peer is reserved
             from (the initial window of each stream, and each auto-tuned growth).
 
     Attributes:
-        dropped_pongs: pings of the peer left unanswered because ``ping_backlog`` answers
-            were already waiting to be written.
+        rtt: the last measured round-trip time in seconds (None before the first answer).
         timer_dirty: set when a deadline earlier than the last :meth:`get_timer` result
             appeared; the driver clears it and calls :meth:`get_timer` again.
     """
@@ -98,44 +83,39 @@ class YamuxCore:
         self,
         config: YamuxConfig | None = None,
         *,
-        is_initiator: bool,
+        role: Role,
         now: float = 0.0,
         logger: logging.Logger | None = None,
         memory: MemoryBudget | None = None,
     ) -> None:
         self.config = cfg = config or YamuxConfig()
-        self.is_initiator = is_initiator
+        self.role = role
         self._memory: MemoryBudget = UNLIMITED if memory is None else memory
         self._log = logger or logging.getLogger("p2pstack.yamux")
-        self._next_id = 1 if is_initiator else 2
-        self._peer_parity = 0 if is_initiator else 1
-        self._streams: dict[int, StreamState] = {}
-        self._backlog: deque[StreamState] = deque()
-        self._outbound_pending = 0
+        initiator = role is Role.INITIATOR
+        self._next_id = 1 if initiator else 2
+        self._peer_parity = 0 if initiator else 1
         self._out: list[bytes | memoryview] = []
-        self._events: list[Event] = []
-        self._partial_header = bytearray()
-        self._payload_left = 0
-        self._payload_sid = 0
-        self._payload_flags = 0
-        self._payload_stream: StreamState | None = None
+        self._events: list[YamuxEvent] = []
+        self._streams = StreamTable(
+            cfg, self._memory, send=self._send_frame, emit=self._emit, logger=self._log
+        )
+        self._decoder = YamuxFrameDecoder[StreamRecord](
+            on_data=self._on_data,
+            on_payload=self._on_payload,
+            on_data_end=self._on_data_end,
+            on_window_update=self._on_window_update,
+            on_ping=self._on_ping,
+            on_go_away=self._on_go_away,
+        )
         self._max_frame = cfg.max_frame_size
-        self._tuned_total = 0
         self.terminated: BaseException | None = None
         self.go_away_sent = False
         self.go_away_received: int | None = None
-        self._pings: dict[int, float] = {}
-        self._next_ping = 0
-        self._unsent_pings: list[int] = []
-        self._pongs: list[int] = []
-        self.dropped_pongs = 0
+        self.keepalive = self._keepalive = Keepalive(cfg, now, self._log)
+        """Pings and liveness deadlines (the write path reads ``has_control``)."""
         self.rtt: float | None = None
         self._now = now
-        self._last_ping_at = now
-        self._last_received_at = now
-        self._write_since: float | None = None
-        # Streams we closed (FIN sent) that the peer has not finished: id -> (deadline, state)
-        self._closing: OrderedDict[int, tuple[float, StreamState]] = OrderedDict()
         self._armed = math.inf
         self.timer_dirty = False
         self.ping(now)
@@ -151,19 +131,24 @@ class YamuxCore:
     def num_open_streams(self) -> int:
         """Streams counted against ``max_streams``: all but those we closed that linger until
         the peer's FIN (see :meth:`close_stream`)."""
-        return len(self._streams) - len(self._closing)
+        return self._streams.num_open
 
     @property
     def outbound_backlog_full(self) -> bool:
         """True while ``accept_backlog`` of our streams wait for the peer's answer."""
-        return self._outbound_pending >= self.config.accept_backlog
+        return self._streams.num_unacked >= self.config.accept_backlog
 
     @property
     def pending_accepts(self) -> int:
         """Inbound streams waiting in the accept backlog."""
-        return len(self._backlog)
+        return self._streams.num_pending_accepts
 
-    def next_events(self) -> list[Event]:
+    @property
+    def dropped_pongs(self) -> int:
+        """Pings of the peer left unanswered because ``ping_backlog`` answers were waiting."""
+        return self._keepalive.dropped_pongs
+
+    def next_events(self) -> list[YamuxEvent]:
         """Return and clear the events produced so far."""
         events = self._events
         self._events = []
@@ -172,7 +157,7 @@ class YamuxCore:
     @property
     def has_control(self) -> bool:
         """True while pings or ping answers wait for :meth:`take_control`."""
-        return bool(self._pongs or self._unsent_pings)
+        return self._keepalive.has_control
 
     def data_to_send(self, *, control: bool = True) -> list[bytes | memoryview]:
         """Return and clear the queued output buffers, in order.
@@ -184,8 +169,8 @@ class YamuxCore:
         """
         out = self._out
         self._out = []
-        if control and self.has_control:
-            out.insert(0, self.take_control())
+        if control and self._keepalive.has_control:
+            out.insert(0, self._keepalive.take_control())
         return out
 
     def take_control(self, now: float | None = None) -> bytes:
@@ -195,49 +180,27 @@ class YamuxCore:
         deadlines (and RTTs) count from then instead of from :meth:`ping`; answers not
         taken yet stay bounded by ``ping_backlog``.
         """
-        pack = HEADER.pack
-        frames = []
-        for opaque in self._unsent_pings:
-            if now is not None and opaque in self._pings:
-                self._pings[opaque] = now
-            frames.append(pack(0, _PING, _SYN, 0, opaque))
-        frames.extend(pack(0, _PING, _ACK, 0, opaque) for opaque in self._pongs)
-        self._unsent_pings.clear()
-        self._pongs.clear()
-        return b"".join(frames)
+        return self._keepalive.take_control(now)
 
     def write_started(self, now: float) -> None:
         """The driver starts a transport write; it must end within ``write_timeout``."""
-        self._write_since = now
-        self._need_timer(now + self.config.write_timeout)
+        self._need_timer(self._keepalive.write_started(now))
 
     def write_finished(self) -> None:
         """The transport write started last has completed."""
-        self._write_since = None
+        self._keepalive.write_finished()
 
     def get_timer(self) -> float | None:
         """The time at which :meth:`handle_timer` should be called next, or None."""
         self.timer_dirty = False
         when = math.inf
         if self.terminated is None:
-            cfg = self.config
-            if self._pings:
-                when = self._ping_deadline()
-            if cfg.keepalive_interval is not None:
-                when = min(when, self._last_ping_at + cfg.keepalive_interval)
-            if self._write_since is not None:
-                when = min(when, self._write_since + cfg.write_timeout)
-            if self._closing:
-                when = min(when, self._first_close_deadline())
+            when = self._keepalive.deadline()
+            close_deadline = self._streams.first_close_deadline()
+            if close_deadline is not None:
+                when = min(when, close_deadline)
         self._armed = when
         return None if when == math.inf else when
-
-    def _first_close_deadline(self) -> float:
-        return self._closing[next(iter(self._closing))][0]
-
-    def _ping_deadline(self) -> float:
-        sent = min(self._pings.values())
-        return max(sent, self._last_received_at) + self.config.keepalive_timeout
 
     def _need_timer(self, when: float) -> None:
         if when < self._armed:
@@ -257,9 +220,10 @@ class YamuxCore:
         """
         if self.terminated is not None:
             return
-        self._now = self._last_received_at = now
+        self._now = now
+        self._keepalive.received(now)
         try:
-            self._parse(memoryview(data))
+            self._decoder.feed(memoryview(data))
         except YamuxProtocolError as exc:
             self._terminate(exc, go_away=exc.error_code)
             raise
@@ -282,150 +246,60 @@ class YamuxCore:
         if self.terminated is not None:
             return
         self._now = now
-        cfg = self.config
-        if self._write_since is not None and self._write_since + cfg.write_timeout <= now:
-            self._terminate(
-                WriteTimeout(f"a transport write made no progress for {cfg.write_timeout} s")
-            )
+        error = self._keepalive.expired(now)
+        if error is not None:
+            self._terminate(error)
             return
-        if self._pings and self._ping_deadline() <= now:
-            self._terminate(
-                KeepAliveTimeout(
-                    f"no ping answer, and nothing from the peer, for {cfg.keepalive_timeout} s"
-                )
-            )
-            return
-        while self._closing and self._first_close_deadline() <= now:
-            stream = self._closing.popitem(last=False)[1][1]
-            self._log.debug(
-                "yamux: stream %d not finished by the peer %s s after our close; resetting it",
-                stream.stream_id,
-                cfg.stream_close_timeout,
-            )
-            self.reset_stream(stream)
-        interval = cfg.keepalive_interval
-        if interval is not None and self._last_ping_at + interval <= now:
-            if self._pings:
-                self._last_ping_at = now
-            else:
-                self.ping(now)
+        self._streams.expire(now)
+        if self._keepalive.due_ping(now):
+            self.ping(now)
 
-    def _parse(self, view: memoryview) -> None:
-        end = len(view)
-        pos = self._feed_payload(view, 0) if self._payload_left else 0
-        partial = self._partial_header
-        unpack_from = HEADER.unpack_from
-        while self.terminated is None:
-            if partial:
-                take = min(HEADER_SIZE - len(partial), end - pos)
-                partial += view[pos : pos + take]
-                pos += take
-                if len(partial) < HEADER_SIZE:
-                    return
-                version, ftype, flags, sid, length = unpack_from(partial)
-                partial.clear()
-            elif end - pos >= HEADER_SIZE:
-                version, ftype, flags, sid, length = unpack_from(view, pos)
-                pos += HEADER_SIZE
-            else:
-                if pos < end:
-                    partial += view[pos:end]
-                return
-            if version or ftype > _GO_AWAY:
-                check_version_and_type(version, ftype)
-            if ftype == _DATA:
-                self._payload_stream = self._on_data_header(sid, flags, length)
-                self._payload_left = length
-                self._payload_sid = sid
-                self._payload_flags = flags
-                pos = self._feed_payload(view, pos)
-            elif ftype == _WINDOW_UPDATE:
-                self._on_window_update(sid, flags, length)
-            elif ftype == _PING:
-                self._on_ping(flags, length)
-            else:
-                self._on_go_away(length)
+    # ---- frames from the peer (YamuxFrameDecoder handlers) -------------------------------------
 
-    def _feed_payload(self, view: memoryview, pos: int) -> int:
-        """Deliver (or drain) payload bytes of the current Data frame; return the new pos."""
-        take = min(self._payload_left, len(view) - pos)
-        if take:
-            self._payload_left -= take
-            stream = self._payload_stream
-            if stream is not None:
-                chunk: memoryview | bytes = view[pos : pos + take]
-                if take * _PIN_RATIO < len(view):
-                    chunk = bytes(chunk)
-                stream.chunks.append(chunk)
-                stream.buffered += take
-                self._events.append(DataReceived(stream.stream_id, take))
-        if not self._payload_left:
-            flags = self._payload_flags
-            self._payload_stream = None
-            if flags & (_FIN | _RST):
-                stream = self._streams.get(self._payload_sid)
-                if stream is not None:
-                    self._close_flags(stream, flags)
-        return pos + take
-
-    def _on_data_header(self, sid: int, flags: int, length: int) -> StreamState | None:
-        """Validate a Data header; return the stream its payload goes to (None = drain)."""
+    def _on_data(self, sid: int, flags: int, length: int) -> StreamRecord | None:
+        """Validate a Data header; return the stream its payload goes to (None = drop it)."""
         stream = self._frame_stream(sid, flags)
-        if stream is None or stream.remote_fin or not length:
+        if stream is None or not length:
             return None
-        if stream.closed_locally:
-            if not flags & _RST:
-                self._log.debug("yamux: data on closed stream %d, resetting it", sid)
-                self._send_rst(stream)
-                self._remove(stream)
-            return None
-        if length > stream.recv_window:
-            raise WindowExceededError(
-                f"stream {sid}: {length} bytes exceed the receive window {stream.recv_window}"
-            )
-        stream.recv_window -= length
-        return stream
+        return self._streams.receive_data(stream, flags, length, self._now)
 
-    def _frame_stream(self, sid: int, flags: int) -> StreamState | None:
-        """Handle SYN/ACK of a stream frame; return the live stream (None = ignore it)."""
-        if flags & _SYN:
-            return self._on_syn(sid)
+    def _on_payload(self, stream: StreamRecord, piece: memoryview | bytes) -> None:
+        size = len(piece)
+        stream.chunks.append(piece)
+        stream.buffered += size
+        self._events.append(DataReceived(stream.stream_id, size))
+
+    def _on_data_end(self, sid: int, flags: int) -> None:
         stream = self._streams.get(sid)
-        if stream is not None and not stream.established:
-            # Any frame from the peer (ACK or not) establishes our outbound stream.
-            stream.established = True
-            self._outbound_pending -= 1
+        if stream is not None:
+            self._streams.receive_flags(stream, flags, self._now)
+
+    def _frame_stream(self, sid: int, flags: int) -> StreamRecord | None:
+        """Handle SYN/ACK of a stream frame; return the live stream (None = ignore it)."""
+        if flags & SYN:
+            return self._on_syn(sid)
+        stream, answered = self._streams.lookup(sid)
+        if answered:  # any frame from the peer (ACK or not) establishes our stream
             self._events.append(StreamEstablished(sid))
         return stream
 
-    def _on_syn(self, sid: int) -> StreamState | None:
+    def _on_syn(self, sid: int) -> StreamRecord | None:
         if sid == 0 or sid & 1 != self._peer_parity:
             raise StreamIdError(f"SYN with stream id {sid} of our own parity (or zero)")
         if sid in self._streams:
             raise StreamIdError(f"SYN for stream {sid}, which is already open")
-        cfg = self.config
         if self.go_away_sent:
             reason = "we sent GoAway"
         elif self.go_away_received is not None:
             reason = "the peer sent GoAway"
-        elif self.num_open_streams >= cfg.max_streams:
-            reason = f"the local max_streams limit ({cfg.max_streams}) is reached"
-        elif len(self._backlog) >= cfg.accept_backlog:
-            reason = f"the accept backlog ({cfg.accept_backlog}) is full"
         else:
-            try:
-                self._memory.reserve_memory(cfg.initial_window)
-            except LimitExceeded as exc:
-                reason = f"no memory for its window: {exc}"
-            else:
-                stream = StreamState(sid, outbound=False, now=self._now)
-                stream.reserved = cfg.initial_window
-                self._streams[sid] = stream
-                self._backlog.append(stream)
-                self._events.append(StreamOpened(sid))
-                return stream
+            admitted = self._streams.admit(sid, self._now)
+            if isinstance(admitted, StreamRecord):
+                self._events.append(InboundStreamOpened(sid))
+                return admitted
+            reason = admitted
         self._log.debug("yamux: rejecting inbound stream %d: %s", sid, reason)
-        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _RST, sid, 0))
+        self._out.append(window_update(sid, RST))
         return None
 
     def _on_window_update(self, sid: int, flags: int, length: int) -> None:
@@ -435,38 +309,14 @@ class YamuxCore:
         if length:
             stream.send_window += length
             self._events.append(WindowUpdated(sid))
-        if flags & (_FIN | _RST):
-            self._close_flags(stream, flags)
-
-    def _close_flags(self, stream: StreamState, flags: int) -> None:
-        sid = stream.stream_id
-        if flags & _RST:
-            stream.reset = stream.reset_by_peer = True
-            stream.discard()
-            self._events.append(StreamReset(sid))
-            self._remove(stream)
-        elif not stream.remote_fin:
-            stream.remote_fin = True
-            self._events.append(StreamEnded(sid))
-            if stream.local_fin or stream.closed_locally:
-                self._remove(stream)
+        if flags & (FIN | RST):
+            self._streams.receive_flags(stream, flags, self._now)
 
     def _on_ping(self, flags: int, opaque: int) -> None:
-        if flags & _SYN:
-            if len(self._pongs) < self.config.ping_backlog:
-                self._pongs.append(opaque)
-            else:
-                self.dropped_pongs += 1
-                if self.dropped_pongs & (self.dropped_pongs - 1) == 0:  # 1, 2, 4, 8...
-                    self._log.debug(
-                        "yamux: %d pings of the peer left unanswered (it does not read)",
-                        self.dropped_pongs,
-                    )
-        elif flags & _ACK:
-            sent = self._pings.pop(opaque, None)
-            if sent is not None:
-                self.rtt = rtt = max(self._now - sent, 0.0)
-                self._events.append(PingAcknowledged(opaque, rtt))
+        rtt = self._keepalive.on_ping(flags, opaque, self._now)
+        if rtt is not None:
+            self.rtt = rtt
+            self._events.append(PingAcknowledged(opaque, rtt))
 
     def _on_go_away(self, code: int) -> None:
         if code:
@@ -478,7 +328,7 @@ class YamuxCore:
 
     # ---- local actions -------------------------------------------------------------------
 
-    def open_stream(self) -> StreamState:
+    def open_stream(self) -> StreamRecord:
         """Open a stream: queue its WindowUpdate|SYN at once.
 
         Raises:
@@ -488,138 +338,93 @@ class YamuxCore:
                 or the memory budget refused the stream's initial window.
         """
         self._check_open()
-        cfg = self.config
-        if self.num_open_streams >= cfg.max_streams:
-            raise LimitExceeded(
-                f"cannot open a stream: the local yamux max_streams limit "
-                f"({cfg.max_streams}) is reached",
-                limit="yamux.max_streams",
-            )
-        if self.outbound_backlog_full:
-            raise LimitExceeded(
-                f"{cfg.accept_backlog} opened streams are waiting for the peer's answer",
-                limit="yamux.accept_backlog",
-            )
         sid = self._next_id
-        if sid > MAX_U32:
-            raise LimitExceeded("yamux stream ids are exhausted", limit="yamux.stream_ids")
-        self._memory.reserve_memory(cfg.initial_window)
+        stream = self._streams.open(sid, self._now)
         self._next_id += 2
-        stream = StreamState(sid, outbound=True, now=self._now)
-        stream.reserved = cfg.initial_window
-        extra = cfg.initial_window - DEFAULT_WINDOW
-        stream.recv_window = stream.recv_max = cfg.initial_window
-        self._streams[sid] = stream
-        self._outbound_pending += 1
-        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _SYN, sid, extra))
+        self._out.append(window_update(sid, SYN, self.config.initial_window - DEFAULT_WINDOW))
         return stream
 
-    def accept_stream(self, now: float) -> StreamState | None:
+    def accept_stream(self, now: float) -> StreamRecord | None:
         """Take the oldest inbound stream from the backlog and queue its ACK (None if empty)."""
-        if not self._backlog or self.terminated is not None:
+        if self.terminated is not None:
             return None
-        stream = self._backlog.popleft()
+        stream = self._streams.pop_backlog()
+        if stream is None:
+            return None
         extra = self.config.initial_window - DEFAULT_WINDOW
         stream.recv_window += extra
         stream.recv_max += extra
         stream.last_update_at = now
-        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _ACK, stream.stream_id, extra))
+        self._out.append(window_update(stream.stream_id, ACK, extra))
         return stream
 
-    def send_data(self, stream: StreamState, data: memoryview) -> int:
+    def send_data(self, stream: StreamRecord, data: memoryview) -> int:
         """Queue as much of ``data`` as the send window allows, in frames of at most
         ``max_frame_size`` bytes; return the number of bytes queued.
 
         Raises:
             YamuxProtocolError: (``remote=False``) the stream cannot send any more.
         """
-        self._check_can_send(stream)
+        self._streams.check_send(stream)
+        if self.terminated is not None:
+            raise YamuxProtocolError("the session is terminated", remote=False)
         n = min(len(data), stream.send_window)
         if n <= 0:
             return 0
         stream.send_window -= n
         out = self._out
-        pack = HEADER.pack
         sid = stream.stream_id
         step = self._max_frame
         for pos in range(0, n, step):
             part = data[pos : min(pos + step, n)]
-            out.append(pack(0, _DATA, 0, sid, len(part)))
+            out.append(data_header(sid, len(part)))
             out.append(part)
         return n
 
-    def read(self, stream: StreamState, max_bytes: int, now: float) -> bytes:
+    def read(self, stream: StreamRecord, max_bytes: int, now: float) -> bytes:
         """Take up to ``max_bytes`` buffered bytes and queue window credit when due."""
         data = stream.take(max_bytes)
-        if data and not (stream.remote_fin or stream.removed or stream.closed_locally):
-            cfg = self.config
-            budget = cfg.connection_window_budget - self._tuned_total
-            before = stream.tuned
-            credit = stream.window_credit(now, self.rtt, cfg.max_window, budget, self._memory)
+        if data and stream.state in RECEIVING_STATES and self.terminated is None:
+            credit = self._streams.credit(stream, now, self.rtt)
             if credit:
-                self._tuned_total += stream.tuned - before
-                self._out.append(HEADER.pack(0, _WINDOW_UPDATE, 0, stream.stream_id, credit))
+                self._out.append(window_update(stream.stream_id, 0, credit))
         return data
 
-    def send_eof(self, stream: StreamState) -> None:
+    def send_eof(self, stream: StreamRecord) -> None:
         """Half-close: queue a zero-length WindowUpdate|FIN (once)."""
-        if stream.local_fin or stream.reset or stream.removed:
-            return
-        stream.local_fin = True
-        self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _FIN, stream.stream_id, 0))
-        if stream.remote_fin:
-            self._remove(stream)
+        if self.terminated is None:
+            self._streams.advance(stream, StreamInput.SEND_FIN, self._now)
 
-    def close_stream(self, stream: StreamState, now: float | None = None) -> None:
+    def close_stream(self, stream: StreamRecord, now: float | None = None) -> None:
         """The application closed the stream: drop unread data, then FIN or RST.
 
         RST when unread data was dropped or the peer has no credit left (it might wait
         forever); otherwise FIN, and any later data from the peer is answered with RST. A
         stream the peer has not finished by ``now + stream_close_timeout`` is reset then.
+        Lingering until the peer's FIN, the stream holds no data, so it gives back its
+        window memory and no longer counts as open; at most ``max_streams`` linger, the
+        oldest is reset to make room.
         """
-        if stream.closed_locally:
+        if self.terminated is not None:
+            stream.discard()
             return
-        stream.closed_locally = True
-        dropped = stream.discard()
-        if stream.removed or stream.reset:
-            return
-        if not stream.remote_fin and (dropped or stream.recv_window == 0):
-            self.reset_stream(stream)
-            return
-        if not stream.local_fin:
-            stream.local_fin = True
-            self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _FIN, stream.stream_id, 0))
-        if stream.remote_fin:
-            self._remove(stream)
-            return
-        # Lingering until the peer's FIN: it holds no data (later data is answered with
-        # RST), so it gives back its window memory and no longer counts as open; at most
-        # max_streams linger, the oldest is reset to make room.
-        self._release(stream)
-        if len(self._closing) >= self.config.max_streams:
-            _, oldest = next(iter(self._closing.values()))
-            self.reset_stream(oldest)
-        deadline = (self._now if now is None else now) + self.config.stream_close_timeout
-        self._closing[stream.stream_id] = (deadline, stream)
-        self._need_timer(deadline)
+        if now is not None:
+            self._now = now
+        if stream.state in RECEIVING_STATES and (stream.buffered or stream.recv_window == 0):
+            self._streams.advance(stream, StreamInput.SEND_RST, self._now)
+        elif self._streams.advance(stream, StreamInput.CLOSE, self._now) & Action.LINGER:
+            self._need_timer(self._now + self.config.stream_close_timeout)
 
-    def reset_stream(self, stream: StreamState) -> None:
+    def reset_stream(self, stream: StreamRecord) -> None:
         """Reset the stream: queue WindowUpdate|RST and forget it."""
-        stream.closed_locally = True
-        stream.discard()
-        if stream.removed or stream.reset:
+        if self.terminated is not None:
+            stream.discard()
             return
-        stream.reset = True
-        self._send_rst(stream)
-        self._remove(stream)
+        self._streams.advance(stream, StreamInput.SEND_RST, self._now)
 
     def ping(self, now: float) -> int:
         """Queue a ping; return its opaque value (answered by a PingAcknowledged event)."""
-        opaque = self._next_ping
-        self._next_ping = (opaque + 1) & MAX_U32
-        self._pings[opaque] = now
-        self._last_ping_at = now
-        self._unsent_pings.append(opaque)
+        opaque = self._keepalive.ping(now)
         self._need_timer(now + self.config.keepalive_timeout)
         return opaque
 
@@ -628,13 +433,19 @@ class YamuxCore:
         existing streams carry on."""
         if not self.go_away_sent and self.terminated is None:
             self.go_away_sent = True
-            self._out.append(HEADER.pack(0, _GO_AWAY, 0, 0, code))
+            self._out.append(go_away_frame(code))
 
     def close(self, code: int = 0) -> None:
         """Close the session locally: queue GoAway(code), then terminate."""
         self._terminate(SessionClosed("the session was closed locally"), go_away=code)
 
-    # ---- helpers -------------------------------------------------------------------------
+    # ---- helpers -----------------------------------------------------------------------
+
+    def _send_frame(self, frame: bytes) -> None:
+        self._out.append(frame)
+
+    def _emit(self, event: YamuxEvent) -> None:
+        self._events.append(event)
 
     def _check_open(self) -> None:
         if self.terminated is not None:
@@ -642,52 +453,14 @@ class YamuxCore:
         if self.go_away_sent or self.go_away_received is not None:
             raise SessionClosed("the yamux session is going away: no new streams")
 
-    def _check_can_send(self, stream: StreamState) -> None:
-        if stream.local_fin or stream.reset or stream.closed_locally or stream.removed:
-            raise YamuxProtocolError(f"stream {stream.stream_id} cannot send", remote=False)
-        if self.terminated is not None:
-            raise YamuxProtocolError("the session is terminated", remote=False)
-
-    def _send_rst(self, stream: StreamState) -> None:
-        if not stream.rst_sent:
-            stream.rst_sent = True
-            self._out.append(HEADER.pack(0, _WINDOW_UPDATE, _RST, stream.stream_id, 0))
-
-    def _remove(self, stream: StreamState) -> None:
-        if stream.removed:
-            return
-        stream.removed = True
-        sid = stream.stream_id
-        del self._streams[sid]
-        self._closing.pop(sid, None)
-        if not stream.established:
-            stream.established = True
-            self._outbound_pending -= 1
-        elif not stream.outbound and stream in self._backlog:
-            self._backlog.remove(stream)
-        self._tuned_total -= stream.tuned
-        self._release(stream)
-        self._events.append(StreamClosed(sid))
-
-    def _release(self, stream: StreamState) -> None:
-        if stream.reserved:
-            self._memory.release_memory(stream.reserved)
-            stream.reserved = 0
-
     def _terminate(self, error: BaseException, *, go_away: int | None = None) -> None:
         if self.terminated is not None:
             return
         if go_away is not None and not self.go_away_sent:
             self.go_away_sent = True
-            self._out.append(HEADER.pack(0, _GO_AWAY, 0, 0, go_away))
+            self._out.append(go_away_frame(go_away))
         self.terminated = error
-        for stream in self._streams.values():
-            stream.removed = True
-            self._release(stream)
+        self._decoder.stop()
         self._streams.clear()
-        self._backlog.clear()
-        self._closing.clear()
-        self._pings.clear()
-        self._unsent_pings.clear()
-        self._pongs.clear()
+        self._keepalive.clear()
         self._events.append(ConnectionTerminated(error))

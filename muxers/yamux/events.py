@@ -5,78 +5,78 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(slots=True)
-class Event:
-    """Base class of the core's events."""
+@dataclass(frozen=True, slots=True)
+class YamuxEvent:
+    """Base class of the core's events (immutable)."""
 
 
-@dataclass(slots=True)
-class StreamOpened(Event):
+@dataclass(frozen=True, slots=True)
+class InboundStreamOpened(YamuxEvent):
     """The peer opened a stream; it waits in the accept backlog."""
 
     stream_id: int
 
 
-@dataclass(slots=True)
-class StreamEstablished(Event):
+@dataclass(frozen=True, slots=True)
+class StreamEstablished(YamuxEvent):
     """The peer answered one of our streams (its outbound backlog slot is free)."""
 
     stream_id: int
 
 
-@dataclass(slots=True)
-class DataReceived(Event):
+@dataclass(frozen=True, slots=True)
+class DataReceived(YamuxEvent):
     """Payload bytes were buffered for a stream."""
 
     stream_id: int
     length: int
 
 
-@dataclass(slots=True)
-class WindowUpdated(Event):
+@dataclass(frozen=True, slots=True)
+class WindowUpdated(YamuxEvent):
     """A stream's send window grew."""
 
     stream_id: int
 
 
-@dataclass(slots=True)
-class StreamEnded(Event):
+@dataclass(frozen=True, slots=True)
+class StreamEndedByPeer(YamuxEvent):
     """The peer half-closed a stream (FIN)."""
 
     stream_id: int
 
 
-@dataclass(slots=True)
-class StreamReset(Event):
+@dataclass(frozen=True, slots=True)
+class StreamResetByPeer(YamuxEvent):
     """The peer reset a stream (RST)."""
 
     stream_id: int
 
 
-@dataclass(slots=True)
-class StreamClosed(Event):
+@dataclass(frozen=True, slots=True)
+class StreamClosed(YamuxEvent):
     """The core forgot a stream: its id and its ``max_streams`` slot are free."""
 
     stream_id: int
 
 
-@dataclass(slots=True)
-class PingAcknowledged(Event):
+@dataclass(frozen=True, slots=True)
+class PingAcknowledged(YamuxEvent):
     """The peer answered our ping ``opaque``; ``rtt`` is in seconds."""
 
     opaque: int
     rtt: float
 
 
-@dataclass(slots=True)
-class GoAwayReceived(Event):
+@dataclass(frozen=True, slots=True)
+class GoAwayReceived(YamuxEvent):
     """The peer sent GoAway(0): it opens no new streams and accepts none of ours."""
 
     code: int
 
 
-@dataclass(slots=True)
-class ConnectionTerminated(Event):
+@dataclass(frozen=True, slots=True)
+class ConnectionTerminated(YamuxEvent):
     """The session ended; ``error`` is the reason (also ``YamuxCore.terminated``)."""
 
     error: BaseException

@@ -10,6 +10,7 @@ from p2pstack.abc.budget import MemoryBudget
 from p2pstack.abc.muxer import StreamMuxer
 from p2pstack.muxers.yamux.config import YamuxConfig
 from p2pstack.muxers.yamux.session import YamuxSession
+from p2pstack.role import Role
 
 PROTOCOL_ID = "/yamux/1.0.0"
 
@@ -24,13 +25,15 @@ class YamuxMuxer:
         self.config = config or YamuxConfig()
 
     def new_session(
-        self, stream: trio.abc.Stream, *, is_initiator: bool, memory: MemoryBudget | None = None
+        self, stream: trio.abc.Stream, *, role: Role, memory: MemoryBudget | None = None
     ) -> YamuxSession:
         """Wrap ``stream`` (must be called inside trio); start it with ``session.run``.
 
+        ``role``: ``Role.INITIATOR`` on the side that dialled (it takes odd stream ids).
+
         ``memory``: the budget receive windows are reserved from (unlimited when None).
         """
-        return YamuxSession(stream, is_initiator=is_initiator, config=self.config, memory=memory)
+        return YamuxSession(stream, role=role, config=self.config, memory=memory)
 
 
 def yamux(config: YamuxConfig | None = None) -> StreamMuxer:

@@ -1,24 +1,15 @@
-"""The trio adapter over :class:`~p2pstack.muxers.yamux.core.YamuxCore`.
+"""YamuxSession: the trio adapter over :class:`~p2pstack.muxers.yamux.core.YamuxCore`.
 
 Large transport reads feed the core: a blocked receiver reads them itself when it can, else
-the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings.
-Application tasks call the core synchronously, queue its output, and then write the queue to
-the transport themselves when no other write is in progress (no task switch per frame);
-otherwise the task that is writing sends it. Writes are atomic (cancel-shielded where the
-transport has no atomic send), so a cancelled task never leaves half a frame on the wire (it
-waits for its write to finish; the transport is closed when the session ends, which ends any
-write). Output of the reader and timer tasks (window updates, pongs, pings) goes to a writer
-task instead: the reader task never blocks on a write, so both peers keep draining each
-other. Senders blocked on the session's output queue are woken one at a time, in order, while
-there is room (no thundering herd).
+the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings and
+timeouts. Output goes through the session's :class:`~.write_path.WritePath` (its writer task
+sends what the reader and timer tasks queue; application tasks write their own output). A
+write that does not finish within ``write_timeout`` ends the session (``WriteTimeout``) and
+the transport is closed to end it. Reads of the transport pause while the write path is
+backed up (:data:`~.write_path.OUTPUT_LIMIT`).
 
-Bounds: pings and ping answers stay in the core (at most ``ping_backlog`` answers) and are
-written ahead of queued stream frames, before every write of at most :data:`WRITE_PIECE`
-bytes. A write that does not finish within ``write_timeout`` ends the session
-(``WriteTimeout``) and the transport is closed to end it. Application writes wait while
-:data:`~.stream.SEND_HIGH_WATER` bytes are queued; reads of the transport pause while
-:data:`OUTPUT_LIMIT` bytes are queued (frames the peer makes us send, such as resets of
-refused streams, cannot pile up when it does not read).
+The streams use three package-internal objects of a session: ``core``, ``write_path`` and
+``read_role``.
 """
 
 from __future__ import annotations
@@ -26,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import final
 
 import trio
@@ -36,16 +25,7 @@ from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_
 from p2pstack.abc.budget import MemoryBudget
 from p2pstack.errors import ProtocolError, StackError
 from p2pstack.muxers.yamux.config import YamuxConfig
-from p2pstack.muxers.yamux.core import (
-    ConnectionTerminated,
-    Event,
-    GoAwayReceived,
-    PingAcknowledged,
-    StreamClosed,
-    StreamEstablished,
-    StreamOpened,
-    YamuxCore,
-)
+from p2pstack.muxers.yamux.core import YamuxCore
 from p2pstack.muxers.yamux.errors import (
     ConnectionLost,
     KeepAliveTimeout,
@@ -53,25 +33,26 @@ from p2pstack.muxers.yamux.errors import (
     WriteTimeout,
     YamuxProtocolError,
 )
-from p2pstack.muxers.yamux.frames import HEADER_SIZE, FrameType
+from p2pstack.muxers.yamux.events import (
+    ConnectionTerminated,
+    GoAwayReceived,
+    InboundStreamOpened,
+    PingAcknowledged,
+    StreamClosed,
+    StreamEstablished,
+    YamuxEvent,
+)
 from p2pstack.muxers.yamux.read_role import ReadRole
-from p2pstack.muxers.yamux.stream import SEND_HIGH_WATER, YamuxStream
-from p2pstack.stream_ops import Buffer, atomic_send_of, receive_is_cancel_safe, unwrap_method_of
+from p2pstack.muxers.yamux.stream import YamuxStream
+from p2pstack.muxers.yamux.write_path import WritePath
+from p2pstack.role import Role
+from p2pstack.stream_ops import receive_is_cancel_safe, unwrap_method_of
 
 logger = logging.getLogger("p2pstack.yamux")
 
 #: Bytes asked of the transport per read: more than a secure transport's own read size plus
 #: one frame, so a whole decrypted read is taken at once (no slicing copies below us).
 RECEIVE_SIZE = 512 * 1024
-#: Output items smaller than this are merged into one transport write.
-_COALESCE = 64 * 1024
-#: Larger output items are written in pieces of at most this size (or one larger frame), cut
-#: at frame boundaries: each write must finish within ``write_timeout``, and pings and their
-#: answers go out between pieces. (256 KiB pieces cost ~12 % of 16-stream throughput.)
-WRITE_PIECE = 1024 * 1024
-#: Transport reads pause while this much output is queued (application writes stop at
-#: ``SEND_HIGH_WATER`` plus one chunk; the rest is frames the peer made us queue).
-OUTPUT_LIMIT = 4 * 1024 * 1024
 
 
 class _PingWaiter:
@@ -90,7 +71,7 @@ class YamuxSession:
 
     Args:
         transport: the secured connection; the session owns and closes it.
-        is_initiator: True if we dialled (odd stream ids).
+        role: ``Role.INITIATOR`` if we dialled (odd stream ids).
         config: the settings (defaults when None).
         memory: the budget the receive windows granted to the peer are reserved from
             (unlimited when None); see :class:`~.core.YamuxCore`.
@@ -100,29 +81,24 @@ class YamuxSession:
         self,
         transport: trio.abc.Stream,
         *,
-        is_initiator: bool,
+        role: Role,
         config: YamuxConfig | None = None,
         memory: MemoryBudget | None = None,
     ) -> None:
         self.config = config or YamuxConfig()
+        self._core = YamuxCore(
+            self.config, role=role, now=trio.current_time(), logger=logger, memory=memory
+        )
         self.read_role = ReadRole(self._read_once)
         """Which task reads the transport (used by the streams' ``receive_some``)."""
-        self._adopt(transport)
-        self._core = YamuxCore(
-            self.config,
-            is_initiator=is_initiator,
-            now=trio.current_time(),
-            logger=logger,
-            memory=memory,
+        self.write_path = WritePath(
+            self._core, transport, on_events=self._dispatch, on_timer_change=self._timer_change
         )
+        """The output queue and its writes (used by the streams)."""
+        self._transport = transport
+        self.read_role.direct = receive_is_cancel_safe(transport)
+        self._unwrap = unwrap_method_of(transport)
         self._streams: dict[int, YamuxStream] = {}
-        self._outq: list[bytes] = []
-        self.out_bytes = 0
-        self._writer_lot = ParkingLot()
-        self._idle_lot = ParkingLot()
-        self._drained_lot = ParkingLot()
-        self._writing = False
-        self._drain_waiters: deque[YamuxStream] = deque()
         self._accept_lot = ParkingLot()
         self._open_lot = ParkingLot()
         self._pings: dict[int, _PingWaiter] = {}
@@ -132,7 +108,7 @@ class YamuxSession:
         self._started = False
 
     def __repr__(self) -> str:
-        role = "initiator" if self._core.is_initiator else "responder"
+        role = self._core.role.value
         return f"<YamuxSession {role} streams={self.num_streams} closed={self.is_closed}>"
 
     # ---- public API ----------------------------------------------------------------------
@@ -173,10 +149,10 @@ class YamuxSession:
             raise RuntimeError("YamuxSession.run() was already called")
         self._started = True
         try:
-            self._sync()
+            self.write_path.sync()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._read_loop)
-                nursery.start_soon(self._write_loop)
+                nursery.start_soon(self.write_path.run)
                 nursery.start_soon(self._timer_loop)
                 task_status.started()
                 await self._ended.wait()
@@ -184,9 +160,9 @@ class YamuxSession:
                 # peer that stopped reading or answering (it would only delay the release).
                 if not isinstance(self._core.terminated, WriteTimeout | KeepAliveTimeout):
                     with trio.move_on_after(self.config.write_timeout):
-                        while self.out_bytes and not self._writer_failed:
-                            await self._idle_lot.park()
-                if self._writing:  # a stuck write (cancel-proof): closing the transport ends it
+                        await self.write_path.wait_idle()
+                if self.write_path.writing:
+                    # A stuck write (cancel-proof): closing the transport ends it.
                     with trio.CancelScope(shield=True):
                         await trio.aclose_forcefully(self._transport)
                 nursery.cancel_scope.cancel()
@@ -194,7 +170,7 @@ class YamuxSession:
             try:
                 if self._core.terminated is None:
                     self._core.close(0)
-                self._sync()
+                self.write_path.sync()
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(self._transport)
             finally:
@@ -224,7 +200,7 @@ class YamuxSession:
             blocked = True
         state = core.open_stream()
         stream = self._streams[state.stream_id] = YamuxStream(self, state)
-        self._sync()
+        self.write_path.sync()
         if not blocked:
             await cancel_shielded_checkpoint()
         return stream
@@ -249,7 +225,7 @@ class YamuxSession:
             await self._accept_lot.park()
             blocked = True
         stream = self._streams[state.stream_id] = YamuxStream(self, state)
-        self._sync()
+        self.write_path.sync()
         if not blocked:
             await cancel_shielded_checkpoint()
         return stream
@@ -266,7 +242,7 @@ class YamuxSession:
         if core.terminated is not None:
             raise SessionClosed("the yamux session is closed") from core.terminated
         waiter = self._pings[core.ping(trio.current_time())] = _PingWaiter()
-        self._sync()
+        self.write_path.sync()
         self._timer_changed.set()
         await waiter.event.wait()
         if waiter.rtt is None:
@@ -277,7 +253,7 @@ class YamuxSession:
         """Send GoAway(0) and keep running: neither side opens new streams (late SYNs from
         the peer are reset), existing streams carry on until :meth:`aclose`."""
         self._core.go_away(0)
-        self._sync()
+        self.write_path.sync()
         self._open_lot.unpark_all()
         self._accept_lot.unpark_all()
         await trio.lowlevel.checkpoint()
@@ -289,7 +265,7 @@ class YamuxSession:
         """
         if self._core.terminated is None:
             self._core.close(0)
-            self._sync()
+            self.write_path.sync()
         if not self._started:
             self._started = True
             await trio.aclose_forcefully(self._transport)
@@ -299,95 +275,7 @@ class YamuxSession:
 
     # ---- plumbing --------------------------------------------------------------------------
 
-    _writer_failed = False
-
-    def _sync(self, *, direct: bool = False) -> None:
-        """Dispatch the core's events and queue its output.
-
-        The writer task is woken for the output unless ``direct`` (the caller then awaits
-        :meth:`_flush`) or a write is in progress (its task sends the queue).
-        """
-        core = self._core
-        events = core.next_events()
-        if events:
-            self._dispatch(events)
-        out = core.data_to_send(control=False)
-        if out:
-            data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
-            self._outq.append(data)
-            self.out_bytes += len(data)
-        if (out or core.has_control) and not direct and not self._writing and self._writer_lot:
-            self._writer_lot.unpark_all()
-        if core.timer_dirty:
-            self._timer_changed.set()
-
-    async def _flush(self) -> bool:
-        """Write the queued output from the calling task unless another write is in progress;
-        return True if this task wrote (its write was a schedule point).
-
-        Never interrupted by cancellation, so frames are never torn. Output queued meanwhile by
-        other tasks is left to the writer task, which bounds the caller's work.
-        """
-        if self._writing or not (self._outq or self._core.has_control) or self._writer_failed:
-            return False
-        self._writing = True
-        try:
-            if self._atomic:
-                await self._write_queued(once=True)
-            else:
-                with trio.CancelScope(shield=True):
-                    await self._write_queued(once=True)
-        finally:
-            self._writing = False
-        if (self._outq or self._core.has_control) and self._writer_lot:
-            self._writer_lot.unpark_all()
-        return True
-
-    async def _write_queued(self, *, once: bool) -> None:
-        """Send the queue (a snapshot of it if ``once``), each piece preceded by the waiting
-        control frames; the caller holds ``_writing``."""
-        core = self._core
-        write = self._write
-        try:
-            while True:
-                if core.has_control:
-                    await write(core.take_control(trio.current_time()))
-                if not self._outq:
-                    break
-                batch = self._outq
-                self._outq = []
-                for data in _pieces(batch):
-                    if core.has_control:
-                        await write(core.take_control(trio.current_time()))
-                    await write(data)
-                    self.out_bytes -= len(data)
-                    if self._drain_waiters and self.out_bytes < SEND_HIGH_WATER:
-                        self.pass_drain_turn()
-                    if self._drained_lot and self.out_bytes < OUTPUT_LIMIT // 2:
-                        self._drained_lot.unpark_all()
-                if once:
-                    break
-        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
-            self._writer_failed = True
-            self._outq.clear()
-            self.out_bytes = 0
-            core.connection_lost(exc)
-            self._sync()
-            self._wake_drain_waiters()
-            self._drained_lot.unpark_all()
-        if not self.out_bytes:
-            self._idle_lot.unpark_all()
-
-    async def _write(self, data: Buffer) -> None:
-        """One transport write, watched by the core's ``write_timeout``."""
-        core = self._core
-        core.write_started(trio.current_time())
-        if core.timer_dirty:
-            self._timer_changed.set()
-        await self._send(data)
-        core.write_finished()
-
-    def _dispatch(self, events: list[Event]) -> None:
+    def _dispatch(self, events: list[YamuxEvent]) -> None:
         streams = self._streams
         for event in events:
             sid = getattr(event, "stream_id", None)
@@ -395,11 +283,11 @@ class YamuxSession:
                 stream = streams.get(sid)
                 if stream is not None:
                     stream.wake()
-                    if type(event) is StreamClosed and stream.state.removed:
+                    if type(event) is StreamClosed and stream.record.forgotten:
                         del streams[sid]
                 if type(event) in (StreamClosed, StreamEstablished):
                     self._open_lot.unpark_all()
-                elif type(event) is StreamOpened:
+                elif type(event) is InboundStreamOpened:
                     self._accept_lot.unpark_all()
             elif type(event) is PingAcknowledged:
                 waiter = self._pings.pop(event.opaque, None)
@@ -422,57 +310,34 @@ class YamuxSession:
         for stream in self._streams.values():
             stream.wake()
         self._streams.clear()
-        self._wake_drain_waiters()
+        self.write_path.session_ended()
         self._open_lot.unpark_all()
         self._accept_lot.unpark_all()
         for waiter in self._pings.values():
             waiter.event.set()
         self._pings.clear()
-        self._drained_lot.unpark_all()
         self._timer_changed.set()
         self._ended.set()
 
-    def wait_for_drain(self, stream: YamuxStream) -> None:
-        """Queue ``stream`` to be woken, in order, when queued output drops below the high
-        water mark."""
-        if stream not in self._drain_waiters:
-            self._drain_waiters.append(stream)
-
-    def forget_drain_waiter(self, stream: YamuxStream) -> None:
-        if stream in self._drain_waiters:
-            self._drain_waiters.remove(stream)
-
-    def pass_drain_turn(self) -> None:
-        """Wake the first blocked sender if there is room below the high water mark; after
-        queueing its data it calls this again, so room is handed out one sender at a time."""
-        if self._drain_waiters and self.out_bytes < SEND_HIGH_WATER:
-            self._drain_waiters.popleft().wake_sender()
-
-    def _wake_drain_waiters(self) -> None:
-        for stream in self._drain_waiters:
-            stream.wake_sender()
-        self._drain_waiters.clear()
+    def _timer_change(self) -> None:
+        self._timer_changed.set()
 
     def _adopt(self, transport: trio.abc.Stream) -> None:
         """Use ``transport`` from now on, with the fast paths it offers."""
         self._transport = transport
-        # Writes must not be torn by cancellation: atomic sends where the transport has
-        # them, else the write is cancel-shielded.
-        atomic_send = atomic_send_of(transport)
-        self._atomic = atomic_send is not None
-        self._send: Callable[[Buffer], Awaitable[None]] = atomic_send or transport.send_all
+        self.write_path.use_transport(transport)
         self.read_role.direct = receive_is_cancel_safe(transport)
         self._unwrap = unwrap_method_of(transport)
 
     async def _read_once(self) -> None:
         """Read the transport once and feed the core (the caller holds the read role).
 
-        While :data:`OUTPUT_LIMIT` bytes of output are queued it waits for the output to
+        While the write path is backed up it waits for the output to
         drain instead (the peer does not read what it makes us send).
         """
         core = self._core
-        if self.out_bytes >= OUTPUT_LIMIT and core.terminated is None:
-            await self._drained_lot.park()
+        if self.write_path.backed_up and core.terminated is None:
+            await self.write_path.wait_drained()
             return
         try:
             data = await self._transport.receive_some(RECEIVE_SIZE)
@@ -488,21 +353,10 @@ class YamuxSession:
                 # e.g. a lazy negotiation that the first read completed
                 if self._unwrap is not None and (inner := self._unwrap()) is not self._transport:
                     self._adopt(inner)
-        self._sync()
+        self.write_path.sync()
 
     async def _read_loop(self) -> None:
         await self.read_role.run_reader(lambda: self._core.terminated is None)
-
-    async def _write_loop(self) -> None:
-        """Send output queued by tasks that do not write themselves (reader, timer, closes)."""
-        while True:
-            while not (self._outq or self._core.has_control) or self._writing:
-                await self._writer_lot.park()
-            self._writing = True
-            try:
-                await self._write_queued(once=False)
-            finally:
-                self._writing = False
 
     async def _timer_loop(self) -> None:
         core = self._core
@@ -512,48 +366,4 @@ class YamuxSession:
             with trio.move_on_at(math.inf if deadline is None else deadline):
                 await changed.wait()
             core.handle_timer(trio.current_time())
-            self._sync()
-
-
-def _pieces(batch: list[bytes]) -> list[Buffer]:
-    """The transport writes for ``batch``: small items merged, large ones split into views
-    of at most :data:`WRITE_PIECE` bytes (or one larger frame) at frame boundaries, so that
-    control frames may go between them. Every item holds whole frames."""
-    pieces: list[Buffer] = []
-    for item in _coalesce(batch):
-        size = len(item)
-        if size <= WRITE_PIECE:
-            pieces.append(item)
-            continue
-        view = memoryview(item)
-        start = pos = 0
-        while pos < size:
-            end = pos + HEADER_SIZE
-            if item[pos + 1] == FrameType.DATA:
-                end += int.from_bytes(item[pos + 8 : end], "big")
-            if end - start > WRITE_PIECE and pos > start:
-                pieces.append(view[start:pos])
-                start = pos
-            pos = end
-        pieces.append(view[start:size])
-    return pieces
-
-
-def _coalesce(batch: list[bytes]) -> list[bytes]:
-    """Merge runs of small buffers so each transport write is large, without copying big
-    buffers more than once."""
-    if len(batch) == 1:
-        return batch
-    result: list[bytes] = []
-    run: list[bytes] = []
-    for item in batch:
-        if len(item) < _COALESCE:
-            run.append(item)
-            continue
-        if run:
-            result.append(b"".join(run) if len(run) > 1 else run[0])
-            run = []
-        result.append(item)
-    if run:
-        result.append(b"".join(run) if len(run) > 1 else run[0])
-    return result
+            self.write_path.sync()

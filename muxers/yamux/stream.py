@@ -10,13 +10,12 @@ from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_
 
 from p2pstack.abc.muxer import MuxedStream
 from p2pstack.muxers.yamux.errors import SessionClosed, StreamResetError
-from p2pstack.muxers.yamux.stream_state import StreamState
+from p2pstack.muxers.yamux.stream_record import StreamRecord
+from p2pstack.muxers.yamux.stream_state import FIN_SENT_STATES, RESET_STATES
 
 if TYPE_CHECKING:
     from p2pstack.muxers.yamux.session import YamuxSession
 
-#: Application writes wait while this much output is queued or in flight.
-SEND_HIGH_WATER = 1024 * 1024
 #: ``receive_some()`` without ``max_bytes`` returns at most this much.
 DEFAULT_RECEIVE_SIZE = 256 * 1024
 #: ``receive_some()`` returns at most this much (or one whole buffered chunk) per call. The
@@ -42,10 +41,12 @@ class YamuxStream(MuxedStream):
     cancel_safe_receive: ClassVar[bool] = True
     """A cancelled receive takes nothing out of the stream's buffer."""
 
-    def __init__(self, session: YamuxSession, state: StreamState) -> None:
-        self._session = session
+    def __init__(self, session: YamuxSession, record: StreamRecord) -> None:
         self._core = session.core
-        self.state = state
+        self._writer = session.write_path
+        self._read_role = session.read_role
+        self.record = record
+        """The core's record of this stream (read-only: its state, buffer and windows)."""
         self._recv_lot = ParkingLot()
         self._send_lot = ParkingLot()
         self._receiving = False
@@ -53,12 +54,12 @@ class YamuxStream(MuxedStream):
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"<YamuxStream {self.state!r} closed={self._closed}>"
+        return f"<YamuxStream {self.record!r} closed={self._closed}>"
 
     @property
     def stream_id(self) -> int:
         """The Yamux stream id (odd: opened by the dialer, even: by the listener)."""
-        return self.state.stream_id
+        return self.record.stream_id
 
     def wake(self) -> None:
         """Wake the tasks blocked on this stream so they re-check its state."""
@@ -77,20 +78,21 @@ class YamuxStream(MuxedStream):
             self._send_lot.unpark_all()
 
     def _broken(self) -> trio.BrokenResourceError:
-        state = self.state
+        record = self.record
         cause: BaseException
-        if state.reset:
-            cause = StreamResetError(state.stream_id, remote=state.reset_by_peer)
+        if record.is_reset:
+            cause = StreamResetError(record.stream_id, remote=record.reset_by_peer)
         else:
             cause = self._core.terminated or SessionClosed("the yamux session is closed")
-        error = trio.BrokenResourceError(f"yamux stream {state.stream_id} is broken: {cause}")
+        error = trio.BrokenResourceError(f"yamux stream {record.stream_id} is broken: {cause}")
         error.__cause__ = cause
         return error
 
     def _check_send(self) -> None:
-        if self._closed or self.state.local_fin:
+        state = self.record.state
+        if self._closed or state in FIN_SENT_STATES:
             raise trio.ClosedResourceError("this yamux stream is closed for sending")
-        if self.state.reset or self._core.terminated is not None:
+        if state in RESET_STATES or self._core.terminated is not None:
             raise self._broken()
 
     def _enter_send(self) -> None:
@@ -116,30 +118,30 @@ class YamuxStream(MuxedStream):
         self._receiving = True
         try:
             await checkpoint_if_cancelled()
-            state = self.state
+            record = self.record
             blocked = False
             while True:
                 if self._closed:
                     raise trio.ClosedResourceError("this yamux stream is closed")
-                if state.reset:
+                if record.state in RESET_STATES:
                     raise self._broken()
-                if state.buffered:
+                if record.buffered:
                     limit = (
                         max_bytes
                         if max_bytes <= RECEIVE_LIMIT
-                        else max(RECEIVE_LIMIT, len(state.chunks[0]))
+                        else max(RECEIVE_LIMIT, len(record.chunks[0]))
                     )
-                    data = self._core.read(state, min(limit, max_bytes), trio.current_time())
-                    self._session._sync(direct=True)
-                    if await self._session._flush():  # window credit, sent from this task
+                    data = self._core.read(record, min(limit, max_bytes), trio.current_time())
+                    self._writer.sync(direct=True)
+                    if await self._writer.flush():  # window credit, sent from this task
                         blocked = True
                     break
-                if state.remote_fin:
+                if record.fin_received:
                     data = b""
                     break
                 if self._core.terminated is not None:
                     raise self._broken()
-                await self._session.read_role.receive_for(self)
+                await self._read_role.receive_for(self)
                 blocked = True
             if not blocked:
                 await cancel_shielded_checkpoint()
@@ -161,20 +163,20 @@ class YamuxStream(MuxedStream):
             view = memoryview(data)
             if view.itemsize != 1 or view.ndim != 1:
                 view = view.cast("B")
-            state = self.state
-            session = self._session
+            record = self.record
+            writer = self._writer
             blocked = False
             while True:
                 self._check_send()
                 if not view:
                     break
                 if self._has_room():
-                    sent = self._core.send_data(state, view[:_SEND_CHUNK])
+                    sent = self._core.send_data(record, view[:_SEND_CHUNK])
                     # Serializes the frames: `data` is not referenced afterwards.
-                    session._sync(direct=True)
+                    writer.sync(direct=True)
                     view = view[sent:]
-                    session.pass_drain_turn()
-                    if await session._flush():
+                    writer.pass_drain_turn()
+                    if await writer.flush():
                         blocked = True
                         if view:
                             await checkpoint_if_cancelled()
@@ -188,18 +190,18 @@ class YamuxStream(MuxedStream):
 
     def _has_room(self) -> bool:
         """Send window left and the session's output below the high water mark."""
-        return self.state.send_window > 0 and self._session.out_bytes < SEND_HIGH_WATER
+        return self.record.send_window > 0 and self._writer.has_room
 
     async def _wait_for_room(self) -> None:
         """Park until a window update or a drain may have made room (queue for the drain)."""
-        if self._session.out_bytes >= SEND_HIGH_WATER:
-            self._session.wait_for_drain(self)
+        if not self._writer.has_room:
+            self._writer.wait_for_drain(self)
         await self._send_lot.park()
 
     def _leave_send(self) -> None:
         self._sending = False
-        self._session.forget_drain_waiter(self)
-        self._session.pass_drain_turn()
+        self._writer.forget_drain_waiter(self)
+        self._writer.pass_drain_turn()
 
     async def wait_send_all_might_not_block(self) -> None:
         """Return when there is send window and the session's output is not backed up.
@@ -237,10 +239,10 @@ class YamuxStream(MuxedStream):
             await checkpoint_if_cancelled()
             if self._closed:
                 raise trio.ClosedResourceError("this yamux stream is closed")
-            if not self.state.local_fin:
+            if not self.record.fin_sent:
                 self._check_send()
-                self._core.send_eof(self.state)
-                self._session._sync()
+                self._core.send_eof(self.record)
+                self._writer.sync()
             await cancel_shielded_checkpoint()
         finally:
             self._sending = False
@@ -249,19 +251,19 @@ class YamuxStream(MuxedStream):
         """Close both directions (see the class docstring); idempotent, works cancelled."""
         if not self._closed:
             self._closed = True
-            self._core.close_stream(self.state, trio.current_time())
-            self._session._sync()
-            self._session.forget_drain_waiter(self)
-            self._session.read_role.interrupt(self)
+            self._core.close_stream(self.record, trio.current_time())
+            self._writer.sync()
+            self._writer.forget_drain_waiter(self)
+            self._read_role.interrupt(self)
             self.wake()
         await trio.lowlevel.checkpoint()
 
     async def reset(self) -> None:
         """Abort the stream with RST (also after ``aclose``, until the peer's FIN came)."""
         self._closed = True
-        self._core.reset_stream(self.state)
-        self._session._sync()
-        self._session.forget_drain_waiter(self)
-        self._session.read_role.interrupt(self)
+        self._core.reset_stream(self.record)
+        self._writer.sync()
+        self._writer.forget_drain_waiter(self)
+        self._read_role.interrupt(self)
         self.wake()
         await trio.lowlevel.checkpoint()

@@ -1,158 +1,150 @@
-"""Per-stream state of the sans-IO Yamux core: receive buffer and flow-control windows."""
+"""The life of one Yamux stream: one state enum and one transition table.
+
+Everything that changes a stream's state goes through :data:`TRANSITIONS`, which maps
+``(state, input)`` to ``(new state, actions)``; :func:`transition` looks it up and raises
+:class:`~p2pstack.muxers.yamux.errors.YamuxProtocolError` for a pair the table does not
+hold (``remote=True`` for the peer's inputs, ``remote=False`` for ours). The core
+(:class:`~p2pstack.muxers.yamux.core.YamuxCore`) feeds the inputs and carries out the
+actions; this module knows nothing about frames, windows or roles.
+
+Opening is not a state: a stream is ``OPEN`` from its SYN on (both sides may send at once).
+Whether the peer has answered our SYN, and whether an inbound stream has been accepted, are
+the core's backlogs, not the stream's life.
+"""
 
 from __future__ import annotations
 
-from collections import deque
+from enum import IntEnum, IntFlag
+from typing import Final
 
-from p2pstack.abc.budget import MemoryBudget
-from p2pstack.errors import LimitExceeded
-from p2pstack.muxers.yamux.frames import DEFAULT_WINDOW
-
-#: Auto-tuning doubles a stream's window when the previous update went out less than this
-#: many round trips ago (go-yamux uses 4, rust-yamux 2).
-AUTOTUNE_RTT_FACTOR = 4.0
+from p2pstack.muxers.yamux.errors import YamuxProtocolError
 
 
-class StreamState:
-    """The state of one stream, owned by :class:`~p2pstack.muxers.yamux.core.YamuxCore`.
+class StreamState(IntEnum):
+    """Where a stream is in its life."""
 
-    Adapters read the attributes; only the core mutates them. A state object stays valid
-    (and readable) after the core has forgotten the stream.
+    OPEN = 0
+    """Both directions open."""
+    HALF_CLOSED_LOCAL = 1
+    """We sent FIN; the peer may still send."""
+    HALF_CLOSED_REMOTE = 2
+    """The peer sent FIN; we may still send."""
+    CLOSING = 3
+    """The application closed the stream after our FIN; waiting for the peer's FIN (at most
+    ``stream_close_timeout``). Data from the peer is answered with RST."""
+    CLOSED = 4
+    """Both sides sent FIN (final)."""
+    RESET_LOCAL = 5
+    """We reset the stream (final)."""
+    RESET_REMOTE = 6
+    """The peer reset the stream (final)."""
 
-    Attributes:
-        stream_id: the Yamux stream id.
-        outbound: True when we opened the stream.
-        established: the peer has answered (any frame counts) or the stream is inbound.
-        buffered: bytes received and not yet read by the application.
-        recv_window: credit the peer still has for sending to us.
-        recv_max: the stream's current receive window size (grows with auto-tuning).
-        send_window: bytes we may still send.
-        local_fin / remote_fin: FIN sent / received.
-        reset: the stream was reset (``reset_by_peer`` says by whom).
-        closed_locally: the application closed or reset the stream.
-        removed: the core no longer tracks the stream (its id is free).
-        reserved: bytes of receive window reserved from the session's memory budget
-            (released when the core forgets the stream).
+
+class StreamInput(IntEnum):
+    """What can happen to a stream: the application's calls, then the peer's frames."""
+
+    SEND_DATA = 0
+    SEND_FIN = 1
+    CLOSE = 2
+    """The application closes both directions gracefully (FIN, unread data dropped)."""
+    SEND_RST = 3
+    """The application (or the close timeout) aborts the stream."""
+    RECV_DATA = 4
+    """A Data frame with payload (its FIN/RST flags are separate inputs, after it)."""
+    RECV_FIN = 5
+    RECV_RST = 6
+
+
+class Action(IntFlag):
+    """What the core does on a transition (combined as flags)."""
+
+    NONE = 0
+    QUEUE_FIN = 0x01
+    """Queue WindowUpdate|FIN."""
+    QUEUE_RST = 0x02
+    """Queue WindowUpdate|RST."""
+    DISCARD = 0x04
+    """Drop the bytes received and not read."""
+    DROP_DATA = 0x08
+    """Do not buffer the payload of the frame being received."""
+    EMIT_ENDED = 0x10
+    """Report :class:`~.events.StreamEndedByPeer`."""
+    EMIT_RESET = 0x20
+    """Report :class:`~.events.StreamResetByPeer`."""
+    LINGER = 0x40
+    """Release the receive window's memory and start the close timeout."""
+    FORGET = 0x80
+    """Stop tracking the stream: its id and ``max_streams`` slot are free."""
+
+
+_S = StreamState
+_I = StreamInput
+_A = Action
+
+#: States in which the core no longer tracks the stream.
+FINAL_STATES: Final = frozenset({_S.CLOSED, _S.RESET_LOCAL, _S.RESET_REMOTE})
+#: States in which the peer may still send data (window credit is due).
+RECEIVING_STATES: Final = frozenset({_S.OPEN, _S.HALF_CLOSED_LOCAL})
+#: States of a reset stream.
+RESET_STATES: Final = frozenset({_S.RESET_LOCAL, _S.RESET_REMOTE})
+#: States after our FIN (sending is over).
+FIN_SENT_STATES: Final = frozenset({_S.HALF_CLOSED_LOCAL, _S.CLOSING, _S.CLOSED})
+#: States after the peer's FIN (end of data for the reader).
+FIN_RECEIVED_STATES: Final = frozenset({_S.HALF_CLOSED_REMOTE, _S.CLOSED})
+
+_LIVE = (_S.OPEN, _S.HALF_CLOSED_LOCAL, _S.HALF_CLOSED_REMOTE, _S.CLOSING)
+
+#: ``(state, input) -> (new state, actions)``; a missing pair is a protocol error.
+TRANSITIONS: Final[dict[tuple[StreamState, StreamInput], tuple[StreamState, Action]]] = {
+    # sending data
+    (_S.OPEN, _I.SEND_DATA): (_S.OPEN, _A.NONE),
+    (_S.HALF_CLOSED_REMOTE, _I.SEND_DATA): (_S.HALF_CLOSED_REMOTE, _A.NONE),
+    # half-close (a repeated FIN, or one after the end, does nothing)
+    (_S.OPEN, _I.SEND_FIN): (_S.HALF_CLOSED_LOCAL, _A.QUEUE_FIN),
+    (_S.HALF_CLOSED_REMOTE, _I.SEND_FIN): (_S.CLOSED, _A.QUEUE_FIN | _A.FORGET),
+    (_S.HALF_CLOSED_LOCAL, _I.SEND_FIN): (_S.HALF_CLOSED_LOCAL, _A.NONE),
+    (_S.CLOSING, _I.SEND_FIN): (_S.CLOSING, _A.NONE),
+    # graceful close by the application (the core resets instead when the peer could block)
+    (_S.OPEN, _I.CLOSE): (_S.CLOSING, _A.DISCARD | _A.QUEUE_FIN | _A.LINGER),
+    (_S.HALF_CLOSED_LOCAL, _I.CLOSE): (_S.CLOSING, _A.DISCARD | _A.LINGER),
+    (_S.HALF_CLOSED_REMOTE, _I.CLOSE): (_S.CLOSED, _A.DISCARD | _A.QUEUE_FIN | _A.FORGET),
+    (_S.CLOSING, _I.CLOSE): (_S.CLOSING, _A.NONE),
+    # the peer's data; after our close it is answered with RST
+    (_S.OPEN, _I.RECV_DATA): (_S.OPEN, _A.NONE),
+    (_S.HALF_CLOSED_LOCAL, _I.RECV_DATA): (_S.HALF_CLOSED_LOCAL, _A.NONE),
+    (_S.HALF_CLOSED_REMOTE, _I.RECV_DATA): (_S.HALF_CLOSED_REMOTE, _A.DROP_DATA),
+    (_S.CLOSING, _I.RECV_DATA): (_S.RESET_LOCAL, _A.DROP_DATA | _A.QUEUE_RST | _A.FORGET),
+    # the peer's FIN (a repeated one is ignored)
+    (_S.OPEN, _I.RECV_FIN): (_S.HALF_CLOSED_REMOTE, _A.EMIT_ENDED),
+    (_S.HALF_CLOSED_LOCAL, _I.RECV_FIN): (_S.CLOSED, _A.EMIT_ENDED | _A.FORGET),
+    (_S.CLOSING, _I.RECV_FIN): (_S.CLOSED, _A.EMIT_ENDED | _A.FORGET),
+    (_S.HALF_CLOSED_REMOTE, _I.RECV_FIN): (_S.HALF_CLOSED_REMOTE, _A.NONE),
+}
+for _state in _LIVE:
+    TRANSITIONS[_state, _I.SEND_RST] = (_S.RESET_LOCAL, _A.DISCARD | _A.QUEUE_RST | _A.FORGET)
+    TRANSITIONS[_state, _I.RECV_RST] = (_S.RESET_REMOTE, _A.DISCARD | _A.EMIT_RESET | _A.FORGET)
+for _state in FINAL_STATES:
+    # The application may still close, reset or half-close a finished stream: no effect.
+    TRANSITIONS[_state, _I.SEND_FIN] = (_state, _A.NONE)
+    TRANSITIONS[_state, _I.CLOSE] = (_state, _A.DISCARD)
+    TRANSITIONS[_state, _I.SEND_RST] = (_state, _A.DISCARD)
+# (The peer cannot reach a final state's stream: the core has forgotten its id.)
+
+_REMOTE_INPUTS: Final = frozenset({_I.RECV_DATA, _I.RECV_FIN, _I.RECV_RST})
+
+
+def transition(
+    stream_id: int, state: StreamState, event: StreamInput
+) -> tuple[StreamState, Action]:
+    """Look up ``(state, event)`` in :data:`TRANSITIONS`.
+
+    Raises:
+        YamuxProtocolError: the pair is not in the table (``remote`` tells whose input).
     """
-
-    __slots__ = (
-        "buffered",
-        "chunks",
-        "closed_locally",
-        "established",
-        "last_update_at",
-        "local_fin",
-        "outbound",
-        "recv_max",
-        "recv_window",
-        "remote_fin",
-        "removed",
-        "reserved",
-        "reset",
-        "reset_by_peer",
-        "rst_sent",
-        "send_window",
-        "stream_id",
-        "tuned",
-    )
-
-    def __init__(self, stream_id: int, *, outbound: bool, now: float) -> None:
-        self.stream_id = stream_id
-        self.outbound = outbound
-        self.established = not outbound
-        self.chunks: deque[memoryview | bytes] = deque()
-        self.buffered = 0
-        self.recv_window = DEFAULT_WINDOW
-        self.recv_max = DEFAULT_WINDOW
-        self.tuned = 0
-        self.reserved = 0
-        self.last_update_at = now
-        self.send_window = DEFAULT_WINDOW
-        self.local_fin = False
-        self.remote_fin = False
-        self.reset = False
-        self.reset_by_peer = False
-        self.rst_sent = False
-        self.closed_locally = False
-        self.removed = False
-
-    def __repr__(self) -> str:
-        return (
-            f"<StreamState id={self.stream_id} buffered={self.buffered} "
-            f"recv={self.recv_window}/{self.recv_max} send={self.send_window} "
-            f"fin={self.local_fin}/{self.remote_fin} reset={self.reset}>"
-        )
-
-    def take(self, max_bytes: int) -> bytes:
-        """Remove and return up to ``max_bytes`` buffered bytes (``b""`` if none).
-
-        A first chunk that already is ``bytes`` and fits is returned without copying.
-        """
-        chunks = self.chunks
-        if not chunks:
-            return b""
-        first = chunks[0]
-        size = len(first)
-        if size >= max_bytes or len(chunks) == 1:
-            if size <= max_bytes:
-                chunks.popleft()
-            else:
-                chunks[0] = memoryview(first)[max_bytes:]
-                first = memoryview(first)[:max_bytes]
-                size = max_bytes
-            self.buffered -= size
-            return first if type(first) is bytes else bytes(first)
-        parts = [chunks.popleft()]
-        total = size
-        while chunks and total < max_bytes:
-            chunk = chunks[0]
-            room = max_bytes - total
-            if len(chunk) > room:
-                chunks[0] = memoryview(chunk)[room:]
-                chunk = memoryview(chunk)[:room]
-            else:
-                chunks.popleft()
-            parts.append(chunk)
-            total += len(chunk)
-        self.buffered -= total
-        return b"".join(parts)
-
-    def discard(self) -> bool:
-        """Drop all buffered bytes; return True if there were any."""
-        had = self.buffered > 0
-        self.chunks.clear()
-        self.buffered = 0
-        return had
-
-    def window_credit(
-        self, now: float, rtt: float | None, max_window: int, budget: int, memory: MemoryBudget
-    ) -> int:
-        """Credit to return to the peer now (0 while less than half the window is owed).
-
-        Applies auto-tuning: when the previous update went out less than
-        ``AUTOTUNE_RTT_FACTOR * rtt`` ago, the window doubles, up to ``max_window`` and by at
-        most ``budget`` bytes, if ``memory`` grants the growth (else it stays). The caller
-        accounts ``tuned`` growth against its budget; the growth is added to ``reserved``.
-        """
-        owed = self.recv_max - self.recv_window - self.buffered
-        if owed < self.recv_max // 2:
-            return 0
-        if (
-            rtt is not None
-            and self.recv_max < max_window
-            and now - self.last_update_at < AUTOTUNE_RTT_FACTOR * rtt
-        ):
-            grow = min(self.recv_max, max_window - self.recv_max, budget)
-            if grow > 0:
-                try:
-                    memory.reserve_memory(grow)
-                except LimitExceeded:
-                    grow = 0
-            if grow > 0:
-                self.reserved += grow
-                self.recv_max += grow
-                self.tuned += grow
-                owed += grow
-        self.recv_window += owed
-        self.last_update_at = now
-        return owed
+    try:
+        return TRANSITIONS[state, event]
+    except KeyError:
+        raise YamuxProtocolError(
+            f"stream {stream_id}: {event.name} is invalid in state {state.name}",
+            remote=event in _REMOTE_INPUTS,
+        ) from None

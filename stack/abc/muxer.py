@@ -13,6 +13,7 @@ from typing import Protocol
 import trio
 
 from p2pstack.abc.budget import MemoryBudget
+from p2pstack.role import Role
 
 
 class MuxedStream(trio.abc.HalfCloseableStream):
@@ -95,9 +96,10 @@ class StreamMuxer(Protocol):
     protocol_id: str
 
     def new_session(
-        self, stream: trio.abc.Stream, *, is_initiator: bool, memory: MemoryBudget | None = None
+        self, stream: trio.abc.Stream, *, role: Role, memory: MemoryBudget | None = None
     ) -> MuxedSession:
-        """Create (not start) a session over ``stream``; ``is_initiator`` = we dialled.
+        """Create (not start) a session over ``stream``; ``role`` is ``Role.INITIATOR`` on
+        the side that dialled the connection (for Yamux: it takes the odd stream ids).
 
         ``memory`` (unlimited when None) is the budget the session reserves what the peer
         can make it hold from (Yamux: every byte of receive window it grants); the node

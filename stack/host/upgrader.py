@@ -134,9 +134,7 @@ class Upgrader:
             # Without read-ahead bytes the muxer reads the secured stream itself (one layer
             # less per read); otherwise the wrapper serves those bytes first.
             muxer_transport = unwrap_negotiated(mux_stream)
-        session = mux_by_id[mux_id].new_session(
-            muxer_transport, is_initiator=initiator, memory=memory
-        )
+        session = mux_by_id[mux_id].new_session(muxer_transport, role=role, memory=memory)
         logger.debug(
             "upgraded %s connection with %s via %s+%s",
             role.direction,

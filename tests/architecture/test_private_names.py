@@ -23,16 +23,6 @@ ROOT = Path(p2pstack.__file__).parent
 GENERATED_SUFFIX = "_pb2.py"
 """protoc's modules are generated code (they use protobuf's private descriptor API)."""
 
-PENDING_REMOVAL: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("muxers/yamux/stream.py", "_sync"),
-        ("muxers/yamux/stream.py", "_flush"),
-    }
-)
-"""TEMPORARY: Yamux streams drive their session's write path through ``session._sync`` and
-``session._flush``; the Yamux state-machine branch (issue 13) replaces them with a public
-write-path object. The lead deletes these entries once that branch is merged."""
-
 
 def _is_private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
@@ -59,7 +49,7 @@ def violations(source: str, where: str) -> list[str]:
                 if _is_private(alias.name):
                     found.append(f"{where}:{node.lineno}: from {node.module} import {alias.name}")
         elif isinstance(node, ast.Attribute) and _is_private(node.attr):
-            if _is_own(node.value) or (where, node.attr) in PENDING_REMOVAL:
+            if _is_own(node.value):
                 continue
             found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
     return found
@@ -107,17 +97,3 @@ def test_the_walk_sees_every_layer() -> None:
 def test_no_module_reaches_into_private_names() -> None:
     found = [v for name, path in modules() for v in violations(path.read_text(), name)]
     assert not found, "private names used across objects:\n" + "\n".join(found)
-
-
-def test_the_pending_entries_are_still_needed() -> None:
-    """Once the Yamux branch is merged this fails: then delete PENDING_REMOVAL."""
-    used = set()
-    for name, path in modules():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.Attribute)
-                and (name, node.attr) in PENDING_REMOVAL
-                and not _is_own(node.value)
-            ):
-                used.add((name, node.attr))
-    assert used == PENDING_REMOVAL

@@ -18,15 +18,6 @@ GENERATED_SUFFIX = "_pb2"
 of the same meaning (``relay.pb.circuit_pb2.Peer`` under ``relay.messages.Peer``)."""
 
 
-PENDING_RENAMES = {
-    ("Event", "p2pstack.muxers.yamux.events"),
-    ("StreamOpened", "p2pstack.muxers.yamux.events"),
-    ("StreamEnded", "p2pstack.muxers.yamux.events"),
-}
-"""TEMPORARY: Yamux's event classes are being renamed on another branch (issue 13, the Yamux
-state machine). The lead deletes this set once that branch is merged."""
-
-
 def public_modules() -> list[str]:
     names = [p2pstack.__name__]
     for info in pkgutil.walk_packages(p2pstack.__path__, prefix="p2pstack."):
@@ -66,9 +57,8 @@ def test_the_walk_sees_the_whole_package() -> None:
 def test_no_two_public_classes_share_a_name() -> None:
     shared = {}
     for name, where in public_classes().items():
-        remaining = [module for module in where if (name, module) not in PENDING_RENAMES]
-        if len(remaining) > 1:
-            shared[name] = remaining
+        if len(where) > 1:
+            shared[name] = where
     assert not shared, "public classes sharing a name:\n" + "\n".join(
         f"  {name}: {', '.join(where)}" for name, where in sorted(shared.items())
     )

@@ -15,6 +15,7 @@ import trio.testing
 
 from p2pstack.abc.muxer import MuxedSession, MuxedStream, StreamMuxer
 from p2pstack.muxers.yamux import YamuxConfig, YamuxStream, yamux
+from p2pstack.role import Role
 from tests.helpers.yamux import PairMaker, memory_pair, tcp_pair
 
 WINDOW = 256 * 1024
@@ -33,8 +34,8 @@ class MuxerUnderTest:
     async def start(self, nursery: trio.Nursery) -> tuple[MuxedSession, MuxedSession]:
         """Two running sessions over a fresh raw pair: (initiator, responder)."""
         left, right = await self.raw_pair()
-        client = self.muxer.new_session(left, is_initiator=True)
-        server = self.muxer.new_session(right, is_initiator=False)
+        client = self.muxer.new_session(left, role=Role.INITIATOR)
+        server = self.muxer.new_session(right, role=Role.RESPONDER)
         await nursery.start(client.run)
         await nursery.start(server.run)
         return client, server
@@ -46,7 +47,7 @@ async def _clog_yamux(s1: MuxedStream, s2: MuxedStream) -> None:
     assert isinstance(s2, YamuxStream)
     await s1.send_all(bytes(WINDOW))
     await s2.send_all(bytes(WINDOW))
-    while s1.state.buffered < WINDOW or s2.state.buffered < WINDOW:
+    while s1.record.buffered < WINDOW or s2.record.buffered < WINDOW:
         await trio.testing.wait_all_tasks_blocked()
 
 

@@ -15,8 +15,9 @@ from p2pstack.multistream.core import (
     MultistreamLister,
 )
 from p2pstack.multistream.messages import decode_ls_response, parse_message
-from p2pstack.muxers.yamux.core import StreamOpened, YamuxCore
-from p2pstack.muxers.yamux.stream_state import StreamState
+from p2pstack.muxers.yamux.core import YamuxCore
+from p2pstack.muxers.yamux.events import InboundStreamOpened
+from p2pstack.muxers.yamux.stream_record import StreamRecord
 from p2pstack.protocols.request_response.framing import FrameDecoder
 from p2pstack.role import Role
 from p2pstack.security.noise.cipher import FrameDecryptor
@@ -138,8 +139,8 @@ def noise_transport(data: bytes) -> None:
 def yamux(data: bytes) -> None:
     """Frames from a peer into a core that acts like an application: accepts, reads, writes."""
     control = data[0] if data else 0
-    core = YamuxCore(is_initiator=bool(control & 1))
-    streams: list[StreamState] = []
+    core = YamuxCore(role=Role.INITIATOR if control & 1 else Role.RESPONDER)
+    streams: list[StreamRecord] = []
     with contextlib.suppress(StackError):
         streams.append(core.open_stream())
     now = 0.0
@@ -150,7 +151,7 @@ def yamux(data: bytes) -> None:
         except StackError:
             return
         for event in core.next_events():
-            if isinstance(event, StreamOpened):
+            if isinstance(event, InboundStreamOpened):
                 accepted = core.accept_stream(now)
                 if accepted is not None:
                     streams.append(accepted)

@@ -9,6 +9,7 @@ import trio
 import trio.testing
 
 from p2pstack.muxers.yamux import YamuxConfig, YamuxSession
+from p2pstack.role import Role
 from p2pstack.transports.tcp_stream import TcpStream
 from tests.helpers.yamux_core import parse_frames
 
@@ -39,8 +40,8 @@ async def start_pair(
 ) -> tuple[YamuxSession, YamuxSession]:
     """Two running sessions (initiator, responder) connected back to back."""
     left, right = await make_pair()
-    client = YamuxSession(left, is_initiator=True, config=config)
-    server = YamuxSession(right, is_initiator=False, config=server_config or config)
+    client = YamuxSession(left, role=Role.INITIATOR, config=config)
+    server = YamuxSession(right, role=Role.RESPONDER, config=server_config or config)
     await nursery.start(client.run)
     await nursery.start(server.run)
     return client, server
@@ -99,10 +100,10 @@ class RawPeer:
 
 
 async def raw_session(
-    nursery: trio.Nursery, *, is_initiator: bool = False, config: YamuxConfig | None = None
+    nursery: trio.Nursery, *, role: Role = Role.RESPONDER, config: YamuxConfig | None = None
 ) -> tuple[YamuxSession, RawPeer]:
     """A running session whose peer is a :class:`RawPeer`."""
     left, right = trio.testing.memory_stream_pair()
-    session = YamuxSession(left, is_initiator=is_initiator, config=config)
+    session = YamuxSession(left, role=role, config=config)
     await nursery.start(session.run)
     return session, RawPeer(right)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from p2pstack.muxers.yamux.config import YamuxConfig
-from p2pstack.muxers.yamux.core import Event, YamuxCore
+from p2pstack.muxers.yamux.core import YamuxCore
+from p2pstack.muxers.yamux.events import YamuxEvent
 from p2pstack.muxers.yamux.frames import Flag, FrameType, decode_header, encode_header
+from p2pstack.role import Role
 
 DATA, WU, PING, GO_AWAY = (
     FrameType.DATA,
@@ -54,18 +56,18 @@ class CorePair:
         self, config: YamuxConfig | None = None, server_config: YamuxConfig | None = None
     ) -> None:
         self.now = 0.0
-        self.client = YamuxCore(config, is_initiator=True, now=0.0)
-        self.server = YamuxCore(server_config or config, is_initiator=False, now=0.0)
+        self.client = YamuxCore(config, role=Role.INITIATOR, now=0.0)
+        self.server = YamuxCore(server_config or config, role=Role.RESPONDER, now=0.0)
 
-    def transfer(self, src: YamuxCore, dst: YamuxCore) -> list[Event]:
+    def transfer(self, src: YamuxCore, dst: YamuxCore) -> list[YamuxEvent]:
         """Deliver everything ``src`` queued to ``dst``; return ``dst``'s events."""
         dst.receive_data(b"".join(src.data_to_send()), self.now)
         return dst.next_events()
 
-    def settle(self) -> tuple[list[Event], list[Event]]:
+    def settle(self) -> tuple[list[YamuxEvent], list[YamuxEvent]]:
         """Exchange frames until both sides are quiet; return (client, server) events."""
-        client_events: list[Event] = []
-        server_events: list[Event] = []
+        client_events: list[YamuxEvent] = []
+        server_events: list[YamuxEvent] = []
         for _ in range(10):
             out_c = b"".join(self.client.data_to_send())
             out_s = b"".join(self.server.data_to_send())

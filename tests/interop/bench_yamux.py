@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from p2pstack.muxers.yamux import YamuxSession
+from p2pstack.role import Role
 from tests.helpers.yamux import tcp_pair
 from tests.peers.go_yamux import go_client, go_server
 
@@ -63,8 +64,8 @@ async def bench_yamux_tcp(size: int) -> float:
     """MB/s of one Yamux stream over TCP, both sessions in this process."""
     left, right = await tcp_pair()
     async with trio.open_nursery() as nursery:
-        client = YamuxSession(left, is_initiator=True)
-        server = YamuxSession(right, is_initiator=False)
+        client = YamuxSession(left, role=Role.INITIATOR)
+        server = YamuxSession(right, role=Role.RESPONDER)
         await nursery.start(client.run)
         await nursery.start(server.run)
         await client.ping()
@@ -86,7 +87,7 @@ async def bench_yamux_tcp(size: int) -> float:
 async def bench_to_go_sink(size: int) -> float:
     """MB/s from our Yamux (this process) to the Go sink (another process)."""
     async with go_server("sink", window=16 * MiB) as port, trio.open_nursery() as nursery:
-        session = YamuxSession(await trio.open_tcp_stream("127.0.0.1", port), is_initiator=True)
+        session = YamuxSession(await trio.open_tcp_stream("127.0.0.1", port), role=Role.INITIATOR)
         await nursery.start(session.run)
         await session.ping()
         stream = await session.open_stream()
@@ -116,7 +117,7 @@ async def bench_from_go_client(size: int) -> float:
             )
 
         nursery.start_soon(client)
-        session = YamuxSession(await listener.accept(), is_initiator=False)
+        session = YamuxSession(await listener.accept(), role=Role.RESPONDER)
         await listener.aclose()
         await nursery.start(session.run)
         stream = await session.accept_stream()

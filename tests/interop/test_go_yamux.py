@@ -9,6 +9,7 @@ import pytest
 import trio
 
 from p2pstack.muxers.yamux import ConnectionLost, YamuxConfig, YamuxSession, YamuxStream
+from p2pstack.role import Role
 from tests.interop.bench_yamux import run_all
 from tests.peers.go_yamux import go_client, go_server
 
@@ -46,7 +47,7 @@ async def dial_go(
 ) -> AsyncIterator[YamuxSession]:
     async with go_server(mode) as port, trio.open_nursery() as nursery:
         transport = await trio.open_tcp_stream("127.0.0.1", port)
-        session = YamuxSession(transport, is_initiator=True, config=config)
+        session = YamuxSession(transport, role=Role.INITIATOR, config=config)
         await nursery.start(session.run)
         try:
             yield session
@@ -86,7 +87,7 @@ async def serve_go_client(
         nursery.start_soon(run_client)
         transport = await listener.accept()
         await listener.aclose()
-        session = YamuxSession(transport, is_initiator=False, config=config)
+        session = YamuxSession(transport, role=Role.RESPONDER, config=config)
         await nursery.start(session.run)
         async with trio.open_nursery() as handlers:
             while True:

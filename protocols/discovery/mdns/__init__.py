@@ -12,9 +12,16 @@ Quick start::
                     await node.dial(event.peer_id)
 
 :mod:`.records` holds the pure TXT record code, :mod:`.table` what is remembered,
-:mod:`.service` the zeroconf adapter and :mod:`.bridge` the thread/trio glue.
+:mod:`.config` the settings, :mod:`.service` the service that runs the :mod:`.advertiser` and
+the :mod:`.browser` over zeroconf (:mod:`.zeroconf_bridge`), :mod:`.bridge` the thread/trio
+glue.
 """
 
+from p2pstack.protocols.discovery.mdns.config import (
+    MdnsConfig as MdnsConfig,
+    MdnsStats as MdnsStats,
+    PeerDiscovered as PeerDiscovered,
+)
 from p2pstack.protocols.discovery.mdns.records import (
     SERVICE_TYPE as SERVICE_TYPE,
     Announcement as Announcement,
@@ -22,13 +29,7 @@ from p2pstack.protocols.discovery.mdns.records import (
     generate_peer_name as generate_peer_name,
     parse_announcement as parse_announcement,
 )
-from p2pstack.protocols.discovery.mdns.service import (
-    MdnsConfig as MdnsConfig,
-    MdnsService as MdnsService,
-    MdnsStats as MdnsStats,
-    PeerDiscovered as PeerDiscovered,
-    mdns as mdns,
-)
+from p2pstack.protocols.discovery.mdns.service import MdnsService as MdnsService, mdns as mdns
 
 __all__ = [
     "SERVICE_TYPE",

@@ -19,6 +19,7 @@ from p2pstack.protocols.echo import echo_peer
 from p2pstack.protocols.identify import IDENTIFY_PROTOCOL, identify
 from p2pstack.protocols.perf import perf_peer
 from p2pstack.protocols.ping import ping, ping_peer
+from p2pstack.role import Role
 from tests.helpers.nodes import full_protocols, tcp_node
 
 
@@ -180,9 +181,9 @@ class _RenamedYamux:
     protocol_id = "/not-yamux/1.0.0"
 
     def new_session(
-        self, stream: trio.abc.Stream, *, is_initiator: bool, memory: MemoryBudget | None = None
+        self, stream: trio.abc.Stream, *, role: Role, memory: MemoryBudget | None = None
     ) -> MuxedSession:
-        return yamux().new_session(stream, is_initiator=is_initiator, memory=memory)
+        return yamux().new_session(stream, role=role, memory=memory)
 
 
 async def test_refused_muxer_fails_the_connection_with_negotiation_failed() -> None:

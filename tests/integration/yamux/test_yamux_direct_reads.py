@@ -46,7 +46,7 @@ async def test_cancelled_receiver_hands_reading_back() -> None:
             in_a, in_b = await server.accept_stream(), await server.accept_stream()
             with trio.move_on_after(0.05):
                 await in_a.receive_some()
-            assert in_a.state.buffered == 0
+            assert in_a.record.buffered == 0
             await out_a.send_all(b"for a")
             assert await client.ping() >= 0
             assert await server.ping() >= 0

@@ -23,6 +23,7 @@ from p2pstack.muxers.yamux import (
     YamuxStream,
     yamux,
 )
+from p2pstack.role import Role
 from tests.helpers.yamux import memory_pair, raw_session, session_pair, start_pair, tcp_pair
 from tests.helpers.yamux_core import ACK, DATA, FIN, GO_AWAY, PING, RST, SYN, WU, frame
 
@@ -31,7 +32,7 @@ async def test_factory_and_contract_types() -> None:
     muxer: StreamMuxer = yamux()
     assert muxer.protocol_id == PROTOCOL_ID == "/yamux/1.0.0"
     left, _right = trio.testing.memory_stream_pair()
-    session: MuxedSession = muxer.new_session(left, is_initiator=True)
+    session: MuxedSession = muxer.new_session(left, role=Role.INITIATOR)
     assert isinstance(session, YamuxSession)
     assert not session.is_closed
     assert session.close_reason is None
@@ -122,8 +123,8 @@ async def test_windows_auto_tune_on_a_fast_stream() -> None:
                 nursery.start_soon(send)
                 while await inbound.receive_some(1024 * 1024):
                     pass
-            assert inbound.state.recv_max > 256 * 1024
-            assert inbound.state.recv_max <= 16 * 1024 * 1024
+            assert inbound.record.recv_max > 256 * 1024
+            assert inbound.record.recv_max <= 16 * 1024 * 1024
 
 
 async def test_peer_reset_breaks_stream_with_cause() -> None:
@@ -153,7 +154,7 @@ async def test_peer_reset_breaks_stream_with_cause() -> None:
 async def test_session_failure_wakes_everyone() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            session, peer = await raw_session(nursery, is_initiator=True)
+            session, peer = await raw_session(nursery, role=Role.INITIATOR)
             stream = await session.open_stream()
             await peer.send(frame(WU, ACK, 1, 0))
             outcomes: list[str] = []
@@ -278,7 +279,7 @@ async def test_open_stream_waits_for_acks_beyond_backlog() -> None:
     config = YamuxConfig(accept_backlog=2)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            session, peer = await raw_session(nursery, is_initiator=True, config=config)
+            session, peer = await raw_session(nursery, role=Role.INITIATOR, config=config)
             await session.open_stream()
             await session.open_stream()
             opened: list[int] = []

@@ -13,9 +13,10 @@ from p2pstack.muxers.yamux import (
     YamuxConfig,
     YamuxSession,
     YamuxStream,
-    session as session_module,
+    write_path as write_path_module,
     yamux,
 )
+from p2pstack.role import Role
 from tests.helpers.budget import CountingBudget
 from tests.helpers.yamux import raw_session
 from tests.helpers.yamux_core import ACK, FIN, GO_AWAY, PING, RST, SYN, WU, frame
@@ -26,7 +27,7 @@ MiB = 1024 * 1024
 async def test_peer_that_pings_and_never_reads(autojump_clock: trio.testing.MockClock) -> None:
     left, right = trio.testing.lockstep_stream_pair()
     config = YamuxConfig(keepalive_interval=None, write_timeout=10.0)
-    session = YamuxSession(left, is_initiator=False, config=config)
+    session = YamuxSession(left, role=Role.RESPONDER, config=config)
     count = 20_000
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
@@ -35,7 +36,7 @@ async def test_peer_that_pings_and_never_reads(autojump_clock: trio.testing.Mock
         await right.send_all(b"".join(frame(PING, SYN, 0, n) for n in range(count)))
         assert session.is_closed is False
         assert count - 2 * 32 <= session.core.dropped_pongs <= count - 32
-        assert session.out_bytes == 0  # answers wait in the core, at most ping_backlog
+        assert session.write_path.out_bytes == 0  # answers wait in the core, at most ping_backlog
         await session.wait_closed()
     assert isinstance(session.close_reason, WriteTimeout)
     assert trio.current_time() - start == pytest.approx(10.0)
@@ -44,9 +45,9 @@ async def test_peer_that_pings_and_never_reads(autojump_clock: trio.testing.Mock
 async def test_output_queue_is_bounded_when_the_peer_does_not_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(session_module, "OUTPUT_LIMIT", 6000)
+    monkeypatch.setattr(write_path_module, "OUTPUT_LIMIT", 6000)
     left, right = trio.testing.lockstep_stream_pair()
-    session = YamuxSession(left, is_initiator=False)
+    session = YamuxSession(left, role=Role.RESPONDER)
     sent_syns = 0
     batch = 100
 
@@ -65,7 +66,7 @@ async def test_output_queue_is_bounded_when_the_peer_does_not_read(
             await nursery.start(session.run)
             nursery.start_soon(flood)
             await trio.testing.wait_all_tasks_blocked()
-            assert 6000 <= session.out_bytes <= 6000 + 12 * batch
+            assert 6000 <= session.write_path.out_bytes <= 6000 + 12 * batch
             assert sent_syns < 2 * 6000 // 12  # the reader paused: the flood is held back
             assert session.num_streams == 0
             nursery.cancel_scope.cancel()
@@ -83,7 +84,8 @@ async def test_silent_peer_is_released_within_20_seconds(
         await session.wait_closed()
     assert isinstance(session.close_reason, KeepAliveTimeout)
     assert trio.current_time() - vanished <= 20.0
-    assert all(s.state.removed for s in streams)
+    assert session.num_streams == 0
+    assert all(s.record.reserved == 0 for s in streams)  # window memory released
 
 
 class _SlowLink(trio.abc.Stream):
@@ -117,8 +119,8 @@ async def test_bulk_transfer_on_a_slow_link_does_not_fail_keepalive(
     config = YamuxConfig(keepalive_interval=1.0, keepalive_timeout=2.0)
     left, right = trio.testing.memory_stream_pair()
     rate = 1_000_000.0
-    client = YamuxSession(_SlowLink(left, rate), is_initiator=True, config=config)
-    server = YamuxSession(_SlowLink(right, rate), is_initiator=False, config=config)
+    client = YamuxSession(_SlowLink(left, rate), role=Role.INITIATOR, config=config)
+    server = YamuxSession(_SlowLink(right, rate), role=Role.RESPONDER, config=config)
     payload = bytes(range(256)) * (12 * MiB // 256)
     received = bytearray()
     async with trio.open_nursery() as nursery:
@@ -151,7 +153,7 @@ async def test_streams_closed_by_us_are_released_when_the_peer_never_finishes(
 ) -> None:
     config = YamuxConfig(keepalive_interval=None, stream_close_timeout=30.0)
     async with trio.open_nursery() as nursery:
-        session, peer = await raw_session(nursery, is_initiator=True, config=config)
+        session, peer = await raw_session(nursery, role=Role.INITIATOR, config=config)
         await peer.send(frame(PING, ACK, 0, 0))
         streams = [await session.open_stream() for _ in range(256)]
         await peer.send(*(frame(WU, ACK, s.stream_id, 0) for s in streams))
@@ -183,8 +185,8 @@ async def test_syn_after_the_peers_go_away_is_reset() -> None:
 async def test_memory_budget_is_released_after_streams_and_session_end() -> None:
     budget = CountingBudget()
     left, right = trio.testing.memory_stream_pair()
-    client = YamuxSession(left, is_initiator=True)
-    server = yamux().new_session(right, is_initiator=False, memory=budget)
+    client = YamuxSession(left, role=Role.INITIATOR)
+    server = yamux().new_session(right, role=Role.RESPONDER, memory=budget)
     assert isinstance(server, YamuxSession)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
@@ -218,8 +220,8 @@ async def test_memory_budget_is_released_after_streams_and_session_end() -> None
 async def test_memory_held_for_a_peer_that_floods_streams_stays_within_the_budget() -> None:
     budget = CountingBudget(limit=4 * 256 * 1024 + 1000)
     left, right = trio.testing.memory_stream_pair()
-    client = YamuxSession(left, is_initiator=True)
-    server = YamuxSession(right, is_initiator=False, memory=budget)
+    client = YamuxSession(left, role=Role.INITIATOR)
+    server = YamuxSession(right, role=Role.RESPONDER, memory=budget)
     outcomes: list[str] = []
 
     async def flood(stream: YamuxStream) -> None:
@@ -240,7 +242,7 @@ async def test_memory_held_for_a_peer_that_floods_streams_stays_within_the_budge
             await trio.testing.wait_all_tasks_blocked()
             assert outcomes == ["reset"] * 4  # no memory for their windows
             assert budget.reserved == 4 * 256 * 1024
-            assert sum(s.state.buffered for s in accepted) == 4 * 256 * 1024
+            assert sum(s.record.buffered for s in accepted) == 4 * 256 * 1024
             await client.aclose()
             await server.wait_closed()
     assert budget.reserved == 0

@@ -9,7 +9,8 @@ import trio.lowlevel
 import trio.testing
 
 from p2pstack.muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
-from p2pstack.muxers.yamux.stream import SEND_HIGH_WATER
+from p2pstack.muxers.yamux.write_path import SEND_HIGH_WATER
+from p2pstack.role import Role
 
 KiB = 1024
 
@@ -45,8 +46,8 @@ async def test_cancelled_send_never_tears_a_frame() -> None:
     slow = _PiecewiseStream(left)
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            client = YamuxSession(slow, is_initiator=True)
-            server = YamuxSession(right, is_initiator=False)
+            client = YamuxSession(slow, role=Role.INITIATOR)
+            server = YamuxSession(right, role=Role.RESPONDER)
             await nursery.start(client.run)
             await nursery.start(server.run)
             out = await client.open_stream()
@@ -73,7 +74,7 @@ async def test_cancelled_send_never_tears_a_frame() -> None:
             while chunk := await second_in.receive_some():
                 got += chunk
             assert got == b"after the cancel"
-            assert first_in.state.buffered == 256 * KiB
+            assert first_in.record.buffered == 256 * KiB
             assert not server.is_closed
             assert not client.is_closed
             await client.aclose()
@@ -94,7 +95,7 @@ async def test_drained_output_wakes_blocked_senders_one_at_a_time(
     count = 128
     config = YamuxConfig(max_streams=count + 16, accept_backlog=count + 16)
     left, right = trio.testing.lockstep_stream_pair()
-    session = YamuxSession(left, is_initiator=True, config=config)
+    session = YamuxSession(left, role=Role.INITIATOR, config=config)
     total = 0
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
@@ -109,8 +110,8 @@ async def test_drained_output_wakes_blocked_senders_one_at_a_time(
             await trio.testing.wait_all_tasks_blocked()
             # Nothing was read yet: one task is writing, the rest queued up to the high
             # water mark and wait for the queue to drain.
-            assert session.out_bytes >= SEND_HIGH_WATER
-            assert len(session._drain_waiters) > count // 2
+            assert session.write_path.out_bytes >= SEND_HIGH_WATER
+            assert session.write_path.num_drain_waiters > count // 2
             while total < count * 64 * KiB:
                 chunk = await right.receive_some(256 * KiB)
                 assert chunk

@@ -6,18 +6,6 @@ import pytest
 
 from p2pstack.errors import LimitExceeded
 from p2pstack.muxers.yamux import YamuxConfig, YamuxCore
-from p2pstack.muxers.yamux.core import (
-    ConnectionTerminated,
-    DataReceived,
-    GoAwayReceived,
-    PingAcknowledged,
-    StreamClosed,
-    StreamEnded,
-    StreamEstablished,
-    StreamOpened,
-    StreamReset,
-    WindowUpdated,
-)
 from p2pstack.muxers.yamux.errors import (
     ConnectionLost,
     KeepAliveTimeout,
@@ -27,6 +15,20 @@ from p2pstack.muxers.yamux.errors import (
     WindowExceededError,
     YamuxProtocolError,
 )
+from p2pstack.muxers.yamux.events import (
+    ConnectionTerminated,
+    DataReceived,
+    GoAwayReceived,
+    InboundStreamOpened,
+    PingAcknowledged,
+    StreamClosed,
+    StreamEndedByPeer,
+    StreamEstablished,
+    StreamResetByPeer,
+    WindowUpdated,
+)
+from p2pstack.muxers.yamux.stream_state import StreamState
+from p2pstack.role import Role
 from tests.helpers.yamux_core import (
     ACK,
     DATA,
@@ -47,13 +49,13 @@ WINDOW = 256 * KiB
 
 
 def responder(config: YamuxConfig | None = None) -> YamuxCore:
-    core = YamuxCore(config, is_initiator=False)
+    core = YamuxCore(config, role=Role.RESPONDER)
     take_ping(core)
     return core
 
 
 def initiator(config: YamuxConfig | None = None) -> YamuxCore:
-    core = YamuxCore(config, is_initiator=True)
+    core = YamuxCore(config, role=Role.INITIATOR)
     take_ping(core)
     return core
 
@@ -64,7 +66,7 @@ def test_open_accept_exchange_and_half_close() -> None:
     c = pair.client.open_stream()
     assert c.stream_id == 1
     events = pair.transfer(pair.client, pair.server)
-    assert events == [StreamOpened(1)]
+    assert events == [InboundStreamOpened(1)]
     s = pair.server.accept_stream(0.0)
     assert s is not None
     assert sent(pair.server) == [(WU, ACK, 1, 0, b"")]
@@ -182,7 +184,7 @@ def test_ping_is_answered_with_same_opaque_and_unsolicited_acks_ignored() -> Non
 
 
 def test_rtt_from_own_ping() -> None:
-    core = YamuxCore(is_initiator=True, now=1.0)
+    core = YamuxCore(role=Role.INITIATOR, now=1.0)
     assert sent(core) == [(PING, SYN, 0, 0, b"")]
     core.receive_data(frame(PING, ACK, 0, 0), 1.25)
     assert core.next_events() == [PingAcknowledged(0, 0.25)]
@@ -277,11 +279,11 @@ def test_outbound_backlog_and_any_frame_establishes() -> None:
     assert info.value.limit == "yamux.accept_backlog"
     # go answers a SYN|FIN stream without ACK: any frame establishes the stream.
     core.receive_data(frame(WU, FIN, first.stream_id, 0), 0.0)
-    assert core.next_events() == [StreamEstablished(1), StreamEnded(1)]
+    assert core.next_events() == [StreamEstablished(1), StreamEndedByPeer(1)]
     assert not core.outbound_backlog_full
-    assert first.established
+    assert first.state is StreamState.HALF_CLOSED_REMOTE
     core.receive_data(frame(WU, RST, 3, 0), 0.0)  # a reset also frees the slot
-    assert core.next_events() == [StreamEstablished(3), StreamReset(3), StreamClosed(3)]
+    assert core.next_events() == [StreamEstablished(3), StreamResetByPeer(3), StreamClosed(3)]
 
 
 def test_ack_sent_exactly_once_and_never_by_opener() -> None:
@@ -321,7 +323,7 @@ def test_window_update_after_fin_is_applied() -> None:
     core.receive_data(frame(WU, ACK, 1, 0) + frame(WU, 0, 1, 500), 0.0)
     assert stream.send_window == WINDOW + 500
     core.receive_data(frame(WU, FIN, 1, 0), 0.0)
-    assert stream.removed
+    assert stream.forgotten
     assert core.num_streams == 0
 
 
@@ -347,7 +349,7 @@ def test_close_with_unread_data_resets() -> None:
     core.data_to_send()
     core.close_stream(stream)
     assert sent(core) == [(WU, RST, 1, 0, b"")]
-    assert stream.removed
+    assert stream.forgotten
     assert stream.buffered == 0
 
 
@@ -360,7 +362,7 @@ def test_close_after_remote_fin_is_graceful() -> None:
     core.data_to_send()
     core.close_stream(stream)
     assert sent(core) == [(WU, FIN, 1, 0, b"")]
-    assert stream.removed
+    assert stream.forgotten
 
 
 def test_reset_is_seen_by_peer() -> None:
@@ -372,14 +374,14 @@ def test_reset_is_seen_by_peer() -> None:
     assert s is not None
     pair.client.reset_stream(c)
     events = pair.transfer(pair.client, pair.server)
-    assert events == [StreamReset(1), StreamClosed(1)]
-    assert s.reset
+    assert events == [StreamResetByPeer(1), StreamClosed(1)]
+    assert s.is_reset
     assert s.reset_by_peer
     assert pair.server.num_streams == 0
 
 
 def test_keepalive_pings_and_timeout() -> None:
-    core = YamuxCore(YamuxConfig(keepalive_interval=30.0), is_initiator=True, now=0.0)
+    core = YamuxCore(YamuxConfig(keepalive_interval=30.0), role=Role.INITIATOR, now=0.0)
     assert core.get_timer() == 10.0  # the start ping must be answered within 10 s
     core.receive_data(frame(PING, ACK, 0, 0), 0.5)
     assert core.get_timer() == 30.0
@@ -395,13 +397,13 @@ def test_keepalive_pings_and_timeout() -> None:
 
 
 def test_keepalive_disabled_keeps_start_ping_timeout() -> None:
-    core = YamuxCore(YamuxConfig(keepalive_interval=None), is_initiator=False, now=5.0)
+    core = YamuxCore(YamuxConfig(keepalive_interval=None), role=Role.RESPONDER, now=5.0)
     assert core.get_timer() == 15.0
     core.receive_data(frame(PING, ACK, 0, 0), 6.0)
     assert core.get_timer() is None
 
 
 def test_unanswered_start_ping_times_out() -> None:
-    core = YamuxCore(is_initiator=True, now=0.0)
+    core = YamuxCore(role=Role.INITIATOR, now=0.0)
     core.handle_timer(10.0)
     assert isinstance(core.terminated, KeepAliveTimeout)

@@ -6,8 +6,9 @@ import pytest
 
 from p2pstack.errors import LimitExceeded
 from p2pstack.muxers.yamux import YamuxConfig, YamuxCore
-from p2pstack.muxers.yamux.core import StreamClosed, StreamOpened
 from p2pstack.muxers.yamux.errors import KeepAliveTimeout, WriteTimeout
+from p2pstack.muxers.yamux.events import InboundStreamOpened, StreamClosed
+from p2pstack.role import Role
 from tests.helpers.budget import CountingBudget
 from tests.helpers.yamux_core import (
     ACK,
@@ -29,13 +30,13 @@ WINDOW = 256 * KiB
 
 
 def responder(config: YamuxConfig | None = None, memory: CountingBudget | None = None) -> YamuxCore:
-    core = YamuxCore(config, is_initiator=False, memory=memory)
+    core = YamuxCore(config, role=Role.RESPONDER, memory=memory)
     take_ping(core)
     return core
 
 
 def initiator(config: YamuxConfig | None = None, memory: CountingBudget | None = None) -> YamuxCore:
-    core = YamuxCore(config, is_initiator=True, memory=memory)
+    core = YamuxCore(config, role=Role.INITIATOR, memory=memory)
     take_ping(core)
     return core
 
@@ -72,7 +73,7 @@ def test_control_frames_stay_out_of_the_ordered_output() -> None:
 
 def test_ping_deadline_counts_from_the_write_and_from_the_last_bytes() -> None:
     config = YamuxConfig(keepalive_interval=None, keepalive_timeout=10.0)
-    core = YamuxCore(config, is_initiator=True, now=0.0)
+    core = YamuxCore(config, role=Role.INITIATOR, now=0.0)
     assert core.get_timer() == 10.0
     core.take_control(4.0)  # the start ping reaches the transport only at 4 s
     assert core.get_timer() == 14.0
@@ -88,7 +89,7 @@ def test_ping_deadline_counts_from_the_write_and_from_the_last_bytes() -> None:
 
 
 def test_silent_peer_is_detected_within_interval_plus_timeout() -> None:
-    core = YamuxCore(is_initiator=True, now=0.0)  # defaults: 10 s + 10 s
+    core = YamuxCore(role=Role.INITIATOR, now=0.0)  # defaults: 10 s + 10 s
     core.take_control(0.0)
     core.receive_data(frame(WU, SYN, 2, 0) + frame(PING, ACK, 0, 0), 0.1)
     assert core.accept_stream(0.1) is not None  # a stream stays open and idle
@@ -105,7 +106,7 @@ def test_silent_peer_is_detected_within_interval_plus_timeout() -> None:
 
 def test_one_keepalive_ping_at_a_time() -> None:
     config = YamuxConfig(keepalive_interval=5.0, keepalive_timeout=20.0)
-    core = YamuxCore(config, is_initiator=True, now=0.0)
+    core = YamuxCore(config, role=Role.INITIATOR, now=0.0)
     core.take_control(0.0)
     core.receive_data(frame(DATA, 0, 99, 0), 4.0)
     core.handle_timer(5.0)  # the start ping is still unanswered: no second ping
@@ -144,7 +145,7 @@ def test_syn_after_the_peers_go_away_is_reset_without_window() -> None:
     assert sent(core) == [(WU, RST, 1, 0, b"")]
     assert core.num_streams == 0
     assert core.pending_accepts == 0
-    assert not any(isinstance(event, StreamOpened) for event in core.next_events())
+    assert not any(isinstance(event, InboundStreamOpened) for event in core.next_events())
     assert budget.reserved == 0
 
 
@@ -165,12 +166,12 @@ def test_closed_stream_is_reset_and_released_after_the_close_timeout() -> None:
     assert core.num_streams == 4
     assert core.num_open_streams == 0  # lingering streams do not hold max_streams slots
     core.receive_data(frame(WU, FIN, 1, 0), 5.0)  # the first one finishes in time
-    assert streams[0].removed
+    assert streams[0].forgotten
     assert core.get_timer() == 31.0
     core.handle_timer(31.0)
     assert sent(core) == [(WU, RST, 3, 0, b"")]
-    assert streams[1].removed
-    assert not streams[2].removed
+    assert streams[1].forgotten
+    assert not streams[2].forgotten
     core.handle_timer(33.0)
     assert sent(core) == [(WU, RST, 5, 0, b""), (WU, RST, 7, 0, b"")]
     closed = [e for e in core.next_events() if isinstance(e, StreamClosed)]
@@ -218,13 +219,13 @@ def test_stream_finished_by_both_sides_is_released_at_once(order: str) -> None:
     local = core.send_eof if order.endswith("eof") or order.startswith("eof") else core.close_stream
     if order.startswith("fin"):
         core.receive_data(frame(DATA, FIN, 1, 0), 0.0)
-        assert not stream.removed
+        assert not stream.forgotten
         local(stream)
     else:
         local(stream)
-        assert not stream.removed
+        assert not stream.forgotten
         core.receive_data(frame(WU, FIN, 1, 0), 0.0)
-    assert stream.removed
+    assert stream.forgotten
     assert core.num_streams == 0
     assert core.get_timer() is None  # no close deadline left behind
 
@@ -267,7 +268,7 @@ def test_close_timeout_and_local_reset_release_memory() -> None:
     core.close_stream(closing, 0.0)  # lingering until the peer's FIN: no window kept
     assert budget.reserved == 0
     core.handle_timer(5.0)
-    assert closing.removed
+    assert closing.forgotten
 
 
 def test_refused_reservations() -> None:

@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st
 from p2pstack.muxers.yamux import YamuxConfig, YamuxCore
 from p2pstack.muxers.yamux.errors import YamuxProtocolError
 from p2pstack.muxers.yamux.frames import encode_header
-from p2pstack.muxers.yamux.stream_state import StreamState
+from p2pstack.muxers.yamux.stream_record import StreamRecord
+from p2pstack.role import Role
 from tests.helpers.yamux_core import ACK, WU, CorePair, sent, take_ping
 
 KiB = 1024
@@ -23,7 +24,7 @@ def _connected(config: YamuxConfig, rtt: float) -> CorePair:
 
 
 def _pump(
-    pair: CorePair, sender: StreamState, receiver: StreamState, step: float, rounds: int
+    pair: CorePair, sender: StreamRecord, receiver: StreamRecord, step: float, rounds: int
 ) -> int:
     """Server sends as fast as the window allows; the client reads it all each round."""
     total = 0
@@ -37,7 +38,7 @@ def _pump(
     return total
 
 
-def _open(pair: CorePair) -> tuple[StreamState, StreamState]:
+def _open(pair: CorePair) -> tuple[StreamRecord, StreamRecord]:
     client_side = pair.client.open_stream()
     pair.transfer(pair.client, pair.server)
     server_side = pair.server.accept_stream(pair.now)
@@ -94,11 +95,11 @@ def test_connection_budget_bounds_growth() -> None:
 
 
 @settings(max_examples=300)
-@given(st.binary(max_size=200), st.booleans())
+@given(st.binary(max_size=200), st.sampled_from(Role))
 def test_arbitrary_bytes_are_processed_or_rejected_with_protocol_error(
-    raw: bytes, is_initiator: bool
+    raw: bytes, role: Role
 ) -> None:
-    core = YamuxCore(is_initiator=is_initiator)
+    core = YamuxCore(role=role)
     try:
         core.receive_data(raw, 0.0)
     except YamuxProtocolError:
@@ -127,7 +128,7 @@ def test_structured_frames_in_any_split(
         encode_header(ftype, flags, sid, length) + (bytes(length) if ftype == 0 else b"")  # type: ignore[arg-type]
         for ftype, flags, sid, length in frames
     )
-    core = YamuxCore(is_initiator=False)
+    core = YamuxCore(role=Role.RESPONDER)
     pos = 0
     try:
         for cut in [*cuts, len(raw)]:
@@ -160,9 +161,9 @@ _actions = st.lists(
 
 def _script(actions: list[tuple[str, int]]) -> tuple[bytes, dict[int, bytes]]:
     """Run a client core through ``actions``; return its output and the data per stream."""
-    client = YamuxCore(YamuxConfig(max_frame_size=16 * KiB), is_initiator=True)
+    client = YamuxCore(YamuxConfig(max_frame_size=16 * KiB), role=Role.INITIATOR)
     take_ping(client)
-    streams: list[StreamState] = []
+    streams: list[StreamRecord] = []
     expected: dict[int, bytes] = {}
     out = bytearray()
     counter = 0
@@ -171,7 +172,7 @@ def _script(actions: list[tuple[str, int]]) -> tuple[bytes, dict[int, bytes]]:
             streams.append(client.open_stream())
             expected[streams[-1].stream_id] = b""
         stream = streams[-1]
-        if action == "send" and not (stream.local_fin or stream.reset):
+        if action == "send" and not (stream.fin_sent or stream.is_reset):
             data = bytes((counter + i) % 251 for i in range(arg))
             counter += arg
             n = client.send_data(stream, memoryview(data))
@@ -190,13 +191,13 @@ def _script(actions: list[tuple[str, int]]) -> tuple[bytes, dict[int, bytes]]:
 def _receive(
     chunks: list[bytes],
 ) -> tuple[dict[int, bytes], list[tuple[int, int, int, int, bytes]]]:
-    server = YamuxCore(is_initiator=False)
+    server = YamuxCore(role=Role.RESPONDER)
     take_ping(server)
     for chunk in chunks:
         server.receive_data(chunk, 0.0)
     got = {}
     while (stream := server.accept_stream(0.0)) is not None:
-        if not stream.reset:
+        if not stream.is_reset:
             got[stream.stream_id] = stream.take(10 * MiB)
     return got, sent(server)
 
@@ -218,14 +219,14 @@ def test_input_split_does_not_matter(actions: list[tuple[str, int]], data: st.Da
 @given(_actions, st.binary(min_size=1, max_size=64))
 def test_trailing_garbage_after_valid_input(actions: list[tuple[str, int]], garbage: bytes) -> None:
     raw, expected = _script(actions)
-    server = YamuxCore(is_initiator=False)
+    server = YamuxCore(role=Role.RESPONDER)
     try:
         server.receive_data(raw + garbage, 0.0)
     except YamuxProtocolError:
         assert server.terminated is not None
         return
     while (stream := server.accept_stream(0.0)) is not None:
-        if stream.stream_id in expected and not stream.reset:
+        if stream.stream_id in expected and not stream.is_reset:
             assert stream.take(10 * MiB).startswith(expected[stream.stream_id])
 
 
