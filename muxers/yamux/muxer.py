@@ -8,6 +8,7 @@ import trio
 
 from p2pstack.abc.budget import MemoryBudget
 from p2pstack.abc.muxer import StreamMuxer
+from p2pstack.arguments import config_arg
 from p2pstack.muxers.yamux.config import YamuxConfig
 from p2pstack.muxers.yamux.session import YamuxSession
 from p2pstack.role import Role
@@ -38,4 +39,4 @@ class YamuxMuxer:
 
 def yamux(config: YamuxConfig | None = None) -> StreamMuxer:
     """The Yamux muxer (``/yamux/1.0.0``) with ``config`` (defaults when None)."""
-    return YamuxMuxer(config)
+    return YamuxMuxer(config_arg(config, YamuxConfig, "yamux(config)"))

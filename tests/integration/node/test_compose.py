@@ -18,6 +18,7 @@ from p2pstack.host.gater import Gater
 from p2pstack.host.service import GaterChain, node_gater
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
+from p2pstack.muxers.yamux import YamuxConfig, yamux
 from p2pstack.protocols.discovery.mdns import MdnsConfig, mdns
 from p2pstack.protocols.discovery.xmpp import DiscoveryConfig, XmppConfig, xmpp_discovery
 from p2pstack.protocols.echo import EchoConfig, echo
@@ -81,6 +82,7 @@ _FACTORIES: list[tuple[Callable[[Any], object], object]] = [
     (tcp, TcpConfig()),
     (websocket, WebSocketConfig()),
     (noise, NoiseConfig()),
+    (yamux, YamuxConfig()),
 ]
 
 
