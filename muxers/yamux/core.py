@@ -54,12 +54,8 @@ from p2pstack.muxers.yamux.frames import (
 )
 from p2pstack.muxers.yamux.keepalive import Keepalive
 from p2pstack.muxers.yamux.stream_record import StreamRecord
-from p2pstack.muxers.yamux.stream_state import (
-    RECEIVING_STATES,
-    Action,
-    StreamInput,
-)
-from p2pstack.muxers.yamux.stream_table import StreamTable
+from p2pstack.muxers.yamux.stream_state import RECEIVING_STATES, StreamInput
+from p2pstack.muxers.yamux.stream_table import LINGER, StreamTable
 from p2pstack.role import Role
 
 
@@ -412,7 +408,7 @@ class YamuxCore:
             self._now = now
         if stream.state in RECEIVING_STATES and (stream.buffered or stream.recv_window == 0):
             self._streams.advance(stream, StreamInput.SEND_RST, self._now)
-        elif self._streams.advance(stream, StreamInput.CLOSE, self._now) & Action.LINGER:
+        elif self._streams.advance(stream, StreamInput.CLOSE, self._now) & LINGER:
             self._need_timer(self._now + self.config.stream_close_timeout)
 
     def reset_stream(self, stream: StreamRecord) -> None:

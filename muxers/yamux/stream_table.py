@@ -28,6 +28,7 @@ from p2pstack.muxers.yamux.events import (
 from p2pstack.muxers.yamux.frames import FIN, MAX_U32, RST, window_update
 from p2pstack.muxers.yamux.stream_record import StreamRecord
 from p2pstack.muxers.yamux.stream_state import (
+    ACTION_BITS,
     TRANSITIONS,
     Action,
     StreamInput,
@@ -47,6 +48,16 @@ _KEEPS_DATA: Final = frozenset(
     for (state, event), (new, actions) in TRANSITIONS.items()
     if event is StreamInput.RECV_DATA and new is state and not actions
 )
+
+
+# Action bits as plain ints (see ACTION_BITS).
+DISCARD: Final = int(Action.DISCARD)
+QUEUE_FIN: Final = int(Action.QUEUE_FIN)
+QUEUE_RST: Final = int(Action.QUEUE_RST)
+EMIT_ENDED: Final = int(Action.EMIT_ENDED)
+EMIT_RESET: Final = int(Action.EMIT_RESET)
+LINGER: Final = int(Action.LINGER)
+FORGET: Final = int(Action.FORGET)
 
 
 @final
@@ -203,13 +214,13 @@ class StreamTable:
         """
         state = stream.state
         if state in _KEEPS_DATA:
-            actions = Action.NONE
+            actions = 0
         elif state is StreamState.CLOSING and flags & RST:
             return None  # the peer's reset at the frame's end ends the stream
         else:
             actions = self.advance(stream, StreamInput.RECV_DATA, now)
         if actions:  # DROP_DATA, and the stream may have been reset
-            if actions & Action.QUEUE_RST:
+            if actions & QUEUE_RST:
                 self._log.debug("yamux: data on closed stream %d, resetting it", stream.stream_id)
             return None
         if length > stream.recv_window:
@@ -236,34 +247,37 @@ class StreamTable:
 
     # ---- transitions ---------------------------------------------------------------------
 
-    def advance(self, stream: StreamRecord, event: StreamInput, now: float) -> Action:
+    def advance(self, stream: StreamRecord, event: StreamInput, now: float) -> int:
         """Feed ``event`` to ``stream``'s state machine and carry out the actions.
+
+        Returns the actions as ``int`` bits of :class:`Action` (``bits & LINGER``...).
 
         Raises:
             YamuxProtocolError: the transition table has no entry for it.
         """
-        entry = TRANSITIONS.get((stream.state, event))
+        entry = ACTION_BITS.get((stream.state, event))
         if entry is None:
-            entry = transition(stream.stream_id, stream.state, event)  # raises
-        stream.state, actions = entry
-        if not actions:
-            return actions
+            new, actions = transition(stream.stream_id, stream.state, event)  # raises
+            entry = (new, int(actions))
+        stream.state, bits = entry
+        if not bits:
+            return bits
         sid = stream.stream_id
-        if actions & Action.DISCARD:
+        if bits & DISCARD:
             stream.discard()
-        if actions & Action.QUEUE_FIN:
+        if bits & QUEUE_FIN:
             self._send(window_update(sid, FIN))
-        if actions & Action.QUEUE_RST:
+        if bits & QUEUE_RST:
             self._send(window_update(sid, RST))
-        if actions & Action.EMIT_ENDED:
+        if bits & EMIT_ENDED:
             self._emit(StreamEndedByPeer(sid))
-        if actions & Action.EMIT_RESET:
+        if bits & EMIT_RESET:
             self._emit(StreamResetByPeer(sid))
-        if actions & Action.LINGER:
+        if bits & LINGER:
             self._linger(stream, now)
-        if actions & Action.FORGET:
+        if bits & FORGET:
             self._forget(stream)
-        return actions
+        return bits
 
     def first_close_deadline(self) -> float | None:
         """When the oldest lingering stream is due to be reset, or None."""
