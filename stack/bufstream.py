@@ -38,6 +38,16 @@ class BufferedStream(trio.abc.HalfCloseableStream):
         """How many read-ahead bytes are waiting in the buffer."""
         return len(self._buffer)
 
+    def unwrapped(self) -> trio.abc.Stream:
+        """The stream below once no read-ahead bytes are left (a layer on top may then read
+        and write it directly, with its fast paths), else this wrapper.
+
+        The caller must be the only reader (see :func:`p2pstack.stream_ops.unwrap_method_of`).
+        """
+        if self._buffer or self._eof:
+            return self
+        return self.stream
+
     def unread(self, data: bytes | bytearray | memoryview) -> None:
         """Put ``data`` back in front of the buffer; the next read returns it first."""
         self._buffer[:0] = data

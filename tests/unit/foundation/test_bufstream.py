@@ -91,3 +91,20 @@ def test_any_bytes_give_messages_or_typed_errors(data: bytes) -> None:
                 return
 
     trio.run(run)
+
+
+async def test_unwrapped_is_the_stream_below_once_the_read_ahead_is_consumed() -> None:
+    buffered, peer = await _pair(b"ab")
+    assert buffered.unwrapped() is buffered  # read-ahead bytes still to serve
+    assert await buffered.receive_some() == b"ab"
+    assert buffered.unwrapped() is buffered.stream
+    await peer.send_all(b"cd")
+    assert await buffered.receive_some() == b"cd"  # reads pass through: nothing to keep
+
+
+async def test_unwrapped_keeps_the_wrapper_after_a_framed_read_hit_eof() -> None:
+    buffered, peer = await _pair()
+    await peer.send_eof()
+    with pytest.raises(UnexpectedEOF):
+        await buffered.receive_exactly(4)
+    assert buffered.unwrapped() is buffered
