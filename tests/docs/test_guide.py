@@ -80,3 +80,32 @@ def test_program_runs(page: str, index: int, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout, "a guide program should show what it did"
+
+
+def test_every_block_type_checks(tmp_path: Path) -> None:
+    """mypy --strict over every block, fragments included: the guide follows the API."""
+    files = []
+    for page in PAGES:
+        for index, (_, code) in enumerate(blocks(page)):
+            path = tmp_path / f"{Path(page).stem.replace('-', '_')}_{index}.py"
+            path.write_text(code)
+            files.append(str(path))
+    root = GUIDE.parents[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(root / "pyproject.toml"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
