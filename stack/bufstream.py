@@ -15,9 +15,17 @@ import trio
 
 from p2pstack.conflict import ConflictDetector
 from p2pstack.errors import MessageTooLarge, UnexpectedEOF
-from p2pstack.varint import MAX_VARINT_LEN, decode_uvarint
+from p2pstack.varint import MAX_VARINT_LEN, decode_uvarint, length_prefixed
 
 DEFAULT_READ_SIZE: Final = 65536
+
+
+async def send_length_prefixed(
+    stream: trio.abc.SendStream, payload: bytes | bytearray | memoryview
+) -> None:
+    """Send one ``uvarint(len) || payload`` message in a single ``send_all``: the sending side
+    of :meth:`BufferedStream.receive_length_prefixed`."""
+    await stream.send_all(length_prefixed(payload))
 
 
 class BufferedStream(trio.abc.HalfCloseableStream):

@@ -1,0 +1,1 @@
+"""The user guide, the examples and the API reference."""
