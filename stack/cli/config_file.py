@@ -209,7 +209,7 @@ def _scalar(action: argparse.Action, value: Any, where: str) -> Any:
     convert = action.type if callable(action.type) else str
     try:
         result = convert(str(value))
-    except (ValueError, TypeError, argparse.ArgumentTypeError) as exc:
+    except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError) as exc:
         wanted = "an integer" if convert is int else "a number" if convert is float else ""
         reason = f"expected {wanted}, got {value!r}" if wanted else str(exc)
         raise ConfigError(f"{where}: {reason}") from None

@@ -40,6 +40,7 @@ _RATE_FLAGS: Final = (
     ("peer_rate", "hop requests (reserve, connect) per source peer (default 60:60)"),
     ("ip_rate", "hop requests per source IP address (default 240:240)"),
 )
+_RATE_NAMES: Final = tuple(name for name, _ in _RATE_FLAGS)
 
 
 def rate_limit(text: str) -> RateLimit | None:
@@ -55,7 +56,7 @@ def parse_rate(text: str) -> str:
     """argparse type of ``--peer-rate``/``--ip-rate``: the rate's canonical text."""
     try:
         return format_rate(rate_limit(text))
-    except ValueError as exc:  # InvalidConfigError is one
+    except (ValueError, OverflowError) as exc:  # InvalidConfigError is a ValueError
         raise argparse.ArgumentTypeError(
             f"invalid rate {text!r} (expected PER_MINUTE[:BURST], e.g. 60 or 120:30, or off)"
         ) from exc
@@ -155,9 +156,6 @@ def relay_check(args: argparse.Namespace) -> dict[str, Any]:
     shown = {k: v for k, v in limits_json(config).items() if k not in _RATE_NAMES}
     shown.update({name: format_rate(getattr(config, name)) for name in _RATE_NAMES})
     return shown
-
-
-_RATE_NAMES: Final = tuple(name for name, _ in _RATE_FLAGS)
 
 
 def limits_json(config: RelayConfig) -> dict[str, Any]:
