@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from tests.helpers import SCRIPT
@@ -105,3 +106,12 @@ async def test_limited_relay_error_tells_cli_users_what_to_do() -> None:
     assert result.returncode == 1
     assert "--profile bulk" in result.stderr
     assert "allow_limited" not in result.stderr
+
+
+def test_perf_cap_is_validated() -> None:
+    from p2pstack.errors import InvalidConfigError
+    from p2pstack.protocols.perf import PerfConfig
+
+    assert PerfConfig().max_bytes is None  # the library's perf() has no cap unless given one
+    with pytest.raises(InvalidConfigError, match="max_bytes"):
+        PerfConfig(max_bytes=0)
