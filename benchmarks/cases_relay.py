@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from p2pstack.benchmarks.context import Context
-from p2pstack.benchmarks.procs import BenchError, cli_argv, run_json, spawn
+from p2pstack.benchmarks.procs import PERF_ARGS, BenchError, cli_argv, run_json, spawn
 
 LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 GiB: Final = 1 << 30
@@ -47,7 +47,7 @@ async def relay(ctx: Context) -> None:
     relay_argv = cli_argv("relay", "--listen", LISTEN, "--profile", "bulk")
     async with spawn(relay_argv, name="p2pstack relay", terminate=True) as relay_child:
         relay_addr = _addr(await relay_child.read_json(), relayed=False)
-        node_argv = cli_argv("node", "--listen", LISTEN, "--relay-via", relay_addr)
+        node_argv = cli_argv("node", "--listen", LISTEN, "--relay-via", relay_addr, *PERF_ARGS)
         async with spawn(node_argv, name="p2pstack node behind the relay", terminate=True) as node:
             info = await node.read_json()
             direct_addr, relayed_addr = _addr(info, relayed=False), _addr(info, relayed=True)

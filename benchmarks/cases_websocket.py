@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from p2pstack.benchmarks.cases_throughput import CEILING_ID
 from p2pstack.benchmarks.context import Context
-from p2pstack.benchmarks.procs import BenchError, cli_argv, run_json, spawn
+from p2pstack.benchmarks.procs import PERF_ARGS, BenchError, cli_argv, run_json, spawn
 
 TCP_LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 WS_LISTEN: Final = "/ip4/127.0.0.1/tcp/0/ws"
@@ -28,7 +28,7 @@ async def websocket(ctx: Context) -> None:
     """Uploads and downloads over WebSocket and over TCP to the same node, paired per run."""
     cfg = ctx.config
     size = cfg.large
-    node_argv = cli_argv("node", "--listen", TCP_LISTEN, "--listen", WS_LISTEN)
+    node_argv = cli_argv("node", "--listen", TCP_LISTEN, "--listen", WS_LISTEN, *PERF_ARGS)
     async with spawn(node_argv, name="p2pstack node (tcp + ws)", terminate=True) as node:
         info = await node.read_json()
         addrs = {"tcp": _addr(info, ws=False), "ws": _addr(info, ws=True)}

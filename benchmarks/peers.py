@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 import trio
 
 from p2pstack.benchmarks.checkout import SETUP_SCRIPT, checkout, needs_checkout
-from p2pstack.benchmarks.procs import BenchError, Child, cli_argv, run_json, spawn
+from p2pstack.benchmarks.procs import PERF_ARGS, BenchError, Child, cli_argv, run_json, spawn
 
 Impl = Literal["js", "py"]
 
@@ -140,8 +140,8 @@ def _tcp_addr(info: dict[str, Any], name: str) -> str:
 
 @asynccontextmanager
 async def our_node() -> AsyncIterator[Listening]:
-    """``p2pstack node`` on loopback (ping, identify, echo, perf)."""
-    argv = cli_argv("node", "--listen", LISTEN)
+    """``p2pstack node --perf`` on loopback (ping, identify, echo, perf)."""
+    argv = cli_argv("node", "--listen", LISTEN, *PERF_ARGS)
     async with spawn(argv, name="p2pstack node", terminate=True) as child:
         yield Listening(child, _tcp_addr(await child.read_json(), child.name))
 

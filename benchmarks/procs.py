@@ -31,6 +31,11 @@ def worker_argv(role: str, **params: Any) -> list[str]:
     return [sys.executable, "-m", "p2pstack.benchmarks.worker", role, json.dumps(params)]
 
 
+PERF_ARGS: Final = ("--perf", "--perf-max-bytes", "1T")
+"""``p2pstack node`` serves perf only with ``--perf``; the benchmarks' transfers may exceed its
+default 1 GiB per-request cap."""
+
+
 def cli_argv(*args: str) -> list[str]:
     """The command line of a ``p2pstack`` subcommand, run with this interpreter."""
     return [sys.executable, "-m", "p2pstack.cli.main", *args]

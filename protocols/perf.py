@@ -35,17 +35,22 @@ class PerfConfig:
 
     ``write_size``: bytes per ``send_all`` when the server sends. ``idle_timeout`` (30 s): a
     stream that makes no progress for this long (nothing received while the request or the
-    upload is read, or no answer bytes taken by the peer) is reset.
+    upload is read, or no answer bytes taken by the peer) is reset. ``max_bytes`` (None: no
+    cap): the most bytes one stream may upload, and the most it may ask for; a stream that
+    goes over either is reset (``p2pstack node --perf`` caps at 1 GiB by default).
     """
 
     write_size: int = DEFAULT_WRITE_SIZE
     idle_timeout: float = 30.0
+    max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.write_size < 1:
             raise InvalidConfigError("write_size must be positive")
         if isinstance(self.idle_timeout, bool) or not self.idle_timeout > 0:
             raise InvalidConfigError("idle_timeout must be positive")
+        if self.max_bytes is not None and self.max_bytes < 1:
+            raise InvalidConfigError("max_bytes must be positive (None: no cap)")
 
 
 @final
@@ -64,15 +69,24 @@ class PerfService:
 
     async def handle(self, stream: NetStream) -> None:
         """Read the requested size, drain the upload, then send the bytes and close; reset
-        the stream once idle."""
+        the stream once idle or over ``max_bytes``."""
         idle = self.config.idle_timeout
+        cap = self.config.max_bytes
         with trio.move_on_after(idle) as scope:
 
             def progress() -> None:
                 scope.deadline = trio.current_time() + idle
 
             (to_send,) = _HEADER.unpack(await stream.receive_exactly(_HEADER.size))
-            while await stream.receive_some(_READ_SIZE):
+            if cap is not None and to_send > cap:
+                await self._refuse(stream, f"asks for {to_send} bytes", cap)
+                return
+            uploaded = 0
+            while chunk := await stream.receive_some(_READ_SIZE):
+                uploaded += len(chunk)
+                if cap is not None and uploaded > cap:
+                    await self._refuse(stream, f"uploads more than {cap} bytes", cap)
+                    return
                 progress()
             await _send_zeros(stream, to_send, self._chunk, progress)
             await stream.send_eof()
@@ -81,6 +95,12 @@ class PerfService:
                 "perf stream from %s idle for %s s; resetting", stream.remote_peer.short(), idle
             )
             await stream.reset()
+
+    async def _refuse(self, stream: NetStream, why: str, cap: int) -> None:
+        logger.info(
+            "perf stream from %s %s (max_bytes=%d); resetting", stream.remote_peer.short(), why, cap
+        )
+        await stream.reset()
 
 
 def perf(config: PerfConfig | None = None) -> PerfService:

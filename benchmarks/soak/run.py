@@ -137,7 +137,7 @@ class Soak:
         try:
             relay_info = await relay.first_line()
             relay_addr = relay_info["listen_addrs"][0]
-            node = SoakProcess("node", ["-v", "node", "--listen", "/ip4/127.0.0.1/tcp/0",
+            node = SoakProcess("node", ["-v", "node", "--listen", "/ip4/127.0.0.1/tcp/0", "--perf",
                                   "--rr-echo", honest.RR_PROTOCOL, "--relay-via", relay_addr],
                          cfg.out)  # fmt: skip
             node_info = await node.first_line()

@@ -6,7 +6,7 @@ import argparse
 import logging
 import signal
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import trio
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,10 +25,11 @@ from p2pstack.cli.request import rr_echo
 from p2pstack.cli.sizes import format_size
 from p2pstack.cli.xmpp import XMPP_PREFIX, cmd_xmpp_ping, node_extras
 from p2pstack.compose import open_node
+from p2pstack.host.service import Service
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.echo import echo
 from p2pstack.protocols.identify import identify
-from p2pstack.protocols.perf import perf, perf_peer
+from p2pstack.protocols.perf import PerfConfig, perf, perf_peer
 from p2pstack.protocols.ping import ping
 
 logger: Final = logging.getLogger("p2pstack.cli")
@@ -36,16 +37,27 @@ logger: Final = logging.getLogger("p2pstack.cli")
 DEFAULT_LISTEN: Final = "/ip4/127.0.0.1/tcp/0"
 
 
-async def cmd_node(args: argparse.Namespace) -> int:
-    """Run a node serving ping, identify, echo and perf until SIGINT/SIGTERM."""
-    listen = args.listen or [DEFAULT_LISTEN]
+def node_check(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate ``node``'s resolved options (raises ValueError naming the option)."""
     if args.stats_interval is not None and args.stats_interval <= 0:
-        raise ValueError("--stats-interval must be positive")
+        raise ValueError("stats-interval must be positive")
+    if args.perf_max_bytes < 1:
+        raise ValueError("perf-max-bytes must be positive")
+    return {}
+
+
+async def cmd_node(args: argparse.Namespace) -> int:
+    """Run a node serving ping, identify, echo (and perf with ``--perf``) until SIGINT/SIGTERM."""
+    listen = args.listen or [DEFAULT_LISTEN]
+    node_check(args)
     extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services
+    served: list[Service] = [ping(), identify(), echo(), *map(rr_echo, args.rr_echo or [])]
+    if args.perf:
+        served.append(perf(PerfConfig(max_bytes=args.perf_max_bytes)))
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
-        protocols=[ping(), identify(), echo(), perf(), *map(rr_echo, args.rr_echo or [])],
+        protocols=served,
         services=[*([mdns_service(args.mdns)] if args.mdns else []), *extras.services],
     ) as node:
         for addr in listen:

@@ -6,6 +6,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import trio
 from rich.console import Console
 
+from p2pstack.cli.logs import iso_utc
 from p2pstack.compose import open_node
 from p2pstack.host.connection import Connection
 from p2pstack.host.node import Node, NodeConfig
@@ -31,21 +33,30 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
     return NodeConfig(memory=MemoryLimits.scaled(args.max_memory))
 
 
+def stamped(data: dict[str, Any], started: float) -> dict[str, Any]:
+    """``data`` after ``time`` (now, ISO 8601 UTC) and ``uptime_s`` (since ``started``, a
+    ``trio.current_time()``), as every stats line carries them."""
+    uptime = round(trio.current_time() - started, 3)
+    return {"time": iso_utc(time.time()), "uptime_s": uptime, **data}
+
+
 async def report_stats(
     stats: Callable[[], dict[str, Any]], interval: float | None, usr1: AsyncIterator[int]
 ) -> None:
-    """Print ``stats()`` as a JSON line on each SIGUSR1 (``usr1``) and every ``interval``
-    seconds (None: only on the signal). Runs until cancelled."""
+    """Print ``stats()`` as a JSON line, :func:`stamped` from when this starts, on each
+    SIGUSR1 (``usr1``) and every ``interval`` seconds (None: only on the signal). Runs until
+    cancelled."""
+    started = trio.current_time()
 
     async def on_signal() -> None:
         async for _ in usr1:
-            emit_json(stats())
+            emit_json(stamped(stats(), started))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(on_signal)
         while interval:
             await trio.sleep(interval)
-            emit_json(stats())
+            emit_json(stamped(stats(), started))
 
 
 def emit_json(data: dict[str, Any]) -> None:

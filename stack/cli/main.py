@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.metadata
-import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -13,14 +13,24 @@ import trio
 
 from p2pstack.cli.allocator import tune_allocator
 from p2pstack.cli.bench import add_bench_arguments, cmd_bench
-from p2pstack.cli.commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path
+from p2pstack.cli.commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path, node_check
+from p2pstack.cli.config_file import (
+    CommandParser,
+    ConfigError,
+    add_config_arguments,
+    effective,
+    render,
+    resolve,
+)
 from p2pstack.cli.demo import cmd_demo
 from p2pstack.cli.discover import add_discover_arguments, cmd_discover
-from p2pstack.cli.relay import add_relay_arguments, cmd_relay
+from p2pstack.cli.logs import LOG_FORMATS, setup_logging
+from p2pstack.cli.relay import add_relay_arguments, cmd_relay, relay_check
 from p2pstack.cli.request import add_request_arguments, cmd_request
 from p2pstack.cli.sizes import parse_size
 from p2pstack.cli.xmpp import add_xmpp_arguments
-from p2pstack.errors import StackError
+from p2pstack.errors import LimitExceeded, NegotiationFailed, StackError
+from p2pstack.protocols.perf import PERF_PROTOCOL
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -41,22 +51,40 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _logging_arguments(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``-v`` and ``--log-format``, before the command (``top``) or after it."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="more logs on stderr (-v: info, -vv: debug)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text" if top else argparse.SUPPRESS,
+        help="log lines as text (default) or one JSON object per line",
+    )
+
+
+def build_parser() -> CommandParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="p2pstack",
         description="A libp2p-compatible peer-to-peer node (TCP, Noise, Yamux) for Python.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr")
+    _logging_arguments(parser, top=True)
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, fn: Command, help_text: str) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+    def add(name: str, fn: Command, help_text: str) -> CommandParser:
+        cmd: CommandParser = sub.add_parser(name, help=help_text, description=help_text)
         cmd.set_defaults(fn=fn)
+        _logging_arguments(cmd, top=False)
         return cmd
 
-    node = add("node", cmd_node, "run a node serving ping, identify, echo and perf")
+    node = add("node", cmd_node, "run a node serving ping, identify and echo (perf with --perf)")
     node.add_argument(
         "--listen",
         action="append",
@@ -97,8 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROTOCOL",
         help='also serve JSON request-response on PROTOCOL, answering {"echo": <request>}',
     )
+    node.add_argument(
+        "--perf",
+        action="store_true",
+        help="serve perf (/perf/1.0.0) to any peer: off by default, as the perf spec asks",
+    )
+    node.add_argument(
+        "--perf-max-bytes",
+        type=_size,
+        default=1 << 30,
+        metavar="SIZE",
+        help="with --perf: most bytes one perf request may upload or ask for (default 1G)",
+    )
 
     add_xmpp_arguments(node)
+    add_config_arguments(node, node_check)
 
     ping = add("ping", cmd_ping, "dial a peer and measure ping round trips")
     ping.add_argument(
@@ -127,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     relay = add("relay", cmd_relay, "run a circuit relay v2 server")
     add_relay_arguments(relay, _size, key_path)
+    add_config_arguments(relay, relay_check)
 
     ident = add("id", cmd_id, "print the peer id of a key file (created on first use)")
     ident.add_argument("--key", type=key_path, help="identity key file")
@@ -146,6 +188,8 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.command == "perf" and not (args.upload or args.download):
+        parser.error("give --upload and/or --download (a size, e.g. 16M)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,8 +197,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(parser, args)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    if hasattr(args, "config_parser"):  # node, relay: --config file and P2PSTACK_* variables
+        try:
+            args = resolve(parser, argv, args, os.environ)
+        except ConfigError as exc:
+            print(f"p2pstack {args.command}: config error: {exc}", file=sys.stderr)
+            return 2
+        if args.print_config:
+            sys.stdout.write(render(effective(args), as_json=args.json))
+            return 0
+    setup_logging(args.verbose, args.log_format)
     tune_allocator()
     gc.freeze()  # start-up objects (imports, parser) stay: keep them out of collections
     try:
@@ -162,11 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (StackError, OSError, ValueError, trio.BrokenResourceError) as exc:
-        print(f"p2pstack {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"p2pstack {args.command}: error: {_message(exc)}", file=sys.stderr)
         return 1
     except BaseExceptionGroup as group:
         leaf = _first_leaf(group)
-        print(f"p2pstack {args.command}: error: {_one_line(leaf)}", file=sys.stderr)
+        print(f"p2pstack {args.command}: error: {_message(leaf)}", file=sys.stderr)
         return 1
     return status
 
@@ -176,6 +228,19 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return exc
+
+
+def _message(exc: BaseException) -> str:
+    """What the CLI user reads: library advice they cannot follow is replaced by theirs."""
+    if isinstance(exc, LimitExceeded) and exc.limit == "connection.limited":
+        first = _one_line(exc).split(";")[0]
+        return (
+            f"{first}: the relay limits its circuits' time and data, so only ping and identify"
+            " run over them; use a relay started with `p2pstack relay --profile bulk`"
+        )
+    if isinstance(exc, NegotiationFailed) and PERF_PROTOCOL in exc.protocols:
+        return f"{_one_line(exc)} (a p2pstack node serves perf only when started with --perf)"
+    return _one_line(exc)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -73,7 +73,7 @@ async def test_link_outage_during_bulk_transfer(lan3: Lan) -> None:
     or ends with one typed error line; the node stays up."""
     h1, h2, _ = lan3.hosts
     rate_limit(lan3, h2, RATE_MB_S)
-    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), label="node") as node:
+    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), "--perf", label="node") as node:
         target = await target_of(node)
         async with p2pstack(h2, *download(target), label="perf") as perf:
             await transferring(node)
@@ -100,7 +100,7 @@ async def test_killed_peer_rst_releases_at_once(lan3: Lan) -> None:
     node, and the node's death ends the client's perf with one error line, within RST_BOUND."""
     h1, h2, _ = lan3.hosts
     rate_limit(lan3, h2, RATE_MB_S)
-    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), label="node") as node:
+    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), "--perf", label="node") as node:
         target = await target_of(node)
         async with p2pstack(h2, *download(target), label="perf") as perf:
             await transferring(node)
@@ -121,7 +121,7 @@ async def test_killed_peer_behind_silent_link_released_within_bound(lan3: Lan) -
     arrives; the node releases the connection within DEAD_PEER_BOUND (Yamux keepalive)."""
     h1, h2, _ = lan3.hosts
     rate_limit(lan3, h2, RATE_MB_S)
-    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), label="node") as node:
+    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), "--perf", label="node") as node:
         target = await target_of(node)
         async with p2pstack(h2, *download(target), label="perf") as perf:
             await transferring(node)
@@ -142,7 +142,7 @@ async def test_silent_link_released_within_bound(lan3: Lan) -> None:
     connection and the client's perf ends with one error line, both within DEAD_PEER_BOUND."""
     h1, h2, _ = lan3.hosts
     rate_limit(lan3, h2, RATE_MB_S)
-    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), label="node") as node:
+    async with p2pstack(h1, "-vv", "node", "--listen", maddr(h1), "--perf", label="node") as node:
         target = await target_of(node)
         async with p2pstack(h2, *download(target), label="perf") as perf:
             await transferring(node)
@@ -184,7 +184,7 @@ async def test_perf_completes_under_loss_and_delay(lan3: Lan) -> None:
     h1, h2, _ = lan3.hosts
     async with (
         impaired(lan3, h2, delay_ms=DELAY_MS, loss=LOSS),
-        p2pstack(h1, "node", "--listen", maddr(h1), label="node") as node,
+        p2pstack(h1, "node", "--listen", maddr(h1), "--perf", label="node") as node,
     ):
         target = await target_of(node)
         args = ["perf", target, "--upload", str(LOSSY_SIZE), "--download", str(LOSSY_SIZE)]

@@ -56,7 +56,9 @@ def test_unreachable_peer_is_one_line_error() -> None:
 
 async def test_node_ping_perf_round_trip(tmp_path: Path) -> None:
     key = tmp_path / "server.key"
-    async with running_node("--listen", "/ip4/127.0.0.1/tcp/0", "--key", str(key)) as info:
+    async with running_node(
+        "--listen", "/ip4/127.0.0.1/tcp/0", "--key", str(key), "--perf"
+    ) as info:
         assert info["peer_id"] == str(Identity.load(key).peer_id)
         addr = info["listen_addrs"][0]
         assert addr.startswith("/ip4/127.0.0.1/tcp/")
@@ -112,3 +114,6 @@ async def test_node_prints_stats_lines() -> None:
         assert stats["connections"] == {"inbound": 0, "outbound": 0}
         assert stats["memory"]["limit"] > 0
         assert stats["faults"] == {}
+        stamped = json.loads(lines[0])
+        assert stamped["time"].endswith("Z")
+        assert stamped["uptime_s"] >= 0
