@@ -12,8 +12,18 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from p2pstack.errors import DialError, StackError, TransportError
+from p2pstack.errors import (
+    ConnectionDenied,
+    DialError,
+    LimitExceeded,
+    NegotiationFailed,
+    NegotiationTimeout,
+    StackError,
+    TransportError,
+    UnexpectedEOF,
+)
 from p2pstack.host.connection import Connection
+from p2pstack.host.events import DialFailed, refused
 from p2pstack.host.gater import consult
 from p2pstack.host.limits import check
 from p2pstack.identity import PeerId
@@ -31,6 +41,30 @@ _ATTEMPT_ERRORS: Final = (
     trio.BrokenResourceError,
     trio.ClosedResourceError,
 )
+
+
+_US: Final = Role.INITIATOR
+"""Our role on every connection the dialer makes."""
+
+_CLOSED_BY_REMOTE: Final = (UnexpectedEOF, trio.BrokenResourceError, trio.ClosedResourceError)
+"""What an upgrade fails with when the remote closes the connection in the middle of it."""
+
+
+def _closed_by_remote(exc: BaseException) -> bool:
+    """Whether ``exc`` says the remote closed the connection (multistream reports an end of
+    stream while it waits for the listener's answer as NegotiationFailed)."""
+    if isinstance(exc, NegotiationFailed):
+        return not isinstance(exc, NegotiationTimeout) and "closed" in str(exc)
+    return True
+
+
+class RemoteClosed(TransportError):
+    """The remote closed the connection during the upgrade.
+
+    The wire carries no refusal reason: a listener whose gater or limits refuse us after
+    the security handshake simply closes the connection, so this is what a refusal looks
+    like from the dialling side (it may also be a crash or a network failure).
+    """
 
 
 @dataclass(eq=False)
@@ -81,20 +115,30 @@ class Dialer:
     ) -> Connection:
         node = self._node
         if not addrs:
-            raise DialError(f"no known addresses for {peer}")
+            raise self._failed(peer, DialError(f"no known addresses for {peer}"))
         what = f"dial to {peer or addrs[0]}"
-        check(node.config.limits.max_pending_outbound, self.pending, "pending.outbound", what)
+        try:
+            check(node.config.limits.max_pending_outbound, self.pending, "pending.outbound", what)
+        except LimitExceeded as exc:
+            node.events.publish(refused(exc, remote_addr=addrs[0], peer_id=peer, role=_US))
+            raise
         self.pending += 1
         try:
             conn = await self._race(peer, list(dict.fromkeys(addrs)), pending.attempts)
         finally:
             self.pending -= 1
         if conn is None:
-            raise DialError(f"could not connect to {peer or addrs[0]}", pending.attempts)
+            message = f"could not connect to {peer or addrs[0]}"
+            raise self._failed(peer, DialError(message, pending.attempts))
         await node.admit(conn)
         await node.start_connection(conn)
         pending.connection = conn
         return conn
+
+    def _failed(self, peer: PeerId | None, error: DialError) -> DialError:
+        """Publish :class:`~p2pstack.host.events.DialFailed` for ``error``; return it."""
+        self._node.events.publish(DialFailed(peer, tuple(error.attempts), error))
+        return error
 
     async def _race(
         self,
@@ -145,27 +189,41 @@ class Dialer:
         def gater_bug(exc: Exception) -> None:
             node.faults.record("gater", exc, peer)
 
-        consult(
-            lambda: node.gater.allow_dial(peer, addr),
-            stage="dial",
-            refusal=f"dialling {addr}",
-            on_bug=gater_bug,
-        )
+        try:
+            consult(
+                lambda: node.gater.allow_dial(peer, addr),
+                stage="dial",
+                refusal=f"dialling {addr}",
+                on_bug=gater_bug,
+            )
+            scope = node.resources.open_connection(role=_US)
+        except (ConnectionDenied, LimitExceeded) as exc:
+            node.events.publish(refused(exc, remote_addr=addr, peer_id=peer, role=_US))
+            raise
         timeout = node.config.dial_timeout
-        scope = node.resources.open_connection(role=Role.INITIATOR)
+        upgrading = False
         try:
             with trio.fail_after(timeout):
                 raw = await transport.dial(addr)
+                upgrading = True
                 upgraded = await node.upgrader.upgrade(
                     raw,
-                    role=Role.INITIATOR,
+                    role=_US,
                     expected_peer=peer,
                     memory=scope,
                     on_gater_bug=gater_bug,
+                    on_refused=node.events.publish,
                 )
         except trio.TooSlowError as exc:
             scope.done()
             raise TransportError(f"dialling {addr} timed out after {timeout} s") from exc
+        except (*_CLOSED_BY_REMOTE, NegotiationFailed) as exc:
+            scope.done()
+            if not upgrading or not _closed_by_remote(exc):
+                raise
+            raise RemoteClosed(
+                f"closed by the remote during the upgrade (it may have refused us): {exc}"
+            ) from exc
         except BaseException:
             scope.done()
             raise

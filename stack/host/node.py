@@ -34,6 +34,9 @@ from p2pstack.host.events import (
     EventBus,
     ListenAddrAdded,
     ListenAddrRemoved,
+    ListenerClosed,
+    ListenerError,
+    refused,
 )
 from p2pstack.host.gater import Gater, consult
 from p2pstack.host.netstream import NetStream
@@ -107,6 +110,7 @@ class Node:
         self._handlers: dict[str, StreamHandler] = {}
         self._limited_ok: set[str] = set()
         self._listeners: list[TransportListener] = []
+        self._listened_as: dict[int, tuple[Multiaddr, ...]] = {}
         self._announced: list[Multiaddr] = []
         self._connection_callbacks: list[Callable[[Connection], None]] = []
         self._dialer = Dialer(self)
@@ -215,6 +219,7 @@ class Node:
             raise MultiaddrNotSupported(f"no transport can listen on {addr}")
         listener = await transport.listen(addr)
         self._listeners.append(listener)
+        self._listened_as[id(listener)] = (addr.without_peer_id(),)
         self._nursery.start_soon(self._accept_loop, listener)
         for bound in listener.listen_addrs:
             logger.info("listening on %s/p2p/%s", bound, self.peer_id)
@@ -252,16 +257,24 @@ class Node:
         return listen + [a for a in self._announced if a not in listen]
 
     async def _accept_loop(self, listener: TransportListener) -> None:
-        """The accept boundary: survives every error a listener or a new socket can raise."""
+        """The accept boundary: survives every error a listener or a new socket can raise.
+
+        An accept error publishes :class:`~p2pstack.host.events.ListenerError`; a listener
+        ending by itself (not closed by the node) :class:`~p2pstack.host.events.ListenerClosed`.
+        """
         failures = 0
         while True:
             try:
                 raw = await listener.accept()
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
+            except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
+                if listener in self._listeners:  # not closed by unlisten() or aclose()
+                    self._listeners.remove(listener)
+                    self._listener_gone(listener, exc)
                 return
             except Exception as exc:
                 self.faults.record("accept", exc)
                 forget_tracebacks(exc)
+                self.events.publish(ListenerError(tuple(listener.listen_addrs), exc))
                 failures += 1
                 # A persistent error (fd exhaustion) would spin: back off, 10 ms doubling.
                 await trio.sleep(min(0.01 * 2 ** min(failures, 7), _ACCEPT_BACKOFF_MAX))
@@ -272,6 +285,30 @@ class Node:
                 admitted = self._admit_raw(raw)
             if not admitted:
                 await trio.aclose_forcefully(raw.stream)
+
+    def _listener_gone(self, listener: TransportListener, cause: BaseException | None) -> None:
+        for addr in listener.listen_addrs:
+            self.events.publish(ListenAddrRemoved(addr))
+        self.events.publish(ListenerClosed(tuple(listener.listen_addrs), cause))
+
+    async def unlisten(self, addr: Multiaddr | str) -> bool:
+        """Close the listener bound to ``addr`` (as :meth:`listen` returned it, or as given
+        to it; a relayed ``/p2p-circuit`` listener too); return whether one was found.
+
+        Publishes :class:`~p2pstack.host.events.ListenAddrRemoved` for each of its
+        addresses and :class:`~p2pstack.host.events.ListenerClosed`. Established connections
+        stay open.
+        """
+        addr = (Multiaddr(addr) if isinstance(addr, str) else addr).without_peer_id()
+        for listener in self._listeners:
+            if addr in listener.listen_addrs or addr in self._listened_as.get(id(listener), ()):
+                self._listeners.remove(listener)
+                self._listened_as.pop(id(listener), None)
+                self._listener_gone(listener, None)
+                with trio.CancelScope(shield=True):
+                    await listener.aclose()
+                return True
+        return False
 
     def _admit_raw(self, raw: RawConnection) -> bool:
         """Gater, fair admission and resource accounting of one accepted connection; starts
@@ -285,24 +322,31 @@ class Node:
             )
         except ConnectionDenied as exc:
             logger.info("%s", exc)
+            self._refused(exc, raw)
             return False
         try:
             ticket = self.admission.admit(raw.remote_addr, trio.current_time())
         except LimitExceeded as exc:
             self.resources.record(exc)
+            self._refused(exc, raw)
             return False
         try:
             scope = self.resources.open_connection(
                 role=Role.RESPONDER, exempt=ticket.allowlisted, address=ticket.address_key
             )
-        except LimitExceeded:
+        except LimitExceeded as exc:
             ticket.done()
+            self._refused(exc, raw)
             return False
         ticket.on_evict = scope.done
         self._nursery.start_soon(
             self.faults.run, "inbound-connection", self._manager.serve_inbound, raw, ticket, scope
         )
         return True
+
+    def _refused(self, exc: ConnectionDenied | LimitExceeded, raw: RawConnection) -> None:
+        role = Role.RESPONDER
+        self.events.publish(refused(exc, remote_addr=raw.remote_addr, peer_id=None, role=role))
 
     # ------------------------------------------------------------------ dialling
     def transport_for(self, addr: Multiaddr) -> Transport:
@@ -420,9 +464,9 @@ class Node:
             return
         self._closing = True
         with trio.CancelScope(shield=True):
-            for listener in self._listeners:
-                for addr in listener.listen_addrs:
-                    self.events.publish(ListenAddrRemoved(addr))
+            listeners, self._listeners = self._listeners, []
+            for listener in listeners:
+                self._listener_gone(listener, None)
                 await listener.aclose()
             with trio.move_on_after(self.config.shutdown_grace):
                 async with trio.open_nursery() as nursery:
