@@ -26,6 +26,7 @@ from p2pstack.host.connection import Connection
 from p2pstack.host.events import DialFailed, refused
 from p2pstack.host.gater import consult
 from p2pstack.host.limits import check
+from p2pstack.host.peerstore import DEFAULT_TTL
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.role import Role
@@ -169,7 +170,7 @@ class Dialer:
                 await trio.aclose_forcefully(conn.secure)
                 return
             winner.append(conn)
-            node.peerstore.add_addrs(conn.peer_id, [addr])
+            node.peerstore.add_addrs(conn.peer_id, [addr], DEFAULT_TTL)
             node.peerstore.mark_success(conn.peer_id, addr)
             nursery.cancel_scope.cancel()
 

@@ -24,6 +24,7 @@ from p2pstack.errors import (
     NodeClosed,
 )
 from p2pstack.host.admission import Admission
+from p2pstack.host.bans import BanList
 from p2pstack.host.boundary import Faults, StartedFlag, forget_tracebacks
 from p2pstack.host.config import NodeConfig as NodeConfig
 from p2pstack.host.connection import LIMITED_OK_PROTOCOLS, Connection
@@ -85,6 +86,7 @@ class Node:
         gater: Gater,
         config: NodeConfig,
         nursery: trio.Nursery,
+        bans: BanList | None = None,
     ) -> None:
         self.identity = identity
         self.peer_id: PeerId = identity.peer_id
@@ -93,6 +95,8 @@ class Node:
         self.gater = gater
         self.config = config
         self.peerstore = PeerStore()
+        self.bans = bans if bans is not None else BanList()
+        """The ban list (part of :attr:`gater`); use :meth:`ban_peer` and :meth:`unban_peer`."""
         self.events = EventBus()
         """Node events (connections, streams, faults, refusals); see :mod:`p2pstack.host.events`."""
         self.faults = Faults(self.events, reraise_handler_errors=config.handler_errors == "raise")
@@ -348,6 +352,26 @@ class Node:
         role = Role.RESPONDER
         self.events.publish(refused(exc, remote_addr=raw.remote_addr, peer_id=None, role=role))
 
+    # --------------------------------------------------------------------- bans
+    async def ban_peer(self, peer: PeerId) -> None:
+        """Refuse ``peer`` at every gater stage from now on and close its connections.
+
+        Dials to it fail with ``ConnectionDenied`` (stage ``"dial"``); its inbound
+        connections are refused once authenticated (stage ``"secured"``). Each refusal
+        publishes :class:`~p2pstack.host.events.ConnectionRefused`.
+        """
+        self.bans.ban(peer)
+        await self.hang_up(peer)
+
+    def unban_peer(self, peer: PeerId) -> bool:
+        """Lift the ban on ``peer``; return whether it was banned."""
+        return self.bans.unban(peer)
+
+    @property
+    def banned_peers(self) -> frozenset[PeerId]:
+        """The peers :meth:`ban_peer` banned."""
+        return self.bans.peers
+
     # ------------------------------------------------------------------ dialling
     def transport_for(self, addr: Multiaddr) -> Transport:
         """The first transport that dials ``addr``. Raises MultiaddrNotSupported."""
@@ -490,12 +514,13 @@ async def run_node(
     """Run a node built from exactly these components (no defaults; the arguments are trusted).
 
     :func:`p2pstack.compose.open_node` checks the arguments and picks the defaults, then calls
-    this. The node's gater is ``gater`` followed by what services contribute
+    this. The node's gater is its ban list, then ``gater``, then what services contribute
     (:func:`~p2pstack.host.service.node_gater`); node-aware transports are attached, then the
     protocols and the services start, in order. The node stops (gracefully, then by
     cancellation) when the block exits.
     """
-    gater = node_gater(gater, [*protocols, *services])
+    bans = BanList()
+    gater = node_gater(gater, [*protocols, *services], bans=bans)
     upgrader = Upgrader(
         identity=identity,
         security=list(security),
@@ -511,6 +536,7 @@ async def run_node(
             gater=gater,
             config=config,
             nursery=nursery,
+            bans=bans,
         )
         for transport in node.transports:
             if isinstance(transport, NodeAwareTransport):

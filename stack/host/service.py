@@ -92,9 +92,14 @@ class GaterChain(Gater):
         return all(g.allow_relayed_accept(relay, source) for g in self.gaters)
 
 
-def node_gater(user: Gater | None, services: Iterable[object]) -> Gater:
-    """The node's gater: ``user`` (allow-all when None), then each service's contribution."""
-    gaters = [user] if user is not None else []
+def node_gater(
+    user: Gater | None, services: Iterable[object], *, bans: Gater | None = None
+) -> Gater:
+    """The node's gater: ``bans`` (the node's :class:`~p2pstack.host.bans.BanList`, asked
+    first so a banned peer is refused whatever the others say), ``user`` (allow-all when
+    None), then each service's contribution."""
+    gaters = [bans] if bans is not None else []
+    gaters += [user] if user is not None else []
     gaters += [s.gater for s in services if isinstance(s, GaterProvider)]
     if len(gaters) == 1:
         return gaters[0]
