@@ -15,6 +15,7 @@ import trio
 from p2pstack.errors import (
     ConnectionDenied,
     DialError,
+    InvalidConfigError,
     LimitExceeded,
     NegotiationFailed,
     NegotiationTimeout,
@@ -68,6 +69,20 @@ class RemoteClosed(TransportError):
     """
 
 
+def _relay_addr(relay: Multiaddr | PeerId) -> Multiaddr:
+    addr = Multiaddr(f"/p2p/{relay}") if isinstance(relay, PeerId) else relay
+    if addr.has_protocol("p2p-circuit") or addr.peer_id() is None:
+        raise InvalidConfigError(f"a dialing relay is /.../p2p/<relay id> (not relayed): {addr}")
+    return addr
+
+
+def _relay_of(circuit: Multiaddr) -> PeerId | None:
+    """The relay's peer id in ``<relay>/p2p-circuit/p2p/<peer>``."""
+    names = [c.name for c in circuit.components()]
+    cut = len(names) - 1 - names[::-1].index("p2p-circuit")
+    return Multiaddr.from_components(circuit.components()[:cut]).peer_id()
+
+
 @dataclass(eq=False)
 class _PendingDial:
     done: trio.Event = field(default_factory=trio.Event)
@@ -76,13 +91,69 @@ class _PendingDial:
 
 
 class Dialer:
-    """Dials for one node. Concurrent dials to one peer share a single attempt."""
+    """Dials for one node. Concurrent dials to one peer share a single attempt.
+
+    Relay fallback: when every direct address of a known peer failed (or none is known),
+    the dial is retried through ``/p2p-circuit`` addresses built from the peer's own relays
+    (:meth:`add_relay` with ``peer``) and, when :attr:`relay_fallback` is on, the node's
+    dialing relays. Each relayed attempt is listed in the DialError like a direct one.
+    """
 
     def __init__(self, node: Node) -> None:
         self._node = node
         self._pending: dict[PeerId, _PendingDial] = {}
         self.pending = 0
         """Outbound dials in progress (connecting or upgrading)."""
+        self.relay_fallback = False
+        """Retry failed dials through the dialing relays (off by default)."""
+        self._relays: list[Multiaddr] = []
+        self._peer_relays: dict[PeerId, list[Multiaddr]] = {}
+
+    # ---- dialing relays ---------------------------------------------------------------------
+
+    def add_relay(self, relay: Multiaddr | PeerId, peer: PeerId | None = None) -> Multiaddr:
+        """Add a dialing relay (for ``peer`` only when given); return its address as stored.
+
+        Raises:
+            InvalidConfigError: ``relay`` names no relay peer (``/p2p/<id>`` missing) or is
+                itself a relayed address.
+        """
+        addr = _relay_addr(relay)
+        relays = self._relays if peer is None else self._peer_relays.setdefault(peer, [])
+        if addr not in relays:
+            relays.append(addr)
+        return addr
+
+    def remove_relay(self, relay: Multiaddr | PeerId, peer: PeerId | None = None) -> bool:
+        """Remove a dialing relay (``peer``'s own when given); return whether it was there."""
+        addr = _relay_addr(relay)
+        relays = self._relays if peer is None else self._peer_relays.get(peer, [])
+        if addr not in relays:
+            return False
+        relays.remove(addr)
+        if peer is not None and not relays:
+            del self._peer_relays[peer]
+        return True
+
+    @property
+    def relays(self) -> tuple[Multiaddr, ...]:
+        """The dialing relays for every peer, in the order they are tried."""
+        return tuple(self._relays)
+
+    @property
+    def peer_relays(self) -> dict[PeerId, tuple[Multiaddr, ...]]:
+        """The relays added for one peer each (tried before the general ones, always)."""
+        return {peer: tuple(addrs) for peer, addrs in self._peer_relays.items()}
+
+    def _relayed(self, peer: PeerId | None, direct: list[Multiaddr]) -> list[Multiaddr]:
+        """The circuit addresses to fall back on for ``peer`` (none already in ``direct``)."""
+        if peer is None:
+            return []
+        relays = list(self._peer_relays.get(peer, []))
+        if self.relay_fallback:
+            relays += [r for r in self._relays if r not in relays]
+        out = [r.encapsulate("/p2p-circuit").with_peer_id(peer) for r in relays]
+        return [a for a in out if a.peer_id() == peer and _relay_of(a) != peer and a not in direct]
 
     async def dial(self, target: Multiaddr | PeerId) -> Connection:
         """See :meth:`Node.dial`."""
@@ -115,17 +186,23 @@ class Dialer:
         self, peer: PeerId | None, addrs: list[Multiaddr], pending: _PendingDial
     ) -> Connection:
         node = self._node
-        if not addrs:
+        addrs = list(dict.fromkeys(addrs))
+        relayed = self._relayed(peer, addrs)
+        if not addrs and not relayed:
             raise self._failed(peer, DialError(f"no known addresses for {peer}"))
-        what = f"dial to {peer or addrs[0]}"
+        what = f"dial to {peer or addrs[0]}"  # peer is None only with one address
         try:
             check(node.config.limits.max_pending_outbound, self.pending, "pending.outbound", what)
         except LimitExceeded as exc:
-            node.events.publish(refused(exc, remote_addr=addrs[0], peer_id=peer, role=_US))
+            first = (addrs or relayed)[0]
+            node.events.publish(refused(exc, remote_addr=first, peer_id=peer, role=_US))
             raise
         self.pending += 1
         try:
-            conn = await self._race(peer, list(dict.fromkeys(addrs)), pending.attempts)
+            conn = await self._race(peer, addrs, pending.attempts) if addrs else None
+            if conn is None and relayed:
+                logger.debug("dialling %s through %d relays", peer, len(relayed))
+                conn = await self._race(peer, relayed, pending.attempts)
         finally:
             self.pending -= 1
         if conn is None:

@@ -372,6 +372,45 @@ class Node:
         """The peers :meth:`ban_peer` banned."""
         return self.bans.peers
 
+    # ----------------------------------------------------------- dialing relays
+    @property
+    def relay_fallback(self) -> bool:
+        """Whether a dial whose direct addresses all failed is retried through the dialing
+        relays (:meth:`add_dialing_relay`); off by default. A peer's own relays (added with
+        ``peer=``) are tried whatever this says."""
+        return self._dialer.relay_fallback
+
+    @relay_fallback.setter
+    def relay_fallback(self, on: bool) -> None:
+        self._dialer.relay_fallback = on
+
+    def add_dialing_relay(self, relay: Multiaddr | PeerId, *, peer: PeerId | None = None) -> None:
+        """Dial through ``relay`` (``/.../p2p/<relay id>``, or its peer id when the peer
+        store knows its addresses) when direct dials fail: for every peer when
+        :attr:`relay_fallback` is on, or always for ``peer`` when given.
+
+        Raises:
+            InvalidConfigError: ``relay`` has no ``/p2p/<id>`` or is itself relayed.
+        """
+        self._dialer.add_relay(relay, peer)
+
+    def remove_dialing_relay(
+        self, relay: Multiaddr | PeerId, *, peer: PeerId | None = None
+    ) -> bool:
+        """Stop dialling through ``relay`` (``peer``'s own relay when given); return whether
+        it was a dialing relay."""
+        return self._dialer.remove_relay(relay, peer)
+
+    @property
+    def dialing_relays(self) -> tuple[Multiaddr, ...]:
+        """The relays :meth:`add_dialing_relay` added for every peer, in order."""
+        return self._dialer.relays
+
+    @property
+    def peer_relays(self) -> dict[PeerId, tuple[Multiaddr, ...]]:
+        """The relays added for one peer each (``add_dialing_relay(..., peer=...)``)."""
+        return self._dialer.peer_relays
+
     # ------------------------------------------------------------------ dialling
     def transport_for(self, addr: Multiaddr) -> Transport:
         """The first transport that dials ``addr``. Raises MultiaddrNotSupported."""
