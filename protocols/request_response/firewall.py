@@ -312,6 +312,15 @@ class Firewall:
             },
         }
 
+    def named_rules(self) -> dict[str, Rule]:
+        """The rules holding code that have a ``name``, by name (default and per-peer)."""
+        out: dict[str, Rule] = {}
+        for rules in (self._default, *self._peers.values()):
+            for rule in (rules.inbound, rules.outbound):
+                if isinstance(rule, Restricted | Ask) and rule.name is not None:
+                    out[rule.name] = rule
+        return out
+
     def import_rules(
         self,
         data: Mapping[str, Any],
@@ -322,13 +331,14 @@ class Firewall:
         """Load rules written by :meth:`export_rules` (merged, or replacing all rules).
 
         ``named`` maps the names of rules holding code (``"restricted:<name>"``,
-        ``"ask:<name>"``) to the rules the application re-creates.
+        ``"ask:<name>"``) to the rules the application re-creates; the named rules this
+        firewall already holds (:meth:`named_rules`) are known without it.
 
         Raises:
             InvalidConfigError: ``data`` is malformed or names a rule ``named`` lacks;
                 nothing was changed.
         """
-        named = dict(named or {})
+        named = {**self.named_rules(), **(named or {})}
         try:
             default = _import(data.get("default", {}), named)
             peers_data = data.get("peers", {})

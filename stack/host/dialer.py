@@ -69,7 +69,12 @@ class RemoteClosed(TransportError):
     """
 
 
-def _relay_addr(relay: Multiaddr | PeerId) -> Multiaddr:
+def relay_address(relay: Multiaddr | PeerId) -> Multiaddr:
+    """``relay`` as a dialing relay's address (``/.../p2p/<relay id>``, or ``/p2p/<id>``).
+
+    Raises:
+        InvalidConfigError: it names no relay peer or is itself relayed.
+    """
     addr = Multiaddr(f"/p2p/{relay}") if isinstance(relay, PeerId) else relay
     if addr.has_protocol("p2p-circuit") or addr.peer_id() is None:
         raise InvalidConfigError(f"a dialing relay is /.../p2p/<relay id> (not relayed): {addr}")
@@ -118,7 +123,7 @@ class Dialer:
             InvalidConfigError: ``relay`` names no relay peer (``/p2p/<id>`` missing) or is
                 itself a relayed address.
         """
-        addr = _relay_addr(relay)
+        addr = relay_address(relay)
         relays = self._relays if peer is None else self._peer_relays.setdefault(peer, [])
         if addr not in relays:
             relays.append(addr)
@@ -126,7 +131,7 @@ class Dialer:
 
     def remove_relay(self, relay: Multiaddr | PeerId, peer: PeerId | None = None) -> bool:
         """Remove a dialing relay (``peer``'s own when given); return whether it was there."""
-        addr = _relay_addr(relay)
+        addr = relay_address(relay)
         relays = self._relays if peer is None else self._peer_relays.get(peer, [])
         if addr not in relays:
             return False

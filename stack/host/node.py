@@ -8,7 +8,7 @@ connections, stream handlers, services) lives in it and ends when the ``async wi
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -44,6 +44,7 @@ from p2pstack.host.netstream import NetStream
 from p2pstack.host.peerstore import PeerStore
 from p2pstack.host.resources import LimitRefused, ResourceManager
 from p2pstack.host.service import Service, StreamHandler, node_gater
+from p2pstack.host.state import export_state, import_state
 from p2pstack.host.upgrader import Upgrader
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -75,6 +76,7 @@ class Node:
         faults: what the fault boundaries contained: counts by boundary and exception type.
         resources: the resource manager: scopes, their usage and the refusals so far.
         admission: pending inbound connections by IP and subnet (fair admission).
+        bans: the ban list, asked before every other gater (see :meth:`ban_peer`).
     """
 
     def __init__(
@@ -410,6 +412,16 @@ class Node:
     def peer_relays(self) -> dict[PeerId, tuple[Multiaddr, ...]]:
         """The relays added for one peer each (``add_dialing_relay(..., peer=...)``)."""
         return self._dialer.peer_relays
+
+    # -------------------------------------------------------------------- state
+    def export_state(self) -> dict[str, Any]:
+        """Bans, peer addresses, dialing relays and the services' state (a request-response
+        firewall's rules) as JSON-ready data; see :mod:`p2pstack.host.state`."""
+        return export_state(self)
+
+    def import_state(self, data: Mapping[str, Any]) -> None:
+        """Merge what :meth:`export_state` wrote. Raises InvalidConfigError when malformed."""
+        import_state(self, data)
 
     # ------------------------------------------------------------------ dialling
     def transport_for(self, addr: Multiaddr) -> Transport:

@@ -144,13 +144,24 @@ class PeerStore:
         """Every peer the store knows anything about."""
         return list(self._peers)
 
-    def export_addrs(self) -> dict[str, list[str]]:
+    def export_addrs(self, *, permanent: bool | None = None) -> dict[str, list[str]]:
         """The unexpired addresses of every peer as JSON-ready data: ``{peer id: [addr]}``.
 
-        Relayed addresses (``.../p2p-circuit``) are addresses like any other and included.
+        ``permanent``: True for the addresses without expiry only (those the user added),
+        False for the expiring ones only, None for all. Relayed addresses
+        (``.../p2p-circuit``) are addresses like any other and included.
         """
-        out = {str(peer): [str(a) for a in self.addrs(peer)] for peer in self.peers()}
-        return {peer: addrs for peer, addrs in out.items() if addrs}
+        out: dict[str, list[str]] = {}
+        for peer in self.peers():
+            info = self._peers[peer]
+            addrs = [
+                str(a)
+                for a in self.addrs(peer)
+                if permanent is None or (info.addrs[a] == PERMANENT) is permanent
+            ]
+            if addrs:
+                out[str(peer)] = addrs
+        return out
 
     def import_addrs(self, data: Mapping[str, Iterable[str]], ttl: float = DEFAULT_TTL) -> None:
         """Remember addresses written by :meth:`export_addrs` for ``ttl`` seconds.

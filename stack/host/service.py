@@ -12,7 +12,7 @@ the service once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import trio
 
@@ -57,6 +57,27 @@ class GaterProvider(Protocol):
     @property
     def gater(self) -> Gater:
         """The policy this service adds to the node's."""
+        ...
+
+
+@runtime_checkable
+class StateProvider(Protocol):
+    """A service with state the application persists (e.g. a request-response firewall's
+    rules): :meth:`~p2pstack.host.node.Node.export_state` stores :meth:`export_state`
+    under :attr:`state_key`, and :meth:`~p2pstack.host.node.Node.import_state` hands it
+    back to the service with the same key."""
+
+    @property
+    def state_key(self) -> str:
+        """A key unique among the node's services (e.g. ``"request-response:/app/1"``)."""
+        ...
+
+    def export_state(self) -> Any:
+        """The service's state as JSON-ready data."""
+        ...
+
+    def import_state(self, data: Any) -> None:
+        """Restore what :meth:`export_state` wrote; raise InvalidConfigError when malformed."""
         ...
 
 
