@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
+from p2pstack.abc.transport import RawConnection
 from p2pstack.compose import open_node
 from p2pstack.errors import ConnectionDenied, DialError, LimitExceeded
 from p2pstack.host.config import NodeConfig
@@ -17,6 +18,7 @@ from p2pstack.host.events import (
     InboundUpgradeFailed,
     ListenAddrRemoved,
     ListenerClosed,
+    ListenerError,
 )
 from p2pstack.host.gater import Gater
 from p2pstack.host.limits import ConnectionLimits
@@ -160,3 +162,55 @@ async def test_unlisten_closes_the_listener_and_publishes_it() -> None:
     assert isinstance(closed, ListenerClosed)
     assert closed.addrs == (bound,)
     assert closed.cause is None
+
+
+class _FailingListener:
+    """Fails one accept with OSError (fd exhaustion), then breaks for good."""
+
+    def __init__(self, addr: Multiaddr) -> None:
+        self.addr = addr
+        self.accepts = 0
+
+    @property
+    def listen_addrs(self) -> list[Multiaddr]:
+        return [self.addr]
+
+    async def accept(self) -> RawConnection:
+        self.accepts += 1
+        await trio.lowlevel.checkpoint()
+        if self.accepts == 1:
+            raise OSError(24, "Too many open files")
+        raise trio.BrokenResourceError("the socket is gone")
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+class _FailingTransport:
+    name = "failing"
+
+    def can_dial(self, addr: Multiaddr) -> bool:
+        return False
+
+    def can_listen(self, addr: Multiaddr) -> bool:
+        return addr.has_protocol("memory")
+
+    async def dial(self, addr: Multiaddr) -> RawConnection:
+        raise AssertionError("not dialled")
+
+    async def listen(self, addr: Multiaddr) -> _FailingListener:
+        return _FailingListener(addr)
+
+
+async def test_listener_errors_and_a_listener_ending_by_itself_are_published() -> None:
+    async with open_node(transports=[_FailingTransport()]) as node:
+        with node.events.subscribe() as events:
+            (bound,) = await node.listen("/memory/7")
+            error = await _next(events, ListenerError)
+            closed = await _next(events, ListenerClosed)
+        assert node.listen_addrs == []
+    assert isinstance(error, ListenerError)
+    assert error.addrs == (bound,)
+    assert isinstance(error.error, OSError)
+    assert isinstance(closed, ListenerClosed)
+    assert isinstance(closed.cause, trio.BrokenResourceError)
