@@ -220,7 +220,8 @@ class Dialer:
 
     def _failed(self, peer: PeerId | None, error: DialError) -> DialError:
         """Publish :class:`~p2pstack.host.events.DialFailed` for ``error``; return it."""
-        self._node.events.publish(DialFailed(peer, tuple(error.attempts), error))
+        attempts = tuple((addr, f"{type(exc).__name__}: {exc}") for addr, exc in error.attempts)
+        self._node.events.publish(DialFailed(peer, attempts, str(error)))
         return error
 
     async def _race(

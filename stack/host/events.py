@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from p2pstack.errors import ConnectionDenied, LimitExceeded, StackError
+from p2pstack.errors import ConnectionDenied, LimitExceeded
 
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
@@ -97,7 +97,9 @@ class ConnectionRefused(Event):
     ``"accept"``, ``"secured"``, ``"upgraded"``) or ``"limit"`` (a connection limit or
     fair admission refused; ``stage`` is the limit's name, e.g. ``"pending.per_ip"``).
     ``remote_addr`` and ``peer_id`` are None when unknown at that stage; ``role`` is ours
-    (``Role.RESPONDER`` on an inbound connection). ``error`` is the refusal itself.
+    (``Role.RESPONDER`` on an inbound connection). ``message`` is the refusal's text (the
+    event carries no exception: its traceback would keep the connection's frames alive while
+    the event waits in a subscriber's queue).
     """
 
     remote_addr: Multiaddr | None
@@ -105,7 +107,7 @@ class ConnectionRefused(Event):
     reason: str
     stage: str
     role: Role
-    error: StackError
+    message: str
 
 
 def refused(
@@ -117,18 +119,20 @@ def refused(
 ) -> ConnectionRefused:
     """The :class:`ConnectionRefused` event for ``error`` (a gater's or a limit's refusal)."""
     if isinstance(error, LimitExceeded):
-        return ConnectionRefused(remote_addr, peer_id, "limit", error.limit, role, error)
-    return ConnectionRefused(remote_addr, peer_id, "gater", error.stage, role, error)
+        return ConnectionRefused(remote_addr, peer_id, "limit", error.limit, role, str(error))
+    return ConnectionRefused(remote_addr, peer_id, "gater", error.stage, role, str(error))
 
 
 @dataclass(frozen=True, slots=True)
 class DialFailed(Event):
-    """A dial failed: ``attempts`` lists every address tried with why it failed (empty when
-    no address was known); ``error`` is the :class:`~p2pstack.errors.DialError` raised."""
+    """A dial failed: ``attempts`` lists every address tried with why it failed
+    (``"ExceptionType: message"``; empty when no address was known); ``message`` is the
+    text of the :class:`~p2pstack.errors.DialError` raised (whose ``attempts`` hold the
+    exceptions themselves)."""
 
     peer_id: PeerId | None
-    attempts: tuple[tuple[str, BaseException], ...]
-    error: StackError
+    attempts: tuple[tuple[str, str], ...]
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

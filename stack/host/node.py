@@ -274,6 +274,7 @@ class Node:
                 raw = await listener.accept()
             except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
                 if listener in self._listeners:  # not closed by unlisten() or aclose()
+                    forget_tracebacks(exc)
                     self._listeners.remove(listener)
                     self._listener_gone(listener, exc)
                 return

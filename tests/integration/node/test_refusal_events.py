@@ -7,7 +7,7 @@ import trio
 
 from p2pstack.abc.transport import RawConnection
 from p2pstack.compose import open_node
-from p2pstack.errors import ConnectionDenied, DialError, LimitExceeded
+from p2pstack.errors import DialError
 from p2pstack.host.config import NodeConfig
 from p2pstack.host.connection import Connection
 from p2pstack.host.dialer import RemoteClosed
@@ -75,7 +75,7 @@ async def test_inbound_refusal_is_published_on_the_refusing_side(stage: str) -> 
         assert isinstance(dial_error.attempts[0][1], RemoteClosed)
     assert isinstance(event, ConnectionRefused)
     assert (event.reason, event.stage, event.role) == ("gater", stage, Role.RESPONDER)
-    assert isinstance(event.error, ConnectionDenied)
+    assert event.message.startswith("gater refused")
     assert "127.0.0.1" in str(event.remote_addr)
     assert event.peer_id == (None if stage == "accept" else client.peer_id)
 
@@ -97,7 +97,7 @@ async def test_outbound_gater_refusal_and_dial_failure_are_published() -> None:
     assert isinstance(failure, DialFailed)
     assert failure.peer_id == server.peer_id
     assert [addr for addr, _ in failure.attempts] == [str(target)]
-    assert isinstance(failure.attempts[0][1], ConnectionDenied)
+    assert failure.attempts[0][1].startswith("ConnectionDenied: gater refused dialling")
 
 
 async def test_dial_failed_lists_every_address_tried() -> None:
@@ -110,7 +110,7 @@ async def test_dial_failed_lists_every_address_tried() -> None:
                 await client.dial(peer)
             failure = await _next(events, DialFailed)
     assert isinstance(failure, DialFailed)
-    assert failure.error is info.value
+    assert failure.message == str(info.value)
     assert sorted(addr for addr, _ in failure.attempts) == sorted(
         str(a.with_peer_id(peer)) for a in dead
     )
@@ -131,7 +131,7 @@ async def test_a_connection_limit_refusal_names_the_limit() -> None:
     assert isinstance(event, ConnectionRefused)
     assert event.reason == "limit"
     assert event.stage == "connections.inbound"
-    assert isinstance(event.error, LimitExceeded)
+    assert "connections.inbound" in event.message
 
 
 async def test_a_failed_inbound_upgrade_is_published() -> None:
