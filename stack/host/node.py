@@ -294,6 +294,7 @@ class Node:
                 await trio.aclose_forcefully(raw.stream)
 
     def _listener_gone(self, listener: TransportListener, cause: BaseException | None) -> None:
+        self._listened_as.pop(id(listener), None)
         for addr in listener.listen_addrs:
             self.events.publish(ListenAddrRemoved(addr))
         self.events.publish(ListenerClosed(tuple(listener.listen_addrs), cause))
@@ -310,7 +311,6 @@ class Node:
         for listener in self._listeners:
             if addr in listener.listen_addrs or addr in self._listened_as.get(id(listener), ()):
                 self._listeners.remove(listener)
-                self._listened_as.pop(id(listener), None)
                 self._listener_gone(listener, None)
                 with trio.CancelScope(shield=True):
                     await listener.aclose()
