@@ -101,7 +101,8 @@ class Dialer:
     Relay fallback: when every direct address of a known peer failed (or none is known),
     the dial is retried through ``/p2p-circuit`` addresses built from the peer's own relays
     (:meth:`add_relay` with ``peer``) and, when :attr:`relay_fallback` is on, the node's
-    dialing relays. Each relayed attempt is listed in the DialError like a direct one.
+    dialing relays. Each relayed attempt is listed in the DialError like a direct one. A
+    dialing relay itself is never dialled through another relay.
     """
 
     def __init__(self, node: Node) -> None:
@@ -154,6 +155,9 @@ class Dialer:
         """The circuit addresses to fall back on for ``peer`` (none already in ``direct``)."""
         if peer is None:
             return []
+        every = [*self._relays, *(r for rs in self._peer_relays.values() for r in rs)]
+        if any(r.peer_id() == peer for r in every):
+            return []  # a relay is dialled directly: no circuit within a circuit, no cycle
         relays = list(self._peer_relays.get(peer, []))
         if self.relay_fallback:
             relays += [r for r in self._relays if r not in relays]

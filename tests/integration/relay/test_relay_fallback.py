@@ -7,6 +7,7 @@ import pytest
 
 from p2pstack.compose import open_node
 from p2pstack.errors import DialError, InvalidConfigError
+from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.ping import ping_peer
 from p2pstack.protocols.relay import relay_server
@@ -56,3 +57,15 @@ async def test_a_dialing_relay_must_name_the_relay() -> None:
     async with open_node() as node:
         with pytest.raises(InvalidConfigError):
             node.add_dialing_relay(DEAD)
+
+
+async def test_a_dialing_relay_is_never_dialled_through_another() -> None:
+    async with open_node() as node:
+        first = Multiaddr(f"/ip4/127.0.0.1/tcp/1/p2p/{Identity.generate().peer_id}")
+        second = Multiaddr(f"/ip4/127.0.0.1/tcp/2/p2p/{Identity.generate().peer_id}")
+        node.add_dialing_relay(first)
+        node.add_dialing_relay(second)
+        node.relay_fallback = True
+        with pytest.raises(DialError) as info:
+            await node.dial(first)
+        assert [addr for addr, _ in info.value.attempts] == [str(first)]
