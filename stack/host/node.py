@@ -276,7 +276,7 @@ class Node:
                 if listener in self._listeners:  # not closed by unlisten() or aclose()
                     forget_tracebacks(exc)
                     self._listeners.remove(listener)
-                    self._listener_gone(listener, exc)
+                    await self._close_listener(listener, exc)
                 return
             except Exception as exc:
                 self.faults.record("accept", exc)
@@ -293,11 +293,17 @@ class Node:
             if not admitted:
                 await trio.aclose_forcefully(raw.stream)
 
-    def _listener_gone(self, listener: TransportListener, cause: BaseException | None) -> None:
+    async def _close_listener(
+        self, listener: TransportListener, cause: BaseException | None
+    ) -> None:
+        """Close a listener already out of ``_listeners`` and publish that it went."""
+        addrs = tuple(listener.listen_addrs)
         self._listened_as.pop(id(listener), None)
-        for addr in listener.listen_addrs:
+        with trio.CancelScope(shield=True):
+            await listener.aclose()
+        for addr in listener.listen_addrs:  # a relay listener published its own removals
             self.events.publish(ListenAddrRemoved(addr))
-        self.events.publish(ListenerClosed(tuple(listener.listen_addrs), cause))
+        self.events.publish(ListenerClosed(addrs, cause))
 
     async def unlisten(self, addr: Multiaddr | str) -> bool:
         """Close the listener bound to ``addr`` (as :meth:`listen` returned it, or as given
@@ -311,9 +317,7 @@ class Node:
         for listener in self._listeners:
             if addr in listener.listen_addrs or addr in self._listened_as.get(id(listener), ()):
                 self._listeners.remove(listener)
-                self._listener_gone(listener, None)
-                with trio.CancelScope(shield=True):
-                    await listener.aclose()
+                await self._close_listener(listener, None)
                 return True
         return False
 
@@ -542,8 +546,7 @@ class Node:
         with trio.CancelScope(shield=True):
             listeners, self._listeners = self._listeners, []
             for listener in listeners:
-                self._listener_gone(listener, None)
-                await listener.aclose()
+                await self._close_listener(listener, None)
             with trio.move_on_after(self.config.shutdown_grace):
                 async with trio.open_nursery() as nursery:
                     for conn in self.connections:
