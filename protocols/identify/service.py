@@ -21,6 +21,7 @@ from p2pstack.host.events import (
     PeerIdentified,
 )
 from p2pstack.host.netstream import NetStream
+from p2pstack.host.peerstore import DEFAULT_TTL
 from p2pstack.identity import PeerId
 from p2pstack.protocols.identify.codec import (
     MAX_MESSAGES,
@@ -179,7 +180,7 @@ class IdentifyService:
     def _record(self, conn: Connection, info: IdentifyInfo) -> None:
         node = self.node
         self._results[conn.id] = info
-        node.peerstore.add_addrs(info.peer_id, info.listen_addrs)
+        node.peerstore.add_addrs(info.peer_id, info.listen_addrs, DEFAULT_TTL)
         node.peerstore.set_protocols(info.peer_id, info.protocols)
         node.peerstore.set_agent(info.peer_id, info.agent_version)
         if info.public_key:

@@ -47,6 +47,7 @@ from p2pstack.protocols.request_response.firewall import (
     Rule as Rule,
     RuleProvider as RuleProvider,
     Rules as Rules,
+    UnserializableRule as UnserializableRule,
 )
 from p2pstack.protocols.request_response.framing import REJECTION as REJECTION
 from p2pstack.protocols.request_response.limits import (
@@ -102,6 +103,7 @@ __all__ = [
     "Rules",
     "TrailingData",
     "TruncatedMessage",
+    "UnserializableRule",
     "UnsupportedProtocols",
     "request_response",
 ]

@@ -49,23 +49,51 @@ class RejectAll:
 @final
 @dataclass(frozen=True, slots=True)
 class Restricted:
-    """Requests pass when ``predicate(projection(request))`` is true (not serializable)."""
+    """Requests pass when ``predicate(projection(request))`` is true.
+
+    It holds code: :meth:`Firewall.export_rules` writes it as ``"restricted:<name>"`` when it
+    has a ``name`` (:meth:`Firewall.import_rules` maps the name back to a rule through its
+    ``named`` argument), and refuses to export it without one.
+    """
 
     predicate: Callable[[Any], bool]
     projection: Callable[[Any], Any] | None = None
+    name: str | None = None
 
 
 @final
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """The application's ``approver`` decides each request (sees ``projection(request)``)."""
+    """The application's ``approver`` decides each request (sees ``projection(request)``).
+
+    Without a projection it exports as ``"ask"``; with one it needs a ``name`` to be
+    exported (as ``"ask:<name>"``), like :class:`Restricted`.
+    """
 
     projection: Callable[[Any], Any] | None = None
+    name: str | None = None
 
 
 Rule = AllowAll | RejectAll | Restricted | Ask
 
 _NAMES: Final[dict[str, Rule]] = {"allow": AllowAll(), "reject": RejectAll(), "ask": Ask()}
+_KINDS: Final[dict[type[Rule], str]] = {Restricted: "restricted", Ask: "ask"}
+
+
+class UnserializableRule(InvalidConfigError):
+    """:meth:`Firewall.export_rules` met a rule holding code without a name.
+
+    ``where`` says which rule (``"default inbound"``, ``"peer 12D3KooW... outbound"``);
+    ``rule`` is the rule itself.
+    """
+
+    def __init__(self, where: str, rule: Rule) -> None:
+        super().__init__(
+            f"the {where} rule {type(rule).__name__} holds code and has no name: give it "
+            "name=... (and pass it to import_rules(named=...)) or export with skip_unnamed=True"
+        )
+        self.where = where
+        self.rule = rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,20 +251,23 @@ class Firewall:
             if not _safely(rule.predicate, view):
                 raise NotPermitted(f"{where}: refused by a Restricted rule")
             return
-        if not await self._approve(ApprovalRequest(peer, protocol, direction, view)):
-            raise NotPermitted(f"{where}: not approved within {self.ask_timeout:g} s")
+        refusal = await self._approve(ApprovalRequest(peer, protocol, direction, view))
+        if refusal is not None:
+            raise NotPermitted(f"{where}: {refusal}")
 
-    async def _approve(self, question: ApprovalRequest) -> bool:
+    async def _approve(self, question: ApprovalRequest) -> str | None:
+        """None when the approver allowed ``question``, else why it was not allowed."""
         if self.approver is None:
-            return False
+            return "an Ask rule applies and no approver is set"
         with trio.move_on_after(self.ask_timeout):
             try:
-                return bool(await self.approver(question))
-            except Exception:
+                allowed = bool(await self.approver(question))
+            except Exception as exc:
                 logger.warning("firewall approver failed; rejecting", exc_info=True)
-                return False
+                return f"the approver failed ({type(exc).__name__}: {exc})"
+            return None if allowed else "refused by the approver"
         logger.info("firewall approver did not answer in %s s; rejecting", self.ask_timeout)
-        return False
+        return f"not approved within {self.ask_timeout:g} s (the approver did not answer)"
 
     async def _obtain_rule(self, peer: PeerId, direction: RequestDirection) -> Rule | None:
         rule = self.rule_for(peer, direction)
@@ -262,29 +293,58 @@ class Firewall:
         return self.rule_for(peer, direction)
 
     # ------------------------------------------------------- export / import
-    def export_rules(self) -> dict[str, Any]:
-        """The serializable rules as JSON-ready data.
+    def export_rules(self, *, skip_unnamed: bool = False) -> dict[str, Any]:
+        """The rules as JSON-ready data.
 
-        ``Restricted`` rules and ``Ask`` rules with a projection hold code, so they are
-        left out (the application re-creates them after :meth:`import_rules`).
-        """
-        return {
-            "default": _export(self._default),
-            "peers": {str(peer): _export(rules) for peer, rules in self._peers.items()},
-        }
-
-    def import_rules(self, data: Mapping[str, Any], *, replace: bool = False) -> None:
-        """Load rules written by :meth:`export_rules` (merged, or replacing all rules).
+        ``allow``, ``reject`` and ``ask`` are written by name; a rule holding code
+        (:class:`Restricted`, an :class:`Ask` with a projection) as ``"restricted:<name>"``
+        or ``"ask:<name>"`` when it has a ``name``.
 
         Raises:
-            InvalidConfigError: ``data`` is malformed; nothing was changed.
+            UnserializableRule: a rule holding code has no name (it names the rule);
+                ``skip_unnamed=True`` leaves such rules out instead.
         """
+        return {
+            "default": _export(self._default, "default", skip_unnamed),
+            "peers": {
+                str(peer): _export(rules, f"peer {peer}", skip_unnamed)
+                for peer, rules in self._peers.items()
+            },
+        }
+
+    def named_rules(self) -> dict[str, Rule]:
+        """The rules holding code that have a ``name``, by name (default and per-peer)."""
+        out: dict[str, Rule] = {}
+        for rules in (self._default, *self._peers.values()):
+            for rule in (rules.inbound, rules.outbound):
+                if isinstance(rule, Restricted | Ask) and rule.name is not None:
+                    out[rule.name] = rule
+        return out
+
+    def import_rules(
+        self,
+        data: Mapping[str, Any],
+        *,
+        replace: bool = False,
+        named: Mapping[str, Rule] | None = None,
+    ) -> None:
+        """Load rules written by :meth:`export_rules` (merged, or replacing all rules).
+
+        ``named`` maps the names of rules holding code (``"restricted:<name>"``,
+        ``"ask:<name>"``) to the rules the application re-creates; the named rules this
+        firewall already holds (:meth:`named_rules`) are known without it.
+
+        Raises:
+            InvalidConfigError: ``data`` is malformed or names a rule ``named`` lacks;
+                nothing was changed.
+        """
+        named = {**self.named_rules(), **(named or {})}
         try:
-            default = _import(data.get("default", {}))
+            default = _import(data.get("default", {}), named)
             peers_data = data.get("peers", {})
             if not isinstance(peers_data, Mapping):
                 raise TypeError("'peers' must map peer ids to rules")
-            peers = {PeerId.from_string(str(k)): _import(v) for k, v in peers_data.items()}
+            peers = {PeerId.from_string(str(k)): _import(v, named) for k, v in peers_data.items()}
         except (AttributeError, TypeError, ValueError) as exc:
             raise InvalidConfigError(f"malformed firewall rules: {exc}") from exc
         if replace:
@@ -303,23 +363,30 @@ def _safely(predicate: Callable[[Any], bool], value: Any) -> bool:
         return False
 
 
-def _rule_name(rule: Rule | None) -> str | None:
+def _rule_name(rule: Rule) -> str | None:
     for name, known in _NAMES.items():
         if rule == known:
             return name
+    if isinstance(rule, Restricted | Ask) and rule.name is not None:
+        return f"{_KINDS[type(rule)]}:{rule.name}"
     return None
 
 
-def _export(rules: Rules) -> dict[str, str]:
+def _export(rules: Rules, where: str, skip_unnamed: bool) -> dict[str, str]:
     out: dict[str, str] = {}
     for key in ("inbound", "outbound"):
-        name = _rule_name(getattr(rules, key))
+        rule: Rule | None = getattr(rules, key)
+        if rule is None:
+            continue
+        name = _rule_name(rule)
         if name is not None:
             out[key] = name
+        elif not skip_unnamed:
+            raise UnserializableRule(f"{where} {key}", rule)
     return out
 
 
-def _import(data: object) -> Rules:
+def _import(data: object, named: Mapping[str, Rule]) -> Rules:
     if not isinstance(data, Mapping):
         raise TypeError(f"rules must be a mapping, not {type(data).__name__}")
     unknown = set(data) - {"inbound", "outbound"}
@@ -327,7 +394,19 @@ def _import(data: object) -> Rules:
         raise ValueError(f"unknown keys {sorted(unknown)}")
     rules: dict[str, Rule] = {}
     for key, name in data.items():
-        if name not in _NAMES:
-            raise ValueError(f"unknown rule {name!r} (expected one of {sorted(_NAMES)})")
-        rules[key] = _NAMES[name]
+        rules[key] = _resolve(name, named)
     return Rules(**rules)
+
+
+def _resolve(name: object, named: Mapping[str, Rule]) -> Rule:
+    if isinstance(name, str) and name in _NAMES:
+        return _NAMES[name]
+    kind, _, label = name.partition(":") if isinstance(name, str) else ("", "", "")
+    if kind not in _KINDS.values() or not label:
+        raise ValueError(f"unknown rule {name!r} (expected one of {sorted(_NAMES)} or kind:name)")
+    rule = named.get(label)
+    if rule is None:
+        raise ValueError(f"the rule {name!r} is not in named= (known: {sorted(named)})")
+    if _KINDS.get(type(rule)) != kind:
+        raise ValueError(f"named[{label!r}] is a {type(rule).__name__}, not a {kind} rule")
+    return rule

@@ -14,8 +14,8 @@ Every inbound failure is published on ``node.events`` as :class:`~.events.Inboun
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import trio
 
@@ -348,6 +348,24 @@ class RequestResponse(Generic[Req, Resp]):
     def _inbound_failed(self, peer: PeerId, error: RequestResponseError) -> None:
         logger.debug("inbound %s request from %s failed: %s", self.protocol, peer, error)
         self.node.events.publish(InboundFailure(peer, self.protocol, error))
+
+    # ---- state (a p2pstack.host.service.StateProvider) ----------------------------------
+
+    @property
+    def state_key(self) -> str:
+        """``"request-response:<protocol>"``: where ``Node.export_state`` keeps the rules."""
+        return f"request-response:{self.protocol}"
+
+    def export_state(self) -> dict[str, Any]:
+        """The firewall's rules (:meth:`Firewall.export_rules`; raises UnserializableRule
+        for an unnamed rule holding code)."""
+        return self.firewall.export_rules()
+
+    def import_state(self, data: Any) -> None:
+        """Replace the firewall's rules with ``data`` (:meth:`Firewall.import_rules`)."""
+        if not isinstance(data, Mapping):
+            raise InvalidConfigError("the firewall state must be a mapping")
+        self.firewall.import_rules(data, replace=True)
 
 
 class _QueueIterator(Generic[T]):

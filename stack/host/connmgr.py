@@ -25,7 +25,13 @@ from p2pstack.errors import (
 from p2pstack.host.admission import Ticket
 from p2pstack.host.boundary import NETWORK_ERRORS, StartedFlag, describe, forget_tracebacks
 from p2pstack.host.connection import Connection
-from p2pstack.host.events import ConnectionClosed, ConnectionOpened, StreamOpened
+from p2pstack.host.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    InboundUpgradeFailed,
+    StreamOpened,
+    refused,
+)
 from p2pstack.host.gater import refusal_of
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.resources import ConnectionScope
@@ -128,12 +134,14 @@ class ConnectionManager:
     async def admit(self, conn: Connection) -> None:
         """Apply the connection limits and the gater's ``allow_upgraded`` stage.
 
+        A refusal publishes :class:`~p2pstack.host.events.ConnectionRefused`.
+
         Raises:
             ConnectionDenied: the gater refused the connection (it is closed).
             LimitExceeded: a connection limit (total, per direction, per peer) is reached.
         """
         node = self._node
-        error: StackError | None = None
+        error: ConnectionDenied | LimitExceeded | None = None
         if conn.peer_id.to_base58() in node.config.allow_peers:
             conn.scope.exempt = True  # counted, never refused for connection counts
         try:
@@ -144,6 +152,9 @@ class ConnectionManager:
             error = self._ask_gater(conn)
         if error is None:
             return
+        node.events.publish(
+            refused(error, remote_addr=conn.remote_addr, peer_id=conn.peer_id, role=conn.role)
+        )
         await trio.aclose_forcefully(conn.secure)
         conn.scope.done()
         conn.mark_closed(error)
@@ -238,10 +249,12 @@ class ConnectionManager:
     async def serve_inbound(
         self, raw: RawConnection, ticket: Ticket, scope: ConnectionScope
     ) -> None:
-        """Upgrade, admit and serve one accepted raw connection; failures are logged.
+        """Upgrade, admit and serve one accepted raw connection.
 
         The upgrade runs in ``ticket.cancel_scope`` (eviction cancels it) and within
-        ``upgrade_timeout`` of the accept.
+        ``upgrade_timeout`` of the accept. A failed upgrade publishes
+        :class:`~p2pstack.host.events.InboundUpgradeFailed`; a refusal (gater, limit,
+        eviction) :class:`~p2pstack.host.events.ConnectionRefused`.
         """
         node = self._node
         try:
@@ -249,13 +262,29 @@ class ConnectionManager:
             try:
                 with ticket.cancel_scope, trio.fail_after(node.config.upgrade_timeout):
                     upgraded = await node.upgrader.upgrade(
-                        raw, role=Role.RESPONDER, memory=scope, on_gater_bug=self.gater_bug
+                        raw,
+                        role=Role.RESPONDER,
+                        memory=scope,
+                        on_gater_bug=self.gater_bug,
+                        on_refused=node.events.publish,
                     )
+            except ConnectionDenied as exc:  # the upgrader published the refusal
+                logger.info("refused %s", exc)
+                return
             except NETWORK_ERRORS as exc:
                 logger.info("inbound connection from %s failed: %s", raw.remote_addr, describe(exc))
+                forget_tracebacks(exc)
+                node.events.publish(InboundUpgradeFailed(raw.remote_addr, exc))
                 return
             if upgraded is None:  # evicted by a newcomer from a less busy address
                 logger.info("inbound handshake from %s evicted", raw.remote_addr)
+                evicted = LimitExceeded(
+                    f"the inbound handshake from {raw.remote_addr} was evicted for a newcomer",
+                    limit="pending.inbound",
+                )
+                node.events.publish(
+                    refused(evicted, remote_addr=raw.remote_addr, peer_id=None, role=Role.RESPONDER)
+                )
                 return
             ticket.established()
             conn = Connection.from_upgrade(node, raw, upgraded, role=Role.RESPONDER, scope=scope)

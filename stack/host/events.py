@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from p2pstack.errors import ConnectionDenied, LimitExceeded
+
 if TYPE_CHECKING:
     from p2pstack.host.connection import Connection
     from p2pstack.identity import PeerId
@@ -85,6 +87,79 @@ class PeerIdentified(Event):
     protocols: tuple[str, ...]
     listen_addrs: tuple[Multiaddr, ...]
     agent_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRefused(Event):
+    """This node refused a connection (published on the refusing side).
+
+    ``reason`` is ``"gater"`` (a gater hook refused; ``stage`` names it: ``"dial"``,
+    ``"accept"``, ``"secured"``, ``"upgraded"``) or ``"limit"`` (a connection limit or
+    fair admission refused; ``stage`` is the limit's name, e.g. ``"pending.per_ip"``).
+    ``remote_addr`` and ``peer_id`` are None when unknown at that stage; ``role`` is ours
+    (``Role.RESPONDER`` on an inbound connection). ``message`` is the refusal's text (the
+    event carries no exception: its traceback would keep the connection's frames alive while
+    the event waits in a subscriber's queue).
+    """
+
+    remote_addr: Multiaddr | None
+    peer_id: PeerId | None
+    reason: str
+    stage: str
+    role: Role
+    message: str
+
+
+def refused(
+    error: ConnectionDenied | LimitExceeded,
+    *,
+    remote_addr: Multiaddr | None,
+    peer_id: PeerId | None,
+    role: Role,
+) -> ConnectionRefused:
+    """The :class:`ConnectionRefused` event for ``error`` (a gater's or a limit's refusal)."""
+    if isinstance(error, LimitExceeded):
+        return ConnectionRefused(remote_addr, peer_id, "limit", error.limit, role, str(error))
+    return ConnectionRefused(remote_addr, peer_id, "gater", error.stage, role, str(error))
+
+
+@dataclass(frozen=True, slots=True)
+class DialFailed(Event):
+    """A dial failed: ``attempts`` lists every address tried with why it failed
+    (``"ExceptionType: message"``; empty when no address was known); ``message`` is the
+    text of the :class:`~p2pstack.errors.DialError` raised (whose ``attempts`` hold the
+    exceptions themselves)."""
+
+    peer_id: PeerId | None
+    attempts: tuple[tuple[str, str], ...]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundUpgradeFailed(Event):
+    """An accepted connection from ``remote_addr`` failed its upgrade (handshake,
+    negotiation, timeout, eviction, or the remote closing it) before it became a connection;
+    refusals by this node's gater are :class:`ConnectionRefused` instead."""
+
+    remote_addr: Multiaddr
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerError(Event):
+    """A listener on ``addrs`` failed to accept (it keeps listening, backing off)."""
+
+    addrs: tuple[Multiaddr, ...]
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerClosed(Event):
+    """A listener on ``addrs`` stopped: ``cause`` is None when the node closed it
+    (:meth:`~p2pstack.host.node.Node.unlisten` or shutdown), else the error that ended it."""
+
+    addrs: tuple[Multiaddr, ...]
+    cause: BaseException | None
 
 
 @dataclass(eq=False)

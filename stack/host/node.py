@@ -8,7 +8,7 @@ connections, stream handlers, services) lives in it and ends when the ``async wi
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ from p2pstack.errors import (
     NodeClosed,
 )
 from p2pstack.host.admission import Admission
+from p2pstack.host.bans import BanList
 from p2pstack.host.boundary import Faults, StartedFlag, forget_tracebacks
 from p2pstack.host.config import NodeConfig as NodeConfig
 from p2pstack.host.connection import LIMITED_OK_PROTOCOLS, Connection
@@ -34,12 +35,16 @@ from p2pstack.host.events import (
     EventBus,
     ListenAddrAdded,
     ListenAddrRemoved,
+    ListenerClosed,
+    ListenerError,
+    refused,
 )
 from p2pstack.host.gater import Gater, consult
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.peerstore import PeerStore
 from p2pstack.host.resources import LimitRefused, ResourceManager
 from p2pstack.host.service import Service, StreamHandler, node_gater
+from p2pstack.host.state import export_state, import_state
 from p2pstack.host.upgrader import Upgrader
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -71,6 +76,7 @@ class Node:
         faults: what the fault boundaries contained: counts by boundary and exception type.
         resources: the resource manager: scopes, their usage and the refusals so far.
         admission: pending inbound connections by IP and subnet (fair admission).
+        bans: the ban list, asked before every other gater (see :meth:`ban_peer`).
     """
 
     def __init__(
@@ -82,6 +88,7 @@ class Node:
         gater: Gater,
         config: NodeConfig,
         nursery: trio.Nursery,
+        bans: BanList | None = None,
     ) -> None:
         self.identity = identity
         self.peer_id: PeerId = identity.peer_id
@@ -90,6 +97,8 @@ class Node:
         self.gater = gater
         self.config = config
         self.peerstore = PeerStore()
+        self.bans = bans if bans is not None else BanList()
+        """The ban list (part of :attr:`gater`); use :meth:`ban_peer` and :meth:`unban_peer`."""
         self.events = EventBus()
         """Node events (connections, streams, faults, refusals); see :mod:`p2pstack.host.events`."""
         self.faults = Faults(self.events, reraise_handler_errors=config.handler_errors == "raise")
@@ -107,6 +116,7 @@ class Node:
         self._handlers: dict[str, StreamHandler] = {}
         self._limited_ok: set[str] = set()
         self._listeners: list[TransportListener] = []
+        self._listened_as: dict[int, tuple[Multiaddr, ...]] = {}
         self._announced: list[Multiaddr] = []
         self._connection_callbacks: list[Callable[[Connection], None]] = []
         self._dialer = Dialer(self)
@@ -215,6 +225,7 @@ class Node:
             raise MultiaddrNotSupported(f"no transport can listen on {addr}")
         listener = await transport.listen(addr)
         self._listeners.append(listener)
+        self._listened_as[id(listener)] = (addr.without_peer_id(),)
         self._nursery.start_soon(self._accept_loop, listener)
         for bound in listener.listen_addrs:
             logger.info("listening on %s/p2p/%s", bound, self.peer_id)
@@ -252,16 +263,25 @@ class Node:
         return listen + [a for a in self._announced if a not in listen]
 
     async def _accept_loop(self, listener: TransportListener) -> None:
-        """The accept boundary: survives every error a listener or a new socket can raise."""
+        """The accept boundary: survives every error a listener or a new socket can raise.
+
+        An accept error publishes :class:`~p2pstack.host.events.ListenerError`; a listener
+        ending by itself (not closed by the node) :class:`~p2pstack.host.events.ListenerClosed`.
+        """
         failures = 0
         while True:
             try:
                 raw = await listener.accept()
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
+            except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
+                if listener in self._listeners:  # not closed by unlisten() or aclose()
+                    forget_tracebacks(exc)
+                    self._listeners.remove(listener)
+                    await self._close_listener(listener, exc)
                 return
             except Exception as exc:
                 self.faults.record("accept", exc)
                 forget_tracebacks(exc)
+                self.events.publish(ListenerError(tuple(listener.listen_addrs), exc))
                 failures += 1
                 # A persistent error (fd exhaustion) would spin: back off, 10 ms doubling.
                 await trio.sleep(min(0.01 * 2 ** min(failures, 7), _ACCEPT_BACKOFF_MAX))
@@ -272,6 +292,34 @@ class Node:
                 admitted = self._admit_raw(raw)
             if not admitted:
                 await trio.aclose_forcefully(raw.stream)
+
+    async def _close_listener(
+        self, listener: TransportListener, cause: BaseException | None
+    ) -> None:
+        """Close a listener already out of ``_listeners`` and publish that it went."""
+        addrs = tuple(listener.listen_addrs)
+        self._listened_as.pop(id(listener), None)
+        with trio.CancelScope(shield=True):
+            await listener.aclose()
+        for addr in listener.listen_addrs:  # a relay listener published its own removals
+            self.events.publish(ListenAddrRemoved(addr))
+        self.events.publish(ListenerClosed(addrs, cause))
+
+    async def unlisten(self, addr: Multiaddr | str) -> bool:
+        """Close the listener bound to ``addr`` (as :meth:`listen` returned it, or as given
+        to it; a relayed ``/p2p-circuit`` listener too); return whether one was found.
+
+        Publishes :class:`~p2pstack.host.events.ListenAddrRemoved` for each of its
+        addresses and :class:`~p2pstack.host.events.ListenerClosed`. Established connections
+        stay open.
+        """
+        addr = (Multiaddr(addr) if isinstance(addr, str) else addr).without_peer_id()
+        for listener in self._listeners:
+            if addr in listener.listen_addrs or addr in self._listened_as.get(id(listener), ()):
+                self._listeners.remove(listener)
+                await self._close_listener(listener, None)
+                return True
+        return False
 
     def _admit_raw(self, raw: RawConnection) -> bool:
         """Gater, fair admission and resource accounting of one accepted connection; starts
@@ -285,24 +333,100 @@ class Node:
             )
         except ConnectionDenied as exc:
             logger.info("%s", exc)
+            self._refused(exc, raw)
             return False
         try:
             ticket = self.admission.admit(raw.remote_addr, trio.current_time())
         except LimitExceeded as exc:
             self.resources.record(exc)
+            self._refused(exc, raw)
             return False
         try:
             scope = self.resources.open_connection(
                 role=Role.RESPONDER, exempt=ticket.allowlisted, address=ticket.address_key
             )
-        except LimitExceeded:
+        except LimitExceeded as exc:
             ticket.done()
+            self._refused(exc, raw)
             return False
         ticket.on_evict = scope.done
         self._nursery.start_soon(
             self.faults.run, "inbound-connection", self._manager.serve_inbound, raw, ticket, scope
         )
         return True
+
+    def _refused(self, exc: ConnectionDenied | LimitExceeded, raw: RawConnection) -> None:
+        role = Role.RESPONDER
+        self.events.publish(refused(exc, remote_addr=raw.remote_addr, peer_id=None, role=role))
+
+    # --------------------------------------------------------------------- bans
+    async def ban_peer(self, peer: PeerId) -> None:
+        """Refuse ``peer`` at every gater stage from now on and close its connections.
+
+        Dials to it fail with ``ConnectionDenied`` (stage ``"dial"``); its inbound
+        connections are refused once authenticated (stage ``"secured"``). Each refusal
+        publishes :class:`~p2pstack.host.events.ConnectionRefused`.
+        """
+        self.bans.ban(peer)
+        await self.hang_up(peer)
+
+    def unban_peer(self, peer: PeerId) -> bool:
+        """Lift the ban on ``peer``; return whether it was banned."""
+        return self.bans.unban(peer)
+
+    @property
+    def banned_peers(self) -> frozenset[PeerId]:
+        """The peers :meth:`ban_peer` banned."""
+        return self.bans.peers
+
+    # ----------------------------------------------------------- dialing relays
+    @property
+    def relay_fallback(self) -> bool:
+        """Whether a dial whose direct addresses all failed is retried through the dialing
+        relays (:meth:`add_dialing_relay`); off by default. A peer's own relays (added with
+        ``peer=``) are tried whatever this says."""
+        return self._dialer.relay_fallback
+
+    @relay_fallback.setter
+    def relay_fallback(self, on: bool) -> None:
+        self._dialer.relay_fallback = on
+
+    def add_dialing_relay(self, relay: Multiaddr | PeerId, *, peer: PeerId | None = None) -> None:
+        """Dial through ``relay`` (``/.../p2p/<relay id>``, or its peer id when the peer
+        store knows its addresses) when direct dials fail: for every peer when
+        :attr:`relay_fallback` is on, or always for ``peer`` when given.
+
+        Raises:
+            InvalidConfigError: ``relay`` has no ``/p2p/<id>`` or is itself relayed.
+        """
+        self._dialer.add_relay(relay, peer)
+
+    def remove_dialing_relay(
+        self, relay: Multiaddr | PeerId, *, peer: PeerId | None = None
+    ) -> bool:
+        """Stop dialling through ``relay`` (``peer``'s own relay when given); return whether
+        it was a dialing relay."""
+        return self._dialer.remove_relay(relay, peer)
+
+    @property
+    def dialing_relays(self) -> tuple[Multiaddr, ...]:
+        """The relays :meth:`add_dialing_relay` added for every peer, in order."""
+        return self._dialer.relays
+
+    @property
+    def peer_relays(self) -> dict[PeerId, tuple[Multiaddr, ...]]:
+        """The relays added for one peer each (``add_dialing_relay(..., peer=...)``)."""
+        return self._dialer.peer_relays
+
+    # -------------------------------------------------------------------- state
+    def export_state(self) -> dict[str, Any]:
+        """Bans, peer addresses, dialing relays and the services' state (a request-response
+        firewall's rules) as JSON-ready data; see :mod:`p2pstack.host.state`."""
+        return export_state(self)
+
+    def import_state(self, data: Mapping[str, Any]) -> None:
+        """Merge what :meth:`export_state` wrote. Raises InvalidConfigError when malformed."""
+        import_state(self, data)
 
     # ------------------------------------------------------------------ dialling
     def transport_for(self, addr: Multiaddr) -> Transport:
@@ -420,10 +544,9 @@ class Node:
             return
         self._closing = True
         with trio.CancelScope(shield=True):
-            for listener in self._listeners:
-                for addr in listener.listen_addrs:
-                    self.events.publish(ListenAddrRemoved(addr))
-                await listener.aclose()
+            listeners, self._listeners = self._listeners, []
+            for listener in listeners:
+                await self._close_listener(listener, None)
             with trio.move_on_after(self.config.shutdown_grace):
                 async with trio.open_nursery() as nursery:
                     for conn in self.connections:
@@ -446,12 +569,13 @@ async def run_node(
     """Run a node built from exactly these components (no defaults; the arguments are trusted).
 
     :func:`p2pstack.compose.open_node` checks the arguments and picks the defaults, then calls
-    this. The node's gater is ``gater`` followed by what services contribute
+    this. The node's gater is its ban list, then ``gater``, then what services contribute
     (:func:`~p2pstack.host.service.node_gater`); node-aware transports are attached, then the
     protocols and the services start, in order. The node stops (gracefully, then by
     cancellation) when the block exits.
     """
-    gater = node_gater(gater, [*protocols, *services])
+    bans = BanList()
+    gater = node_gater(gater, [*protocols, *services], bans=bans)
     upgrader = Upgrader(
         identity=identity,
         security=list(security),
@@ -467,6 +591,7 @@ async def run_node(
             gater=gater,
             config=config,
             nursery=nursery,
+            bans=bans,
         )
         for transport in node.transports:
             if isinstance(transport, NodeAwareTransport):

@@ -11,8 +11,9 @@ from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 
 PERMANENT: Final = float("inf")
+"""The TTL of an address that never expires: the default of :meth:`PeerStore.add_addrs`."""
 DEFAULT_TTL: Final = 3600.0
-"""Addresses learned from identify or discovery are kept for an hour unless refreshed."""
+"""Addresses learned from identify or a dial are kept for an hour unless refreshed."""
 MAX_ADDRS_PER_PEER: Final = 64
 MAX_PEERS: Final = 4096
 """Beyond this many peers the store forgets those whose addresses expire first."""
@@ -38,10 +39,12 @@ class PeerStore:
         self._clock = clock
         self._peers: dict[PeerId, PeerInfo] = {}
 
-    def add_addrs(self, peer: PeerId, addrs: Iterable[Multiaddr], ttl: float = DEFAULT_TTL) -> None:
+    def add_addrs(self, peer: PeerId, addrs: Iterable[Multiaddr], ttl: float = PERMANENT) -> None:
         """Remember ``addrs`` for ``peer`` (without ``/p2p``) for ``ttl`` seconds.
 
-        A known address keeps the later of its old and new expiry. At most
+        Addresses the user adds are permanent unless given a ``ttl``; the node's own
+        sources pass one (identify and successful dials :data:`DEFAULT_TTL`, discovery the
+        announcement's). A known address keeps the later of its old and new expiry. At most
         :data:`MAX_ADDRS_PER_PEER` addresses are kept; the ones expiring first go.
         """
         info = self._peer(peer)
@@ -141,13 +144,24 @@ class PeerStore:
         """Every peer the store knows anything about."""
         return list(self._peers)
 
-    def export_addrs(self) -> dict[str, list[str]]:
+    def export_addrs(self, *, permanent: bool | None = None) -> dict[str, list[str]]:
         """The unexpired addresses of every peer as JSON-ready data: ``{peer id: [addr]}``.
 
-        Relayed addresses (``.../p2p-circuit``) are addresses like any other and included.
+        ``permanent``: True for the addresses without expiry only (those the user added),
+        False for the expiring ones only, None for all. Relayed addresses
+        (``.../p2p-circuit``) are addresses like any other and included.
         """
-        out = {str(peer): [str(a) for a in self.addrs(peer)] for peer in self.peers()}
-        return {peer: addrs for peer, addrs in out.items() if addrs}
+        out: dict[str, list[str]] = {}
+        for peer in self.peers():
+            info = self._peers[peer]
+            addrs = [
+                str(a)
+                for a in self.addrs(peer)
+                if permanent is None or (info.addrs[a] == PERMANENT) is permanent
+            ]
+            if addrs:
+                out[str(peer)] = addrs
+        return out
 
     def import_addrs(self, data: Mapping[str, Iterable[str]], ttl: float = DEFAULT_TTL) -> None:
         """Remember addresses written by :meth:`export_addrs` for ``ttl`` seconds.

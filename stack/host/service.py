@@ -12,7 +12,7 @@ the service once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import trio
 
@@ -60,6 +60,27 @@ class GaterProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class StateProvider(Protocol):
+    """A service with state the application persists (e.g. a request-response firewall's
+    rules): :meth:`~p2pstack.host.node.Node.export_state` stores :meth:`export_state`
+    under :attr:`state_key`, and :meth:`~p2pstack.host.node.Node.import_state` hands it
+    back to the service with the same key."""
+
+    @property
+    def state_key(self) -> str:
+        """A key unique among the node's services (e.g. ``"request-response:/app/1"``)."""
+        ...
+
+    def export_state(self) -> Any:
+        """The service's state as JSON-ready data."""
+        ...
+
+    def import_state(self, data: Any) -> None:
+        """Restore what :meth:`export_state` wrote; raise InvalidConfigError when malformed."""
+        ...
+
+
 class GaterChain(Gater):
     """Allows what every gater of ``gaters`` allows, asking them in order.
 
@@ -92,9 +113,14 @@ class GaterChain(Gater):
         return all(g.allow_relayed_accept(relay, source) for g in self.gaters)
 
 
-def node_gater(user: Gater | None, services: Iterable[object]) -> Gater:
-    """The node's gater: ``user`` (allow-all when None), then each service's contribution."""
-    gaters = [user] if user is not None else []
+def node_gater(
+    user: Gater | None, services: Iterable[object], *, bans: Gater | None = None
+) -> Gater:
+    """The node's gater: ``bans`` (the node's :class:`~p2pstack.host.bans.BanList`, asked
+    first so a banned peer is refused whatever the others say), ``user`` (allow-all when
+    None), then each service's contribution."""
+    gaters = [bans] if bans is not None else []
+    gaters += [user] if user is not None else []
     gaters += [s.gater for s in services if isinstance(s, GaterProvider)]
     if len(gaters) == 1:
         return gaters[0]

@@ -16,7 +16,8 @@ import trio
 
 from p2pstack.abc.muxer import MuxedSession, StreamMuxer
 from p2pstack.abc.transport import RawConnection
-from p2pstack.errors import HandshakeError, InvalidConfigError
+from p2pstack.errors import ConnectionDenied, HandshakeError, InvalidConfigError
+from p2pstack.host.events import ConnectionRefused, refused
 from p2pstack.host.gater import Gater, consult
 from p2pstack.host.resources import UNLIMITED, MemoryBudget
 from p2pstack.identity import Identity, PeerId
@@ -66,13 +67,15 @@ class Upgrader:
         expected_peer: PeerId | None = None,
         memory: MemoryBudget = UNLIMITED,
         on_gater_bug: Callable[[Exception], None] | None = None,
+        on_refused: Callable[[ConnectionRefused], None] | None = None,
     ) -> Upgraded:
         """Secure and multiplex ``raw`` as ``role`` (``Role.INITIATOR`` on the side that
         dialled); the caller bounds the time it may take.
 
         ``memory`` is the connection's budget: the muxer reserves its receive windows from it.
         ``on_gater_bug`` receives an exception the gater's ``allow_secured`` failed with (see
-        :func:`~p2pstack.host.gater.consult`).
+        :func:`~p2pstack.host.gater.consult`); ``on_refused`` the
+        :class:`~p2pstack.host.events.ConnectionRefused` event when it refuses.
 
         Raises:
             NegotiationFailed, HandshakeError, PeerIdMismatch, ConnectionDenied,
@@ -80,7 +83,7 @@ class Upgrader:
             closed on any failure.
         """
         try:
-            return await self._upgrade(raw, role, expected_peer, memory, on_gater_bug)
+            return await self._upgrade(raw, role, expected_peer, memory, on_gater_bug, on_refused)
         except BaseException:
             await trio.aclose_forcefully(raw.stream)
             raise
@@ -92,6 +95,7 @@ class Upgrader:
         expected_peer: PeerId | None,
         memory: MemoryBudget,
         on_gater_bug: Callable[[Exception], None] | None,
+        on_refused: Callable[[ConnectionRefused], None] | None,
     ) -> Upgraded:
         initiator = role is Role.INITIATOR
         by_id = {s.protocol_id: s for s in self.security}
@@ -113,12 +117,17 @@ class Upgrader:
         if secure.remote_peer == self.identity.peer_id:
             raise HandshakeError("the remote peer authenticated with our own identity")
         peer = secure.remote_peer
-        consult(
-            lambda: self.gater.allow_secured(peer, raw.remote_addr, role),
-            stage="secured",
-            refusal=f"the secured connection with {peer}",
-            on_bug=on_gater_bug,
-        )
+        try:
+            consult(
+                lambda: self.gater.allow_secured(peer, raw.remote_addr, role),
+                stage="secured",
+                refusal=f"the secured connection with {peer}",
+                on_bug=on_gater_bug,
+            )
+        except ConnectionDenied as exc:
+            if on_refused is not None:
+                on_refused(refused(exc, remote_addr=raw.remote_addr, peer_id=peer, role=role))
+            raise
         mux_by_id = {m.protocol_id: m for m in self.muxers}
         muxer_transport: trio.abc.Stream
         if initiator and len(mux_by_id) == 1:
