@@ -153,6 +153,7 @@ class Dialer:
         )
         timeout = node.config.dial_timeout
         scope = node.resources.open_connection(role=Role.INITIATOR)
+        started = trio.current_time()
         try:
             with trio.fail_after(timeout):
                 raw = await transport.dial(addr)
@@ -169,4 +170,6 @@ class Dialer:
         except BaseException:
             scope.done()
             raise
-        return Connection.from_upgrade(node, raw, upgraded, role=Role.INITIATOR, scope=scope)
+        conn = Connection.from_upgrade(node, raw, upgraded, role=Role.INITIATOR, scope=scope)
+        conn.dial_seconds = trio.current_time() - started
+        return conn

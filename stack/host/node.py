@@ -424,10 +424,16 @@ class Node:
                 for addr in listener.listen_addrs:
                     self.events.publish(ListenAddrRemoved(addr))
                 await listener.aclose()
+            # Relayed connections first: they run over the others, and closed first their
+            # circuits end with an end-of-stream the relay sees, not a reset.
+            conns = self.connections
+            relayed = [c for c in conns if c.remote_addr.has_protocol("p2p-circuit")]
+            direct = [c for c in conns if c not in relayed]
             with trio.move_on_after(self.config.shutdown_grace):
-                async with trio.open_nursery() as nursery:
-                    for conn in self.connections:
-                        nursery.start_soon(conn.aclose)
+                for group in (relayed, direct):
+                    async with trio.open_nursery() as nursery:
+                        for conn in group:
+                            nursery.start_soon(conn.aclose)
         self._nursery.cancel_scope.cancel()
 
 
