@@ -225,6 +225,7 @@ async def splice(
     data: int = 0,
     buffer: int = 64 * 1024,
     on_bytes: Callable[[int], None] | None = None,
+    result: SpliceResult | None = None,
 ) -> SpliceResult:
     """Copy ``a`` <-> ``b`` until both directions end or a limit is reached.
 
@@ -234,8 +235,12 @@ async def splice(
     end-of-stream, or after receiving the other side's, ended normally (``closed``), even
     if its muxer answers bytes still in flight with a reset: that is how a finished relayed
     connection usually ends.
+
+    ``result`` (default: a new one) is filled in as the copy goes, so that a caller
+    cancelled from outside (the dialler's connection closed under the handler) still
+    reads how the circuit ended: ``closed`` if a side had finished, else ``reset``.
     """
-    result = SpliceResult("closed")
+    result = result if result is not None else SpliceResult("closed")
     eof_from: set[bool] = set()
     """Which sides sent their end-of-stream (True: ``a``, the dialler)."""
     dst_gone: set[bool] = set()
@@ -302,10 +307,16 @@ async def splice(
         scope.cancel()
 
     deadline = trio.current_time() + duration if duration else float("inf")
-    with trio.CancelScope(deadline=deadline) as outer:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(pump, a, b, True, nursery.cancel_scope)
-            nursery.start_soon(pump, b, a, False, nursery.cancel_scope)
+    finished = False
+    try:
+        with trio.CancelScope(deadline=deadline) as outer:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pump, a, b, True, nursery.cancel_scope)
+                nursery.start_soon(pump, b, a, False, nursery.cancel_scope)
+        finished = True
+    finally:
+        if not finished and not eof_from and result.reason == "closed":
+            result.reason = "reset"  # cut off from outside before either side finished
     if outer.cancelled_caught and result.reason == "closed":
         result.reason = "duration_limit"
     if result.reason == "closed" and not dst_gone <= eof_from:

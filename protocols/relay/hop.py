@@ -23,7 +23,7 @@ from p2pstack.host.events import ConnectionClosed
 from p2pstack.host.gater import refusal_of
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.protocols.relay.circuit import splice
+from p2pstack.protocols.relay.circuit import SpliceResult, splice
 from p2pstack.protocols.relay.config import RelayConfig
 from p2pstack.protocols.relay.envelope import make_voucher
 from p2pstack.protocols.relay.messages import (
@@ -312,23 +312,27 @@ class RelayService:
         def count(n: int) -> None:
             self.metrics.bytes_relayed += n
 
-        result = await splice(
-            stream,
-            stop,
-            duration=self.config.circuit_duration,
-            data=self.config.circuit_data,
-            buffer=self.config.copy_buffer,
-            on_bytes=count,
-        )
-        self.metrics.circuits_closed += 1
-        self.metrics.circuit_ends[result.reason] += 1
-        logger.info(
-            "circuit %d closed (%s): %d bytes forward, %d back",
-            entry.id,
-            result.reason,
-            result.bytes_forward,
-            result.bytes_backward,
-        )
+        result = SpliceResult("closed")
+        try:
+            await splice(
+                stream,
+                stop,
+                duration=self.config.circuit_duration,
+                data=self.config.circuit_data,
+                buffer=self.config.copy_buffer,
+                on_bytes=count,
+                result=result,
+            )
+        finally:  # also when the dialler's connection closing cancels this handler
+            self.metrics.circuits_closed += 1
+            self.metrics.circuit_ends[result.reason] += 1
+            logger.info(
+                "circuit %d closed (%s): %d bytes forward, %d back",
+                entry.id,
+                result.reason,
+                result.bytes_forward,
+                result.bytes_backward,
+            )
 
 
 def relay_server(

@@ -14,6 +14,7 @@ import trio
 from p2pstack.cli.allocator import tune_allocator
 from p2pstack.cli.bench import add_bench_arguments, cmd_bench
 from p2pstack.cli.commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path
+from p2pstack.cli.common import add_metrics_argument
 from p2pstack.cli.demo import cmd_demo
 from p2pstack.cli.discover import add_discover_arguments, cmd_discover
 from p2pstack.cli.relay import add_relay_arguments, cmd_relay
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROTOCOL",
         help='also serve JSON request-response on PROTOCOL, answering {"echo": <request>}',
     )
+    add_metrics_argument(node)
 
     add_xmpp_arguments(node)
 

@@ -11,14 +11,24 @@ from typing import Any, Final
 
 import trio
 
-from p2pstack.cli.common import emit_json, load_identity, node_config, report_stats
+from p2pstack.cli.common import (
+    add_metrics_argument,
+    emit_json,
+    load_identity,
+    metrics_services,
+    node_config,
+    report_stats,
+    start_metrics,
+)
 from p2pstack.compose import open_node
+from p2pstack.host.metrics import NodeMetrics
 from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping
 from p2pstack.protocols.relay import RelayConfig, RelayService, relay_server
+from p2pstack.protocols.relay.metrics import register_relay_metrics
 
 logger: Final = logging.getLogger("p2pstack.cli")
 
@@ -85,6 +95,7 @@ def add_relay_arguments(parser: argparse.ArgumentParser, size: Any, key: Any) ->
         metavar="S",
         help="print a JSON stats line every S seconds (one is also printed on SIGUSR1)",
     )
+    add_metrics_argument(parser)
 
 
 def relay_config(args: argparse.Namespace) -> RelayConfig:
@@ -115,10 +126,13 @@ async def cmd_relay(args: argparse.Namespace) -> int:
     config = relay_config(args)
     announce = [Multiaddr(a) for a in args.announce or []]
     service = relay_server(config, public_addrs=announce or None)
+    metrics = NodeMetrics() if args.metrics_addr else None
+    if metrics is not None:
+        register_relay_metrics(service.metrics, metrics.registry)
     async with open_node(
         identity=load_identity(args.key),
         protocols=[ping(), identify()],
-        services=[service],
+        services=[*metrics_services(metrics), service],
         config=node_config(args),
     ) as node:
         for addr in args.listen or [DEFAULT_LISTEN]:
@@ -133,12 +147,14 @@ async def cmd_relay(args: argparse.Namespace) -> int:
                     report_stats, partial(_stats, service, node), args.stats_interval, usr1
                 )
                 limits = {k: v for k, v in asdict(config).items() if k != "allow_peers"}
+                metrics_info = await start_metrics(nursery, metrics, args)
                 emit_json(
                     {
                         "peer_id": str(node.peer_id),
                         "listen_addrs": [str(a) for a in node.addrs],
                         "profile": args.profile,
                         "limits": {k: v for k, v in limits.items() if not isinstance(v, dict)},
+                        **metrics_info,
                     }
                 )
                 async for signum in stop:

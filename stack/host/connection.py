@@ -178,6 +178,10 @@ class Connection:
             name = f"streams.protocol.{protocol}.{direction}"
             check(cap, self.streams_of(protocol or "", role=role), name, what)
 
+    def stream_counts(self) -> dict[tuple[str, Role], int]:
+        """Open streams by (protocol, our role on them); a copy."""
+        return dict(self._stream_counts)
+
     def stream_opened(self, stream: NetStream) -> None:
         """Count ``stream`` as open (package-internal: a NetStream calls it once, when made)."""
         key = (stream.protocol, stream.role)

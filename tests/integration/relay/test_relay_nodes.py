@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -167,7 +168,8 @@ async def test_connect_without_reservation_is_refused() -> None:
         assert service.metrics.refusals["NO_RESERVATION"] == 1
 
 
-async def test_reservation_limit_refuses_with_status() -> None:
+async def test_reservation_limit_refuses_with_status(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "p2pstack.relay")
     async with (
         relay_node(RelayConfig(max_reservations=1)) as (relay, service),
         plain_node() as first,
@@ -180,6 +182,7 @@ async def test_reservation_limit_refuses_with_status() -> None:
         assert refused[0].status == Status.RESERVATION_REFUSED
         assert service.metrics.refusals["reservations.max"] == 1
         assert service.metrics.refused["reserve", "reservations.max"] == 1
+        assert "reservations.max=1 reached (RESERVATION_REFUSED)" in caplog.text
 
 
 async def test_circuit_cut_at_data_limit() -> None:
