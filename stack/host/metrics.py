@@ -47,7 +47,8 @@ def transport_of(addr: Multiaddr) -> str:
 
 
 def close_reason(cause: BaseException | None) -> str:
-    """The close-reason label: ``local`` for a clean local close, else the cause's type."""
+    """The close-reason label: the cause's type (``SessionClosed`` for an orderly close by
+    either side, ``LimitExceeded``, ``StreamResetError``...), ``local`` when there is none."""
     return "local" if cause is None else type(cause).__name__
 
 
