@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
+from pathlib import Path
 
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
+from p2pstack.host.metrics import NodeMetrics
+from p2pstack.protocols.relay.metrics import RelayMetrics, register_relay_metrics
 from tests.helpers import running_command
 from tests.helpers.cli import run_p2pstack
 
+DOCS = Path(__file__).parents[3] / "docs"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -86,3 +91,19 @@ async def test_relay_metrics_move_with_reservations_pings_and_refusals() -> None
             streams = "p2pstack_streams_opened_total"
             assert value(samples, streams, protocol=hop, direction="inbound") >= 3
             assert value(samples, "p2pstack_connections_open", direction="inbound", transport="tcp")
+
+
+def test_docs_list_every_metric_and_the_dashboard_uses_only_those() -> None:
+    metrics = NodeMetrics()
+    register_relay_metrics(RelayMetrics(), metrics.registry)
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    families = list(metrics.registry.collect())
+    exposed = {f.name + end for f in families for end in suffixes.get(f.type, ("",))}
+    documented = set(re.findall(r"`(p2pstack_\w+)`", (DOCS / "operating.md").read_text()))
+    for f in families:  # counters are documented with their _total suffix
+        assert f.name in documented or f"{f.name}_total" in documented, f.name
+    dashboard = json.loads((DOCS / "grafana-relay.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"p2pstack_\w+", expr)}
+    assert used
+    assert used <= exposed, used - exposed
