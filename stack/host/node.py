@@ -426,9 +426,11 @@ class Node:
                 await listener.aclose()
             # Relayed connections first: they run over the others, and closed first their
             # circuits end with an end-of-stream the relay sees, not a reset.
-            conns = self.connections
-            relayed = [c for c in conns if c.remote_addr.has_protocol("p2p-circuit")]
-            direct = [c for c in conns if c not in relayed]
+            relayed: list[Connection] = []
+            direct: list[Connection] = []
+            for conn in self.connections:
+                is_relayed = conn.remote_addr.has_protocol("p2p-circuit")
+                (relayed if is_relayed else direct).append(conn)
             with trio.move_on_after(self.config.shutdown_grace):
                 for group in (relayed, direct):
                     async with trio.open_nursery() as nursery:
