@@ -111,11 +111,12 @@ async def client_node(
 def add_metrics_argument(parser: argparse.ArgumentParser) -> None:
     """``--metrics-addr HOST:PORT``: serve Prometheus ``/metrics`` and ``/healthz`` there."""
 
-    def host_port(text: str) -> tuple[str, int]:
+    def host_port(text: str) -> str:  # kept as text: config files and --print-config
         try:
-            return parse_host_port(text)
+            parse_host_port(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
 
     parser.add_argument(
         "--metrics-addr",
@@ -138,6 +139,7 @@ async def start_metrics(
     cancelled); the start-up JSON's ``metrics_addr`` entry, or nothing when off."""
     if metrics is None or args.metrics_addr is None:
         return {}
-    host, port = await nursery.start(serve_metrics, metrics.registry, *args.metrics_addr)
+    wanted_host, wanted_port = parse_host_port(args.metrics_addr)
+    host, port = await nursery.start(serve_metrics, metrics.registry, wanted_host, wanted_port)
     shown = f"[{host}]" if ":" in host else host
     return {"metrics_addr": f"{shown}:{port}"}
