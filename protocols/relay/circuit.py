@@ -16,7 +16,7 @@ both streams when it is reached, as go-libp2p relays do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -35,6 +35,8 @@ logger: Final = logging.getLogger("p2pstack.relay")
 DATA_LIMIT: Final = "relay.circuit.data"
 DURATION_LIMIT: Final = "relay.circuit.duration"
 _DURATION_SLACK: Final = 0.5
+LINGER: Final = 2.0
+"""Seconds a closed circuit end waits for the other end's end-of-stream (see ``aclose``)."""
 
 
 class CircuitStream(trio.abc.HalfCloseableStream):
@@ -47,8 +49,10 @@ class CircuitStream(trio.abc.HalfCloseableStream):
         limit: Limit | None = None,
         relay: PeerId | None = None,
         remote_peer: PeerId | None = None,
+        spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None,
     ) -> None:
         self.stream = stream
+        self._spawn = spawn
         self.limit = limit
         self.relay = relay
         self.remote_peer = remote_peer
@@ -148,9 +152,39 @@ class CircuitStream(trio.abc.HalfCloseableStream):
                 raise error from error.__cause__
 
     async def aclose(self) -> None:
+        """Close this end. With ``spawn`` (a task starter, e.g. the relay connection's), the
+        close lingers in that task: end-of-stream first, then the other end's bytes are
+        read and dropped until its end-of-stream (at most :data:`LINGER` seconds), then
+        the stream closes. The relay then sees both ends finish rather than a reset
+        answering its last bytes."""
+        first = not self._closed_here
         self._closed_here = True
         self._closed.set()
+        if first and self._spawn is not None and self._failure is None:
+            try:
+                self._spawn(self._linger_close)
+            except StackError:
+                pass  # the connection to the relay is gone: close at once
+            else:
+                await trio.lowlevel.checkpoint()
+                return
         await self.stream.aclose()
+
+    async def _linger_close(self) -> None:
+        stream = self.stream
+        with trio.move_on_after(LINGER):
+            try:
+                await stream.send_eof()
+                while await stream.receive_some():
+                    pass
+            except (
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                trio.BusyResourceError,
+                StackError,
+            ) as exc:
+                logger.debug("circuit close: %r", exc)
+        await stream.aclose()
 
     async def wait_closed(self) -> None:
         """Wait until the circuit was closed or broke."""
@@ -165,6 +199,10 @@ class CircuitStream(trio.abc.HalfCloseableStream):
 
 class _LimitHit(Exception):
     pass
+
+
+class _DestinationGone(Exception):
+    """Writing to the destination failed (``__cause__`` says how)."""
 
 
 @dataclass
@@ -187,14 +225,27 @@ async def splice(
     data: int = 0,
     buffer: int = 64 * 1024,
     on_bytes: Callable[[int], None] | None = None,
+    result: SpliceResult | None = None,
 ) -> SpliceResult:
     """Copy ``a`` <-> ``b`` until both directions end or a limit is reached.
 
     ``data`` caps each direction (0 = none), ``duration`` the whole circuit (0 = none). An
     end-of-stream is forwarded as a half-close. On a limit or an error both streams are
-    reset; after a clean end both are closed.
+    reset; after a clean end both are closed. A side that closes after sending its
+    end-of-stream, or after receiving the other side's, ended normally (``closed``), even
+    if its muxer answers bytes still in flight with a reset: that is how a finished relayed
+    connection usually ends.
+
+    ``result`` (default: a new one) is filled in as the copy goes, so that a caller
+    cancelled from outside (the dialler's connection closed under the handler) still
+    reads how the circuit ended: ``closed`` if a side had finished, else ``reset``.
     """
-    result = SpliceResult("closed")
+    result = result if result is not None else SpliceResult("closed")
+    eof_from: set[bool] = set()
+    """Which sides sent their end-of-stream (True: ``a``, the dialler)."""
+    dst_gone: set[bool] = set()
+    """Which sides could no longer be written to."""
+    copy_errors = (trio.BrokenResourceError, trio.ClosedResourceError, StackError)
 
     async def pump(src: NetStream, dst: NetStream, forward: bool, scope: trio.CancelScope) -> None:
         sent = 0
@@ -205,13 +256,15 @@ async def splice(
                     # At the limit: a clean end is still fine, anything more is not.
                     if await src.receive_some(1):
                         raise _LimitHit
-                    await dst.send_eof()
+                    eof_from.add(forward)
+                    await _forward(dst, None)
                     return
                 chunk = await src.receive_some(room)
                 if not chunk:
-                    await dst.send_eof()
+                    eof_from.add(forward)
+                    await _forward(dst, None)
                     return
-                await dst.send_all(chunk)
+                await _forward(dst, chunk)
                 sent += len(chunk)
                 if forward:
                     result.bytes_forward += len(chunk)
@@ -223,19 +276,51 @@ async def splice(
             if result.reason == "closed":
                 result.reason = "data_limit"
             scope.cancel()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError) as exc:
-            logger.debug("circuit copy ended: %r", exc)
-            if result.reason == "closed":
-                result.reason = "reset"
-            scope.cancel()
+        except _DestinationGone as gone:
+            # Normal if dst had finished sending and then closed its end; the other pump
+            # (reading dst) tells: an end-of-stream, or the error that makes this a reset.
+            logger.debug("circuit destination gone: %r", gone.__cause__)
+            dst_gone.add(not forward)
+        except copy_errors as exc:
+            if (not forward) in eof_from and isinstance(exc, trio.BrokenResourceError):
+                # src went away after receiving all the other side sent, end-of-stream
+                # included: a side closing a finished connection (its muxer answers the
+                # late bytes with a reset), not an abort.
+                logger.debug("circuit copy ended after the other side finished: %r", exc)
+                eof_from.add(forward)  # as good as an end-of-stream
+                return
+            _failed(exc, scope)
+
+    async def _forward(dst: NetStream, chunk: bytes | bytearray | None) -> None:
+        try:
+            if chunk is None:
+                await dst.send_eof()
+            else:
+                await dst.send_all(chunk)
+        except copy_errors as exc:
+            raise _DestinationGone from exc
+
+    def _failed(exc: BaseException | None, scope: trio.CancelScope) -> None:
+        logger.debug("circuit copy ended: %r", exc)
+        if result.reason == "closed":
+            result.reason = "reset"
+        scope.cancel()
 
     deadline = trio.current_time() + duration if duration else float("inf")
-    with trio.CancelScope(deadline=deadline) as outer:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(pump, a, b, True, nursery.cancel_scope)
-            nursery.start_soon(pump, b, a, False, nursery.cancel_scope)
+    finished = False
+    try:
+        with trio.CancelScope(deadline=deadline) as outer:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pump, a, b, True, nursery.cancel_scope)
+                nursery.start_soon(pump, b, a, False, nursery.cancel_scope)
+        finished = True
+    finally:
+        if not finished and not eof_from and result.reason == "closed":
+            result.reason = "reset"  # cut off from outside before either side finished
     if outer.cancelled_caught and result.reason == "closed":
         result.reason = "duration_limit"
+    if result.reason == "closed" and not dst_gone <= eof_from:
+        result.reason = "reset"
     with trio.CancelScope(shield=True), trio.move_on_after(5):
         if result.reason == "closed":
             await a.aclose()

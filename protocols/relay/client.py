@@ -103,4 +103,6 @@ async def connect(conn: Connection, target: PeerId, *, time_limit: float = 30.0)
             raise
     limit = reply.limit if reply.limit is not None and not reply.limit.is_unlimited else None
     logger.debug("circuit to %s via %s open (limit %s)", target, conn.peer_id, limit)
-    return CircuitStream(stream, limit=limit, relay=conn.peer_id, remote_peer=target)
+    return CircuitStream(
+        stream, limit=limit, relay=conn.peer_id, remote_peer=target, spawn=conn.spawn
+    )

@@ -23,7 +23,7 @@ from p2pstack.host.events import ConnectionClosed
 from p2pstack.host.gater import refusal_of
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.protocols.relay.circuit import splice
+from p2pstack.protocols.relay.circuit import SpliceResult, splice
 from p2pstack.protocols.relay.config import RelayConfig
 from p2pstack.protocols.relay.envelope import make_voucher
 from p2pstack.protocols.relay.messages import (
@@ -38,7 +38,7 @@ from p2pstack.protocols.relay.messages import (
     StopType,
 )
 from p2pstack.protocols.relay.metrics import RelayMetrics
-from p2pstack.protocols.relay.resources import CircuitEntry, RelayResources
+from p2pstack.protocols.relay.resources import CircuitEntry, Refusal, RelayResources
 from p2pstack.protocols.relay.status import Status
 from p2pstack.protocols.relay.wire import read_hop, read_stop, write_hop, write_stop
 
@@ -147,10 +147,23 @@ class RelayService:
         return denied is None
 
     # ---------------------------------------------------------------------- hop
-    async def _refuse(self, stream: NetStream, status: Status, reason: str | None = None) -> None:
-        self.metrics.refuse(reason or status.name)
+    async def _refuse(
+        self, stream: NetStream, request: str, status: Status, reason: str | Refusal | None = None
+    ) -> None:
+        """Answer ``status`` to a ``request`` (reserve, connect, hop); ``reason`` names the
+        limit or check that refused (default: the status name)."""
+        if isinstance(reason, Refusal):
+            label, text = reason.limit, str(reason)
+        else:
+            label = text = reason or status.name
+        self.metrics.refuse(label, request)
         logger.info(
-            "refused %s from %s: %s", stream.protocol, stream.remote_peer, reason or status.name
+            "refused %s %s from %s: %s (%s)",
+            request,
+            stream.protocol,
+            stream.remote_peer,
+            text,
+            status.name,
         )
         try:
             with trio.move_on_after(self.config.request_timeout):
@@ -166,24 +179,26 @@ class RelayService:
             with trio.fail_after(self.config.request_timeout):
                 request = await read_hop(stream)
         except trio.TooSlowError:
-            self.metrics.refuse("TIMEOUT")
+            self.metrics.refuse("TIMEOUT", "hop")
             return
         except ProtocolError as exc:
             logger.debug("malformed hop request from %s: %s", peer, exc)
-            await self._refuse(stream, Status.MALFORMED_MESSAGE)
+            await self._refuse(stream, "hop", Status.MALFORMED_MESSAGE)
             return
+        kind = {HopType.RESERVE: "reserve", HopType.CONNECT: "connect"}.get(request.type, "hop")
         if is_relayed(conn):
-            await self._refuse(stream, Status.PERMISSION_DENIED, "RELAYED_CONNECTION")
+            await self._refuse(stream, kind, Status.PERMISSION_DENIED, "RELAYED_CONNECTION")
             return
-        if not self.resources.allow_request(peer, ip, trio.current_time()):
-            await self._refuse(stream, Status.RESOURCE_LIMIT_EXCEEDED, "RATE_LIMITED")
+        rate = self.resources.allow_request(peer, ip, trio.current_time())
+        if rate is not None:
+            await self._refuse(stream, kind, rate.status, rate)
             return
         if request.type == HopType.RESERVE:
             await self._reserve(stream, peer, ip)
         elif request.type == HopType.CONNECT:
             await self._connect(stream, request, peer, ip)
         else:
-            await self._refuse(stream, Status.UNEXPECTED_MESSAGE)
+            await self._refuse(stream, kind, Status.UNEXPECTED_MESSAGE)
 
     async def _reserve(self, stream: NetStream, peer: PeerId, ip: str | None) -> None:
         remote = stream.connection.remote_addr
@@ -193,12 +208,12 @@ class RelayService:
             refusal=f"a relay reservation for {peer}",
             peer=peer,
         ):
-            await self._refuse(stream, Status.RESERVATION_REFUSED, "GATER")
+            await self._refuse(stream, "reserve", Status.RESERVATION_REFUSED, "GATER")
             return
-        status = self.resources.reserve(peer, ip, trio.current_time())
+        refusal = self.resources.reserve(peer, ip, trio.current_time())
         self.metrics.active_reservations = len(self.resources.reservations)
-        if status != Status.OK:
-            await self._refuse(stream, status)
+        if refusal is not None:
+            await self._refuse(stream, "reserve", refusal.status, refusal)
             return
         expire = int(self._wall_clock() + self.config.reservation_ttl)
         voucher = (
@@ -221,7 +236,7 @@ class RelayService:
         self, stream: NetStream, request: HopMessage, src: PeerId, ip: str | None
     ) -> None:
         if request.peer is None:
-            await self._refuse(stream, Status.MALFORMED_MESSAGE)
+            await self._refuse(stream, "connect", Status.MALFORMED_MESSAGE)
             return
         dst = request.peer.id
         if not self._gater_allows(
@@ -230,18 +245,18 @@ class RelayService:
             refusal=f"relaying {src} to {dst}",
             peer=src,
         ):
-            await self._refuse(stream, Status.PERMISSION_DENIED, "GATER")
+            await self._refuse(stream, "connect", Status.PERMISSION_DENIED, "GATER")
             return
         try:  # the circuit's two copy buffers, from the relay service's memory budget
             stream.scope.set_service("relay")
             stream.scope.reserve_memory(2 * self.config.copy_buffer)
         except LimitExceeded as exc:
             logger.info("circuit from %s refused: %s", src, exc)
-            await self._refuse(stream, Status.RESOURCE_LIMIT_EXCEEDED, "MEMORY")
+            await self._refuse(stream, "connect", Status.RESOURCE_LIMIT_EXCEEDED, "MEMORY")
             return
         entry = self.resources.open_circuit(src, ip, dst, trio.current_time())
-        if isinstance(entry, Status):
-            await self._refuse(stream, entry)
+        if isinstance(entry, Refusal):
+            await self._refuse(stream, "connect", entry.status, entry)
             return
         try:
             await self._run_circuit(stream, entry)
@@ -254,7 +269,7 @@ class RelayService:
         if dst_conn is None or is_relayed(dst_conn):
             self.resources.release(entry.dst)
             self.metrics.active_reservations = len(self.resources.reservations)
-            await self._refuse(stream, Status.NO_RESERVATION)
+            await self._refuse(stream, "connect", Status.NO_RESERVATION)
             return
         limit = self.limit
         try:
@@ -262,7 +277,7 @@ class RelayService:
                 stop = await dst_conn.new_stream(STOP_PROTOCOL)
         except _STREAM_ERRORS as exc:
             logger.info("stop stream to %s failed: %s", entry.dst, exc)
-            await self._refuse(stream, Status.CONNECTION_FAILED)
+            await self._refuse(stream, "connect", Status.CONNECTION_FAILED)
             return
         try:
             with trio.fail_after(self.config.stop_timeout):
@@ -273,7 +288,7 @@ class RelayService:
         except _STREAM_ERRORS as exc:
             logger.info("stop handshake with %s failed: %s", entry.dst, exc)
             await stop.reset()
-            await self._refuse(stream, Status.CONNECTION_FAILED)
+            await self._refuse(stream, "connect", Status.CONNECTION_FAILED)
             return
         if reply.type != StopType.STATUS or reply.status != Status.OK:
             logger.info(
@@ -283,7 +298,7 @@ class RelayService:
                 Status.name_of(reply.status or 0),
             )
             await stop.reset()
-            await self._refuse(stream, Status.CONNECTION_FAILED)
+            await self._refuse(stream, "connect", Status.CONNECTION_FAILED)
             return
         try:
             await write_hop(stream, HopMessage(HopType.STATUS, limit=limit, status=Status.OK))
@@ -297,23 +312,27 @@ class RelayService:
         def count(n: int) -> None:
             self.metrics.bytes_relayed += n
 
-        result = await splice(
-            stream,
-            stop,
-            duration=self.config.circuit_duration,
-            data=self.config.circuit_data,
-            buffer=self.config.copy_buffer,
-            on_bytes=count,
-        )
-        self.metrics.circuits_closed += 1
-        self.metrics.circuit_ends[result.reason] += 1
-        logger.info(
-            "circuit %d closed (%s): %d bytes forward, %d back",
-            entry.id,
-            result.reason,
-            result.bytes_forward,
-            result.bytes_backward,
-        )
+        result = SpliceResult("closed")
+        try:
+            await splice(
+                stream,
+                stop,
+                duration=self.config.circuit_duration,
+                data=self.config.circuit_data,
+                buffer=self.config.copy_buffer,
+                on_bytes=count,
+                result=result,
+            )
+        finally:  # also when the dialler's connection closing cancels this handler
+            self.metrics.circuits_closed += 1
+            self.metrics.circuit_ends[result.reason] += 1
+            logger.info(
+                "circuit %d closed (%s): %d bytes forward, %d back",
+                entry.id,
+                result.reason,
+                result.bytes_forward,
+                result.bytes_backward,
+            )
 
 
 def relay_server(

@@ -1,10 +1,10 @@
 """The relay's bookkeeping (sans-IO): reservations, circuits, totals and rate limits.
 
 Every method takes the current time (monotonic seconds) and returns a decision; nothing
-here does I/O or reads a clock. Refusals are
-:class:`~p2pstack.protocols.relay.status.Status` values,
-chosen as go-libp2p does: reservation limits -> RESERVATION_REFUSED, circuit limits ->
-RESOURCE_LIMIT_EXCEEDED, no reservation -> NO_RESERVATION.
+here does I/O or reads a clock. A refusal is a :class:`Refusal`: the wire
+:class:`~p2pstack.protocols.relay.status.Status`, chosen as go-libp2p does (reservation
+limits -> RESERVATION_REFUSED, circuit limits -> RESOURCE_LIMIT_EXCEEDED, no reservation ->
+NO_RESERVATION), and the name of the limit that refused (``reservations.max``...).
 """
 
 from __future__ import annotations
@@ -16,6 +16,23 @@ from dataclasses import dataclass, field
 from p2pstack.identity import PeerId
 from p2pstack.protocols.relay.config import RateLimit, RelayConfig
 from p2pstack.protocols.relay.status import Status
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the relay said no: the wire ``status`` and the ``limit`` that refused
+    (``reservations.max``, ``reservations.per_ip``, ``circuits.max``, ``circuits.per_peer``,
+    ``circuits.per_ip``, ``rate.peer``, ``rate.ip``, ``allow_peers``, ``NO_RESERVATION``);
+    ``value`` is the configured limit when there is one."""
+
+    status: Status
+    limit: str
+    value: float | None = None
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return self.limit
+        return f"{self.limit}={self.value:g} reached"
 
 
 @dataclass
@@ -81,13 +98,14 @@ class RelayResources:
         self._ip_rate = TokenBuckets(config.ip_rate) if config.ip_rate else None
 
     # ------------------------------------------------------------------------ rate
-    def allow_request(self, peer: PeerId, ip: str | None, now: float) -> bool:
-        """Rate-limit one hop request from ``peer`` at ``ip``."""
+    def allow_request(self, peer: PeerId, ip: str | None, now: float) -> Refusal | None:
+        """Rate-limit one hop request from ``peer`` at ``ip``: None when allowed."""
+        status = Status.RESOURCE_LIMIT_EXCEEDED
         if self._peer_rate is not None and not self._peer_rate.take(peer, now):
-            return False
-        return not (
-            ip is not None and self._ip_rate is not None and not self._ip_rate.take(ip, now)
-        )
+            return Refusal(status, "rate.peer", self._peer_rate.rate.per_minute)
+        if ip is not None and self._ip_rate is not None and not self._ip_rate.take(ip, now):
+            return Refusal(status, "rate.ip", self._ip_rate.rate.per_minute)
+        return None
 
     # ---------------------------------------------------------------- reservations
     def expire(self, now: float) -> list[PeerId]:
@@ -97,22 +115,24 @@ class RelayResources:
             del self.reservations[peer]
         return gone
 
-    def reserve(self, peer: PeerId, ip: str | None, now: float) -> Status:
-        """Create or renew ``peer``'s reservation until ``now + reservation_ttl``."""
+    def reserve(self, peer: PeerId, ip: str | None, now: float) -> Refusal | None:
+        """Create or renew ``peer``'s reservation until ``now + reservation_ttl``; None when
+        granted."""
         self.expire(now)
-        allow = self.config.allow_peers
-        if allow is not None and peer not in allow:
-            return Status.PERMISSION_DENIED
+        cfg = self.config
+        if cfg.allow_peers is not None and peer not in cfg.allow_peers:
+            return Refusal(Status.PERMISSION_DENIED, "allow_peers")
         existing = self.reservations.get(peer)
         if existing is None:
-            if len(self.reservations) >= self.config.max_reservations:
-                return Status.RESERVATION_REFUSED
+            refused = Status.RESERVATION_REFUSED
+            if len(self.reservations) >= cfg.max_reservations:
+                return Refusal(refused, "reservations.max", cfg.max_reservations)
             if ip is not None:
                 same_ip = sum(1 for r in self.reservations.values() if r.ip == ip)
-                if same_ip >= self.config.max_reservations_per_ip:
-                    return Status.RESERVATION_REFUSED
-        self.reservations[peer] = ReservationEntry(peer, ip, now + self.config.reservation_ttl)
-        return Status.OK
+                if same_ip >= cfg.max_reservations_per_ip:
+                    return Refusal(refused, "reservations.per_ip", cfg.max_reservations_per_ip)
+        self.reservations[peer] = ReservationEntry(peer, ip, now + cfg.reservation_ttl)
+        return None
 
     def release(self, peer: PeerId) -> bool:
         """Forget ``peer``'s reservation (its connection closed). True if it had one."""
@@ -131,12 +151,14 @@ class RelayResources:
     # -------------------------------------------------------------------- circuits
     def open_circuit(
         self, src: PeerId, src_ip: str | None, dst: PeerId, now: float
-    ) -> CircuitEntry | Status:
+    ) -> CircuitEntry | Refusal:
         """Admit a circuit from ``src`` to ``dst``, or say why not."""
         if not self.has_reservation(dst, now):
-            return Status.NO_RESERVATION
-        if len(self.circuits) >= self.config.max_circuits:
-            return Status.RESOURCE_LIMIT_EXCEEDED
+            return Refusal(Status.NO_RESERVATION, "NO_RESERVATION")
+        cfg = self.config
+        exceeded = Status.RESOURCE_LIMIT_EXCEEDED
+        if len(self.circuits) >= cfg.max_circuits:
+            return Refusal(exceeded, "circuits.max", cfg.max_circuits)
         per_peer: Counter[PeerId] = Counter()
         per_ip: Counter[str] = Counter()
         for c in self.circuits.values():
@@ -144,11 +166,11 @@ class RelayResources:
             per_peer[c.dst] += 1
             if c.src_ip is not None:
                 per_ip[c.src_ip] += 1
-        limit = self.config.max_circuits_per_peer
+        limit = cfg.max_circuits_per_peer
         if per_peer[src] >= limit or per_peer[dst] >= limit:
-            return Status.RESOURCE_LIMIT_EXCEEDED
-        if src_ip is not None and per_ip[src_ip] >= self.config.max_circuits_per_ip:
-            return Status.RESOURCE_LIMIT_EXCEEDED
+            return Refusal(exceeded, "circuits.per_peer", limit)
+        if src_ip is not None and per_ip[src_ip] >= cfg.max_circuits_per_ip:
+            return Refusal(exceeded, "circuits.per_ip", cfg.max_circuits_per_ip)
         entry = CircuitEntry(next(self._ids), src, dst, src_ip)
         self.circuits[entry.id] = entry
         return entry

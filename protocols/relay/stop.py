@@ -50,7 +50,13 @@ async def accept_stop(
     await _status(stream, verdict)
     if verdict != Status.OK:
         return None
-    return CircuitStream(stream, limit=limit, relay=stream.remote_peer, remote_peer=request.peer.id)
+    return CircuitStream(
+        stream,
+        limit=limit,
+        relay=stream.remote_peer,
+        remote_peer=request.peer.id,
+        spawn=stream.connection.spawn,
+    )
 
 
 async def _status(stream: NetStream, status: Status) -> None:

@@ -16,15 +16,18 @@ from p2pstack.cli.common import (
     console,
     emit_json,
     load_identity,
+    metrics_services,
     node_config,
     ping_rounds,
     report_stats,
+    start_metrics,
 )
 from p2pstack.cli.discover import mdns_service
 from p2pstack.cli.request import rr_echo
 from p2pstack.cli.sizes import format_size
 from p2pstack.cli.xmpp import XMPP_PREFIX, cmd_xmpp_ping, node_extras
 from p2pstack.compose import open_node
+from p2pstack.host.metrics import NodeMetrics
 from p2pstack.host.service import Service
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.echo import echo
@@ -54,11 +57,16 @@ async def cmd_node(args: argparse.Namespace) -> int:
     served: list[Service] = [ping(), identify(), echo(), *map(rr_echo, args.rr_echo or [])]
     if args.perf:
         served.append(perf(PerfConfig(max_bytes=args.perf_max_bytes)))
+    metrics = NodeMetrics() if args.metrics_addr else None
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
         protocols=served,
-        services=[*([mdns_service(args.mdns)] if args.mdns else []), *extras.services],
+        services=[
+            *metrics_services(metrics),
+            *([mdns_service(args.mdns)] if args.mdns else []),
+            *extras.services,
+        ],
     ) as node:
         for addr in listen:
             await node.listen(Multiaddr(addr))
@@ -76,8 +84,13 @@ async def cmd_node(args: argparse.Namespace) -> int:
                 nursery.start_soon(
                     report_stats, lambda: {"stats": node.stats()}, args.stats_interval, usr1
                 )
+                metrics_info = await start_metrics(nursery, metrics, args)
                 emit_json(
-                    {"peer_id": str(node.peer_id), "listen_addrs": [str(a) for a in node.addrs]}
+                    {
+                        "peer_id": str(node.peer_id),
+                        "listen_addrs": [str(a) for a in node.addrs],
+                        **metrics_info,
+                    }
                 )
                 async for signum in signals:
                     logger.info("signal %d received; shutting down", signum)

@@ -18,6 +18,8 @@ from rich.console import Console
 from p2pstack.cli.logs import iso_utc
 from p2pstack.compose import open_node
 from p2pstack.host.connection import Connection
+from p2pstack.host.metrics import NodeMetrics
+from p2pstack.host.metrics_server import parse_host_port, serve_metrics
 from p2pstack.host.node import Node, NodeConfig
 from p2pstack.host.resources import MemoryLimits
 from p2pstack.host.service import Service
@@ -115,3 +117,40 @@ async def client_node(
         services=services,
     ) as node:
         yield node
+
+
+def add_metrics_argument(parser: argparse.ArgumentParser) -> None:
+    """``--metrics-addr HOST:PORT``: serve Prometheus ``/metrics`` and ``/healthz`` there."""
+
+    def host_port(text: str) -> str:  # kept as text: config files and --print-config
+        try:
+            parse_host_port(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    parser.add_argument(
+        "--metrics-addr",
+        type=host_port,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics (/metrics) and a health check (/healthz) on this"
+        " address (off by default; port 0 picks one, printed as metrics_addr)",
+    )
+
+
+def metrics_services(metrics: NodeMetrics | None) -> list[Service]:
+    """The services to put first in a node's list for ``metrics`` (none when off)."""
+    return [metrics] if metrics is not None else []
+
+
+async def start_metrics(
+    nursery: trio.Nursery, metrics: NodeMetrics | None, args: argparse.Namespace
+) -> dict[str, str]:
+    """Serve ``metrics`` on ``--metrics-addr`` in ``nursery`` (it stops when the nursery is
+    cancelled); the start-up JSON's ``metrics_addr`` entry, or nothing when off."""
+    if metrics is None or args.metrics_addr is None:
+        return {}
+    wanted_host, wanted_port = parse_host_port(args.metrics_addr)
+    host, port = await nursery.start(serve_metrics, metrics.registry, wanted_host, wanted_port)
+    shown = f"[{host}]" if ":" in host else host
+    return {"metrics_addr": f"{shown}:{port}"}

@@ -14,6 +14,7 @@ import trio
 from p2pstack.cli.allocator import tune_allocator
 from p2pstack.cli.bench import add_bench_arguments, cmd_bench
 from p2pstack.cli.commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path, node_check
+from p2pstack.cli.common import add_metrics_argument
 from p2pstack.cli.config_file import (
     CommandParser,
     ConfigError,
@@ -137,6 +138,7 @@ def build_parser() -> CommandParser:
         metavar="SIZE",
         help="with --perf: most bytes one perf request may upload or ask for (default 1G)",
     )
+    add_metrics_argument(node)
 
     add_xmpp_arguments(node)
     add_config_arguments(node, node_check)

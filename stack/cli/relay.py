@@ -11,8 +11,18 @@ from typing import Any, Final
 
 import trio
 
-from p2pstack.cli.common import emit_json, load_identity, node_config, report_stats, stamped
+from p2pstack.cli.common import (
+    add_metrics_argument,
+    emit_json,
+    load_identity,
+    metrics_services,
+    node_config,
+    report_stats,
+    stamped,
+    start_metrics,
+)
 from p2pstack.compose import open_node
+from p2pstack.host.metrics import NodeMetrics
 from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -20,6 +30,7 @@ from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping
 from p2pstack.protocols.relay import RelayConfig, RelayService, relay_server
 from p2pstack.protocols.relay.config import RateLimit
+from p2pstack.protocols.relay.metrics import register_relay_metrics
 
 logger: Final = logging.getLogger("p2pstack.cli")
 
@@ -126,6 +137,7 @@ def add_relay_arguments(parser: argparse.ArgumentParser, size: Any, key: Any) ->
         metavar="S",
         help="print a JSON stats line every S seconds (one is also printed on SIGUSR1)",
     )
+    add_metrics_argument(parser)
 
 
 def relay_config(args: argparse.Namespace) -> RelayConfig:
@@ -181,10 +193,13 @@ async def cmd_relay(args: argparse.Namespace) -> int:
         )
     announce = [Multiaddr(a) for a in args.announce or []]
     service = relay_server(config, public_addrs=announce or None)
+    metrics = NodeMetrics() if args.metrics_addr else None
+    if metrics is not None:
+        register_relay_metrics(service.metrics, metrics.registry)
     async with open_node(
         identity=load_identity(args.key),
         protocols=[ping(), identify()],
-        services=[service],
+        services=[*metrics_services(metrics), service],
         config=node_config(args),
     ) as node:
         started = trio.current_time()
@@ -199,12 +214,14 @@ async def cmd_relay(args: argparse.Namespace) -> int:
                 nursery.start_soon(
                     report_stats, partial(_stats, service, node), args.stats_interval, usr1
                 )
+                metrics_info = await start_metrics(nursery, metrics, args)
                 emit_json(
                     {
                         "peer_id": str(node.peer_id),
                         "listen_addrs": [str(a) for a in node.addrs],
                         "profile": args.profile,
                         "limits": limits_json(config),
+                        **metrics_info,
                     }
                 )
                 async for signum in stop:

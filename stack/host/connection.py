@@ -73,6 +73,7 @@ class Connection:
         muxer_protocol: str,
         scope: ConnectionScope,
         limited: bool = False,
+        handshake_seconds: float | None = None,
     ) -> None:
         self.id = next(_ids)
         self.scope = scope
@@ -90,6 +91,10 @@ class Connection:
         in (``allow_limited``, or :data:`LIMITED_OK_PROTOCOLS`) run over it."""
         self.peer_id: PeerId = secure.remote_peer
         self.opened_at = trio.current_time()
+        self.handshake_seconds = handshake_seconds
+        """How long the upgrade took (None if unknown)."""
+        self.dial_seconds: float | None = None
+        """For a connection we dialled: transport connect plus upgrade, in seconds."""
         self._nursery: trio.Nursery | None = None
         self._closed = trio.Event()
         self.close_cause: BaseException | None = None
@@ -125,6 +130,7 @@ class Connection:
             muxer_protocol=upgraded.muxer_protocol,
             scope=scope,
             limited=raw.limited,
+            handshake_seconds=upgraded.seconds,
         )
 
     @property
@@ -171,6 +177,10 @@ class Connection:
             what = f"{direction} stream on connection {self.id} with {self.peer_id.short()}"
             name = f"streams.protocol.{protocol}.{direction}"
             check(cap, self.streams_of(protocol or "", role=role), name, what)
+
+    def stream_counts(self) -> dict[tuple[str, Role], int]:
+        """Open streams by (protocol, our role on them); a copy."""
+        return dict(self._stream_counts)
 
     def stream_opened(self, stream: NetStream) -> None:
         """Count ``stream`` as open (package-internal: a NetStream calls it once, when made)."""

@@ -290,6 +290,7 @@ class Dialer:
             raise
         timeout = node.config.dial_timeout
         upgrading = False
+        started = trio.current_time()
         try:
             with trio.fail_after(timeout):
                 raw = await transport.dial(addr)
@@ -315,4 +316,6 @@ class Dialer:
         except BaseException:
             scope.done()
             raise
-        return Connection.from_upgrade(node, raw, upgraded, role=Role.INITIATOR, scope=scope)
+        conn = Connection.from_upgrade(node, raw, upgraded, role=Role.INITIATOR, scope=scope)
+        conn.dial_seconds = trio.current_time() - started
+        return conn

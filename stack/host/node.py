@@ -547,10 +547,18 @@ class Node:
             listeners, self._listeners = self._listeners, []
             for listener in listeners:
                 await self._close_listener(listener, None)
+            # Relayed connections first: they run over the others, and closed first their
+            # circuits end with an end-of-stream the relay sees, not a reset.
+            relayed: list[Connection] = []
+            direct: list[Connection] = []
+            for conn in self.connections:
+                is_relayed = conn.remote_addr.has_protocol("p2p-circuit")
+                (relayed if is_relayed else direct).append(conn)
             with trio.move_on_after(self.config.shutdown_grace):
-                async with trio.open_nursery() as nursery:
-                    for conn in self.connections:
-                        nursery.start_soon(conn.aclose)
+                for group in (relayed, direct):
+                    async with trio.open_nursery() as nursery:
+                        for conn in group:
+                            nursery.start_soon(conn.aclose)
         self._nursery.cancel_scope.cancel()
 
 

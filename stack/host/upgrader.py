@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import trio
@@ -41,6 +41,8 @@ class Upgraded:
     session: MuxedSession
     security_protocol: str
     muxer_protocol: str
+    seconds: float = 0.0
+    """How long the upgrade (security and muxer negotiation, handshake) took."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,11 +84,15 @@ class Upgrader:
             ProtocolError, or trio.BrokenResourceError from the transport. The raw stream is
             closed on any failure.
         """
+        started = trio.current_time()
         try:
-            return await self._upgrade(raw, role, expected_peer, memory, on_gater_bug, on_refused)
+            upgraded = await self._upgrade(
+                raw, role, expected_peer, memory, on_gater_bug, on_refused
+            )
         except BaseException:
             await trio.aclose_forcefully(raw.stream)
             raise
+        return replace(upgraded, seconds=trio.current_time() - started)
 
     async def _upgrade(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -167,7 +168,8 @@ async def test_connect_without_reservation_is_refused() -> None:
         assert service.metrics.refusals["NO_RESERVATION"] == 1
 
 
-async def test_reservation_limit_refuses_with_status() -> None:
+async def test_reservation_limit_refuses_with_status(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "p2pstack.relay")
     async with (
         relay_node(RelayConfig(max_reservations=1)) as (relay, service),
         plain_node() as first,
@@ -178,7 +180,9 @@ async def test_reservation_limit_refuses_with_status() -> None:
             await second.listen(f"{relay.addrs[0]}/p2p-circuit")
         refused = [e for e in cause_chain(info.value) if isinstance(e, RelayRefused)]
         assert refused[0].status == Status.RESERVATION_REFUSED
-        assert service.metrics.refusals["RESERVATION_REFUSED"] == 1
+        assert service.metrics.refusals["reservations.max"] == 1
+        assert service.metrics.refused["reserve", "reservations.max"] == 1
+        assert "reservations.max=1 reached (RESERVATION_REFUSED)" in caplog.text
 
 
 async def test_circuit_cut_at_data_limit() -> None:
@@ -322,3 +326,25 @@ async def test_auto_relay_replaces_a_relay_that_goes_away(
         await wait_until(lambda: second.peer_id in discovery.relays, 300, step=1)
         assert first.peer_id not in discovery.relays
         assert circuit_addr(node).startswith(str(second.addrs[0]))
+
+
+async def test_circuit_closed_by_its_dialler_counts_as_closed() -> None:
+    async with relay_node() as (relay, service), plain_node() as listener:
+        await listener.listen(f"{relay.addrs[0]}/p2p-circuit")
+        async with plain_node() as dialer:
+            conn = await dialer.dial(circuit_addr(listener))
+            await ping_peer(dialer, conn, count=2)
+            await conn.aclose()
+        await wait_until(lambda: not service.metrics.active_circuits, 10)
+        assert service.metrics.circuits_closed == 1
+        assert dict(service.metrics.circuit_ends) == {"closed": 1}
+
+
+async def test_circuit_whose_dialler_exits_counts_as_closed() -> None:
+    async with relay_node() as (relay, service), plain_node() as listener:
+        await listener.listen(f"{relay.addrs[0]}/p2p-circuit")
+        async with plain_node() as dialer:
+            conn = await dialer.dial(circuit_addr(listener))
+            await ping_peer(dialer, conn, count=2)
+        await wait_until(lambda: not service.metrics.active_circuits, 10)
+        assert dict(service.metrics.circuit_ends) == {"closed": 1}
