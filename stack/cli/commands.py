@@ -11,6 +11,7 @@ from typing import Any, Final
 import trio
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from p2pstack.abc.muxer import StreamMuxer
 from p2pstack.cli.common import (
     client_node,
     console,
@@ -30,9 +31,10 @@ from p2pstack.compose import open_node
 from p2pstack.host.metrics import NodeMetrics
 from p2pstack.host.service import Service
 from p2pstack.multiaddr import Multiaddr
+from p2pstack.muxers.yamux import YamuxConfig, yamux
 from p2pstack.protocols.echo import echo
 from p2pstack.protocols.identify import identify
-from p2pstack.protocols.perf import PerfConfig, perf, perf_peer
+from p2pstack.protocols.perf import DEFAULT_WRITE_SIZE, PerfConfig, PerfResult, perf, perf_peer
 from p2pstack.protocols.ping import ping
 
 logger: Final = logging.getLogger("p2pstack.cli")
@@ -116,17 +118,40 @@ async def cmd_ping(args: argparse.Namespace) -> int:
     return 0
 
 
+def _perf_muxers(args: argparse.Namespace) -> list[StreamMuxer] | None:
+    """Yamux with the ``--yamux-*`` settings, or None (the default muxer) without any."""
+    settings = {
+        "initial_window": args.yamux_window,
+        "max_window": args.yamux_max_window,
+        "max_frame_size": args.yamux_max_frame,
+    }
+    given = {name: value for name, value in settings.items() if value is not None}
+    return [yamux(YamuxConfig(**given))] if given else None
+
+
 async def cmd_perf(args: argparse.Namespace) -> int:
-    """Run a perf transfer against MA."""
+    """Run ``--repeat`` perf transfers against MA on one connection."""
     target = Multiaddr(args.addr)
-    async with client_node(args.key) as node:
+    write_size = args.write_size or DEFAULT_WRITE_SIZE
+    results: list[PerfResult] = []
+    async with client_node(args.key, muxers=_perf_muxers(args)) as node:
         start = trio.current_time()
         conn = await node.dial(target)
         connect_ms = (trio.current_time() - start) * 1000
-        if args.json:
-            result = await perf_peer(
-                node, conn, upload=args.upload, download=args.download, streams=args.streams
+
+        async def transfer() -> PerfResult:
+            return await perf_peer(
+                node,
+                conn,
+                upload=args.upload,
+                download=args.download,
+                streams=args.streams,
+                write_size=write_size,
             )
+
+        if args.json:
+            for _ in range(args.repeat):
+                results.append(await transfer())
         else:
             console.print(f"connected to [bold]{conn.peer_id}[/] in {connect_ms:.2f} ms")
             description = (
@@ -135,24 +160,35 @@ async def cmd_perf(args: argparse.Namespace) -> int:
             )
             columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
             with Progress(*columns, console=console, transient=True) as progress:
-                progress.add_task(description, total=None)
-                result = await perf_peer(
-                    node, conn, upload=args.upload, download=args.download, streams=args.streams
-                )
+                task = progress.add_task(description, total=args.repeat)
+                for _ in range(args.repeat):
+                    results.append(await transfer())
+                    progress.advance(task)
+    median = _median_run(results)
     if args.json:
-        emit_json({"peer_id": str(conn.peer_id), "connect_ms": connect_ms, **result.to_json()})
-    else:
-        if args.upload:
-            console.print(
-                f"upload   {format_size(result.upload_bytes):>10} in "
-                f"{result.upload_seconds:7.3f} s = [bold]{result.upload_mb_s:9.1f} MB/s[/]"
-            )
-        if args.download:
-            console.print(
-                f"download {format_size(result.download_bytes):>10} in "
-                f"{result.download_seconds:7.3f} s = [bold]{result.download_mb_s:9.1f} MB/s[/]"
-            )
+        runs = {"runs": [r.to_json() for r in results]} if args.repeat > 1 else {}
+        emit_json(
+            {"peer_id": str(conn.peer_id), "connect_ms": connect_ms, **median.to_json(), **runs}
+        )
+        return 0
+    label = f"median of {args.repeat}: " if args.repeat > 1 else ""
+    if args.upload:
+        console.print(
+            f"{label}upload   {format_size(median.upload_bytes):>10} in "
+            f"{median.upload_seconds:7.3f} s = [bold]{median.upload_mb_s:9.1f} MB/s[/]"
+        )
+    if args.download:
+        console.print(
+            f"{label}download {format_size(median.download_bytes):>10} in "
+            f"{median.download_seconds:7.3f} s = [bold]{median.download_mb_s:9.1f} MB/s[/]"
+        )
     return 0
+
+
+def _median_run(results: list[PerfResult]) -> PerfResult:
+    """The run with the median total time (the middle one; the faster of two middles)."""
+    ordered = sorted(results, key=lambda r: r.total_seconds)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 async def cmd_id(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import trio
 from rich.console import Console
 
+from p2pstack.abc.muxer import StreamMuxer
 from p2pstack.cli.logs import iso_utc
 from p2pstack.compose import open_node
 from p2pstack.host.connection import Connection
@@ -109,12 +110,15 @@ async def client_node(
     key: Path | None = None,
     protocols: Sequence[Service] | None = None,
     services: Sequence[Service] = (),
+    muxers: Sequence[StreamMuxer] | None = None,
 ) -> AsyncIterator[Node]:
-    """A node that dials but does not listen (protocols: :func:`client_protocols` when None)."""
+    """A node that dials but does not listen (protocols: :func:`client_protocols` when None;
+    muxers: open_node's default when None)."""
     async with open_node(
         identity=load_identity(key),
         protocols=list(protocols) if protocols is not None else client_protocols(),
         services=services,
+        muxers=muxers,
     ) as node:
         yield node
 

@@ -159,6 +159,15 @@ def build_parser() -> CommandParser:
     perf.add_argument("--upload", type=_size, default=0, help="bytes to upload (K/M/G)")
     perf.add_argument("--download", type=_size, default=0, help="bytes to download (K/M/G)")
     perf.add_argument("--streams", type=int, default=1, help="concurrent streams (default 1)")
+    perf.add_argument(
+        "--write-size", type=_size, default=None, help="bytes per write when uploading (256K)"
+    )
+    perf.add_argument(
+        "--repeat", type=int, default=1, help="transfers on one connection; the median is shown"
+    )
+    perf.add_argument("--yamux-window", type=_size, help="Yamux initial receive window (256K)")
+    perf.add_argument("--yamux-max-window", type=_size, help="Yamux auto-tuned window cap (16M)")
+    perf.add_argument("--yamux-max-frame", type=_size, help="Yamux largest data frame (64K)")
     perf.add_argument("--key", type=key_path, help="identity key file")
     perf.add_argument("--json", action="store_true", help="one JSON line on stdout")
 
@@ -192,6 +201,10 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             parser.error(f"--{name} must be at least 1")
     if args.command == "perf" and not (args.upload or args.download):
         parser.error("give --upload and/or --download (a size, e.g. 16M)")
+    if args.command == "perf" and (args.repeat < 1 or args.streams < 1):
+        parser.error("--repeat and --streams must be at least 1")
+    if args.command == "perf" and args.write_size is not None and args.write_size < 1:
+        parser.error("--write-size must be positive")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -82,6 +82,34 @@ async def test_node_ping_perf_round_trip(tmp_path: Path) -> None:
         assert figures["upload_mb_s"] > 0
         assert figures["download_mb_s"] > 0
 
+        tuned = await run_p2pstack(
+            "perf",
+            addr,
+            "--upload",
+            "4M",
+            "--repeat",
+            "3",
+            "--write-size",
+            "16K",
+            "--yamux-window",
+            "1M",
+            "--yamux-max-frame",
+            "16K",
+            "--json",
+        )
+        assert tuned.returncode == 0, tuned.stderr
+        report = json.loads(tuned.stdout)
+        assert [run["upload_bytes"] for run in report["runs"]] == [4 << 20] * 3
+        totals = sorted(run["total_seconds"] for run in report["runs"])
+        assert report["total_seconds"] == totals[1]  # the median run is the one shown
+        human_perf = await run_p2pstack("perf", addr, "--upload", "1M", "--repeat", "2")
+        assert human_perf.returncode == 0, human_perf.stderr
+        assert "median of 2: upload" in human_perf.stdout
+        bad = await run_p2pstack("perf", addr, "--upload", "1M", "--yamux-window", "1K")
+        assert bad.returncode != 0
+        assert "Traceback" not in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
         human = await run_p2pstack("ping", addr, "--count", "2")
         assert human.returncode == 0, human.stderr
         assert "pong from" in human.stdout

@@ -38,11 +38,12 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def test_relay_metrics_move_with_reservations_pings_and_refusals() -> None:
-    async with running_command(
-        "relay", "--listen", "/ip4/127.0.0.1/tcp/0", "--max-reservations", "1",
-        "--metrics-addr", "127.0.0.1:0",
-    ) as (relay, _, _):  # fmt: skip
+async def test_relay_metrics_move_with_reservations_pings_and_refusals(tmp_path: Path) -> None:
+    config = tmp_path / "relay.toml"  # started from a config file, as an operator would
+    config.write_text(
+        'listen = ["/ip4/127.0.0.1/tcp/0"]\nmax-reservations = 1\nmetrics-addr = "127.0.0.1:0"\n'
+    )
+    async with running_command("relay", "--config", str(config)) as (relay, _, _):
         metrics_addr = relay["metrics_addr"]
         assert metrics_addr.startswith("127.0.0.1:")
         assert await trio.to_thread.run_sync(_get, f"http://{metrics_addr}/healthz") == (
