@@ -28,13 +28,13 @@ async def run_p2pstack(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @asynccontextmanager
-async def running_node(*args: str) -> AsyncIterator[dict[str, Any]]:
-    """Start ``p2pstack node``; yield its JSON line; SIGTERM it and check it exits with 0."""
+async def running_p2pstack(*args: str) -> AsyncIterator[tuple[dict[str, Any], bytearray]]:
+    """Start ``p2pstack ARGS``; yield its first JSON line and its stderr so far (it keeps
+    growing); then SIGTERM it and check it exits with 0."""
     proc = await trio.lowlevel.open_process(
-        [str(SCRIPT), "node", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None
-    assert proc.stderr is not None
     stderr = bytearray()
 
     async def collect_stderr() -> None:
@@ -49,9 +49,9 @@ async def running_node(*args: str) -> AsyncIterator[dict[str, Any]]:
             with trio.fail_after(30):
                 while not line.endswith(b"\n"):
                     chunk = await proc.stdout.receive_some(1)
-                    assert chunk, f"node exited early: {stderr.decode(errors='replace')}"
+                    assert chunk, f"exited early: {stderr.decode(errors='replace')}"
                     line += chunk
-            yield json.loads(line)
+            yield json.loads(line), stderr
             proc.send_signal(signal.SIGTERM)
             with trio.fail_after(20):
                 status = await proc.wait()
@@ -60,3 +60,10 @@ async def running_node(*args: str) -> AsyncIterator[dict[str, Any]]:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@asynccontextmanager
+async def running_node(*args: str) -> AsyncIterator[dict[str, Any]]:
+    """Start ``p2pstack node ARGS``; yield its JSON line; SIGTERM it and check it exits with 0."""
+    async with running_p2pstack("node", *args) as (info, _):
+        yield info

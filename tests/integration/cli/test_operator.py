@@ -4,51 +4,11 @@ liveness probe, perf served only on request, and the limited-relay advice."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-import trio
 
-from tests.helpers import SCRIPT
-from tests.helpers.cli import run_p2pstack, running_node
-
-
-@asynccontextmanager
-async def started(*args: str) -> AsyncIterator[tuple[dict[str, Any], bytearray]]:
-    """``p2pstack ARGS``: its first JSON line and its stderr so far; SIGTERM, exit 0 after."""
-    proc = await trio.lowlevel.open_process(
-        [str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    stderr = bytearray()
-
-    async def collect() -> None:
-        assert proc.stderr is not None
-        async for chunk in proc.stderr:
-            stderr.extend(chunk)
-
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(collect)
-            line = bytearray()
-            with trio.fail_after(30):
-                while not line.endswith(b"\n"):
-                    chunk = await proc.stdout.receive_some(1)
-                    assert chunk, f"exited early: {stderr.decode(errors='replace')}"
-                    line += chunk
-            yield json.loads(line), stderr
-            proc.send_signal(signal.SIGTERM)
-            with trio.fail_after(20):
-                assert await proc.wait() == 0, stderr.decode(errors="replace")
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+from tests.helpers.cli import run_p2pstack, running_node, running_p2pstack
 
 
 async def test_relay_from_file_warns_without_key_and_logs_json(tmp_path: Path) -> None:
@@ -57,7 +17,7 @@ async def test_relay_from_file_warns_without_key_and_logs_json(tmp_path: Path) -
         'listen = ["/ip4/127.0.0.1/tcp/0"]\npeer-rate = "30:5"\nip-rate = "off"\n'
         'log-format = "json"\nmax-circuits-per-ip = 5\n'
     )
-    async with started("relay", "--config", str(conf)) as (info, stderr):
+    async with running_p2pstack("relay", "--config", str(conf)) as (info, stderr):
         limits = info["limits"]
         assert limits["peer_rate"] == {"burst": 5, "per_minute": 30}
         assert limits["ip_rate"] is None
@@ -75,7 +35,7 @@ async def test_relay_from_file_warns_without_key_and_logs_json(tmp_path: Path) -
 async def test_relay_with_key_does_not_warn(tmp_path: Path) -> None:
     key = tmp_path / "relay.key"
     args = ("relay", "--listen", "/ip4/127.0.0.1/tcp/0", "--key", str(key))
-    async with started(*args) as (_, stderr):
+    async with running_p2pstack(*args) as (_, stderr):
         pass
     assert b"changes on every restart" not in stderr
 
@@ -98,8 +58,8 @@ async def test_node_serves_perf_only_with_perf_and_caps_it() -> None:
 
 async def test_limited_relay_error_tells_cli_users_what_to_do() -> None:
     async with (
-        started("relay", "--listen", "/ip4/127.0.0.1/tcp/0") as (relay, _),
-        started("node", "--relay-via", relay["listen_addrs"][0], "--perf") as (node, _),
+        running_p2pstack("relay", "--listen", "/ip4/127.0.0.1/tcp/0") as (relay, _),
+        running_p2pstack("node", "--relay-via", relay["listen_addrs"][0], "--perf") as (node, _),
     ):
         circuit = next(a for a in node["listen_addrs"] if "/p2p-circuit" in a)
         result = await run_p2pstack("perf", circuit, "--upload", "1K")

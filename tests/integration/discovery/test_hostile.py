@@ -7,6 +7,7 @@ working.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -23,6 +24,7 @@ from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDisco
 from p2pstack.protocols.discovery.mdns.bridge import LoopThread, run_in_thread
 from p2pstack.protocols.discovery.mdns.records import SERVICE_TYPE, generate_peer_name
 from p2pstack.protocols.ping import ping, ping_peer
+from tests.helpers import wait_until
 
 _PTR, _TXT, _IN, _UNIQUE = 12, 16, 1, 0x8000
 _RESPONSE = 0x8000 | 0x0400  # QR | AA
@@ -70,12 +72,19 @@ def discovered(events: trio.MemoryReceiveChannel[Event]) -> list[PeerDiscovered]
             out.append(event)
 
 
-async def settle(service: MdnsService, *, announcements: int) -> None:
+async def settle(service: MdnsService, *, announcements: int, resend: Callable[[], None]) -> None:
+    """Wait until ``announcements`` were handled, sending them again each second meanwhile:
+    an unsolicited multicast answer sent while the node's zeroconf was still starting can be
+    missed, and a real responder would repeat itself (it answers the browser's queries)."""
+
+    def handled() -> bool:
+        return service.stats.announcements + service.stats.rate_limited >= announcements
+
     with trio.fail_after(10):
-        while True:
-            if service.stats.announcements + service.stats.rate_limited >= announcements:
-                break
-            await trio.sleep(0.05)
+        while not handled():
+            resend()
+            with contextlib.suppress(trio.TooSlowError):
+                await wait_until(handled, seconds=1, step=0.05)
     await trio.sleep(0.3)
 
 
@@ -108,10 +117,9 @@ async def test_malformed_records_are_ignored(
                 # a string that claims more bytes than the record holds
                 (generate_peer_name(), b"\xfadnsaddr=/ip4/10.0.0.1/tcp/1"),
             ]  # fmt: skip
-            attacker(hostile, 120)
-            await settle(service, announcements=len(hostile))
+            await settle(service, announcements=len(hostile), resend=lambda: attacker(hostile, 120))
             assert discovered(events) == []
-        assert service.stats.rejected == len(hostile)
+        assert service.stats.rejected >= len(hostile)  # each at least once (resent if missed)
         assert service.peers() == {}
         assert node.peerstore.addrs(alice) == []
         assert node.peerstore.addrs(bob) == []
@@ -128,11 +136,12 @@ async def test_bad_strings_do_not_spoil_good_ones(
     async with open_node(protocols=[ping()], services=[service]) as node:
         with node.events.subscribe() as events:
             rdata = txt(b"txtvers=1", b"dnsaddr=garbage", *many)
-            attacker([(generate_peer_name(), rdata)], 120)
-            await settle(service, announcements=1)
-            (event,) = discovered(events)
-        assert event.peer_id == alice
-        assert len(event.addrs) == 3  # max_addrs_per_peer
+            answer = [(generate_peer_name(), rdata)]
+            await settle(service, announcements=1, resend=lambda: attacker(answer, 120))
+            found = discovered(events)
+        assert found  # the same answer resent is the same peer: one or more identical events
+        assert {event.peer_id for event in found} == {alice}
+        assert all(len(event.addrs) == 3 for event in found)  # max_addrs_per_peer
         assert len(node.peerstore.addrs(alice)) == 3
 
 
