@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,41 +29,71 @@ async def wait_until(
             await trio.sleep(step)
 
 
+@dataclass
+class RunningCommand:
+    """A ``p2pstack`` process started by :func:`running_p2pstack`."""
+
+    info: dict[str, Any]
+    """Its first stdout line, parsed as JSON."""
+    proc: trio.Process
+    lines: list[str] = field(default_factory=list)
+    """The stdout lines after the first, as they arrive."""
+    stderr: bytearray = field(default_factory=bytearray)
+    """Everything it wrote to stderr so far."""
+
+
 @asynccontextmanager
-async def running_command(
-    *args: str,
-) -> AsyncIterator[tuple[dict[str, Any], trio.Process, list[str]]]:
-    """Start ``p2pstack ARGS``; yield its first JSON line, the process and later stdout lines."""
+async def running_p2pstack(*args: str) -> AsyncIterator[RunningCommand]:
+    """Start ``p2pstack ARGS`` and wait for its first (JSON) stdout line; collect the later
+    stdout lines and stderr while the block runs; then SIGTERM it and check it exits with 0."""
     proc = await trio.lowlevel.open_process(
-        [str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None
+    stderr = bytearray()
     buffer = bytearray()
-    lines: list[str] = []
+
+    async def collect_stderr() -> None:
+        assert proc.stderr is not None
+        async for chunk in proc.stderr:
+            stderr.extend(chunk)
+
     try:
-        with trio.fail_after(30):
-            while b"\n" not in buffer:
-                chunk = await proc.stdout.receive_some()
-                assert chunk, "exited before printing its JSON line"
-                buffer += chunk
-        first, _, rest = bytes(buffer).partition(b"\n")
-        buffer[:] = rest
-
-        async def collect() -> None:
-            assert proc.stdout is not None
-            async for chunk in proc.stdout:
-                buffer.extend(chunk)
-                *done, tail = bytes(buffer).split(b"\n")
-                lines.extend(d.decode() for d in done)
-                buffer[:] = tail
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(collect)
-            yield json.loads(first), proc, lines
+            nursery.start_soon(collect_stderr)
+            with trio.fail_after(30):
+                while b"\n" not in buffer:
+                    chunk = await proc.stdout.receive_some()
+                    assert chunk, f"exited early: {stderr.decode(errors='replace')}"
+                    buffer += chunk
+            first, _, rest = bytes(buffer).partition(b"\n")
+            buffer[:] = rest
+            running = RunningCommand(json.loads(first), proc, stderr=stderr)
+
+            async def collect_stdout() -> None:
+                assert proc.stdout is not None
+                async for chunk in proc.stdout:
+                    buffer.extend(chunk)
+                    *done, tail = bytes(buffer).split(b"\n")
+                    running.lines.extend(d.decode() for d in done)
+                    buffer[:] = tail
+
+            nursery.start_soon(collect_stdout)
+            yield running
             proc.send_signal(signal.SIGTERM)
             with trio.fail_after(20):
-                assert await proc.wait() == 0
+                status = await proc.wait()
+            assert status == 0, stderr.decode(errors="replace")
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@asynccontextmanager
+async def running_command(
+    *args: str,
+) -> AsyncIterator[tuple[dict[str, Any], trio.Process, list[str]]]:
+    """:func:`running_p2pstack` as ``(first JSON line, process, later stdout lines)``."""
+    async with running_p2pstack(*args) as running:
+        yield running.info, running.proc, running.lines

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import run_p2pstack, running_node, running_p2pstack
+from tests.helpers import running_p2pstack
+from tests.helpers.cli import run_p2pstack, running_node
 
 
 async def test_relay_from_file_warns_without_key_and_logs_json(tmp_path: Path) -> None:
@@ -17,7 +18,8 @@ async def test_relay_from_file_warns_without_key_and_logs_json(tmp_path: Path) -
         'listen = ["/ip4/127.0.0.1/tcp/0"]\npeer-rate = "30:5"\nip-rate = "off"\n'
         'log-format = "json"\nmax-circuits-per-ip = 5\n'
     )
-    async with running_p2pstack("relay", "--config", str(conf)) as (info, stderr):
+    async with running_p2pstack("relay", "--config", str(conf)) as relay:
+        info, stderr = relay.info, relay.stderr
         limits = info["limits"]
         assert limits["peer_rate"] == {"burst": 5, "per_minute": 30}
         assert limits["ip_rate"] is None
@@ -35,8 +37,8 @@ async def test_relay_from_file_warns_without_key_and_logs_json(tmp_path: Path) -
 async def test_relay_with_key_does_not_warn(tmp_path: Path) -> None:
     key = tmp_path / "relay.key"
     args = ("relay", "--listen", "/ip4/127.0.0.1/tcp/0", "--key", str(key))
-    async with running_p2pstack(*args) as (_, stderr):
-        pass
+    async with running_p2pstack(*args) as running:
+        stderr = running.stderr  # still collected until the relay exited
     assert b"changes on every restart" not in stderr
 
 
@@ -58,10 +60,10 @@ async def test_node_serves_perf_only_with_perf_and_caps_it() -> None:
 
 async def test_limited_relay_error_tells_cli_users_what_to_do() -> None:
     async with (
-        running_p2pstack("relay", "--listen", "/ip4/127.0.0.1/tcp/0") as (relay, _),
-        running_p2pstack("node", "--relay-via", relay["listen_addrs"][0], "--perf") as (node, _),
+        running_p2pstack("relay", "--listen", "/ip4/127.0.0.1/tcp/0") as relay,
+        running_p2pstack("node", "--relay-via", relay.info["listen_addrs"][0], "--perf") as node,
     ):
-        circuit = next(a for a in node["listen_addrs"] if "/p2p-circuit" in a)
+        circuit = next(a for a in node.info["listen_addrs"] if "/p2p-circuit" in a)
         result = await run_p2pstack("perf", circuit, "--upload", "1K")
     assert result.returncode == 1
     assert "--profile bulk" in result.stderr
