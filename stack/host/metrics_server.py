@@ -4,7 +4,8 @@ It runs on trio beside the node (no thread: collectors read the node's counters 
 node's own thread) and binds exactly the host and port it is given. ``/metrics`` answers
 in the format the scraper's ``Accept`` header asks for (OpenMetrics or the Prometheus text
 format); ``/healthz`` answers ``200 ok`` while it runs. Anything else is ``404``; a request
-head over 8 KiB or slower than 10 s is dropped.
+head over 8 KiB or slower than 10 s is dropped; any other failure of a request is logged and
+ends only that request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ logger: Final = logging.getLogger("p2pstack.metrics")
 
 MAX_HEAD: Final = 8192
 REQUEST_TIMEOUT: Final = 10.0
+_OPENMETRICS: Final = "application/openmetrics-text"
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -59,7 +61,11 @@ def answer(registry: CollectorRegistry, head: bytes) -> bytes:
     if path == "/healthz":
         body, content_type = b"ok\n", "text/plain; charset=utf-8"
     elif path == "/metrics":
-        encoder, content_type = choose_encoder(accept)
+        # Only the format is taken from the scraper's Accept header, never its parameters:
+        # prometheus-client parses them (``version=1...0`` raised TypeError) and echoes them
+        # into the Content-Type (non-ASCII broke the response). Found by the fuzz target.
+        wanted = _OPENMETRICS if _OPENMETRICS in accept else ""
+        encoder, content_type = choose_encoder(wanted)
         body = encoder(registry)
     else:
         return _response("404 Not Found", "text/plain", b"not found\n")
@@ -80,6 +86,8 @@ async def _handle(registry: CollectorRegistry, stream: trio.SocketStream) -> Non
             await stream.send_all(answer(registry, head))
         except (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             logger.debug("metrics request dropped: %r", exc)
+        except Exception:  # the boundary: one bad request (or collector) ends only itself
+            logger.warning("metrics request failed; connection closed", exc_info=True)
 
 
 async def serve_metrics(

@@ -55,6 +55,14 @@ KNOWN_CRASHES = {
     "identify": {"non-utf8-protocol": whole(base64.b64decode("GgpBYJafn2BgYGBg"))},
     # Jid.parse: a lone surrogate (decoded with surrogateescape) -> UnicodeEncodeError.
     "xmpp_jid": {"lone-surrogate": b"a\xed\xa0\x80@b/c"},
+    # metrics endpoint: prometheus-client's choose_encoder raised TypeError on a version it
+    # cannot compare, and echoed non-ASCII Accept parameters into the Content-Type.
+    "metrics_http": {
+        "bad-openmetrics-version": b"GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-"
+        b"text; version=1...0\r\n\r\n",
+        "non-ascii-accept-parameter": b"GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-"
+        b"text; version=1.0.0; escaping=\xe9\xe9\r\n\r\n",
+    },
 }
 
 ADDRS = [
@@ -178,6 +186,14 @@ def seeds() -> dict[str, dict[str, bytes]]:
     )
     pub = base64.b64encode(ALICE.public_key.raw_bytes())
     return {
+        "metrics_http": {
+            "metrics": b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+            "openmetrics": b"GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text; "
+            b"version=1.0.0\r\n\r\n",
+            "head-healthz": b"HEAD /healthz?x=1 HTTP/1.1\r\n\r\n",
+            "post": b"POST / HTTP/1.0\r\n\r\n",
+            "bare": b"\r\n\r\n",
+        },
         "varint": {
             "small": b"\x05",
             "max": encode_uvarint(2**63 - 1),

@@ -1,5 +1,6 @@
 """Fuzz targets of the stateless decoders: varint, multiaddr, keys and peer ids, identify,
-relay messages, vouchers and envelopes, request-response codecs, mDNS TXT, XMPP presence, UPnP.
+relay messages, vouchers and envelopes, request-response codecs, mDNS TXT, XMPP presence, UPnP,
+the metrics endpoint's request heads.
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ import dataclasses
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from prometheus_client import CollectorRegistry, Counter
+
+from p2pstack.host.metrics_server import answer
 from p2pstack.identity import Identity, PeerId, PrivateKey, PublicKey
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.discovery.mdns.records import (
@@ -261,3 +265,14 @@ def upnp(data: bytes) -> None:
     assert found is None or isinstance(found[1], int)
     decodes(gateway.add, 4001, 4001, 3600, "p2pstack")
     decodes(gateway.delete, 4001)
+
+
+_METRICS_REGISTRY = CollectorRegistry()
+Counter("fuzz_requests", "a metric for the scrape answers to carry", registry=_METRICS_REGISTRY)
+
+
+@target("metrics_http")
+def metrics_http(data: bytes) -> None:
+    """Any request head gets an HTTP answer (never an exception) from the metrics endpoint."""
+    response = answer(_METRICS_REGISTRY, data)
+    assert response.startswith(b"HTTP/1.1 "), response[:40]

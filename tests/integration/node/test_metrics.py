@@ -75,6 +75,18 @@ async def test_metrics_endpoint_serves_metrics_health_and_nothing_else() -> None
     om = answer(metrics.registry, b"GET /metrics HTTP/1.1\r\n" + accept + b"\r\n")
     assert b"application/openmetrics-text" in om
     assert om.endswith(b"# EOF\n")
+    # A version prometheus-client cannot compare raised TypeError (found by the fuzz target):
+    # only the format is taken from Accept, so the scraper gets OpenMetrics all the same.
+    bad = b"Accept: application/openmetrics-text; version=1...0\r\n"
+    text = answer(metrics.registry, b"GET /metrics HTTP/1.1\r\n" + bad + b"\r\n")
+    assert text.startswith(b"HTTP/1.1 200 OK")
+    assert b"Content-Type: application/openmetrics-text; version=1.0.0" in text
+    assert text.endswith(b"# EOF\n")
+    # ...and Accept parameters never reach the response (non-ASCII ones broke it).
+    odd = b"Accept: application/openmetrics-text; escaping=\xe9\r\n"
+    om2 = answer(metrics.registry, b"GET /metrics HTTP/1.1\r\n" + odd + b"\r\n")
+    assert om2.startswith(b"HTTP/1.1 200 OK")
+    assert b"\xe9" not in om2
     assert parse_host_port("[::1]:9100") == ("::1", 9100)
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_host_port("9100")
