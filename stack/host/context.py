@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from p2pstack.host.gater import Gater
     from p2pstack.host.netstream import NetStream
     from p2pstack.host.peerstore import PeerStore
+    from p2pstack.host.reachability import ReachabilityStatus
     from p2pstack.identity import Identity, PeerId
     from p2pstack.multiaddr import Multiaddr
 
@@ -136,4 +137,13 @@ class NodeContext(Protocol):
 
     def set_announced_addrs(self, addrs: Iterable[Multiaddr]) -> None:
         """Announce ``addrs`` besides the listen addresses (e.g. a UPnP mapping)."""
+        ...
+
+    @property
+    def reachability(self) -> ReachabilityStatus:
+        """Whether others can dial us, as last measured (``UNKNOWN`` until measured)."""
+        ...
+
+    def set_reachability(self, status: ReachabilityStatus, *, source: str) -> None:
+        """Record a measured reachability (publishes ``ReachabilityChanged`` on a change)."""
         ...

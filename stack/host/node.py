@@ -42,6 +42,7 @@ from p2pstack.host.events import (
 from p2pstack.host.gater import Gater, consult
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.peerstore import PeerStore
+from p2pstack.host.reachability import ReachabilityChanged, ReachabilityStatus
 from p2pstack.host.resources import LimitRefused, ResourceManager
 from p2pstack.host.service import Service, StreamHandler, node_gater
 from p2pstack.host.state import export_state, import_state
@@ -118,6 +119,7 @@ class Node:
         self._listeners: list[TransportListener] = []
         self._listened_as: dict[int, tuple[Multiaddr, ...]] = {}
         self._announced: list[Multiaddr] = []
+        self._reachability = ReachabilityStatus()
         self._connection_callbacks: list[Callable[[Connection], None]] = []
         self._dialer = Dialer(self)
         self._manager = ConnectionManager(self)
@@ -183,6 +185,7 @@ class Node:
             "faults": {f"{b}:{t}": n for (b, t), n in sorted(self.faults.counts.items())},
             "evictions": self.admission.evictions,
             "trimmed": self._manager.trimmed,
+            "reachability": self._reachability.to_json(),
         }
 
     @property
@@ -255,6 +258,26 @@ class Node:
         if new != self._announced:
             self._announced = new
             self.events.publish(AnnouncedAddrsChanged(tuple(new)))
+
+    @property
+    def reachability(self) -> ReachabilityStatus:
+        """Whether others can dial us, as last measured (AutoNAT, UPnP); see
+        :mod:`p2pstack.host.reachability`. ``UNKNOWN`` until something measured it."""
+        return self._reachability
+
+    def set_reachability(self, status: ReachabilityStatus, *, source: str) -> None:
+        """Record a measured reachability; publishes
+        :class:`~p2pstack.host.reachability.ReachabilityChanged` when it differs."""
+        previous = self._reachability
+        if status != previous:
+            self._reachability = status
+            logger.info(
+                "reachability %s (from %s): %s",
+                status.overall.value,
+                source,
+                ", ".join(f"{a} {r.value}" for a, r in status.by_addr) or "no address tested",
+            )
+            self.events.publish(ReachabilityChanged(status, previous, source))
 
     @property
     def announced_addrs(self) -> list[Multiaddr]:
