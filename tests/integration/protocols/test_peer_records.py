@@ -31,6 +31,10 @@ async def test_identify_certifies_and_push_reseals() -> None:
         first = client.peerstore.signed_record(server.peer_id)
         assert first is not None
         assert client.peerstore.certified_addrs(server.peer_id) == server.listen_addrs
+        # identify pushes only to peers it identified itself
+        back = server.connection_to(client.peer_id)
+        assert back is not None
+        assert await server_identify.wait_identified(back) is not None
         with client.events.subscribe() as events:
             server.set_announced_addrs([EXTRA])
             with trio.fail_after(5):
@@ -43,10 +47,7 @@ async def test_identify_certifies_and_push_reseals() -> None:
         assert client.peerstore.certified_addrs(server.peer_id) == [*server.listen_addrs, EXTRA]
         assert client_identify.records.counts["certified"] == 2
         assert client_identify.records.counts["rejected"] == 0
-        # and the other way round: the client's record is certified at the server
-        back = server.connection_to(client.peer_id)
-        assert back is not None
-        assert await server_identify.wait_identified(back) is not None
+        # and the other way round
         assert server.peerstore.certified_addrs(client.peer_id) == client.listen_addrs
 
 
