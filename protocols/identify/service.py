@@ -80,10 +80,10 @@ class IdentifyService:
     def __init__(self, config: IdentifyConfig) -> None:
         self.config = config
         self._node: NodeContext | None = None
-        self._results: dict[int, IdentifyInfo] = {}
-        self._done: dict[int, trio.Event] = {}
         self.records = PeerRecords()
         """Our signed peer record and the tally of the peers' (``records.counts``)."""
+        self._results: dict[int, IdentifyInfo] = {}
+        self._done: dict[int, trio.Event] = {}
         self.observed_addrs: dict[str, int] = {}
         """Our addresses as peers observed them, with how many peers reported each."""
 
