@@ -234,7 +234,8 @@ class PeerStore:
 
         ``permanent``: True for the addresses without expiry only (those the user added),
         False for the expiring ones only, None for all. Relayed addresses
-        (``.../p2p-circuit``) are addresses like any other and included.
+        (``.../p2p-circuit``) are addresses like any other and included. Certified addresses
+        are exported with their signed records (:meth:`export_records`), not here.
         """
         out: dict[str, list[str]] = {}
         for peer in self.peers():
@@ -242,7 +243,8 @@ class PeerStore:
             addrs = [
                 str(a)
                 for a in self.addrs(peer)
-                if permanent is None or (info.addrs[a] == PERMANENT) is permanent
+                if a in info.addrs
+                and (permanent is None or (info.addrs[a] == PERMANENT) is permanent)
             ]
             if addrs:
                 out[str(peer)] = addrs

@@ -127,6 +127,11 @@ def test_records_export_and_import_verify_again(store: PeerStore, clock: Clock) 
     fresh.import_records(exported)
     assert fresh.certified_addrs(ALICE.peer_id) == [HOME]
     assert fresh.export_records() == exported
+    # The address book's own export leaves certified-only addresses to the records.
+    store.add_addrs(ALICE.peer_id, [LAN], ttl=60)
+    assert store.export_addrs(permanent=False) == {str(ALICE.peer_id): [str(LAN)]}
+    assert store.export_addrs(permanent=True) == {}
+    assert store.export_addrs() == {str(ALICE.peer_id): [str(LAN)]}
     # Filed under another peer, or not hex: refused, nothing stored.
     with pytest.raises(PeerRecordError):
         parse_records({str(MALLORY.peer_id): exported[str(ALICE.peer_id)]})
