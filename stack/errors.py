@@ -60,6 +60,19 @@ class InvalidKeyError(DecodeError):
     """A serialized public or private key is malformed or of an unsupported type."""
 
 
+class EnvelopeDecodeError(DecodeError):
+    """A signed envelope (or the peer record it carries) is malformed or over a size limit."""
+
+
+class SignedEnvelopeError(ProtocolError):
+    """A signed envelope does not verify: bad signature, key or payload type."""
+
+
+class PeerRecordError(SignedEnvelopeError):
+    """A signed peer record verifies but is not acceptable: its signer is not the peer it
+    names, or it names another peer than the one it came from."""
+
+
 class KeyFileError(StackError):
     """A key file could not be read, parsed or written."""
 

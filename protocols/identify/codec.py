@@ -34,6 +34,9 @@ class IdentifyInfo:
     listen_addrs: tuple[Multiaddr, ...]
     observed_addr: Multiaddr | None
     protocols: tuple[str, ...]
+    signed_peer_record: bytes | None = None
+    """The ``signedPeerRecord`` envelope as received, not yet verified
+    (:mod:`p2pstack.protocols.identify.records` verifies it)."""
 
 
 def encode_identify(
@@ -44,8 +47,10 @@ def encode_identify(
     observed_addr: Multiaddr | None,
     agent_version: str,
     protocol_version: str,
+    signed_peer_record: bytes | None = None,
 ) -> bytes:
-    """Serialize our identify message, trimming addresses so it stays under 4096 bytes."""
+    """Serialize our identify message, trimming addresses (then dropping the signed peer
+    record) so it stays under 4096 bytes."""
     message = Identify(
         protocolVersion=protocol_version,
         agentVersion=agent_version,
@@ -55,9 +60,14 @@ def encode_identify(
     )
     if observed_addr is not None:
         message.observedAddr = observed_addr.to_bytes()
+    if signed_peer_record is not None:
+        message.signedPeerRecord = signed_peer_record
     data = message.SerializeToString()
     while len(data) > MAX_SEND_SIZE and message.listenAddrs:
         del message.listenAddrs[-1]
+        data = message.SerializeToString()
+    if len(data) > MAX_SEND_SIZE:
+        message.ClearField("signedPeerRecord")
         data = message.SerializeToString()
     return data
 
@@ -101,6 +111,7 @@ def decode_identify(messages: list[bytes], expected_peer: PeerId) -> IdentifyInf
         if merged.HasField("observedAddr")
         else None,
         protocols=tuple(p for p in protocols if p.startswith("/")),
+        signed_peer_record=merged.signedPeerRecord if merged.HasField("signedPeerRecord") else None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final, final
@@ -30,6 +31,7 @@ from p2pstack.protocols.identify.codec import (
     decode_identify,
     encode_identify,
 )
+from p2pstack.protocols.identify.records import PeerRecords
 from p2pstack.varint import length_prefixed
 
 IDENTIFY_PROTOCOL: Final = "/ipfs/id/1.0.0"
@@ -58,6 +60,9 @@ class IdentifyConfig:
     request and receiving its push (the stream is reset when it runs out)."""
     push: bool = True
     """Push our new addresses to connected peers when they change."""
+    signed_peer_record: bool = True
+    """Send our signed peer record (``signedPeerRecord``) with our announced addresses.
+    Peers' records are verified either way."""
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -75,6 +80,8 @@ class IdentifyService:
     def __init__(self, config: IdentifyConfig) -> None:
         self.config = config
         self._node: NodeContext | None = None
+        self.records = PeerRecords()
+        """Our signed peer record and the tally of the peers' (``records.counts``)."""
         self._results: dict[int, IdentifyInfo] = {}
         self._done: dict[int, trio.Event] = {}
         self.observed_addrs: dict[str, int] = {}
@@ -111,6 +118,11 @@ class IdentifyService:
 
     def _message(self, conn: Connection) -> bytes:
         node = self.node
+        record = (
+            self.records.ours(node.identity, node.announced_addrs, time.time_ns()).data
+            if self.config.signed_peer_record
+            else None
+        )
         return encode_identify(
             public_key=node.identity.public_key.to_protobuf(),
             listen_addrs=node.announced_addrs,
@@ -118,6 +130,7 @@ class IdentifyService:
             observed_addr=conn.remote_addr,
             agent_version=self.config.agent_version,
             protocol_version=PROTOCOL_VERSION,
+            signed_peer_record=record,
         )
 
     async def _handle_identify(self, stream: NetStream) -> None:
@@ -181,6 +194,7 @@ class IdentifyService:
         node = self.node
         self._results[conn.id] = info
         node.peerstore.add_addrs(info.peer_id, info.listen_addrs, DEFAULT_TTL)
+        self.records.consume(node.peerstore, info.peer_id, info.signed_peer_record, DEFAULT_TTL)
         node.peerstore.set_protocols(info.peer_id, info.protocols)
         node.peerstore.set_agent(info.peer_id, info.agent_version)
         if info.public_key:

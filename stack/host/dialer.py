@@ -27,7 +27,7 @@ from p2pstack.host.connection import Connection
 from p2pstack.host.events import DialFailed, refused
 from p2pstack.host.gater import consult
 from p2pstack.host.limits import check
-from p2pstack.host.peerstore import DEFAULT_TTL
+from p2pstack.host.peerstore import DEFAULT_TTL, PeerStore
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.role import Role
@@ -67,6 +67,12 @@ class RemoteClosed(TransportError):
     the security handshake simply closes the connection, so this is what a refusal looks
     like from the dialling side (it may also be a crash or a network failure).
     """
+
+
+def certified_first(peerstore: PeerStore, peer: PeerId) -> list[Multiaddr]:
+    """``peer``'s addresses in the peer store's order, those of its signed peer record first."""
+    certified = set(peerstore.certified_addrs(peer))
+    return sorted(peerstore.addrs(peer), key=lambda addr: addr not in certified)
 
 
 def relay_address(relay: Multiaddr | PeerId) -> Multiaddr:
@@ -169,7 +175,7 @@ class Dialer:
         node = self._node
         if isinstance(target, PeerId):
             peer: PeerId | None = target
-            addrs = [a.with_peer_id(target) for a in node.peerstore.addrs(target)]
+            addrs = [a.with_peer_id(target) for a in certified_first(node.peerstore, target)]
         else:
             peer = target.peer_id()
             addrs = [target]

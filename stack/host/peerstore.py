@@ -1,4 +1,11 @@
-"""The address book: what the node knows of other peers (addresses with expiry, protocols)."""
+"""The address book: what the node knows of other peers (addresses with expiry, protocols).
+
+Addresses come in two kinds, kept apart: unverified ones (identify's listen addresses,
+discovery, dials, the user) and certified ones, from the peer's latest signed peer record
+(:mod:`p2pstack.identity.record`), which only the peer's key can have produced.
+:meth:`PeerStore.addrs` lists both; :meth:`PeerStore.certified_addrs` only the latter, which
+the dialer tries first.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from p2pstack.errors import EnvelopeDecodeError
 from p2pstack.identity import PeerId
+from p2pstack.identity.record import SignedPeerRecord, open_peer_record
 from p2pstack.multiaddr import Multiaddr
 
 PERMANENT: Final = float("inf")
@@ -30,6 +39,18 @@ class PeerInfo:
     public_key: bytes | None = None
     last_success: dict[Multiaddr, float] = field(default_factory=dict)
     last_failure: dict[Multiaddr, float] = field(default_factory=dict)
+    record: SignedPeerRecord | None = None
+    """The latest verified signed peer record (kept after it expires, for its seq)."""
+    record_expiry: float = 0.0
+    """When the record's (certified) addresses expire (monotonic seconds)."""
+
+    def expiries(self, now: float) -> dict[Multiaddr, float]:
+        """Every address (unverified and unexpired certified ones) -> its expiry."""
+        out = dict(self.addrs)
+        if self.record is not None and self.record_expiry > now:
+            for addr in self.record.addrs:
+                out[addr] = max(out.get(addr, 0.0), self.record_expiry)
+        return out
 
 
 class PeerStore:
@@ -70,7 +91,12 @@ class PeerStore:
 
     def _evict(self) -> None:
         """Drop the peer whose addresses expire first (peers without addresses first)."""
-        victim = min(self._peers, key=lambda p: max(self._peers[p].addrs.values(), default=0.0))
+
+        def last_expiry(peer: PeerId) -> float:
+            info = self._peers[peer]
+            return max([*info.addrs.values(), info.record_expiry], default=0.0)
+
+        victim = min(self._peers, key=last_expiry)
         del self._peers[victim]
 
     def forget(self, peer: PeerId) -> None:
@@ -78,10 +104,11 @@ class PeerStore:
         self._peers.pop(peer, None)
 
     def addrs(self, peer: PeerId) -> list[Multiaddr]:
-        """The unexpired addresses of ``peer`` in dialling order.
+        """The unexpired addresses of ``peer`` (unverified and certified) in dialling order.
 
         Addresses that worked last come first (most recent success first), then untried
-        ones (longest-lived first), then those that failed last (oldest failure first).
+        ones (longest-lived first), then those that failed last (oldest failure first). The
+        dialer moves the certified ones (:meth:`certified_addrs`) to the front.
         """
         info = self._peers.get(peer)
         if info is None:
@@ -91,6 +118,7 @@ class PeerStore:
             del info.addrs[addr]
             info.last_success.pop(addr, None)
             info.last_failure.pop(addr, None)
+        expiries = info.expiries(now)
 
         def order(item: tuple[Multiaddr, float]) -> tuple[int, float]:
             addr, expiry = item
@@ -102,27 +130,84 @@ class PeerStore:
                 return (2, failure)
             return (1, -expiry)
 
-        return [a for a, _ in sorted(info.addrs.items(), key=order)]
+        return [a for a, _ in sorted(expiries.items(), key=order)]
 
     def mark_success(self, peer: PeerId, addr: Multiaddr) -> None:
         """Record that dialling ``addr`` worked (it is tried first next time)."""
         info = self._peers.get(peer)
         bare = addr.without_peer_id()
-        if info is not None and bare in info.addrs:
+        if info is not None and bare in info.expiries(self._clock()):
             info.last_success[bare] = self._clock()
 
     def mark_failure(self, peer: PeerId, addr: Multiaddr) -> None:
         """Record that dialling ``addr`` failed (it is tried last next time)."""
         info = self._peers.get(peer)
         bare = addr.without_peer_id()
-        if info is not None and bare in info.addrs:
+        if info is not None and bare in info.expiries(self._clock()):
             info.last_failure[bare] = self._clock()
 
     def remove_addr(self, peer: PeerId, addr: Multiaddr) -> None:
-        """Forget one address of ``peer``."""
+        """Forget one unverified address of ``peer`` (a certified one stays until the
+        record expires or a newer one replaces it)."""
         info = self._peers.get(peer)
         if info is not None:
             info.addrs.pop(addr.without_peer_id(), None)
+
+    def consume_peer_record(self, record: SignedPeerRecord, ttl: float = DEFAULT_TTL) -> bool:
+        """Store a verified record's addresses as the certified addresses of its peer for
+        ``ttl`` seconds, unless the store holds a newer one.
+
+        A higher ``seq`` replaces the stored record (its addresses with it); the same record
+        again only refreshes the expiry; a lower ``seq``, or another record with the same
+        ``seq``, is ignored. Returns whether ``record`` was stored or refreshed. The caller
+        verified ``record`` (:func:`~p2pstack.identity.record.open_peer_record`, with the
+        connection's peer as ``expected_peer``).
+        """
+        info = self._peer(record.peer_id)
+        stored = info.record
+        if stored is not None and (
+            record.seq < stored.seq or (record.seq == stored.seq and record.data != stored.data)
+        ):
+            return False
+        expiry = self._clock() + ttl
+        if stored is not None and stored.data == record.data:
+            expiry = max(expiry, info.record_expiry)
+        info.record, info.record_expiry = record, expiry
+        return True
+
+    def certified_addrs(self, peer: PeerId) -> list[Multiaddr]:
+        """The addresses of ``peer``'s latest signed peer record, unless it expired."""
+        record = self.signed_record(peer)
+        return list(record.addrs) if record is not None else []
+
+    def signed_record(self, peer: PeerId) -> SignedPeerRecord | None:
+        """``peer``'s latest signed peer record (its ``data`` are the envelope bytes to pass
+        on), unless its addresses expired."""
+        info = self._peers.get(peer)
+        if info is None or info.record is None or info.record_expiry <= self._clock():
+            return None
+        return info.record
+
+    def export_records(self) -> dict[str, str]:
+        """The unexpired signed peer records as JSON-ready data: ``{peer id: envelope hex}``."""
+        out: dict[str, str] = {}
+        for peer in self.peers():
+            record = self.signed_record(peer)
+            if record is not None:
+                out[str(peer)] = record.data.hex()
+        return out
+
+    def import_records(self, data: Mapping[str, str], ttl: float = DEFAULT_TTL) -> None:
+        """Verify and store records written by :meth:`export_records` for ``ttl`` seconds
+        (each goes through :meth:`consume_peer_record`: an older one than stored is ignored).
+
+        Raises:
+            ProtocolError: (``EnvelopeDecodeError``, ``SignedEnvelopeError``,
+                ``PeerRecordError``, ``PeerIdError``) an entry is malformed or does not verify
+                as its peer's record; nothing was added.
+        """
+        for record in parse_records(data):
+            self.consume_peer_record(record, ttl)
 
     def set_protocols(self, peer: PeerId, protocols: Iterable[str]) -> None:
         """Record the protocols ``peer`` announced."""
@@ -149,7 +234,8 @@ class PeerStore:
 
         ``permanent``: True for the addresses without expiry only (those the user added),
         False for the expiring ones only, None for all. Relayed addresses
-        (``.../p2p-circuit``) are addresses like any other and included.
+        (``.../p2p-circuit``) are addresses like any other and included. Certified addresses
+        are exported with their signed records (:meth:`export_records`), not here.
         """
         out: dict[str, list[str]] = {}
         for peer in self.peers():
@@ -157,7 +243,8 @@ class PeerStore:
             addrs = [
                 str(a)
                 for a in self.addrs(peer)
-                if permanent is None or (info.addrs[a] == PERMANENT) is permanent
+                if a in info.addrs
+                and (permanent is None or (info.addrs[a] == PERMANENT) is permanent)
             ]
             if addrs:
                 out[str(peer)] = addrs
@@ -175,3 +262,16 @@ class PeerStore:
         ]
         for peer, addrs in parsed:
             self.add_addrs(peer, addrs, ttl)
+
+
+def parse_records(data: Mapping[str, str]) -> list[SignedPeerRecord]:
+    """Verify records written by :meth:`PeerStore.export_records` (each must be a valid
+    record of the peer it is filed under). Raises as :meth:`PeerStore.import_records`."""
+    records: list[SignedPeerRecord] = []
+    for peer, envelope in data.items():
+        try:
+            raw = bytes.fromhex(envelope)
+        except (TypeError, ValueError) as exc:
+            raise EnvelopeDecodeError(f"record of {peer} is not hex: {exc}") from exc
+        records.append(open_peer_record(raw, expected_peer=PeerId.from_string(peer)))
+    return records

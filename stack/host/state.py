@@ -12,6 +12,7 @@ The document::
      "bans": ["12D3KooW..."],
      "addrs": {"12D3KooW...": ["/ip4/..."]},          # permanent (added by the user)
      "learned_addrs": {"12D3KooW...": ["/ip4/..."]},  # expiring (identify, dials)
+     "records": {"12D3KooW...": "0a24..."},  # signed peer records (envelope hex)
      "relays": ["/ip4/.../p2p/12D3KooW..."], "relay_fallback": false,
      "peer_relays": {"12D3KooW...": ["/ip4/.../p2p/12D3KooW..."]},
      "services": {"request-response:/app/1": {...}}}
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from p2pstack.errors import InvalidConfigError, StackError
 from p2pstack.host.dialer import relay_address
-from p2pstack.host.peerstore import DEFAULT_TTL, PERMANENT
+from p2pstack.host.peerstore import DEFAULT_TTL, PERMANENT, parse_records
 from p2pstack.host.service import StateProvider
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
@@ -42,6 +43,7 @@ def export_state(node: Node) -> dict[str, Any]:
         "bans": sorted(str(p) for p in node.banned_peers),
         "addrs": node.peerstore.export_addrs(permanent=True),
         "learned_addrs": node.peerstore.export_addrs(permanent=False),
+        "records": node.peerstore.export_records(),
         "relays": [str(r) for r in node.dialing_relays],
         "relay_fallback": node.relay_fallback,
         "peer_relays": {str(p): [str(r) for r in rs] for p, rs in node.peer_relays.items()},
@@ -53,7 +55,8 @@ def import_state(node: Node, data: Mapping[str, Any]) -> None:
     """Merge ``data`` (written by :func:`export_state`) into ``node``.
 
     Bans are added (connections to newly banned peers are closed in the background),
-    addresses added (user addresses permanent, learned ones for ``DEFAULT_TTL``), relays
+    addresses added (user addresses permanent, learned ones for ``DEFAULT_TTL``), signed
+    peer records verified again and their addresses certified for ``DEFAULT_TTL``, relays
     added, and each service's entry handed to the service with that ``state_key``
     (entries of services the node does not run are ignored).
 
@@ -67,6 +70,10 @@ def import_state(node: Node, data: Mapping[str, Any]) -> None:
         bans = [PeerId.from_string(p) for p in data.get("bans", [])]
         addrs = _addrs(data.get("addrs", {}))
         learned = _addrs(data.get("learned_addrs", {}))
+        records = data.get("records", {})
+        if not isinstance(records, Mapping):
+            raise TypeError("records must map peer ids to envelopes")
+        signed = parse_records(records)
         relays = [Multiaddr(r) for r in data.get("relays", [])]
         peer_relays = {
             PeerId.from_string(p): [Multiaddr(r) for r in rs]
@@ -88,6 +95,8 @@ def import_state(node: Node, data: Mapping[str, Any]) -> None:
         node.peerstore.add_addrs(peer, peer_addrs, PERMANENT)
     for peer, peer_addrs in learned.items():
         node.peerstore.add_addrs(peer, peer_addrs, DEFAULT_TTL)
+    for record in signed:
+        node.peerstore.consume_peer_record(record, DEFAULT_TTL)
     for relay in relays:
         node.add_dialing_relay(relay)
     for peer, peer_relay_addrs in peer_relays.items():

@@ -19,6 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
 from p2pstack.identity import Identity, PrivateKey
 from p2pstack.identity.key_ecdsa import EcdsaPrivateKey, Secp256k1PrivateKey
+from p2pstack.identity.record import (
+    PEER_RECORD_DOMAIN,
+    PEER_RECORD_PAYLOAD_TYPE,
+    PeerRecord,
+    seal_peer_record,
+)
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.multistream.messages import PROTOCOL_ID, encode_ls_response, encode_message
 from p2pstack.muxers.yamux.frames import HEADER
@@ -218,6 +224,18 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "signed_envelope": {
             "voucher": make_voucher(ALICE, BOB.peer_id, 1),
             "empty-domain": seal(BOB, "", b"", b"payload").to_bytes(),
+        },
+        "peer_record": {
+            "valid": seal_peer_record(ALICE, addrs[:2], 1_700_000_000_000_000_000).data,
+            "no-addrs": seal_peer_record(ALICE, [], 1).data,
+            "signed-by-bob": seal(
+                BOB,
+                PEER_RECORD_DOMAIN,
+                PEER_RECORD_PAYLOAD_TYPE,
+                PeerRecord(ALICE.peer_id, 2, tuple(addrs[:1])).to_bytes(),
+            ).to_bytes(),
+            "bob-s-own": seal_peer_record(BOB, addrs[:1], 3).data,
+            "payload-only": PeerRecord(ALICE.peer_id, 4, tuple(addrs)).to_bytes(),
         },
         "rr_codecs": {
             "request": json.dumps({"name": "x", "count": 3}).encode(),

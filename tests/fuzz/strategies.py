@@ -7,10 +7,13 @@ import struct
 
 from hypothesis import strategies as st
 
+from p2pstack.identity.envelope import seal
+from p2pstack.identity.record import PEER_RECORD_DOMAIN, PEER_RECORD_PAYLOAD_TYPE
 from p2pstack.multiaddr import PROTOCOLS
 from p2pstack.varint import encode_uvarint
 
 from .registry import split, whole
+from .targets_codecs import ALICE
 
 # ------------------------------------------------------------------------- protobuf
 _hostile_bytes = st.one_of(
@@ -21,6 +24,12 @@ _hostile_bytes = st.one_of(
 _varints = st.one_of(
     st.integers(0, 5), st.integers(0, 2**64 - 1), st.sampled_from([2**31, 2**32 - 1, 2**63])
 )
+
+
+def signed_peer_record(payload: bytes) -> bytes:
+    """``payload`` in a peer-record envelope that ALICE validly signed (what the
+    ``peer_record`` target verifies as ALICE's)."""
+    return seal(ALICE, PEER_RECORD_DOMAIN, PEER_RECORD_PAYLOAD_TYPE, payload).to_bytes()
 
 
 def _field(number: int, wire: int, value: bytes | int) -> bytes:

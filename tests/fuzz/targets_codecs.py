@@ -1,6 +1,6 @@
 """Fuzz targets of the stateless decoders: varint, multiaddr, keys and peer ids, identify,
-relay messages, vouchers and envelopes, request-response codecs, mDNS TXT, XMPP presence, UPnP,
-the metrics endpoint's request heads.
+relay messages, vouchers and envelopes, signed peer records, request-response codecs, mDNS
+TXT, XMPP presence, UPnP, the metrics endpoint's request heads.
 """
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from xml.etree import ElementTree as ET
 from prometheus_client import CollectorRegistry, Counter
 
 from p2pstack.host.metrics_server import answer
+from p2pstack.host.peerstore import PeerStore, parse_records
 from p2pstack.identity import Identity, PeerId, PrivateKey, PublicKey
+from p2pstack.identity.envelope import open_envelope as open_any_envelope
+from p2pstack.identity.record import (
+    PEER_RECORD_DOMAIN,
+    PEER_RECORD_PAYLOAD_TYPE,
+    PeerRecord,
+    open_peer_record,
+)
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.discovery.mdns.records import (
     dnsaddr_value,
@@ -23,6 +31,7 @@ from p2pstack.protocols.discovery.mdns.records import (
 from p2pstack.protocols.discovery.xmpp.jid import Jid
 from p2pstack.protocols.discovery.xmpp.presence import parse_e2e, parse_p2p, parse_presence
 from p2pstack.protocols.identify.codec import decode_identify
+from p2pstack.protocols.identify.records import PeerRecords
 from p2pstack.protocols.nat.upnp import Gateway, check_external_ip
 from p2pstack.protocols.relay.envelope import Voucher, open_envelope, verify_voucher
 from p2pstack.protocols.relay.messages import decode_hop, decode_stop
@@ -137,6 +146,23 @@ def relay_voucher(data: bytes) -> None:
 def signed_envelope(data: bytes) -> None:
     decodes(open_envelope, data, "libp2p-relay-rsvp", b"\x03\x02")
     decodes(open_envelope, data, "", b"")
+    decodes(open_any_envelope, data, PEER_RECORD_DOMAIN, PEER_RECORD_PAYLOAD_TYPE)
+
+
+@target("peer_record")
+def peer_record(data: bytes) -> None:
+    """A signed peer record as identify receives it (and as exported state holds it), and
+    its payload alone. The identify side never raises: a bad record is an outcome."""
+    decodes(PeerRecord.from_bytes, data)
+    decodes(open_peer_record, data)
+    opened = decodes(open_peer_record, data, expected_peer=ALICE.peer_id)
+    store = PeerStore(clock=lambda: 0.0)
+    outcome = PeerRecords().consume(store, ALICE.peer_id, data)
+    assert (outcome == "certified") == (opened is not None)
+    if opened is not None:
+        assert store.certified_addrs(ALICE.peer_id) == list(opened.addrs)
+        assert len(opened.addrs) <= 64
+    decodes(parse_records, {str(ALICE.peer_id): data.hex()})
 
 
 # ------------------------------------------------------------------- request-response

@@ -44,6 +44,7 @@ PROTOBUF_TARGETS = [
     "relay_stop",
     "relay_voucher",
     "signed_envelope",
+    "peer_record",
     "public_key",
     "private_key",
     "noise_payload",
@@ -131,3 +132,10 @@ def test_rr_framing_hostile_lengths(data: bytes) -> None:
 @given(data=s.perf_requests)
 def test_perf_hostile_sizes(data: bytes) -> None:
     TARGETS["perf"](data)
+
+
+@STRUCTURED
+@given(message=s.protobuf_messages())
+def test_peer_record_signed_hostile_payloads(message: bytes) -> None:
+    """Validly signed envelopes (past the signature check) around hostile record payloads."""
+    TARGETS["peer_record"](s.signed_peer_record(message))

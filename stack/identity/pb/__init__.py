@@ -1,1 +1,2 @@
-"""Generated protobuf modules for libp2p keys (``crypto.proto``)."""
+"""Generated protobuf modules: libp2p keys (``crypto.proto``), signed envelopes
+(``envelope.proto``) and peer records (``peer_record.proto``)."""

@@ -382,7 +382,13 @@ async function cmdDial (args) {
       agent_version: d.agentVersion ?? null,
       protocol_version: d.protocolVersion ?? null,
       listen_addrs: d.listenAddrs.map((ma) => ma.toString()),
-      observed_addr: d.observedAddr != null ? d.observedAddr.toString() : null
+      observed_addr: d.observedAddr != null ? d.observedAddr.toString() : null,
+      // The signed peer record js verified, and the addresses its peer store now certifies.
+      signed_peer_record: d.signedPeerRecord != null
+        ? { seq: d.signedPeerRecord.seq.toString(), addrs: d.signedPeerRecord.addresses.map((ma) => ma.toString()) }
+        : null,
+      certified_addrs: (await node.peerStore.get(conn.remotePeer)).addresses
+        .filter((a) => a.isCertified).map((a) => a.multiaddr.toString())
     }
   }
   if (args.echo != null) {

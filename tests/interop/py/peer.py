@@ -50,6 +50,7 @@ from libp2p.identity.identify.pb.identify_pb2 import (  # type: ignore[import-no
 from libp2p.network.stream.exceptions import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     StreamEOF,
 )
+from libp2p.peer.envelope import consume_envelope  # type: ignore[import-not-found,import-untyped,unused-ignore]
 from libp2p.peer.peerinfo import info_from_p2p_addr  # type: ignore[import-not-found,import-untyped,unused-ignore]
 from libp2p.security.noise.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     PROTOCOL_ID as NOISE_PROTOCOL_ID,
@@ -324,6 +325,24 @@ async def do_identify(host: Any, peer_id: Any) -> dict[str, Any]:
         "protocol_version": msg.protocol_version,
         "listen_addrs": [ma_str(a) for a in msg.listen_addrs],
         "observed_addr": ma_str(msg.observed_addr) if msg.observed_addr else None,
+        "signed_peer_record": consume_record(host, peer_id, msg),
+    }
+
+
+def consume_record(host: Any, peer_id: Any, msg: Any) -> dict[str, Any] | None:
+    """Verify the identify message's signed peer record with py-libp2p's own code and store it
+    in its peer store; None when the message carried none."""
+    if not msg.HasField("signedPeerRecord"):
+        return None
+    envelope, record = consume_envelope(msg.signedPeerRecord, "libp2p-peer-record")
+    store = host.get_peerstore()
+    accepted = store.consume_peer_record(envelope, 7200)
+    return {
+        "seq": str(record.seq),
+        "addrs": [str(a) for a in record.addrs],
+        "peer_id": str(record.peer_id),
+        "accepted": accepted and record.peer_id == peer_id,
+        "stored": store.get_peer_record(peer_id) is not None,
     }
 
 

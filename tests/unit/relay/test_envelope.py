@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from p2pstack.identity import Identity
+from p2pstack.identity.pb import envelope_pb2
 from p2pstack.protocols.relay.envelope import (
     RELAY_RSVP_DOMAIN,
     VOUCHER_PAYLOAD_TYPE,
@@ -19,7 +20,6 @@ from p2pstack.protocols.relay.envelope import (
     verify_voucher,
 )
 from p2pstack.protocols.relay.errors import EnvelopeError, RelayMessageError, VoucherError
-from p2pstack.protocols.relay.pb import envelope_pb2
 
 RELAY = Identity.from_ed25519_seed(bytes(range(32)))
 PEER = Identity.from_ed25519_seed(bytes(32))

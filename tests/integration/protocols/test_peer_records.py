@@ -1,0 +1,89 @@
+"""Signed peer records between p2pstack nodes over TCP: identify certifies, push re-seals,
+export_state/import_state keep the records (verified again on import)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import trio
+
+from p2pstack.compose import open_node
+from p2pstack.errors import InvalidConfigError
+from p2pstack.host.events import PeerIdentified
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.protocols.identify import IdentifyConfig, identify
+from p2pstack.protocols.ping import ping
+from tests.helpers.nodes import tcp_node
+
+EXTRA = Multiaddr("/ip4/203.0.113.5/tcp/4001")
+
+
+async def test_identify_certifies_and_push_reseals() -> None:
+    server_identify, client_identify = identify(), identify()
+    async with (
+        tcp_node([ping(), server_identify]) as server,
+        tcp_node([ping(), client_identify]) as client,
+    ):
+        conn = await client.dial(server.addrs[0])
+        info = await client_identify.wait_identified(conn)
+        assert info is not None
+        first = client.peerstore.signed_record(server.peer_id)
+        assert first is not None
+        assert client.peerstore.certified_addrs(server.peer_id) == server.listen_addrs
+        # identify pushes only to peers it identified itself
+        back = server.connection_to(client.peer_id)
+        assert back is not None
+        assert await server_identify.wait_identified(back) is not None
+        with client.events.subscribe() as events:
+            server.set_announced_addrs([EXTRA])
+            with trio.fail_after(5):
+                async for event in events:
+                    if isinstance(event, PeerIdentified) and EXTRA in event.listen_addrs:
+                        break
+        second = client.peerstore.signed_record(server.peer_id)
+        assert second is not None
+        assert second.seq > first.seq
+        assert client.peerstore.certified_addrs(server.peer_id) == [*server.listen_addrs, EXTRA]
+        assert client_identify.records.counts["certified"] == 2
+        assert client_identify.records.counts["rejected"] == 0
+        # and the other way round
+        assert server.peerstore.certified_addrs(client.peer_id) == client.listen_addrs
+
+
+async def test_records_can_be_switched_off() -> None:
+    client_identify = identify()
+    async with (
+        tcp_node([identify(IdentifyConfig(signed_peer_record=False))]) as server,
+        tcp_node([client_identify], listen=False) as client,
+    ):
+        conn = await client.dial(server.addrs[0])
+        info = await client_identify.wait_identified(conn)
+        assert info is not None
+        assert info.signed_peer_record is None
+        assert client_identify.records.counts["absent"] == 1
+        assert client.peerstore.certified_addrs(server.peer_id) == []
+        assert client.peerstore.addrs(server.peer_id) == server.listen_addrs
+
+
+async def test_state_keeps_records_and_verifies_them_again() -> None:
+    client_identify = identify()
+    async with tcp_node() as server, tcp_node([client_identify], listen=False) as client:
+        conn = await client.dial(server.addrs[0])
+        assert await client_identify.wait_identified(conn) is not None
+        state = json.loads(json.dumps(client.export_state()))
+        server_addrs = list(server.listen_addrs)
+    envelope = state["records"][str(server.peer_id)]
+    async with open_node(protocols=[]) as fresh:
+        fresh.import_state(state)
+        assert fresh.peerstore.certified_addrs(server.peer_id) == server_addrs
+        record = fresh.peerstore.signed_record(server.peer_id)
+        assert record is not None
+        assert record.data.hex() == envelope
+    flipped = f"{int(envelope[-2:], 16) ^ 1:02x}"  # the signature's last byte
+    tampered = dict(state, records={str(server.peer_id): envelope[:-2] + flipped})
+    async with open_node(protocols=[]) as fresh:
+        with pytest.raises(InvalidConfigError, match="malformed node state"):
+            fresh.import_state(tampered)
+        assert fresh.peerstore.certified_addrs(server.peer_id) == []
+        assert fresh.peerstore.addrs(server.peer_id) == []
