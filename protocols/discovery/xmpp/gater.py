@@ -10,6 +10,12 @@
    their ``extIp``. ``strict`` rejects, ``warn`` logs and allows (IPv6, CGNAT, VPNs: the key
    check is the cryptographic one), ``off`` skips it.
 
+A relayed connection (its remote address has ``/p2p-circuit``) carries the relay's IP, not the
+contact's, so the IP rule (checks 1 and 4) applies to direct connections only: a relayed
+contact is checked by its key and roster (checks 2 and 3). Before the relay's circuit is
+accepted, the peer id the relay names must already be an authorised contact's key (the
+relayed counterpart of check 1; Noise then proves it).
+
 Every check runs against one directory snapshot; every rejection is logged with its reason and
 kept in :attr:`XmppGater.decisions`. Outbound connections are not policed (we dial with a
 pinned peer id).
@@ -70,10 +76,21 @@ class Decision:
     remote_ip: str | None
     peer: PeerId | None = None
     jid: Jid | None = None
+    relayed: bool = False
+    """The connection came through a relay (``remote_ip`` is then None: the IP rule was not
+    applied)."""
+
+
+def is_relayed(addr: Multiaddr) -> bool:
+    """Whether ``addr`` is a relayed (``/p2p-circuit``) connection's address."""
+    return addr.has_protocol("p2p-circuit")
 
 
 def remote_ip_of(addr: Multiaddr) -> str | None:
-    """The canonical remote IP of a transport address, None when it has none."""
+    """The canonical remote IP of a direct transport address; None when it has none, and for
+    a relayed address (its IP is the relay's)."""
+    if is_relayed(addr):
+        return None
     hp = addr.host_port("tcp") or addr.host_port("udp")
     if hp is None:
         return None
@@ -152,11 +169,20 @@ _STAGE_ORDER: Final = {
 }
 
 
-def authorise(snap: Snapshot, peer: PeerId, remote_ip: str | None, rule: IpRule) -> Decision:
-    """Checks 2 to 4 for an inbound connection authenticated as ``peer`` from ``remote_ip``."""
+def authorise(
+    snap: Snapshot,
+    peer: PeerId,
+    remote_ip: str | None,
+    rule: IpRule,
+    *,
+    relayed: bool = False,
+    stage: str = "secured",
+) -> Decision:
+    """Checks 2 to 4 for an inbound connection authenticated as ``peer`` from ``remote_ip``;
+    ``relayed``: it came through a relay, so only checks 2 and 3 apply."""
 
     def deny(reason: Reason, detail: str, jid: Jid | None = None) -> Decision:
-        return Decision("secured", False, reason, detail, remote_ip, peer, jid)
+        return Decision(stage, False, reason, detail, remote_ip, peer, jid, relayed)
 
     key = ed25519_key_of(peer)
     if key is None:
@@ -196,13 +222,16 @@ def authorise(snap: Snapshot, peer: PeerId, remote_ip: str | None, rule: IpRule)
                 Reason.NO_P2P_INFO, f"{contact.jid} published no p2p information", contact.jid
             )
         else:
-            ok, detail = (
-                (True, "IP rule off") if rule is IpRule.OFF else _ip_rule(snap, contact, remote_ip)
-            )
+            if relayed:
+                ok, detail = True, "relayed: key and roster checked (the IP rule is for direct)"
+            elif rule is IpRule.OFF:
+                ok, detail = True, "IP rule off"
+            else:
+                ok, detail = _ip_rule(snap, contact, remote_ip)
             if ok or rule is IpRule.WARN:
                 if not ok:
                     logger.warning("IP rule (warn) for %s: %s", contact.jid, detail)
-                return Decision("secured", True, None, detail, remote_ip, peer, contact.jid)
+                return Decision(stage, True, None, detail, remote_ip, peer, contact.jid, relayed)
             result = deny(Reason.WRONG_IP, detail, contact.jid)
         assert result.reason is not None
         if best is None or _STAGE_ORDER[result.reason] > _STAGE_ORDER[best.reason or result.reason]:
@@ -250,18 +279,19 @@ class XmppGater(Gater):
 
     def _record(self, decision: Decision) -> bool:
         self.decisions.append(decision)
+        source = "a relay" if decision.relayed else decision.remote_ip
         if decision.allowed:
             logger.info(
                 "accepted %s from %s at %s stage: %s",
                 decision.jid or "connection",
-                decision.remote_ip,
+                source,
                 decision.stage,
                 decision.detail,
             )
         else:
             logger.warning(
                 "rejected inbound connection from %s (peer %s) at %s stage: %s: %s",
-                decision.remote_ip,
+                source,
                 decision.peer,
                 decision.stage,
                 decision.reason,
@@ -274,9 +304,26 @@ class XmppGater(Gater):
     def allow_dial(self, peer: PeerId | None, addr: Multiaddr) -> bool:
         return self.inner.allow_dial(peer, addr) if self.inner else True
 
+    def allow_relayed_accept(self, relay: PeerId, source: PeerId) -> bool:
+        if self.inner is not None and not self.inner.allow_relayed_accept(relay, source):
+            return False
+        decision = authorise(
+            self.directory.snapshot,
+            source,
+            None,
+            self.config.ip_rule,
+            relayed=True,
+            stage="relayed-accept",
+        )
+        if decision.allowed:
+            return True  # the secured stage records the outcome once Noise proved the key
+        return self._record(decision)
+
     def allow_accept(self, remote_addr: Multiaddr) -> bool:
         if self.inner is not None and not self.inner.allow_accept(remote_addr):
             return False
+        if is_relayed(remote_addr):
+            return True  # the IP is the relay's; relayed-accept checked the named peer
         snap = self.directory.snapshot
         decision = prefilter(snap, remote_ip_of(remote_addr), self.config.ip_rule)
         if decision.allowed:
@@ -289,4 +336,11 @@ class XmppGater(Gater):
         if role is Role.INITIATOR:  # we dialled: the contact check is for inbound connections
             return True
         snap = self.directory.snapshot
-        return self._record(authorise(snap, peer, remote_ip_of(remote_addr), self.config.ip_rule))
+        decision = authorise(
+            snap,
+            peer,
+            remote_ip_of(remote_addr),
+            self.config.ip_rule,
+            relayed=is_relayed(remote_addr),
+        )
+        return self._record(decision)

@@ -123,6 +123,44 @@ def test_gater_logs_and_records(caplog: pytest.LogCaptureFixture) -> None:
     assert "wrong-key" in caplog.text
 
 
+RELAY = Identity.generate()
+RELAYED_FROM = "/ip4/9.9.9.9/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{peer}"
+
+
+def test_relayed_contact_is_checked_by_key_and_roster_only() -> None:
+    d, bob = make_dir()
+    gater = XmppGater(d)  # the default strict IP rule
+    via = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=bob.peer_id))
+    # the relay's IP (9.9.9.9) was published by nobody: a direct connection from it is refused
+    assert not gater.allow_accept(Multiaddr("/ip4/9.9.9.9/tcp/4001"))
+    assert gater.decisions[-1].reason == Reason.IP_NOT_PUBLISHED
+    # through the relay, the contact's key and roster decide
+    assert gater.allow_relayed_accept(RELAY.peer_id, bob.peer_id)
+    assert gater.allow_accept(via)
+    assert gater.allow_secured(bob.peer_id, via, Role.RESPONDER)
+    last = gater.decisions[-1]
+    assert last.allowed
+    assert (last.relayed, last.remote_ip, last.jid) == (True, None, BOB)
+    # a stranger through the relay: refused before the circuit is accepted, and after Noise
+    stranger = Identity.generate()
+    assert not gater.allow_relayed_accept(RELAY.peer_id, stranger.peer_id)
+    assert gater.decisions[-1].stage == "relayed-accept"
+    assert gater.decisions[-1].reason == Reason.UNKNOWN_KEY
+    other = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=stranger.peer_id))
+    assert not gater.allow_secured(stranger.peer_id, other, Role.RESPONDER)
+    # the roster still decides for relayed contacts
+    d, bob = make_dir(sub="from")
+    gater = XmppGater(d)
+    assert not gater.allow_relayed_accept(RELAY.peer_id, bob.peer_id)
+    assert gater.decisions[-1].reason == Reason.NO_SUBSCRIPTION
+    via = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=bob.peer_id))
+    assert not gater.allow_secured(bob.peer_id, via, Role.RESPONDER)
+    assert gater.decisions[-1].reason == Reason.NO_SUBSCRIPTION
+    # the IP rule still applies to the same contact's direct connections
+    d, bob = make_dir()
+    assert reason(d, bob, "9.9.9.9") == Reason.WRONG_IP
+
+
 def test_directory_feeds_peerstore_and_clears() -> None:
     d, bob = make_dir()
     store = PeerStore()
