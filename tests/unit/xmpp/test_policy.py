@@ -124,6 +124,12 @@ def test_gater_logs_and_records(caplog: pytest.LogCaptureFixture) -> None:
 
 
 RELAY = Identity.generate()
+
+
+def last_reason(gater: XmppGater) -> Reason | None:
+    return gater.decisions[-1].reason
+
+
 RELAYED_FROM = "/ip4/9.9.9.9/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{peer}"
 
 
@@ -133,7 +139,7 @@ def test_relayed_contact_is_checked_by_key_and_roster_only() -> None:
     via = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=bob.peer_id))
     # the relay's IP (9.9.9.9) was published by nobody: a direct connection from it is refused
     assert not gater.allow_accept(Multiaddr("/ip4/9.9.9.9/tcp/4001"))
-    assert gater.decisions[-1].reason == Reason.IP_NOT_PUBLISHED
+    assert last_reason(gater) == Reason.IP_NOT_PUBLISHED
     # through the relay, the contact's key and roster decide
     assert gater.allow_relayed_accept(RELAY.peer_id, bob.peer_id)
     assert gater.allow_accept(via)
@@ -145,17 +151,17 @@ def test_relayed_contact_is_checked_by_key_and_roster_only() -> None:
     stranger = Identity.generate()
     assert not gater.allow_relayed_accept(RELAY.peer_id, stranger.peer_id)
     assert gater.decisions[-1].stage == "relayed-accept"
-    assert gater.decisions[-1].reason == Reason.UNKNOWN_KEY
+    assert last_reason(gater) == Reason.UNKNOWN_KEY
     other = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=stranger.peer_id))
     assert not gater.allow_secured(stranger.peer_id, other, Role.RESPONDER)
     # the roster still decides for relayed contacts
     d, bob = make_dir(sub="from")
     gater = XmppGater(d)
     assert not gater.allow_relayed_accept(RELAY.peer_id, bob.peer_id)
-    assert gater.decisions[-1].reason == Reason.NO_SUBSCRIPTION
+    assert last_reason(gater) == Reason.NO_SUBSCRIPTION
     via = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=bob.peer_id))
     assert not gater.allow_secured(bob.peer_id, via, Role.RESPONDER)
-    assert gater.decisions[-1].reason == Reason.NO_SUBSCRIPTION
+    assert last_reason(gater) == Reason.NO_SUBSCRIPTION
     # the IP rule still applies to the same contact's direct connections
     d, bob = make_dir()
     assert reason(d, bob, "9.9.9.9") == Reason.WRONG_IP
