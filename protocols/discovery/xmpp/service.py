@@ -12,8 +12,9 @@ Our presence carries ``<e2e>`` with the node's Ed25519 identity key, ``<p2p>`` w
 and external address, ``<relay/>`` with our relayed addresses unless the node is confirmed
 public, and caps ``<c/>``. The external address is, in this order: an address confirmed public
 by the node's measured reachability (``node.reachability``: AutoNAT), the UPnP mapping (a
-mapping alone does not make the node public: AutoNAT confirms it), ``external`` from the
-config, the local address. The presence is re-sent whenever what it carries changes: on
+mapping alone does not make the node public: AutoNAT confirms it), another address the node
+announces (``node.set_announced_addrs``), ``external`` from the config, the local address.
+The presence is re-sent whenever what it carries changes: on
 :class:`~p2pstack.host.reachability.ReachabilityChanged`,
 :class:`~p2pstack.host.events.AnnouncedAddrsChanged`, listen addresses added or removed (relay
 reservations too) and UPnP changes; nothing polls.
@@ -116,11 +117,14 @@ def choose_own_p2p(
     local_ip: str | None = None,
     external: tuple[str, int] | None = None,
     public: Iterable[Multiaddr] = (),
+    announced: Iterable[Multiaddr] = (),
 ) -> P2PInfo | None:
     """The ``<p2p/>`` we publish (pure). The external address: the first of ``public`` (the
-    addresses the node's reachability confirmed, IPv4 first), else the UPnP mapping, else
-    ``external``, else the local address (a listen address, the first non-loopback IPv4 one
-    unless ``local_ip`` says which)."""
+    addresses the node's reachability confirmed, IPv4 first), else the UPnP mapping, else the
+    first direct IPv4 TCP address of ``announced`` (what the node announces besides its listen
+    addresses: a UPnP mapping made by another service, an operator's), else ``external``,
+    else the local address (a listen address, the first non-loopback IPv4 one unless
+    ``local_ip`` says which)."""
     mapping = nat.mappings[0] if nat is not None and nat.mappings else None
     candidates = _tcp_addrs(listen, ("ip4",))
     chosen: tuple[str, int] | None = None
@@ -147,6 +151,8 @@ def choose_own_p2p(
     elif mapping is not None:
         ext = (mapping.external_ip, mapping.external_port)
         loc = mapped_local or ext
+    elif chosen is not None and (extra := _tcp_addrs(announced, ("ip4",))):
+        ext, loc = extra[0], chosen
     elif chosen is not None:
         ext, loc = external or chosen, chosen
     else:
@@ -225,6 +231,7 @@ class XmppDiscovery:
             self.config.local_ip,
             self.config.external,
             node.reachability.public_addrs,
+            [a for a in node.announced_addrs if a not in node.listen_addrs],
         )
 
     def own_relays(self) -> tuple[Multiaddr, ...]:

@@ -52,8 +52,13 @@ def test_external_address_order() -> None:
     assert choose_own_p2p(LISTEN, None, external=("5.5.5.5", 4100)) == p2p(
         "5.5.5.5:4100", "10.0.0.2:4001"
     )
-    # the UPnP mapping comes before the manual one
-    assert choose_own_p2p(LISTEN, NAT, external=("5.5.5.5", 4100)) == p2p(
+    # an announced address (a mapping another service made) comes before the manual one
+    announced = [Multiaddr("/ip4/4.4.4.4/tcp/4200"), Multiaddr("/ip6/2001:db8::2/tcp/1")]
+    assert choose_own_p2p(LISTEN, None, external=("5.5.5.5", 4100), announced=announced) == p2p(
+        "4.4.4.4:4200", "10.0.0.2:4001"
+    )
+    # the UPnP mapping comes before the announced and the manual one
+    assert choose_own_p2p(LISTEN, NAT, external=("5.5.5.5", 4100), announced=announced) == p2p(
         "1.2.3.4:40001", "10.0.0.2:4001"
     )
     # an address confirmed public comes first (an observed mapping the gateway did not make)
