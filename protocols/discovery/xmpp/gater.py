@@ -16,6 +16,12 @@ contact is checked by its key and roster (checks 2 and 3). Before the relay's ci
 accepted, the peer id the relay names must already be an authorised contact's key (the
 relayed counterpart of check 1; Noise then proves it).
 
+Hole punching (DCUtR) turns a relayed connection into a direct one from an address the
+contact did not publish (its NAT's mapping). While a contact has a live relayed connection
+that this gater saw upgraded, a direct connection authenticated with that contact's key
+passes the IP rule (the key is the cryptographic check), and while any such relayed
+connection is live, check 1 lets unpublished IPs through to the key check.
+
 Every check runs against one directory snapshot; every rejection is logged with its reason and
 kept in :attr:`XmppGater.decisions`. Outbound connections are not policed (we dial with a
 pinned peer id).
@@ -27,8 +33,8 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Final
 
 from p2pstack.errors import InvalidConfigError, PeerIdError
 from p2pstack.host.gater import Gater
@@ -38,6 +44,9 @@ from p2pstack.protocols.discovery.xmpp.directory import Contact, Directory, Snap
 from p2pstack.protocols.discovery.xmpp.jid import Jid
 from p2pstack.protocols.discovery.xmpp.presence import PresencePayloadError, canonical_ip
 from p2pstack.role import Role
+
+if TYPE_CHECKING:
+    from p2pstack.host.connection import Connection
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp.gater")
 
@@ -276,6 +285,7 @@ class XmppGater(Gater):
         self.inner = inner
         self.on_decision = on_decision
         self.decisions: deque[Decision] = deque(maxlen=self.config.history)
+        self._relayed: dict[PeerId, list[Connection]] = {}
 
     def _record(self, decision: Decision) -> bool:
         self.decisions.append(decision)
@@ -304,6 +314,32 @@ class XmppGater(Gater):
     def allow_dial(self, peer: PeerId | None, addr: Multiaddr) -> bool:
         return self.inner.allow_dial(peer, addr) if self.inner else True
 
+    def allow_upgraded(self, connection: Connection) -> bool:
+        if self.inner is not None and not self.inner.allow_upgraded(connection):
+            return False
+        peer = connection.peer_id
+        if is_relayed(connection.remote_addr) and self._is_contact(peer):
+            self._prune()  # a hole punch may upgrade it to a direct connection
+            self._relayed.setdefault(peer, []).append(connection)
+        return True
+
+    def _is_contact(self, peer: PeerId) -> bool:
+        snap = self.directory.snapshot
+        return authorise(snap, peer, None, self.config.ip_rule, relayed=True).allowed
+
+    def _prune(self) -> None:
+        for peer, conns in list(self._relayed.items()):
+            live = [c for c in conns if not c.is_closed]
+            if live:
+                self._relayed[peer] = live
+            else:
+                del self._relayed[peer]
+
+    def relayed_peers(self) -> frozenset[PeerId]:
+        """The authorised contacts with a live relayed connection (hole punch candidates)."""
+        self._prune()
+        return frozenset(self._relayed)
+
     def allow_relayed_accept(self, relay: PeerId, source: PeerId) -> bool:
         if self.inner is not None and not self.inner.allow_relayed_accept(relay, source):
             return False
@@ -328,6 +364,8 @@ class XmppGater(Gater):
         decision = prefilter(snap, remote_ip_of(remote_addr), self.config.ip_rule)
         if decision.allowed:
             return True  # the secured stage records the outcome
+        if self.relayed_peers():
+            return True  # a hole punch may be arriving from an unpublished IP: the key decides
         return self._record(decision)
 
     def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, role: Role) -> bool:
@@ -336,11 +374,18 @@ class XmppGater(Gater):
         if role is Role.INITIATOR:  # we dialled: the contact check is for inbound connections
             return True
         snap = self.directory.snapshot
+        remote_ip = remote_ip_of(remote_addr)
         decision = authorise(
-            snap,
-            peer,
-            remote_ip_of(remote_addr),
-            self.config.ip_rule,
-            relayed=is_relayed(remote_addr),
+            snap, peer, remote_ip, self.config.ip_rule, relayed=is_relayed(remote_addr)
         )
+        if decision.reason is Reason.WRONG_IP and peer in self.relayed_peers():
+            by_key = authorise(snap, peer, None, self.config.ip_rule, relayed=True)
+            if by_key.allowed:
+                decision = replace(
+                    by_key,
+                    remote_ip=remote_ip,
+                    relayed=False,
+                    detail="direct connection of a contact connected through a relay "
+                    "(hole punch): key and roster checked",
+                )
         return self._record(decision)

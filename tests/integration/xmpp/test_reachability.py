@@ -1,7 +1,8 @@
 """Real prosody on 127.0.0.1: presence follows the node's reachability, and a contact whose
 direct addresses are unreachable is reached through the relay it published, under the strict
-IP rule. Loopback aliases stand for separate hosts: each node publishes 127.0.0.x addresses
-nobody listens on, the relay's connections come from 127.0.0.1, which no contact published."""
+IP rule (then directly, as after a hole punch, while the relayed connection lives). Loopback
+aliases stand for separate hosts: each node publishes 127.0.0.x addresses nobody listens on,
+the relay's connections come from 127.0.0.1, which no contact published."""
 
 from __future__ import annotations
 
@@ -90,10 +91,20 @@ async def test_relay_fallback_under_the_strict_ip_rule(prosody: Prosody) -> None
         assert last.allowed, last
         assert (last.relayed, last.remote_ip, last.jid) == (True, None, Jid.parse(fr_jid))
 
-        # the IP rule still guards direct connections: the friend's key, dialling directly
-        # from 127.0.0.1 (not its published IP), is refused before any crypto
-        before = len(srv_disco.gater.decisions)
+        # a direct connection with the friend's key from an IP it did not publish (what a
+        # hole punch makes) passes while the relayed connection lives...
         direct = next(a for a in srv_node.addrs if not a.has_protocol("p2p-circuit"))
+        async with open_node(identity=fr_identity) as punch:
+            await dial_and_ping(punch, direct)
+        last = srv_disco.gater.decisions[-1]
+        assert (last.allowed, last.relayed, last.remote_ip) == (True, False, "127.0.0.1")
+        assert "hole punch" in last.detail
+        # ... and the IP rule guards direct connections again once it is gone
+        await result.connection.aclose()
+        with trio.fail_after(10):
+            while srv_disco.gater.relayed_peers():  # noqa: ASYNC110 - no hook to wait on
+                await trio.sleep(0.01)
+        before = len(srv_disco.gater.decisions)
         async with open_node(identity=fr_identity) as again:
             with pytest.raises((StackError, trio.BrokenResourceError, trio.ClosedResourceError)):
                 await dial_and_ping(again, direct)
