@@ -3,7 +3,10 @@
 :class:`UpnpService` maps the node's listening TCP port(s) on the internet gateway with a
 finite lease, renews the lease, re-reads the external IP (a change is published like any other
 change), and deletes its mappings when the node stops. Its state (:attr:`UpnpService.state`)
-feeds the XMPP ``<p2p/>`` element and the addresses identify announces.
+feeds the XMPP ``<p2p/>`` element and the addresses identify announces
+(``node.set_announced_addrs``). A mapping is never taken as proof that the node is reachable
+(gateways accept mappings a second NAT or a firewall then defeats): the service does not touch
+``node.reachability``; AutoNAT tests the announced address and sets it.
 
 Failures are typed and kept in the state rather than raised: no gateway
 (:class:`NoGatewayFound`), a gateway refusing the mapping (:class:`GatewayRefused`), and a

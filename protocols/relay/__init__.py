@@ -21,6 +21,8 @@ from p2pstack.protocols.relay.config import RateLimit as RateLimit, RelayConfig 
 from p2pstack.protocols.relay.discovery import (
     AutoRelayConfig as AutoRelayConfig,
     RelayDiscovery as RelayDiscovery,
+    RelayDropped as RelayDropped,
+    RelayReserved as RelayReserved,
     auto_relay as auto_relay,
 )
 from p2pstack.protocols.relay.errors import (
@@ -56,11 +58,13 @@ __all__ = [
     "RelayClientConfig",
     "RelayConfig",
     "RelayDiscovery",
+    "RelayDropped",
     "RelayListener",
     "RelayMessageError",
     "RelayMetrics",
     "RelayProtocolError",
     "RelayRefused",
+    "RelayReserved",
     "RelayService",
     "ReservationInfo",
     "Status",

@@ -44,6 +44,7 @@ def test_the_guide_has_its_pages() -> None:
         "mdns",
         "xmpp",
         "upnp",
+        "reachability",
         "benchmarking",
     ):
         assert f"{topic}.md" in PAGES

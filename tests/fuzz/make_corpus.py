@@ -188,6 +188,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
         for e in build_payload(
             P2PInfo(ext_ip="1.2.3.4", ext_port=4001, loc_ip="10.0.0.2", loc_port=4001),
             ALICE.public_key.raw_bytes(),
+            [Multiaddr(f"/ip4/7.7.7.7/tcp/4001/p2p/{ALICE.peer_id}/p2p-circuit")],
         )
     )
     pub = base64.b64encode(ALICE.public_key.raw_bytes())

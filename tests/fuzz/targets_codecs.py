@@ -29,7 +29,13 @@ from p2pstack.protocols.discovery.mdns.records import (
     split_txt,
 )
 from p2pstack.protocols.discovery.xmpp.jid import Jid
-from p2pstack.protocols.discovery.xmpp.presence import parse_e2e, parse_p2p, parse_presence
+from p2pstack.protocols.discovery.xmpp.presence import (
+    MAX_RELAYS,
+    parse_e2e,
+    parse_p2p,
+    parse_presence,
+    parse_relay,
+)
 from p2pstack.protocols.identify.codec import decode_identify
 from p2pstack.protocols.identify.records import PeerRecords
 from p2pstack.protocols.nat.upnp import Gateway, check_external_ip
@@ -222,9 +228,11 @@ def xmpp_presence_xml(data: bytes) -> None:
         return  # not XML: slixmpp drops the stream before our code runs
     payload = parse_presence(list(root))
     _ = payload.peer_id
+    assert len(payload.relays) <= MAX_RELAYS
     for child in root.iter():
         decodes(parse_p2p, child)
         decodes(parse_e2e, child)
+        decodes(parse_relay, child)
 
 
 @target("xmpp_jid")

@@ -2,13 +2,15 @@
 
 Address choice: a contact with the same external IP as ours is on our LAN, so its local
 address comes first, else its external address; the other one follows (CGNAT: equal external
-IPs on different LANs), then ``<relay>/p2p-circuit`` when a relay is known. Every address is
-pinned to the peer id derived from the published key, so Noise refuses impostors.
+IPs on different LANs), then the relayed addresses the contact published (``<relay/>``), then
+``<relay>/p2p-circuit`` through our configured relay. Every address is pinned to the peer id
+derived from the published key, so Noise refuses impostors.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -65,9 +67,14 @@ class DialResult:
 
 
 def candidate_addrs(
-    own: P2PInfo | None, theirs: P2PInfo, peer: PeerId, relay: Multiaddr | None = None
+    own: P2PInfo | None,
+    theirs: P2PInfo,
+    peer: PeerId,
+    relay: Multiaddr | None = None,
+    relays: Sequence[Multiaddr] = (),
 ) -> list[tuple[str, Multiaddr]]:
-    """The addresses to try in order, each as (kind, multiaddr with ``/p2p/<peer>``)."""
+    """The addresses to try in order, each as (kind, multiaddr with ``/p2p/<peer>``);
+    ``relays``: the contact's published ``<relay>/p2p/<id>/p2p-circuit`` addresses."""
     local = ("local", Multiaddr.from_host_port(theirs.loc_ip, theirs.loc_port))
     external = ("external", Multiaddr.from_host_port(theirs.ext_ip, theirs.ext_port))
     same_lan = own is not None and same_ip(own.ext_ip, theirs.ext_ip)
@@ -76,9 +83,13 @@ def candidate_addrs(
     for kind, addr in ordered:
         if all(addr != a.without_peer_id() for _, a in out):
             out.append((kind, addr.with_peer_id(peer)))
+    circuits = [Multiaddr(r) for r in relays]
     if relay is not None:
-        circuit = relay.without_peer_id() if relay.peer_id is None else relay
-        out.append(("relay", Multiaddr(f"{circuit}/p2p-circuit").with_peer_id(peer)))
+        circuits.append(Multiaddr(f"{relay}/p2p-circuit"))
+    for circuit in circuits:
+        addr = circuit.with_peer_id(peer)
+        if all(addr != a for _, a in out):
+            out.append(("relay", addr))
     return out
 
 
@@ -142,7 +153,10 @@ async def dial_contact(
     assert contact.p2p is not None
     assert contact.peer_id is not None
     attempts: list[tuple[str, BaseException]] = []
-    for kind, addr in candidate_addrs(snap.own_p2p, contact.p2p, contact.peer_id, relay):
+    candidates = candidate_addrs(
+        snap.own_p2p, contact.p2p, contact.peer_id, relay, contact.payload.relays
+    )
+    for kind, addr in candidates:
         logger.info("dialling %s at %s address %s", contact.jid, kind, addr)
         try:
             with trio.fail_after(attempt_timeout):

@@ -7,7 +7,8 @@ reconnect). What was removed is remembered by key in ``departed`` for diagnostic
 rejection can then say "unavailable" or "stale" instead of "unknown key"); it never authorises.
 
 Available contacts with a subscription and both ``<p2p/>`` and an Ed25519 key feed the node's
-peer store: their local and external addresses under the peer id derived from the key.
+peer store: their local and external addresses (and published relayed addresses) under the
+peer id derived from the key.
 """
 
 from __future__ import annotations
@@ -251,6 +252,7 @@ class Directory:
                 continue
             addrs = wanted.setdefault(peer, [])
             addrs.extend(a for a in contact_addrs(contact.p2p) if a not in addrs)
+            addrs.extend(a for a in contact.payload.relays if a not in addrs)
         for peer, addrs in self._fed.items():
             for addr in addrs:
                 if addr not in wanted.get(peer, []):

@@ -10,6 +10,18 @@
    their ``extIp``. ``strict`` rejects, ``warn`` logs and allows (IPv6, CGNAT, VPNs: the key
    check is the cryptographic one), ``off`` skips it.
 
+A relayed connection (its remote address has ``/p2p-circuit``) carries the relay's IP, not the
+contact's, so the IP rule (checks 1 and 4) applies to direct connections only: a relayed
+contact is checked by its key and roster (checks 2 and 3). Before the relay's circuit is
+accepted, the peer id the relay names must already be an authorised contact's key (the
+relayed counterpart of check 1; Noise then proves it).
+
+Hole punching (DCUtR) turns a relayed connection into a direct one from an address the
+contact did not publish (its NAT's mapping). While a contact has a live relayed connection
+that this gater saw upgraded, a direct connection authenticated with that contact's key
+passes the IP rule (the key is the cryptographic check), and while any such relayed
+connection is live, check 1 lets unpublished IPs through to the key check.
+
 Every check runs against one directory snapshot; every rejection is logged with its reason and
 kept in :attr:`XmppGater.decisions`. Outbound connections are not policed (we dial with a
 pinned peer id).
@@ -21,8 +33,8 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Final
 
 from p2pstack.errors import InvalidConfigError, PeerIdError
 from p2pstack.host.gater import Gater
@@ -32,6 +44,9 @@ from p2pstack.protocols.discovery.xmpp.directory import Contact, Directory, Snap
 from p2pstack.protocols.discovery.xmpp.jid import Jid
 from p2pstack.protocols.discovery.xmpp.presence import PresencePayloadError, canonical_ip
 from p2pstack.role import Role
+
+if TYPE_CHECKING:
+    from p2pstack.host.connection import Connection
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp.gater")
 
@@ -70,10 +85,21 @@ class Decision:
     remote_ip: str | None
     peer: PeerId | None = None
     jid: Jid | None = None
+    relayed: bool = False
+    """The connection came through a relay (``remote_ip`` is then None: the IP rule was not
+    applied)."""
+
+
+def is_relayed(addr: Multiaddr) -> bool:
+    """Whether ``addr`` is a relayed (``/p2p-circuit``) connection's address."""
+    return addr.has_protocol("p2p-circuit")
 
 
 def remote_ip_of(addr: Multiaddr) -> str | None:
-    """The canonical remote IP of a transport address, None when it has none."""
+    """The canonical remote IP of a direct transport address; None when it has none, and for
+    a relayed address (its IP is the relay's)."""
+    if is_relayed(addr):
+        return None
     hp = addr.host_port("tcp") or addr.host_port("udp")
     if hp is None:
         return None
@@ -152,11 +178,20 @@ _STAGE_ORDER: Final = {
 }
 
 
-def authorise(snap: Snapshot, peer: PeerId, remote_ip: str | None, rule: IpRule) -> Decision:
-    """Checks 2 to 4 for an inbound connection authenticated as ``peer`` from ``remote_ip``."""
+def authorise(
+    snap: Snapshot,
+    peer: PeerId,
+    remote_ip: str | None,
+    rule: IpRule,
+    *,
+    relayed: bool = False,
+    stage: str = "secured",
+) -> Decision:
+    """Checks 2 to 4 for an inbound connection authenticated as ``peer`` from ``remote_ip``;
+    ``relayed``: it came through a relay, so only checks 2 and 3 apply."""
 
     def deny(reason: Reason, detail: str, jid: Jid | None = None) -> Decision:
-        return Decision("secured", False, reason, detail, remote_ip, peer, jid)
+        return Decision(stage, False, reason, detail, remote_ip, peer, jid, relayed)
 
     key = ed25519_key_of(peer)
     if key is None:
@@ -196,13 +231,16 @@ def authorise(snap: Snapshot, peer: PeerId, remote_ip: str | None, rule: IpRule)
                 Reason.NO_P2P_INFO, f"{contact.jid} published no p2p information", contact.jid
             )
         else:
-            ok, detail = (
-                (True, "IP rule off") if rule is IpRule.OFF else _ip_rule(snap, contact, remote_ip)
-            )
+            if relayed:
+                ok, detail = True, "relayed: key and roster checked (the IP rule is for direct)"
+            elif rule is IpRule.OFF:
+                ok, detail = True, "IP rule off"
+            else:
+                ok, detail = _ip_rule(snap, contact, remote_ip)
             if ok or rule is IpRule.WARN:
                 if not ok:
                     logger.warning("IP rule (warn) for %s: %s", contact.jid, detail)
-                return Decision("secured", True, None, detail, remote_ip, peer, contact.jid)
+                return Decision(stage, True, None, detail, remote_ip, peer, contact.jid, relayed)
             result = deny(Reason.WRONG_IP, detail, contact.jid)
         assert result.reason is not None
         if best is None or _STAGE_ORDER[result.reason] > _STAGE_ORDER[best.reason or result.reason]:
@@ -247,21 +285,23 @@ class XmppGater(Gater):
         self.inner = inner
         self.on_decision = on_decision
         self.decisions: deque[Decision] = deque(maxlen=self.config.history)
+        self._relayed: dict[PeerId, list[Connection]] = {}
 
     def _record(self, decision: Decision) -> bool:
         self.decisions.append(decision)
+        source = "a relay" if decision.relayed else decision.remote_ip
         if decision.allowed:
             logger.info(
                 "accepted %s from %s at %s stage: %s",
                 decision.jid or "connection",
-                decision.remote_ip,
+                source,
                 decision.stage,
                 decision.detail,
             )
         else:
             logger.warning(
                 "rejected inbound connection from %s (peer %s) at %s stage: %s: %s",
-                decision.remote_ip,
+                source,
                 decision.peer,
                 decision.stage,
                 decision.reason,
@@ -274,13 +314,58 @@ class XmppGater(Gater):
     def allow_dial(self, peer: PeerId | None, addr: Multiaddr) -> bool:
         return self.inner.allow_dial(peer, addr) if self.inner else True
 
+    def allow_upgraded(self, connection: Connection) -> bool:
+        if self.inner is not None and not self.inner.allow_upgraded(connection):
+            return False
+        peer = connection.peer_id
+        if is_relayed(connection.remote_addr) and self._is_contact(peer):
+            self._prune()  # a hole punch may upgrade it to a direct connection
+            self._relayed.setdefault(peer, []).append(connection)
+        return True
+
+    def _is_contact(self, peer: PeerId) -> bool:
+        snap = self.directory.snapshot
+        return authorise(snap, peer, None, self.config.ip_rule, relayed=True).allowed
+
+    def _prune(self) -> None:
+        for peer, conns in list(self._relayed.items()):
+            live = [c for c in conns if not c.is_closed]
+            if live:
+                self._relayed[peer] = live
+            else:
+                del self._relayed[peer]
+
+    def relayed_peers(self) -> frozenset[PeerId]:
+        """The authorised contacts with a live relayed connection (hole punch candidates)."""
+        self._prune()
+        return frozenset(self._relayed)
+
+    def allow_relayed_accept(self, relay: PeerId, source: PeerId) -> bool:
+        if self.inner is not None and not self.inner.allow_relayed_accept(relay, source):
+            return False
+        decision = authorise(
+            self.directory.snapshot,
+            source,
+            None,
+            self.config.ip_rule,
+            relayed=True,
+            stage="relayed-accept",
+        )
+        if decision.allowed:
+            return True  # the secured stage records the outcome once Noise proved the key
+        return self._record(decision)
+
     def allow_accept(self, remote_addr: Multiaddr) -> bool:
         if self.inner is not None and not self.inner.allow_accept(remote_addr):
             return False
+        if is_relayed(remote_addr):
+            return True  # the IP is the relay's; relayed-accept checked the named peer
         snap = self.directory.snapshot
         decision = prefilter(snap, remote_ip_of(remote_addr), self.config.ip_rule)
         if decision.allowed:
             return True  # the secured stage records the outcome
+        if self.relayed_peers():
+            return True  # a hole punch may be arriving from an unpublished IP: the key decides
         return self._record(decision)
 
     def allow_secured(self, peer: PeerId, remote_addr: Multiaddr, role: Role) -> bool:
@@ -289,4 +374,18 @@ class XmppGater(Gater):
         if role is Role.INITIATOR:  # we dialled: the contact check is for inbound connections
             return True
         snap = self.directory.snapshot
-        return self._record(authorise(snap, peer, remote_ip_of(remote_addr), self.config.ip_rule))
+        remote_ip = remote_ip_of(remote_addr)
+        decision = authorise(
+            snap, peer, remote_ip, self.config.ip_rule, relayed=is_relayed(remote_addr)
+        )
+        if decision.reason is Reason.WRONG_IP and peer in self.relayed_peers():
+            by_key = authorise(snap, peer, None, self.config.ip_rule, relayed=True)
+            if by_key.allowed:
+                decision = replace(
+                    by_key,
+                    remote_ip=remote_ip,
+                    relayed=False,
+                    detail="direct connection of a contact connected through a relay "
+                    "(hole punch): key and roster checked",
+                )
+        return self._record(decision)

@@ -1,9 +1,16 @@
-"""Pure building and parsing of the presence payload: ``<p2p/>``, ``<e2e/>`` and caps ``<c/>``.
+"""Pure building and parsing of the presence payload: ``<p2p/>``, ``<e2e/>``, caps ``<c/>``
+and our ``<relay/>`` extension.
 
 We emit the ``urn:nf:iot:*:1.0`` namespaces (what deployed peers understand) and accept the
 ``urn:nf``, ``urn:nfi`` and ``urn:ieee`` variants on input. Everything a remote peer sent is
 validated here: ports 1..65535, IP literals (stored in canonical text form), and an Ed25519 key
 of exactly 32 bytes. Anything invalid makes the whole element count as absent.
+
+``<relay xmlns="urn:p2pstack:relay:1" addr="<relay addr>/p2p/<relay id>/p2p-circuit"/>`` (zero
+or more; other clients ignore the unknown element) names a relay through which the peer can be
+reached when it is not directly reachable. Each must be a multiaddr naming the relay's peer id
+before its final ``/p2p-circuit``, at most :data:`MAX_RELAY_ADDR_LEN` characters; at most
+:data:`MAX_RELAYS` are kept, invalid ones are dropped one by one.
 """
 
 from __future__ import annotations
@@ -17,18 +24,22 @@ from dataclasses import dataclass
 from typing import Final
 from xml.etree import ElementTree as ET
 
-from p2pstack.errors import DecodeError
+from p2pstack.errors import DecodeError, MultiaddrError
 from p2pstack.identity import Ed25519PublicKey, PeerId
+from p2pstack.multiaddr import Multiaddr
 
 P2P_NS: Final = "urn:nf:iot:p2p:1.0"
 E2E_NS: Final = "urn:nf:iot:e2e:1.0"
 P2P_NAMESPACES: Final = ("urn:nf:iot:p2p:1.0", "urn:nfi:iot:p2p:1.0", "urn:ieee:iot:p2p:1.0")
 E2E_NAMESPACES: Final = ("urn:nf:iot:e2e:1.0", "urn:nfi:iot:e2e:1.0", "urn:ieee:iot:e2e:1.0")
+RELAY_NS: Final = "urn:p2pstack:relay:1"
+MAX_RELAYS: Final = 8
+MAX_RELAY_ADDR_LEN: Final = 512
 CAPS_NS: Final = "http://jabber.org/protocol/caps"
 DISCO_INFO_NS: Final = "http://jabber.org/protocol/disco#info"
 CAPS_NODE: Final = "https://github.com/p2pstack/p2pstack"
 ED25519_KEY_LEN: Final = 32
-FEATURES: Final = (CAPS_NS, DISCO_INFO_NS, P2P_NS, E2E_NS)
+FEATURES: Final = (CAPS_NS, DISCO_INFO_NS, P2P_NS, E2E_NS, RELAY_NS)
 IDENTITY: Final = ("client", "bot", "", "p2pstack")
 
 
@@ -92,6 +103,8 @@ class PresencePayload:
     ed25519: bytes | None = None
     caps_features_ver: str | None = None
     errors: tuple[str, ...] = ()
+    relays: tuple[Multiaddr, ...] = ()
+    """Relayed addresses (``.../p2p/<relay>/p2p-circuit``, without the peer's own id)."""
 
     @property
     def peer_id(self) -> PeerId | None:
@@ -162,6 +175,41 @@ def parse_e2e(element: ET.Element) -> bytes | None:
     return raw
 
 
+def parse_relay(element: ET.Element) -> Multiaddr:
+    """The relayed address of a ``<relay/>`` element. Raises PresencePayloadError."""
+    text = element.get("addr")
+    if text is None:
+        raise PresencePayloadError("relay element without addr")
+    if len(text) > MAX_RELAY_ADDR_LEN:
+        raise PresencePayloadError(f"relay addr of {len(text)} characters")
+    try:
+        addr = Multiaddr(text.strip())
+    except MultiaddrError as exc:
+        raise PresencePayloadError(f"relay addr is not a multiaddr: {exc}") from exc
+    comps = addr.components()
+    if len(comps) < 2 or comps[-1].name != "p2p-circuit" or comps[-2].name != "p2p":
+        raise PresencePayloadError(f"relay addr {text[:80]!r} is not <relay>/p2p/<id>/p2p-circuit")
+    if any(c.name == "p2p-circuit" for c in comps[:-1]):
+        raise PresencePayloadError("relay addr goes through more than one relay")
+    return addr
+
+
+def relayed(addrs: Iterable[Multiaddr]) -> tuple[Multiaddr, ...]:
+    """The relayed addresses among ``addrs`` as ``<relay>/p2p/<id>/p2p-circuit`` (what
+    ``<relay/>`` carries), at most :data:`MAX_RELAYS`."""
+    out: list[Multiaddr] = []
+    for addr in addrs:
+        if not addr.has_protocol("p2p-circuit"):
+            continue
+        relay_part = addr.decapsulate("p2p-circuit")  # drops our own /p2p/<id> too
+        if relay_part.peer_id() is None or relay_part.has_protocol("p2p-circuit"):
+            continue
+        plain = relay_part.encapsulate("/p2p-circuit")
+        if plain not in out and len(out) < MAX_RELAYS:
+            out.append(plain)
+    return tuple(out)
+
+
 def parse_presence(children: Iterable[ET.Element]) -> PresencePayload:
     """Extract the P2P payload from the children of an available ``<presence/>``.
 
@@ -170,6 +218,7 @@ def parse_presence(children: Iterable[ET.Element]) -> PresencePayload:
     p2p: P2PInfo | None = None
     key: bytes | None = None
     caps: str | None = None
+    relays: list[Multiaddr] = []
     errors: list[str] = []
     for child in children:
         ns, name = _local(child.tag)
@@ -184,13 +233,21 @@ def parse_presence(children: Iterable[ET.Element]) -> PresencePayload:
                 key = parse_e2e(child)
             elif name == "c" and ns == CAPS_NS:
                 caps = child.get("ver")
+            elif name == "relay" and ns == RELAY_NS:
+                if len(relays) >= MAX_RELAYS:
+                    raise PresencePayloadError(f"more than {MAX_RELAYS} relays")
+                addr = parse_relay(child)
+                if addr not in relays:
+                    relays.append(addr)
         except PresencePayloadError as exc:
             errors.append(f"{name}: {exc}")
     if any(e.startswith("p2p:") for e in errors):
         p2p = None
     if any(e.startswith("e2e:") for e in errors):
         key = None
-    return PresencePayload(p2p=p2p, ed25519=key, caps_features_ver=caps, errors=tuple(errors))
+    return PresencePayload(
+        p2p=p2p, ed25519=key, caps_features_ver=caps, errors=tuple(errors), relays=tuple(relays)
+    )
 
 
 def build_p2p(info: P2PInfo, namespace: str = P2P_NS) -> ET.Element:
@@ -234,10 +291,19 @@ def build_caps(
     return ET.Element(f"{{{CAPS_NS}}}c", {"hash": "sha-256", "node": node, "ver": ver})
 
 
-def build_payload(p2p: P2PInfo | None, ed25519_raw: bytes) -> list[ET.Element]:
-    """The children of our available presence: ``<e2e/>``, ``<p2p/>`` (if known), ``<c/>``."""
+def build_relay(addr: Multiaddr) -> ET.Element:
+    """``<relay xmlns=urn:p2pstack:relay:1 addr=.../>`` for ``<relay>/p2p/<id>/p2p-circuit``."""
+    return ET.Element(f"{{{RELAY_NS}}}relay", {"addr": str(addr)})
+
+
+def build_payload(
+    p2p: P2PInfo | None, ed25519_raw: bytes, relays: Sequence[Multiaddr] = ()
+) -> list[ET.Element]:
+    """The children of our available presence: ``<e2e/>``, ``<p2p/>`` (if known), one
+    ``<relay/>`` per relayed address, ``<c/>``."""
     out = [build_e2e(ed25519_raw)]
     if p2p is not None:
         out.append(build_p2p(p2p))
+    out.extend(build_relay(addr) for addr in relays)
     out.append(build_caps())
     return out

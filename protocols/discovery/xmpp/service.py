@@ -9,15 +9,22 @@ Usage::
         result = await disco.dial("bob@example.org/phone", wait=10)
 
 Our presence carries ``<e2e>`` with the node's Ed25519 identity key, ``<p2p>`` with our local
-and external address (from the UPnP mapping when there is one, else ``external`` from the
-config, else the local address) and caps ``<c/>``; it is re-sent whenever one of them changes.
+and external address, ``<relay/>`` with our relayed addresses unless the node is confirmed
+public, and caps ``<c/>``. The external address is, in this order: an address confirmed public
+by the node's measured reachability (``node.reachability``: AutoNAT), the UPnP mapping (a
+mapping alone does not make the node public: AutoNAT confirms it), another address the node
+announces (``node.set_announced_addrs``), ``external`` from the config, the local address.
+The presence is re-sent whenever what it carries changes: on
+:class:`~p2pstack.host.reachability.ReachabilityChanged`,
+:class:`~p2pstack.host.events.AnnouncedAddrsChanged`, listen addresses added or removed (relay
+reservations too) and UPnP changes; nothing polls.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,7 +32,8 @@ import trio
 
 from p2pstack.arguments import has_methods, instance_arg
 from p2pstack.errors import InvalidConfigError, StackError
-from p2pstack.host.events import ListenAddrAdded, ListenAddrRemoved
+from p2pstack.host.events import AnnouncedAddrsChanged, ListenAddrAdded, ListenAddrRemoved
+from p2pstack.host.reachability import Reachability, ReachabilityChanged
 from p2pstack.identity import Ed25519PublicKey
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.discovery.xmpp.client import (
@@ -47,6 +55,7 @@ from p2pstack.protocols.discovery.xmpp.presence import (
     build_payload,
     canonical_ip,
     parse_presence,
+    relayed,
 )
 from p2pstack.protocols.nat import UpnpService
 
@@ -55,6 +64,14 @@ if TYPE_CHECKING:
     from p2pstack.protocols.nat import NatState
 
 logger: Final = logging.getLogger("p2pstack.discovery.xmpp")
+
+_REPUBLISH_ON: Final = (
+    ListenAddrAdded,
+    ListenAddrRemoved,
+    AnnouncedAddrsChanged,
+    ReachabilityChanged,
+)
+"""The node events after which what our presence carries may have changed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,12 +98,16 @@ class DiscoveryConfig:
             object.__setattr__(self, "external", (canonical_ip(ip), port))
 
 
-def _tcp4_addrs(addrs: list[Multiaddr]) -> list[tuple[str, int]]:
+def _tcp_addrs(addrs: Iterable[Multiaddr], families: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Direct TCP (host, port) pairs of ``addrs`` in the given IP families, in that order."""
     out: list[tuple[str, int]] = []
-    for addr in addrs:
-        hp = addr.host_port("tcp")
-        if hp is not None and addr.components()[0].name == "ip4":
-            out.append(hp)
+    for family in families:
+        for addr in addrs:
+            if addr.has_protocol("p2p-circuit") or addr.components()[0].name != family:
+                continue
+            hp = addr.host_port("tcp")
+            if hp is not None and hp not in out:
+                out.append(hp)
     return out
 
 
@@ -95,27 +116,48 @@ def choose_own_p2p(
     nat: NatState | None,
     local_ip: str | None = None,
     external: tuple[str, int] | None = None,
+    public: Iterable[Multiaddr] = (),
+    announced: Iterable[Multiaddr] = (),
 ) -> P2PInfo | None:
-    """The ``<p2p/>`` we publish for our listen addresses and UPnP state (pure)."""
-    if nat is not None:
-        for mapping in nat.mappings:
-            return P2PInfo(
-                ext_ip=mapping.external_ip,
-                ext_port=mapping.external_port,
-                loc_ip=local_ip or mapping.internal_ip,
-                loc_port=mapping.internal_port,
+    """The ``<p2p/>`` we publish (pure). The external address: the first of ``public`` (the
+    addresses the node's reachability confirmed, IPv4 first), else the UPnP mapping, else the
+    first direct IPv4 TCP address of ``announced`` (what the node announces besides its listen
+    addresses: a UPnP mapping made by another service, an operator's), else ``external``,
+    else the local address (a listen address, the first non-loopback IPv4 one unless
+    ``local_ip`` says which)."""
+    mapping = nat.mappings[0] if nat is not None and nat.mappings else None
+    candidates = _tcp_addrs(listen, ("ip4",))
+    chosen: tuple[str, int] | None = None
+    if candidates:
+        if local_ip is not None:
+            chosen = next(
+                (hp for hp in candidates if hp[0] == local_ip), (local_ip, candidates[0][1])
             )
-    candidates = _tcp4_addrs(listen)
-    if not candidates:
-        return None
-    if local_ip is not None:
-        chosen = next((hp for hp in candidates if hp[0] == local_ip), (local_ip, candidates[0][1]))
+        else:
+            chosen = next(
+                (hp for hp in candidates if not ipaddress.ip_address(hp[0]).is_loopback),
+                candidates[0],
+            )
+    mapped_local = (local_ip or mapping.internal_ip, mapping.internal_port) if mapping else None
+    confirmed = _tcp_addrs(public, ("ip4", "ip6"))
+    if confirmed:
+        ext = confirmed[0]
+        if mapping is not None and (mapping.external_ip, mapping.external_port) == ext:
+            loc = mapped_local or ext
+        elif ext in candidates:  # a public listen address: local and external alike
+            loc = (local_ip, ext[1]) if local_ip is not None else ext
+        else:
+            loc = chosen or mapped_local or ext
+    elif mapping is not None:
+        ext = (mapping.external_ip, mapping.external_port)
+        loc = mapped_local or ext
+    elif chosen is not None and (extra := _tcp_addrs(announced, ("ip4",))):
+        ext, loc = extra[0], chosen
+    elif chosen is not None:
+        ext, loc = external or chosen, chosen
     else:
-        chosen = next(
-            (hp for hp in candidates if not ipaddress.ip_address(hp[0]).is_loopback), candidates[0]
-        )
-    ext_ip, ext_port = external or chosen
-    return P2PInfo(ext_ip=ext_ip, ext_port=ext_port, loc_ip=chosen[0], loc_port=chosen[1])
+        return None
+    return P2PInfo(ext_ip=ext[0], ext_port=ext[1], loc_ip=loc[0], loc_port=loc[1])
 
 
 class XmppDiscovery:
@@ -138,7 +180,7 @@ class XmppDiscovery:
         self.on_publish = on_publish
         self._client: XmppClient | None = None
         self._node: NodeContext | None = None
-        self._published: tuple[P2PInfo | None, bytes] | None = None
+        self._published: tuple[P2PInfo | None, bytes, tuple[Multiaddr, ...]] | None = None
 
     @property
     def client(self) -> XmppClient:
@@ -176,28 +218,42 @@ class XmppDiscovery:
                 self.republish()
                 task_status.started()
                 async for event in events:
-                    if isinstance(event, ListenAddrAdded | ListenAddrRemoved):
+                    if isinstance(event, _REPUBLISH_ON):
                         self.republish()
 
     def own_p2p(self) -> P2PInfo | None:
-        """What we publish now."""
+        """The ``<p2p/>`` we publish now (see the module docstring for the order)."""
         nat = self.upnp.state if self.upnp is not None else None
+        node = self.node
         return choose_own_p2p(
-            self.node.listen_addrs, nat, self.config.local_ip, self.config.external
+            node.listen_addrs,
+            nat,
+            self.config.local_ip,
+            self.config.external,
+            node.reachability.public_addrs,
+            [a for a in node.announced_addrs if a not in node.listen_addrs],
         )
+
+    def own_relays(self) -> tuple[Multiaddr, ...]:
+        """The relayed addresses we publish: our ``/p2p-circuit`` listen addresses, none once
+        the node is confirmed public (contacts then dial it directly)."""
+        node = self.node
+        if node.reachability.overall is Reachability.PUBLIC:
+            return ()
+        return relayed(node.listen_addrs)
 
     def republish(self) -> None:
         """Re-send our presence if what it carries changed."""
         if self._client is None or self._node is None:
             return
-        p2p = self.own_p2p()
+        p2p, relays = self.own_p2p(), self.own_relays()
         key = self.node.identity.public_key.raw_bytes()
         self.directory.set_own_p2p(p2p)
-        if self._published == (p2p, key):
+        if self._published == (p2p, key, relays):
             return
-        self._published = (p2p, key)
-        logger.info("XMPP: publishing %s", p2p)
-        self._client.set_presence(build_payload(p2p, key))
+        self._published = (p2p, key, relays)
+        logger.info("XMPP: publishing %s, relays %s", p2p, [str(r) for r in relays])
+        self._client.set_presence(build_payload(p2p, key, relays))
         self._notify()
 
     def _notify(self) -> None:

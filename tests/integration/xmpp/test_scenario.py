@@ -145,3 +145,43 @@ def test_two_lans_two_gateways_presence_discovery(world: tuple[NetBed, Prosody])
         assert node.stop() == 0, node.stderr()
     for router in (ra, rb):
         assert "dport" not in bed.mappings(router)  # every mapping removed on shutdown
+
+
+def test_contacts_behind_two_nats_meet_through_a_relay(world: tuple[NetBed, Prosody]) -> None:
+    """No UPnP: each contact's published address is its LAN address, unreachable from the
+    other LAN. b1 listens through a public p2pstack relay and publishes it in its presence; a1
+    dials b1 by JID, the direct address fails, the relay reaches b1, and b1's gater admits a1
+    by key and roster under the strict IP rule (the relay's IP is not a1's)."""
+    bed, server = world
+    relay = bed.node(
+        bed.wan,
+        ["relay", "--listen", "/ip4/1.2.3.100/tcp/4003", "--key", str(bed.dir / "relay.key")],
+        "relay",
+    )
+    relay_id = relay.wait_line(lambda ln: "peer_id" in ln)["peer_id"]
+    relay_addr = f"/ip4/1.2.3.100/tcp/4003/p2p/{relay_id}"
+    ra = bed.router("ra", "1.2.3.4", "10.77.0", upnp=False)
+    rb = bed.router("rb", "1.2.3.5", "10.88.0", upnp=False)
+    a1_ns, _ = bed.host(ra, "a1", 2)
+    b1_ns, b1_ip = bed.host(rb, "b1", 2)
+    b1 = bed.node(
+        b1_ns,
+        ["-v", "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--relay-via", relay_addr,
+         "--xmpp-contact", server.jid("a1"), *xmpp_args(server, bed, "b1", "node")],
+        "b1",
+    )  # fmt: skip
+    published = b1.wait_line(lambda ln: ln.get("event") == "xmpp_published", timeout=40)["p2p"]
+    assert (published["extIp"], published["locIp"]) == (b1_ip, b1_ip)  # not reachable from A
+
+    target = f"{server.jid('b1')}/node"
+    pinger = ping(bed, server, a1_ns, "a1", "ping", target, "--xmpp-contact", server.jid("b1"),
+                  name="p1")  # fmt: skip
+    r = result(pinger, b1)
+    assert r["kind"] == "relay"
+    assert r["remote_addr"] == f"{relay_addr}/p2p-circuit/p2p/{r['peer_id']}"
+    assert len(r["rtts_ms"]) == 2
+    d = inbound(b1, f"{server.jid('a1')}/ping")
+    assert d["allowed"], d
+    assert d["remote_ip"] is None  # relayed: the IP rule (strict) applies to direct connections
+    assert b1.stop() == 0, b1.stderr()
+    assert relay.stop() == 0, relay.stderr()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import cast
+
 import pytest
 
+from p2pstack.host.connection import Connection
 from p2pstack.host.peerstore import PeerStore
-from p2pstack.identity import Identity, Secp256k1PrivateKey
+from p2pstack.identity import Identity, PeerId, Secp256k1PrivateKey
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.discovery.xmpp.dial import (
     ContactHasNoP2PInfo,
@@ -121,6 +125,93 @@ def test_gater_logs_and_records(caplog: pytest.LogCaptureFixture) -> None:
     assert reasons == [Reason.IP_NOT_PUBLISHED, None, Reason.WRONG_KEY]
     assert "ip-not-published" in caplog.text
     assert "wrong-key" in caplog.text
+
+
+RELAY = Identity.generate()
+
+
+def last_reason(gater: XmppGater) -> Reason | None:
+    return gater.decisions[-1].reason
+
+
+RELAYED_FROM = "/ip4/9.9.9.9/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{peer}"
+
+
+def test_relayed_contact_is_checked_by_key_and_roster_only() -> None:
+    d, bob = make_dir()
+    gater = XmppGater(d)  # the default strict IP rule
+    via = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=bob.peer_id))
+    # the relay's IP (9.9.9.9) was published by nobody: a direct connection from it is refused
+    assert not gater.allow_accept(Multiaddr("/ip4/9.9.9.9/tcp/4001"))
+    assert last_reason(gater) == Reason.IP_NOT_PUBLISHED
+    # through the relay, the contact's key and roster decide
+    assert gater.allow_relayed_accept(RELAY.peer_id, bob.peer_id)
+    assert gater.allow_accept(via)
+    assert gater.allow_secured(bob.peer_id, via, Role.RESPONDER)
+    last = gater.decisions[-1]
+    assert last.allowed
+    assert (last.relayed, last.remote_ip, last.jid) == (True, None, BOB)
+    # a stranger through the relay: refused before the circuit is accepted, and after Noise
+    stranger = Identity.generate()
+    assert not gater.allow_relayed_accept(RELAY.peer_id, stranger.peer_id)
+    assert gater.decisions[-1].stage == "relayed-accept"
+    assert last_reason(gater) == Reason.UNKNOWN_KEY
+    other = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=stranger.peer_id))
+    assert not gater.allow_secured(stranger.peer_id, other, Role.RESPONDER)
+    # the roster still decides for relayed contacts
+    d, bob = make_dir(sub="from")
+    gater = XmppGater(d)
+    assert not gater.allow_relayed_accept(RELAY.peer_id, bob.peer_id)
+    assert last_reason(gater) == Reason.NO_SUBSCRIPTION
+    via = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=bob.peer_id))
+    assert not gater.allow_secured(bob.peer_id, via, Role.RESPONDER)
+    assert last_reason(gater) == Reason.NO_SUBSCRIPTION
+    # the IP rule still applies to the same contact's direct connections
+    d, bob = make_dir()
+    assert reason(d, bob, "9.9.9.9") == Reason.WRONG_IP
+
+
+@dataclass
+class StubConnection:
+    """What the gater reads of an upgraded connection."""
+
+    peer_id: PeerId
+    remote_addr: Multiaddr
+    is_closed: bool = False
+
+
+def test_direct_connection_of_a_relayed_contact_passes_the_ip_rule() -> None:
+    """A hole punch (DCUtR) makes a direct connection from the contact's NAT mapping, an IP
+    it did not publish: admitted while its relayed connection lives, on its key."""
+    d, bob = make_dir()
+    gater = XmppGater(d)
+    punched = Multiaddr("/ip4/9.9.9.9/tcp/50123")  # bob's NAT mapping, not published
+    assert not gater.allow_accept(punched)
+    assert not gater.allow_secured(bob.peer_id, punched, Role.RESPONDER)
+    assert last_reason(gater) == Reason.WRONG_IP
+    via = Multiaddr(RELAYED_FROM.format(relay=RELAY.peer_id, peer=bob.peer_id))
+    relayed = StubConnection(bob.peer_id, via)
+    assert gater.allow_upgraded(cast("Connection", relayed))
+    # a stranger's relayed connection opens nothing
+    stranger = Identity.generate()
+    other = StubConnection(stranger.peer_id, via)
+    assert gater.allow_upgraded(cast("Connection", other))
+    assert gater.relayed_peers() == {bob.peer_id}
+    # while bob's relayed connection lives: the unpublished IP reaches the key check
+    assert gater.allow_accept(punched)
+    assert gater.allow_secured(bob.peer_id, punched, Role.RESPONDER)
+    last = gater.decisions[-1]
+    assert (last.allowed, last.relayed, last.remote_ip) == (True, False, "9.9.9.9")
+    assert "hole punch" in last.detail
+    # ... but only bob's key: a stranger from there is still refused
+    assert not gater.allow_secured(stranger.peer_id, punched, Role.RESPONDER)
+    assert last_reason(gater) == Reason.UNKNOWN_KEY
+    # the relayed connection ends: the IP rule applies again
+    relayed.is_closed = True
+    assert gater.relayed_peers() == frozenset()
+    assert not gater.allow_accept(punched)
+    assert not gater.allow_secured(bob.peer_id, punched, Role.RESPONDER)
+    assert last_reason(gater) == Reason.WRONG_IP
 
 
 def test_directory_feeds_peerstore_and_clears() -> None:
