@@ -149,6 +149,8 @@ class NodeMetrics:
             self.connections_closed.labels(
                 conn.role.direction, transport_of(conn.remote_addr), close_reason(event.cause)
             ).inc()
+            if self.traffic is not None:
+                self.traffic.sweep()
         elif isinstance(event, LimitRefused):
             self.limit_refusals.labels(event.scope.split(":", 1)[0], event.limit).inc()
         elif isinstance(event, FaultContained):

@@ -73,7 +73,8 @@ class Traffic:
 
     ``received``/``sent`` map a protocol id to the bytes of its closed streams; :meth:`totals`
     adds the open ones. Meters of streams never closed are folded in once their connection
-    has closed (at the next :meth:`totals`).
+    has closed (:meth:`sweep`: at the next :meth:`totals`, and when the metrics see a
+    connection close).
     """
 
     def __init__(self) -> None:
@@ -92,10 +93,14 @@ class Traffic:
             self.received[meter.protocol] += meter.received
             self.sent[meter.protocol] += meter.sent
 
-    def totals(self) -> tuple[Counter[str], Counter[str]]:
-        """(received, sent) bytes by protocol, open streams included."""
+    def sweep(self) -> None:
+        """Fold the meters of streams whose connection has closed (never closed themselves)."""
         for meter in [m for m in self._open if m.connection.is_closed]:
             self.fold(meter)
+
+    def totals(self) -> tuple[Counter[str], Counter[str]]:
+        """(received, sent) bytes by protocol, open streams included."""
+        self.sweep()
         received, sent = Counter(self.received), Counter(self.sent)
         for meter in self._open:
             received[meter.protocol] += meter.received

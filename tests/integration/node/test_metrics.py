@@ -130,6 +130,15 @@ async def test_bytes_by_protocol_are_counted_per_call_and_read_at_scrape_time() 
         assert sample(out, received, protocol=ECHO_PROTOCOL) == 1500
         await wait_until(lambda: sample(inb, received, protocol=ECHO_PROTOCOL) == 1500)
         await wait_until(lambda: sample(inb, sent, protocol=ECHO_PROTOCOL) == 1500)
+        # a stream never closed is folded in once its connection closes
+        assert client_metrics.traffic is not None
+        left_open = await client.new_stream(server.addrs[0], ECHO_PROTOCOL)
+        await left_open.send_all(b"z" * 10)
+        assert await left_open.receive_exactly(10) == b"z" * 10
+        await left_open.connection.aclose()
+        assert sample(out, sent, protocol=ECHO_PROTOCOL) == 1510
+        assert sample(out, received, protocol=ECHO_PROTOCOL) == 1510
+        assert client_metrics.traffic.totals()[0][ECHO_PROTOCOL] == 1510
         # a node without traffic counting: no meter on its streams, the families are empty
         plain = await quiet.new_stream(server.addrs[0], ECHO_PROTOCOL)
         assert plain.meter is None
