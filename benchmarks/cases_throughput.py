@@ -109,7 +109,7 @@ async def matrix(ctx: Context) -> None:
 async def headline(ctx: Context) -> None:
     """TCP+Noise+Yamux uploads through ``p2pstack perf`` against ``p2pstack node``."""
     cfg = ctx.config
-    async with our_node() as server:
+    async with our_node(metrics=cfg.server_metrics) as server:
         for streams in cfg.headline_streams:
             samples: list[float] = []
             for index in range(cfg.repeat):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Final
 
 from p2pstack.benchmarks.cases_throughput import STACKS
+from p2pstack.benchmarks.figures import matrix_layers
 from p2pstack.benchmarks.record import RunRecord
 from p2pstack.cli.sizes import format_size
 
@@ -42,8 +43,9 @@ def write_chart(record: RunRecord, path: Path) -> bool:
     figure, axes = plt.subplots(
         1, len(writes), figsize=(5 * len(writes), 4.2), sharey=True, squeeze=False
     )
+    stacks = matrix_layers(cells, STACKS)  # the built-in layers, then run_custom's cases
     for axis, write in zip(axes[0], writes, strict=True):
-        for stack, label in STACKS.items():
+        for stack, label in stacks.items():
             points = sorted(
                 (int(f.params["streams"]), f.value)
                 for f in cells

@@ -48,6 +48,9 @@ class BenchConfig:
     memory_count: int = 1000
     cases: tuple[str, ...] = CASES
     case_timeout: float = 900.0
+    server_metrics: bool = False
+    """Start the ``p2pstack node`` server of the headline with Prometheus metrics on
+    (``--metrics-addr``, byte counting by protocol included): the cost of metrics."""
 
     def __post_init__(self) -> None:
         for name in ("size", "large", "repeat", "pings", "connects", "stream_rate"):
@@ -141,6 +144,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--cases", type=_names, metavar="A,B", help=f"only these cases ({','.join(CASES)})")
     add("--skip", type=_names, metavar="A,B", default=(), help="cases to leave out")
     add("--case-timeout", type=float, help="seconds one case may take (default 900)")
+    add(
+        "--server-metrics",
+        action="store_true",
+        default=None,
+        help="run the headline's p2pstack node server with --metrics-addr (metrics cost)",
+    )
     add("--output", type=Path, help="JSON file (default bench-results/bench-<time>.json)")
     chart = parser.add_mutually_exclusive_group()
     chart.add_argument(
@@ -174,6 +183,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         "stream_rate": args.stream_rate,
         "memory_count": args.memory_count,
         "case_timeout": args.case_timeout,
+        "server_metrics": args.server_metrics,
     }
     chosen = {key: value for key, value in overrides.items() if value is not None}
     cases = args.cases if args.cases is not None else base.cases

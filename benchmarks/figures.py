@@ -81,6 +81,25 @@ def compute_ratios(results: Results) -> None:
                 figure.ratios[name] = figure.value / ref.value
 
 
+def matrix_layers(cells: list[Figure], builtin: dict[str, str]) -> dict[str, str]:
+    """The layers of matrix ``cells`` (id -> label): the built-in ones first, then those of
+    custom cases (``params["stack"]``, labelled by ``params["stack_label"]``)."""
+    layers = dict(builtin)
+    for cell in cells:
+        name = str(cell.params["stack"])
+        layers.setdefault(name, str(cell.params.get("stack_label", name)))
+    return layers
+
+
+def matrix_cell(cells: list[Figure], stack: str, streams: int, write: int) -> Figure | None:
+    """The matrix figure of one layer, stream count and write size, or None."""
+    for cell in cells:
+        params = cell.params
+        if params["stack"] == stack and params["streams"] == streams and params["write"] == write:
+            return cell
+    return None
+
+
 def is_better(figure: Figure, ratio: float) -> bool:
     """Whether ``ratio`` (ours / reference) means the figure beats its reference."""
     return ratio >= 1.0 if figure.better == "higher" else ratio <= 1.0

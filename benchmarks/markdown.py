@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from p2pstack.benchmarks.cases_throughput import STACKS, matrix_id, plural
-from p2pstack.benchmarks.figures import REFERENCES, Figure
+from p2pstack.benchmarks.cases_throughput import STACKS, plural
+from p2pstack.benchmarks.figures import REFERENCES, Figure, matrix_cell, matrix_layers
 from p2pstack.benchmarks.record import RunRecord
 from p2pstack.benchmarks.report import GROUPS, REFERENCE_TITLES, format_ratio, format_value, targets
 from p2pstack.cli.sizes import format_size
@@ -23,11 +23,11 @@ def matrix_markdown(record: RunRecord) -> str:
     writes = sorted({int(f.params["write"]) for f in cells})
     header = " | ".join(plural(count, "stream") for count in counts)
     lines = [f"| layer | write | {header} |", "|---|---:|" + "---:|" * len(counts)]
-    for stack, label in STACKS.items():
+    for stack, label in matrix_layers(cells, STACKS).items():
         for write in writes:
             row = []
             for count in counts:
-                figure = record.results.get(matrix_id(stack, count, write))
+                figure = matrix_cell(cells, stack, count, write)
                 if figure is None:
                     row.append("-")
                 else:

@@ -139,9 +139,12 @@ def _tcp_addr(info: dict[str, Any], name: str) -> str:
 
 
 @asynccontextmanager
-async def our_node() -> AsyncIterator[Listening]:
-    """``p2pstack node --perf`` on loopback (ping, identify, echo, perf)."""
+async def our_node(*, metrics: bool = False) -> AsyncIterator[Listening]:
+    """``p2pstack node --perf`` on loopback (ping, identify, echo, perf); with ``metrics``,
+    Prometheus metrics on (``--metrics-addr`` on a loopback port)."""
     argv = cli_argv("node", "--listen", LISTEN, *PERF_ARGS)
+    if metrics:
+        argv += ["--metrics-addr", "127.0.0.1:0"]
     async with spawn(argv, name="p2pstack node", terminate=True) as child:
         yield Listening(child, _tcp_addr(await child.read_json(), child.name))
 

@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from p2pstack.benchmarks.cases_throughput import CEILING_ID, STACKS, headline_id, matrix_id, plural
-from p2pstack.benchmarks.figures import REFERENCES, Figure, is_better
+from p2pstack.benchmarks.cases_throughput import CEILING_ID, STACKS, headline_id, plural
+from p2pstack.benchmarks.figures import REFERENCES, Figure, is_better, matrix_cell, matrix_layers
 from p2pstack.benchmarks.record import RunRecord
 from p2pstack.cli.sizes import format_size
 
@@ -55,12 +55,12 @@ def matrix_table(record: RunRecord) -> Table | None:
     table.add_column("write", justify="right")
     for count in counts:
         table.add_column(f"{count} stream{'s' if count > 1 else ''}", justify="right")
-    for stack, label in STACKS.items():
+    for stack, label in matrix_layers(cells, STACKS).items():
         for write in writes:
             row: list[str | Text] = [label, format_size(write)]
             present = False
             for count in counts:
-                figure = results.get(matrix_id(stack, count, write))
+                figure = matrix_cell(cells, stack, count, write)
                 if figure is None:
                     row.append(Text("-", style="dim"))
                     continue

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
@@ -103,6 +104,16 @@ class PortMapping:
     @property
     def external_addr(self) -> Multiaddr:
         return Multiaddr.from_host_port(self.external_ip, self.external_port)
+
+
+@dataclass
+class UpnpStats:
+    """Counters for operators (:mod:`p2pstack.protocols.nat.upnp_metrics` exposes them)."""
+
+    renewals: int = 0
+    """Successful AddPortMapping calls: first mappings and lease renewals."""
+    failures: Counter[str] = field(default_factory=Counter)
+    """Failed registration rounds by error type (``NoGatewayFound``, ``GatewayRefused``...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +233,7 @@ class UpnpService:
         self._lock = trio.Lock()
         self._node: NodeContext | None = None
         self._callbacks: list[Callable[[NatState], None]] = []
+        self.stats = UpnpStats()
 
     @property
     def state(self) -> NatState:
@@ -291,6 +303,7 @@ class UpnpService:
                 wait = await self._refresh()
                 self._set(error=None)
             except NatError as exc:
+                self.stats.failures[type(exc).__name__] += 1
                 if type(exc) is not type(self._state.error) or str(exc) != str(self._state.error):
                     logger.warning("UPnP: %s", exc)
                 self._set(error=exc, mappings=(), external_ip=None)
@@ -346,6 +359,7 @@ class UpnpService:
                     raise
                 last = exc
                 continue
+            self.stats.renewals += 1
             if self._state.mapping_for(internal_port) is None:
                 logger.info(
                     "UPnP: mapped external port %d -> %s:%d (lease %d s)",

@@ -49,6 +49,7 @@ from p2pstack.protocols.request_response.limits import (
     QueueFull,
     RequestResponseConfig,
 )
+from p2pstack.protocols.request_response.metrics import RequestResponseMetrics
 from p2pstack.protocols.request_response.responder import InboundRequest, RequestContext, Responder
 from p2pstack.protocols.request_response.wire import receive_frame
 
@@ -118,6 +119,8 @@ class RequestResponse(Generic[Req, Resp]):
             self.config.max_inbound_per_peer, self.config.max_inbound_total
         )
         self._node: NodeContext | None = None
+        self.metrics = RequestResponseMetrics()
+        """Requests, failures and firewall decisions so far (see :mod:`.metrics`)."""
 
     # ------------------------------------------------------------------ service
     async def serve(
@@ -178,12 +181,14 @@ class RequestResponse(Generic[Req, Resp]):
         if isinstance(target, str):
             target = Multiaddr(target)
         peer = target if isinstance(target, PeerId) else target.peer_id()
+        self.metrics.request(self.protocol, RequestDirection.OUTBOUND)
         try:
             seconds = self.config.request_timeout if timeout is None else timeout
             if not seconds > 0:
                 raise InvalidConfigError(f"timeout must be positive, not {seconds!r}")
             return await self._request(node, target, peer, request, seconds)
         except RequestResponseError as exc:
+            self.metrics.failed(self.protocol, RequestDirection.OUTBOUND, exc)
             node.events.publish(OutboundFailure(peer, self.protocol, exc))
             raise
 
@@ -196,21 +201,22 @@ class RequestResponse(Generic[Req, Resp]):
         seconds: float,
     ) -> Resp:
         if peer is not None:
-            await self.firewall.check(peer, RequestDirection.OUTBOUND, self.protocol, request)
+            await self._check(peer, RequestDirection.OUTBOUND, request)
         frame = encode_message(self.codec.encode_request(request), self.config.max_request_size)
         try:
             with trio.fail_after(seconds):
                 conn = await self._dial(node, target)
                 if peer is None:
-                    await self.firewall.check(
-                        conn.peer_id, RequestDirection.OUTBOUND, self.protocol, request
-                    )
+                    await self._check(conn.peer_id, RequestDirection.OUTBOUND, request)
                 body = await self._exchange(conn, frame)
         except trio.TooSlowError as exc:
             raise RequestTimeout(
                 f"no response to the {self.protocol} request within {seconds:g} s"
             ) from exc
         return _convert_codec(self.codec.decode_response, body)
+
+    async def _check(self, peer: PeerId, direction: RequestDirection, request: Req) -> None:
+        await self.metrics.check(self.firewall, peer, direction, self.protocol, request)
 
     async def _dial(self, node: NodeContext, target: PeerId | Multiaddr) -> Connection:
         try:
@@ -260,6 +266,7 @@ class RequestResponse(Generic[Req, Resp]):
     # ------------------------------------------------------------------ inbound
     async def _handle_stream(self, stream: NetStream) -> None:
         peer = stream.remote_peer
+        self.metrics.request(self.protocol, RequestDirection.INBOUND)
         refused = self._limiter.try_acquire(peer)
         if refused is not None:
             self._inbound_failed(peer, ResponseOmitted(f"request refused: {refused}"))
@@ -279,7 +286,7 @@ class RequestResponse(Generic[Req, Resp]):
             if not isinstance(event, MessageReceived):
                 raise ResponseOmitted("the requester closed the stream without a request")
             request = _convert_codec(self.codec.decode_request, event.body)
-            await self.firewall.check(peer, RequestDirection.INBOUND, self.protocol, request)
+            await self._check(peer, RequestDirection.INBOUND, request)
         except NotPermitted as exc:
             self._inbound_failed(peer, exc)
             await stream.send_all(REJECTION)
@@ -347,6 +354,7 @@ class RequestResponse(Generic[Req, Resp]):
 
     def _inbound_failed(self, peer: PeerId, error: RequestResponseError) -> None:
         logger.debug("inbound %s request from %s failed: %s", self.protocol, peer, error)
+        self.metrics.failed(self.protocol, RequestDirection.INBOUND, error)
         self.node.events.publish(InboundFailure(peer, self.protocol, error))
 
     # ---- state (a p2pstack.host.service.StateProvider) ----------------------------------

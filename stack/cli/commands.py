@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import trio
+from prometheus_client.registry import CollectorRegistry
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from p2pstack.abc.muxer import StreamMuxer
@@ -51,6 +52,30 @@ def node_check(args: argparse.Namespace) -> dict[str, Any]:
     return {}
 
 
+def protocol_metrics(registry: CollectorRegistry, services: list[Service]) -> list[Service]:
+    """Expose the metrics of ``services`` (request-response, UPnP) in ``registry``; the
+    services to start after them (peers discovered, when mDNS or XMPP discovery runs)."""
+    from p2pstack.protocols.discovery.mdns import MdnsService
+    from p2pstack.protocols.discovery.metrics import DiscoveryMetrics, register_discovery_metrics
+    from p2pstack.protocols.discovery.xmpp import XmppDiscovery
+    from p2pstack.protocols.nat import UpnpService
+    from p2pstack.protocols.nat.upnp_metrics import register_upnp_metrics
+    from p2pstack.protocols.request_response import RequestResponse
+    from p2pstack.protocols.request_response.metrics import register_request_response_metrics
+
+    rr = [s for s in services if isinstance(s, RequestResponse)]
+    if rr:
+        register_request_response_metrics(registry, *rr)
+    for service in services:
+        if isinstance(service, UpnpService):
+            register_upnp_metrics(service, registry)
+    if not any(isinstance(s, MdnsService | XmppDiscovery) for s in services):
+        return []
+    discovery = DiscoveryMetrics()
+    register_discovery_metrics(discovery, registry)
+    return [discovery]
+
+
 async def cmd_node(args: argparse.Namespace) -> int:
     """Run a node serving ping, identify, echo (and perf with ``--perf``) until SIGINT/SIGTERM."""
     listen = args.listen or [DEFAULT_LISTEN]
@@ -60,15 +85,18 @@ async def cmd_node(args: argparse.Namespace) -> int:
     if args.perf:
         served.append(perf(PerfConfig(max_bytes=args.perf_max_bytes)))
     metrics = NodeMetrics() if args.metrics_addr else None
+    services: list[Service] = [
+        *metrics_services(metrics),
+        *([mdns_service(args.mdns)] if args.mdns else []),
+        *extras.services,
+    ]
+    if metrics is not None:
+        services += protocol_metrics(metrics.registry, [*served, *services])
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
         protocols=served,
-        services=[
-            *metrics_services(metrics),
-            *([mdns_service(args.mdns)] if args.mdns else []),
-            *extras.services,
-        ],
+        services=services,
     ) as node:
         for addr in listen:
             await node.listen(Multiaddr(addr))

@@ -30,10 +30,12 @@ console = Console(highlight=False)
 
 
 def node_config(args: argparse.Namespace) -> NodeConfig:
-    """The node configuration the command line asks for (``--max-memory``)."""
+    """The node configuration the command line asks for (``--max-memory``,
+    ``--relay-fallback``)."""
+    fallback = bool(getattr(args, "relay_fallback", False))
     if args.max_memory is None:
-        return NodeConfig()
-    return NodeConfig(memory=MemoryLimits.scaled(args.max_memory))
+        return NodeConfig(relay_fallback=fallback)
+    return NodeConfig(memory=MemoryLimits.scaled(args.max_memory), relay_fallback=fallback)
 
 
 def stamped(data: dict[str, Any], started: float) -> dict[str, Any]:

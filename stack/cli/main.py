@@ -138,6 +138,12 @@ def build_parser() -> CommandParser:
         metavar="SIZE",
         help="with --perf: most bytes one perf request may upload or ask for (default 1G)",
     )
+    node.add_argument(
+        "--relay-fallback",
+        action="store_true",
+        help="retry dials whose direct addresses all failed through the node's dialing relays"
+        " (NodeConfig.relay_fallback; off by default)",
+    )
     add_metrics_argument(node)
 
     add_xmpp_arguments(node)

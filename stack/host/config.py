@@ -34,6 +34,9 @@ class NodeConfig:
             ``"reset"`` resets the stream, logs it and counts it (the node carries on); ``"raise"``
             also ends the node with :class:`~p2pstack.host.boundary.HandlerFailed` (for development:
             the user's own bugs propagate). Remote-caused errors never propagate.
+        relay_fallback: retry a dial whose direct addresses all failed through the node's
+            dialing relays (``Node.add_dialing_relay``); off by default. The initial value of
+            ``Node.relay_fallback``, which switches it at run time.
     """
 
     negotiate_timeout: float = 10.0
@@ -48,8 +51,11 @@ class NodeConfig:
     watermarks: Watermarks = field(default_factory=Watermarks)
     allow_peers: frozenset[str] = frozenset()
     handler_errors: Literal["reset", "raise"] = "reset"
+    relay_fallback: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.relay_fallback, bool):
+            raise InvalidConfigError("relay_fallback must be True or False")
         if self.handler_errors not in ("reset", "raise"):
             raise InvalidConfigError("handler_errors must be 'reset' or 'raise'")
         for name in ("negotiate_timeout", "upgrade_timeout", "dial_timeout"):

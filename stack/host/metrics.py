@@ -2,10 +2,12 @@
 
 Add ``NodeMetrics()`` to a node's services (first, so it sees every connection); it counts
 from the node's event bus (:mod:`p2pstack.host.events`), and reads the gauges (open
-connections, open streams) from the node when the registry is collected, so the data path
-pays nothing. ``NodeMetrics.registry`` is a registry of its own unless one is passed (two
-nodes in one process must not share one: their metric names are the same). To expose it in
-an existing exporter, register the node's metrics in that exporter's registry
+connections, open streams) from the node when the registry is collected. Bytes in and out by
+protocol are counted per read/write call in plain integers on each stream
+(:func:`p2pstack.host.netstream.meter_traffic`) and read at collection time.
+``NodeMetrics.registry`` is a registry of its own unless one is passed (two nodes in one
+process must not share one: their metric names are the same). To expose it in an existing
+exporter, register the node's metrics in that exporter's registry
 (``NodeMetrics(registry=prometheus_client.REGISTRY)``) or serve ``generate_latest(registry)``;
 :func:`p2pstack.host.metrics_server.serve_metrics` serves ``/metrics`` and ``/healthz``.
 docs/operating.md lists every metric.
@@ -19,11 +21,12 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from p2pstack.host.boundary import FaultContained
 from p2pstack.host.events import ConnectionClosed, ConnectionOpened, Event, StreamOpened
+from p2pstack.host.netstream import Traffic, meter_traffic
 from p2pstack.host.resources.manager import LimitRefused
 
 if TYPE_CHECKING:
@@ -59,13 +62,22 @@ class NodeMetrics:
         registry: where the metrics live (default: a new registry for this node).
         events_buffer: the event subscription's buffer; events beyond it are dropped by the
             bus (and missed by the counters) rather than stalling the node.
+        traffic: count bytes in/out by protocol (a few integer additions per read/write
+            call on every stream of the node; docs/benchmarks.md has the measured cost).
     """
 
     def __init__(
-        self, registry: CollectorRegistry | None = None, *, events_buffer: int = 4096
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        events_buffer: int = 4096,
+        traffic: bool = True,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.events_buffer = events_buffer
+        self.count_traffic = traffic
+        self.traffic: Traffic | None = None
+        """The node's byte counts once the node started this service (with ``traffic``)."""
         r = self.registry
         self.connections_opened = Counter(
             "p2pstack_connections_opened",
@@ -119,6 +131,8 @@ class NodeMetrics:
     ) -> None:
         """Count the node's events until it stops."""
         self._node = context
+        if self.count_traffic:
+            self.traffic = meter_traffic(context)
         with context.events.subscribe(self.events_buffer) as events:
             task_status.started()
             async for event in events:
@@ -135,6 +149,8 @@ class NodeMetrics:
             self.connections_closed.labels(
                 conn.role.direction, transport_of(conn.remote_addr), close_reason(event.cause)
             ).inc()
+            if self.traffic is not None:
+                self.traffic.sweep()
         elif isinstance(event, LimitRefused):
             self.limit_refusals.labels(event.scope.split(":", 1)[0], event.limit).inc()
         elif isinstance(event, FaultContained):
@@ -182,6 +198,18 @@ class _LiveCollector(Collector):
         for labels, n in sorted(streams.items()):
             open_streams.add_metric(list(labels), n)
         yield open_streams
+        traffic = self.metrics.traffic
+        received, sent = traffic.totals() if traffic is not None else (Tally[str](), Tally[str]())
+        for name, doc, counts in (
+            ("p2pstack_stream_bytes_received", "Payload bytes received", received),
+            ("p2pstack_stream_bytes_sent", "Payload bytes sent", sent),
+        ):
+            family = CounterMetricFamily(
+                name, f"{doc} on negotiated streams, by protocol", labels=["protocol"]
+            )
+            for protocol, n in sorted(counts.items()):
+                family.add_metric([protocol], n)
+            yield family
 
 
 def node_metrics(registry: CollectorRegistry | None = None) -> NodeMetrics:

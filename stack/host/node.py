@@ -122,6 +122,7 @@ class Node:
         self._reachability = ReachabilityStatus()
         self._connection_callbacks: list[Callable[[Connection], None]] = []
         self._dialer = Dialer(self)
+        self._dialer.relay_fallback = config.relay_fallback
         self._manager = ConnectionManager(self)
         self._closing = False
 
@@ -406,7 +407,8 @@ class Node:
     @property
     def relay_fallback(self) -> bool:
         """Whether a dial whose direct addresses all failed is retried through the dialing
-        relays (:meth:`add_dialing_relay`); off by default. A peer's own relays (added with
+        relays (:meth:`add_dialing_relay`); initially ``NodeConfig.relay_fallback`` (off by
+        default). A peer's own relays (added with
         ``peer=``) are tried whatever this says."""
         return self._dialer.relay_fallback
 

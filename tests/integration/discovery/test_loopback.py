@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 import trio
+from prometheus_client import CollectorRegistry
 
 from p2pstack.compose import open_node
 from p2pstack.errors import InvalidConfigError
@@ -17,6 +18,7 @@ from p2pstack.host.events import Event
 from p2pstack.host.node import Node
 from p2pstack.identity import PeerId
 from p2pstack.protocols.discovery.mdns import MdnsConfig, MdnsService, PeerDiscovered, mdns
+from p2pstack.protocols.discovery.metrics import DiscoveryMetrics, register_discovery_metrics
 from p2pstack.protocols.ping import ping, ping_peer
 
 LOOPBACK = ("127.0.0.1",)
@@ -54,8 +56,11 @@ async def wait_until(check: Callable[[], bool]) -> None:
 async def test_two_nodes_discover_each_other_and_connect(no_thread_leak: None) -> None:
     baseline = threading.active_count()
     sa, sb = service(), service(auto_dial=True)
+    counted = DiscoveryMetrics()
+    registry = CollectorRegistry()
+    register_discovery_metrics(counted, registry)
     async with (
-        open_node(listen=LISTEN, services=[sa]) as a,
+        open_node(listen=LISTEN, services=[sa, counted]) as a,
         open_node(listen=LISTEN, services=[sb]) as b,
     ):
         with a.events.subscribe() as ea, b.events.subscribe() as eb:
@@ -78,6 +83,9 @@ async def test_two_nodes_discover_each_other_and_connect(no_thread_leak: None) -
         assert threading.active_count() <= baseline + 2  # one zeroconf loop thread each
         assert sa.stats.rejected == 0
         assert sb.stats.rejected == 0
+        found_by = "p2pstack_discovery_peers_discovered_total"
+        assert (registry.get_sample_value(found_by, {"source": "mdns"}) or 0) >= 1
+        assert registry.get_sample_value(found_by, {"source": "xmpp"}) == 0
     assert threading.active_count() <= baseline
 
 

@@ -6,11 +6,13 @@ Nodes run as ``p2pstack node --upnp`` processes inside the LAN namespace (``ip n
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from p2pstack import open_node
 from p2pstack.errors import InvalidConfigError
@@ -28,13 +30,24 @@ def mapped(line: dict[str, Any]) -> bool:
     return upnp_line(line) and bool(line["mappings"])
 
 
+def scrape(netbed: NetBed, ns: str, addr: str) -> dict[tuple[str, str], float]:
+    """The node's /metrics, fetched inside its namespace: (name, sorted labels) -> value."""
+    fetch = f"import urllib.request as u; print(u.urlopen('http://{addr}/metrics').read().decode())"
+    text = netbed.sh(ns, sys.executable, "-c", fetch)
+    return {
+        (s.name, ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def test_map_reach_renew_ip_change_and_unmap(netbed: NetBed) -> None:
     rtr = netbed.router("ra", "1.2.3.4", "10.77.0")
     lan, lan_ip = netbed.host(rtr, "a1", 2)
     node = netbed.node(
         lan,
         ["node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--upnp", "--upnp-root-url", rtr.root_url,
-         "--upnp-lease", "4"],
+         "--upnp-lease", "4", "--metrics-addr", "127.0.0.1:0"],
         "a1",
     )  # fmt: skip
     event = node.wait_line(mapped)
@@ -52,6 +65,11 @@ def test_map_reach_renew_ip_change_and_unmap(netbed: NetBed) -> None:
     # the lease (4 s) is renewed: the mapping outlives it
     time.sleep(5)
     assert "dport 4001" in netbed.mappings(rtr)
+    metrics_addr = node.wait_line(lambda ln: "metrics_addr" in ln)["metrics_addr"]
+    samples = scrape(netbed, lan, metrics_addr)
+    assert samples["p2pstack_upnp_mapped", "port=4001,protocol=TCP"] == 1
+    assert samples["p2pstack_upnp_renewals_total", ""] >= 2  # the first mapping and a renewal
+    assert samples["p2pstack_upnp_failures_total", "kind=NoGatewayFound"] == 0
 
     # the gateway's external address changes: detected at the next renewal and republished
     netbed.sh(
@@ -89,8 +107,14 @@ def test_no_gateway_refusal_and_double_nat(netbed: NetBed) -> None:
     # no gateway: nothing answers at this root URL
     nowhere = "http://10.77.0.99:5000/rootDesc.xml"
     nogw = netbed.node(lan, ["node", "--listen", "/ip4/0.0.0.0/tcp/4002", "--upnp",
-                             "--upnp-root-url", nowhere], "nogw")  # fmt: skip
+                             "--upnp-root-url", nowhere, "--metrics-addr", "127.0.0.1:0"],
+                       "nogw")  # fmt: skip
     assert "NoGatewayFound" in nogw.wait_line(lambda ln: upnp_line(ln) and ln["error"])["error"]
+    metrics_addr = nogw.wait_line(lambda ln: "metrics_addr" in ln)["metrics_addr"]
+    samples = scrape(netbed, lan, metrics_addr)
+    assert samples["p2pstack_upnp_failures_total", "kind=NoGatewayFound"] >= 1
+    assert samples["p2pstack_upnp_renewals_total", ""] == 0
+    assert not [key for key in samples if key[0] == "p2pstack_upnp_mapped"]
     # a refusing gateway: miniupnpd's secure mode and ACL forbid ports below 1024
     refused = netbed.node(lan, ["node", "--listen", "/ip4/0.0.0.0/tcp/900", "--upnp",
                                 "--upnp-root-url", rtr.root_url], "refused")  # fmt: skip

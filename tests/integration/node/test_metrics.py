@@ -13,6 +13,7 @@ from p2pstack.host.limits import ConnectionLimits
 from p2pstack.host.metrics import NodeMetrics
 from p2pstack.host.metrics_server import answer, parse_host_port, serve_metrics
 from p2pstack.host.node import NodeConfig
+from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
 from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
 from tests.helpers import wait_until
 
@@ -101,3 +102,45 @@ async def test_metrics_endpoint_serves_metrics_health_and_nothing_else() -> None
         assert response.startswith(b"HTTP/1.1 200 OK")
         assert response.endswith(b"\r\n\r\nok\n")
         nursery.cancel_scope.cancel()
+
+
+async def test_bytes_by_protocol_are_counted_per_call_and_read_at_scrape_time() -> None:
+    server_metrics, client_metrics = NodeMetrics(), NodeMetrics()
+    off = NodeMetrics(traffic=False)
+    async with (
+        open_node(listen=[LOOPBACK], protocols=[echo()], services=[server_metrics]) as server,
+        open_node(protocols=[echo()], services=[client_metrics]) as client,
+        open_node(protocols=[echo()], services=[off]) as quiet,
+    ):
+        inb, out = server_metrics.registry, client_metrics.registry
+        sent, received = "p2pstack_stream_bytes_sent_total", "p2pstack_stream_bytes_received_total"
+        stream = await client.new_stream(server.addrs[0], ECHO_PROTOCOL)
+        assert stream.meter is not None
+        await stream.send_all(b"x" * 1000)
+        assert await stream.receive_exactly(1000) == b"x" * 1000
+        # an open stream is counted when scraped
+        assert sample(out, sent, protocol=ECHO_PROTOCOL) == 1000
+        assert sample(out, received, protocol=ECHO_PROTOCOL) == 1000
+        await stream.send_all(b"y" * 500)
+        await stream.send_eof()
+        assert await stream.receive_until_eof(10_000) == b"y" * 500
+        await stream.aclose()
+        # ...and a closed one stays counted
+        assert sample(out, sent, protocol=ECHO_PROTOCOL) == 1500
+        assert sample(out, received, protocol=ECHO_PROTOCOL) == 1500
+        await wait_until(lambda: sample(inb, received, protocol=ECHO_PROTOCOL) == 1500)
+        await wait_until(lambda: sample(inb, sent, protocol=ECHO_PROTOCOL) == 1500)
+        # a stream never closed is folded in once its connection closes
+        assert client_metrics.traffic is not None
+        left_open = await client.new_stream(server.addrs[0], ECHO_PROTOCOL)
+        await left_open.send_all(b"z" * 10)
+        assert await left_open.receive_exactly(10) == b"z" * 10
+        await left_open.connection.aclose()
+        assert sample(out, sent, protocol=ECHO_PROTOCOL) == 1510
+        assert sample(out, received, protocol=ECHO_PROTOCOL) == 1510
+        assert client_metrics.traffic.totals()[0][ECHO_PROTOCOL] == 1510
+        # a node without traffic counting: no meter on its streams, the families are empty
+        plain = await quiet.new_stream(server.addrs[0], ECHO_PROTOCOL)
+        assert plain.meter is None
+        await plain.aclose()
+        assert sample(off.registry, sent, protocol=ECHO_PROTOCOL) == 0

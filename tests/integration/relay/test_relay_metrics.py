@@ -11,7 +11,14 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from p2pstack.host.metrics import NodeMetrics
+from p2pstack.protocols.discovery.metrics import DiscoveryMetrics, register_discovery_metrics
+from p2pstack.protocols.nat import UpnpService
+from p2pstack.protocols.nat.upnp_metrics import register_upnp_metrics
 from p2pstack.protocols.relay.metrics import RelayMetrics, register_relay_metrics
+from p2pstack.protocols.request_response.metrics import (
+    RequestResponseMetrics,
+    register_request_response_metrics,
+)
 from tests.helpers import running_command
 from tests.helpers.cli import run_p2pstack
 
@@ -97,6 +104,9 @@ async def test_relay_metrics_move_with_reservations_pings_and_refusals(tmp_path:
 def test_docs_list_every_metric_and_the_dashboard_uses_only_those() -> None:
     metrics = NodeMetrics()
     register_relay_metrics(RelayMetrics(), metrics.registry)
+    register_request_response_metrics(metrics.registry, RequestResponseMetrics())
+    register_discovery_metrics(DiscoveryMetrics(), metrics.registry)
+    register_upnp_metrics(UpnpService(), metrics.registry)
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
     families = list(metrics.registry.collect())
     exposed = {f.name + end for f in families for end in suffixes.get(f.type, ("",))}

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import urllib.request
+
+import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.cli import run_p2pstack, running_node
 
 PROTOCOL = "/test/rr-echo/1"
 
 
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
 async def test_request_against_rr_echo_node() -> None:
-    async with running_node("--rr-echo", PROTOCOL) as info:
+    metrics = ("--metrics-addr", "127.0.0.1:0", "--mdns", "127.0.0.1")
+    async with running_node("--rr-echo", PROTOCOL, *metrics) as info:
         addr = info["listen_addrs"][0]
         result = await run_p2pstack("request", addr, PROTOCOL, "--data", '{"a": [1, 2]}', "--json")
         assert result.returncode == 0, result.stderr
@@ -23,6 +33,19 @@ async def test_request_against_rr_echo_node() -> None:
         assert wrong.stderr.count("\n") == 1
         assert "does not serve /test/missing/1" in wrong.stderr
         assert "Traceback" not in wrong.stderr
+        # with --metrics-addr the node exposes request-response, bytes and discovery metrics
+        text = await trio.to_thread.run_sync(_get, f"http://{info['metrics_addr']}/metrics")
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+        inbound = (("direction", "inbound"), ("protocol", PROTOCOL))
+        assert samples["p2pstack_rr_requests_total", inbound] == 2
+        allowed = (*inbound[:1], ("outcome", "allow"), inbound[1], ("rule", "allow"))
+        assert samples["p2pstack_rr_firewall_decisions_total", allowed] == 2
+        assert samples["p2pstack_stream_bytes_received_total", (("protocol", PROTOCOL),)] > 0
+        assert ("p2pstack_discovery_peers_discovered_total", (("source", "mdns"),)) in samples
 
 
 async def test_request_errors_are_one_line() -> None:
