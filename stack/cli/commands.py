@@ -105,6 +105,8 @@ async def cmd_node(args: argparse.Namespace) -> int:
             if not relay_addr.has_protocol("p2p-circuit"):
                 relay_addr = relay_addr.encapsulate("/p2p-circuit")
             await node.listen(relay_addr)
+            # ... and dial through it when direct dials fail (with --relay-fallback).
+            node.add_dialing_relay(relay_addr.decapsulate("/p2p-circuit"))
         # Handlers first: whoever reads the JSON line may signal us at once.
         with (
             trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
@@ -119,6 +121,8 @@ async def cmd_node(args: argparse.Namespace) -> int:
                     {
                         "peer_id": str(node.peer_id),
                         "listen_addrs": [str(a) for a in node.addrs],
+                        "dialing_relays": [str(a) for a in node.dialing_relays],
+                        "relay_fallback": node.relay_fallback,
                         **metrics_info,
                     }
                 )

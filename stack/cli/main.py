@@ -111,7 +111,8 @@ def build_parser() -> CommandParser:
         "--relay-via",
         action="append",
         metavar="MA",
-        help="also listen through this relay (<relay addr>/p2p/<relay id>; repeatable)",
+        help="also listen through this relay (<relay addr>/p2p/<relay id>; repeatable); it is"
+        " also a dialing relay for --relay-fallback",
     )
     node.add_argument(
         "--mdns",
@@ -142,7 +143,7 @@ def build_parser() -> CommandParser:
         "--relay-fallback",
         action="store_true",
         help="retry dials whose direct addresses all failed through the node's dialing relays"
-        " (NodeConfig.relay_fallback; off by default)",
+        " (the --relay-via relays; NodeConfig.relay_fallback; off by default)",
     )
     add_metrics_argument(node)
 

@@ -61,8 +61,13 @@ async def test_node_serves_perf_only_with_perf_and_caps_it() -> None:
 async def test_limited_relay_error_tells_cli_users_what_to_do() -> None:
     async with (
         running_p2pstack("relay", "--listen", "/ip4/127.0.0.1/tcp/0") as relay,
-        running_p2pstack("node", "--relay-via", relay.info["listen_addrs"][0], "--perf") as node,
+        running_p2pstack(
+            "node", "--relay-via", relay.info["listen_addrs"][0], "--perf", "--relay-fallback"
+        ) as node,
     ):
+        # the relay listened through is also the node's dialing relay for --relay-fallback
+        assert node.info["dialing_relays"] == [relay.info["listen_addrs"][0]]
+        assert node.info["relay_fallback"] is True
         circuit = next(a for a in node.info["listen_addrs"] if "/p2p-circuit" in a)
         result = await run_p2pstack("perf", circuit, "--upload", "1K")
     assert result.returncode == 1
