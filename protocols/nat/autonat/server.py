@@ -148,6 +148,10 @@ class AutoNATServer:
                 logger.debug("AutoNAT v2 request from %s: %s", conn.peer_id.short(), exc)
                 await stream.reset()
                 return
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._count("v2:aborted")  # e.g. the client would not pay the dial data
+                logger.debug("AutoNAT v2 request from %s ended: %s", conn.peer_id.short(), exc)
+                return
             await stream.send_all(length_prefixed(v2.encode_v2(response)))
             await stream.send_eof()
         if scope.cancelled_caught:

@@ -126,7 +126,10 @@ def _addrs(raw: Iterable[bytes]) -> tuple[Multiaddr, ...]:
     out: list[Multiaddr] = []
     for data in raw:
         try:
-            out.append(Multiaddr.from_bytes(data))
+            addr = Multiaddr.from_bytes(data)
         except MultiaddrError as exc:
             logger.debug("skipping a malformed address in an AutoNAT message: %s", exc)
+            continue
+        if addr.components():
+            out.append(addr)
     return tuple(out)

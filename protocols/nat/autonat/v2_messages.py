@@ -170,8 +170,9 @@ def _addrs(raw: Iterable[bytes]) -> tuple[Multiaddr | None, ...]:
     out: list[Multiaddr | None] = []
     for data in raw:
         try:
-            out.append(Multiaddr.from_bytes(data))
+            addr = Multiaddr.from_bytes(data)
         except MultiaddrError as exc:
             logger.debug("a malformed address in an AutoNAT v2 request: %s", exc)
-            out.append(None)
+            addr = None
+        out.append(addr if addr is not None and addr.components() else None)
     return tuple(out)
