@@ -3,7 +3,6 @@ server's refusals and limits, nonce checks."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +12,10 @@ import trio
 from p2pstack.compose import open_node
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.node import Node
-from p2pstack.host.reachability import Reachability, ReachabilityChanged, ReachabilityStatus
+from p2pstack.host.reachability import Reachability
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import identify
-from p2pstack.protocols.nat.autonat import AutoNATConfig, AutoNATService, autonat
+from p2pstack.protocols.nat.autonat import AutoNATConfig
 from p2pstack.protocols.nat.autonat.client import DialBackReceiver, probe_v1, probe_v2
 from p2pstack.protocols.nat.autonat.v2_messages import (
     DIAL_BACK_PROTOCOL,
@@ -29,28 +28,9 @@ from p2pstack.protocols.nat.autonat.v2_messages import (
     encode_v2,
 )
 from p2pstack.varint import length_prefixed
+from tests.helpers.autonat import SERVER, autonat_node, closed_port, reachability
 
 LAB = AutoNATConfig(allow_private_addrs=True, min_confirmations=1, max_servers=2)
-SERVER = AutoNATConfig(client=False, server=True, allow_private_addrs=True)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def autonat_node(
-    config: AutoNATConfig, listen: list[str] | None = None
-) -> AsyncIterator[tuple[Node, AutoNATService]]:
-    service = autonat(config)
-    async with open_node(
-        listen=["/ip4/127.0.0.1/tcp/0"] if listen is None else listen,
-        protocols=[identify()],
-        services=[service],
-    ) as node:
-        yield node, service
 
 
 @asynccontextmanager
@@ -64,17 +44,6 @@ async def plain_client(
     ) as node:
         node.set_stream_handler(DIAL_BACK_PROTOCOL, receiver.handle)
         yield node, receiver
-
-
-async def reachability(node: Node, wanted: Reachability) -> ReachabilityStatus:
-    with node.events.subscribe() as events, trio.fail_after(10):
-        if node.reachability.overall is wanted:
-            return node.reachability
-        async for event in events:
-            if isinstance(event, ReachabilityChanged) and event.status.overall is wanted:
-                assert event.source == "autonat"
-                return event.status
-    raise AssertionError("unreachable")
 
 
 async def test_a_dialable_address_is_public_and_a_closed_port_private() -> None:
