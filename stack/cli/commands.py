@@ -12,6 +12,7 @@ import trio
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from p2pstack.abc.muxer import StreamMuxer
+from p2pstack.cli.autonat import autonat_service, report_reachability
 from p2pstack.cli.common import (
     client_node,
     console,
@@ -48,6 +49,8 @@ def node_check(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("stats-interval must be positive")
     if args.perf_max_bytes < 1:
         raise ValueError("perf-max-bytes must be positive")
+    if getattr(args, "autonat_confirmations", 1) < 1:
+        raise ValueError("autonat-confirmations must be positive")
     return {}
 
 
@@ -60,6 +63,7 @@ async def cmd_node(args: argparse.Namespace) -> int:
     if args.perf:
         served.append(perf(PerfConfig(max_bytes=args.perf_max_bytes)))
     metrics = NodeMetrics() if args.metrics_addr else None
+    nat = autonat_service(args)  # --autonat / --autonat-server
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
@@ -68,6 +72,7 @@ async def cmd_node(args: argparse.Namespace) -> int:
             *metrics_services(metrics),
             *([mdns_service(args.mdns)] if args.mdns else []),
             *extras.services,
+            *([nat] if nat is not None else []),
         ],
     ) as node:
         for addr in listen:
@@ -94,6 +99,8 @@ async def cmd_node(args: argparse.Namespace) -> int:
                         **metrics_info,
                     }
                 )
+                if nat is not None and nat.config.client:
+                    nursery.start_soon(report_reachability, node)
                 async for signum in signals:
                     logger.info("signal %d received; shutting down", signum)
                     break

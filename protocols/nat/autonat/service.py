@@ -165,7 +165,7 @@ class AutoNATService:
                 for addr, (conn, version) in jobs:
                     nursery.start_soon(self._ask, limiter, conn, version, addr)
         status = self.verdicts.status(candidates, trio.current_time())
-        if status != node.reachability and (jobs or status.by_addr != node.reachability.by_addr):
+        if status != node.reachability:
             logger.info("AutoNAT: %s", status.to_json())
             node.set_reachability(status, source="autonat")
         self._announce()

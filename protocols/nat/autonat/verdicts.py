@@ -69,7 +69,8 @@ class Verdicts:
         return min(times) + self.recheck_interval if times else None
 
     def status(self, addrs: Iterable[Multiaddr], now: float) -> ReachabilityStatus:
-        """The node's reachability over the candidate ``addrs``."""
+        """The node's reachability over the candidate ``addrs``; ``by_addr`` lists the
+        decided addresses only."""
         by_addr = tuple(
             (a, self.verdict(a, now)) for a in dict.fromkeys(a.without_peer_id() for a in addrs)
         )
@@ -80,7 +81,8 @@ class Verdicts:
             overall = Reachability.PRIVATE
         else:
             overall = Reachability.UNKNOWN
-        return ReachabilityStatus(overall, by_addr)
+        decided = tuple((a, r) for a, r in by_addr if r is not Reachability.UNKNOWN)
+        return ReachabilityStatus(overall, decided)
 
     def forget(self, keep: Iterable[Multiaddr]) -> None:
         """Drop everything about addresses no longer among the candidates."""
