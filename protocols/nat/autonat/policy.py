@@ -76,7 +76,7 @@ def candidate_ok(addr: Multiaddr, *, allow_private: bool) -> bool:
 
 
 @dataclass
-class RateLimiter:
+class RequestLimiter:
     """Requests accepted per peer and in total within a sliding ``window`` (seconds), and
     dial-backs in flight. Pure: the caller passes ``now``."""
 

@@ -22,7 +22,7 @@ from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.nat.autonat import v1_messages as v1, v2_messages as v2
 from p2pstack.protocols.nat.autonat.config import AutoNATConfig
 from p2pstack.protocols.nat.autonat.errors import AutoNATError
-from p2pstack.protocols.nat.autonat.policy import RateLimiter, refusal, same_ip
+from p2pstack.protocols.nat.autonat.policy import RequestLimiter, refusal, same_ip
 from p2pstack.varint import length_prefixed
 
 logger: Final = logging.getLogger("p2pstack.autonat")
@@ -45,7 +45,7 @@ class AutoNATServer:
     def __init__(self, node: NodeContext, config: AutoNATConfig) -> None:
         self.node = node
         self.config = config
-        self.limiter = RateLimiter(
+        self.limiter = RequestLimiter(
             per_peer=config.max_requests_per_peer,
             total=config.max_requests,
             window=config.rate_window,

@@ -7,7 +7,7 @@ import pytest
 from p2pstack.host.reachability import Reachability
 from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.protocols.nat.autonat.policy import RateLimiter, candidate_ok, refusal, same_ip
+from p2pstack.protocols.nat.autonat.policy import RequestLimiter, candidate_ok, refusal, same_ip
 from p2pstack.protocols.nat.autonat.verdicts import Verdicts
 
 A, B, C, D = (Identity.from_ed25519_seed(bytes([i]) * 32).peer_id for i in range(4))
@@ -46,7 +46,7 @@ def test_refusal_without_a_transport_and_same_ip() -> None:
 
 
 def test_rate_limiter_per_peer_total_in_flight_and_window() -> None:
-    limiter = RateLimiter(per_peer=2, total=3, window=60, max_in_flight=2)
+    limiter = RequestLimiter(per_peer=2, total=3, window=60, max_in_flight=2)
     assert limiter.admit(A, 0) is None
     assert limiter.admit(A, 1) is None
     assert limiter.admit(B, 2) == "too many dial-backs in flight"
