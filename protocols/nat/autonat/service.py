@@ -152,18 +152,20 @@ class AutoNATService:
         self.verdicts.forget(candidates)
         servers = self.servers()
         now = trio.current_time()
-        jobs = [
-            (addr, servers[s])
-            for addr in candidates
-            for s in self.verdicts.servers_to_ask(addr, servers, now)
-        ]
+        jobs: dict[PeerId, list[Multiaddr]] = {}
+        for addr in candidates:
+            for server in self.verdicts.servers_to_ask(addr, servers, now):
+                jobs.setdefault(server, []).append(addr)
         if jobs:
             self._rounds += 1
-            logger.debug("AutoNAT round %d: %d requests", self._rounds, len(jobs))
+            logger.debug("AutoNAT round %d: %d servers", self._rounds, len(jobs))
+            # One request at a time per server (js-libp2p merges concurrent dial-backs to
+            # one peer); servers in parallel.
             limiter = trio.CapacityLimiter(MAX_PARALLEL_PROBES)
             async with trio.open_nursery() as nursery:
-                for addr, (conn, version) in jobs:
-                    nursery.start_soon(self._ask, limiter, conn, version, addr)
+                for server, addrs in jobs.items():
+                    conn, version = servers[server]
+                    nursery.start_soon(self._ask_server, limiter, conn, version, addrs)
         status = self.verdicts.status(candidates, trio.current_time())
         if status != node.reachability:
             logger.info("AutoNAT: %s", status.to_json())
@@ -171,20 +173,25 @@ class AutoNATService:
         self._announce()
         return status
 
-    async def _ask(
-        self, limiter: trio.CapacityLimiter, conn: Connection, version: int, addr: Multiaddr
+    async def _ask_server(
+        self,
+        limiter: trio.CapacityLimiter,
+        conn: Connection,
+        version: int,
+        addrs: list[Multiaddr],
     ) -> None:
         async with limiter:
-            if version == 2:
-                probe = await probe_v2(conn, addr, self.config, self.receiver)
-            else:
-                probe = await probe_v1(conn, self.node, addr, self.config)
-        logger.debug(
-            "AutoNAT v%d %s on %s: %s (%s)",
-            probe.version, probe.server.short(), addr, probe.reachable, probe.reason,
-        )  # fmt: skip
-        self.probes.append(probe)
-        self.verdicts.record(addr, probe.server, probe.reachable, trio.current_time())
+            for addr in addrs:
+                if version == 2:
+                    probe = await probe_v2(conn, addr, self.config, self.receiver)
+                else:
+                    probe = await probe_v1(conn, self.node, addr, self.config)
+                logger.debug(
+                    "AutoNAT v%d %s on %s: %s (%s)",
+                    probe.version, probe.server.short(), addr, probe.reachable, probe.reason,
+                )  # fmt: skip
+                self.probes.append(probe)
+                self.verdicts.record(addr, probe.server, probe.reachable, trio.current_time())
 
     def _announce(self) -> None:
         """Announce the confirmed-public addresses that are not listen addresses, keeping
