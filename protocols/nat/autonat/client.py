@@ -46,6 +46,8 @@ class Probe:
     reachable: bool | None
     reason: str
     version: int
+    answered: bool = True
+    """False when the request itself failed (stream, connection, timeout): worth a retry."""
 
 
 class DialBackReceiver:
@@ -102,8 +104,8 @@ async def probe_v2(
     affordable. Raises nothing but cancellation: failures are a ``reachable=None`` probe."""
     nonce, arrived = receiver.expect()
 
-    def probe(reachable: bool | None, reason: str) -> Probe:
-        return Probe(addr, conn.peer_id, reachable, reason, 2)
+    def probe(reachable: bool | None, reason: str, answered: bool = True) -> Probe:
+        return Probe(addr, conn.peer_id, reachable, reason, 2, answered)
 
     try:
         with trio.fail_after(config.request_timeout):
@@ -115,7 +117,7 @@ async def probe_v2(
             finally:
                 await stream.aclose()
     except _FAILURES as exc:
-        return probe(None, f"request failed: {exc}")
+        return probe(None, f"request failed: {exc}", answered=False)
     finally:
         receiver.forget(nonce)
     if response is None:
@@ -156,8 +158,8 @@ async def probe_v1(
 ) -> Probe:
     """Ask the server on ``conn`` to dial ``addr`` (v1, one address per request)."""
 
-    def probe(reachable: bool | None, reason: str) -> Probe:
-        return Probe(addr, conn.peer_id, reachable, reason, 1)
+    def probe(reachable: bool | None, reason: str, answered: bool = True) -> Probe:
+        return Probe(addr, conn.peer_id, reachable, reason, 1, answered)
 
     try:
         with trio.fail_after(config.request_timeout):
@@ -170,7 +172,7 @@ async def probe_v1(
             finally:
                 await stream.aclose()
     except _FAILURES as exc:
-        return probe(None, f"request failed: {exc}")
+        return probe(None, f"request failed: {exc}", answered=False)
     if response.status is v1.V1Status.OK:
         return probe(True, f"dialled back at {response.addr}")
     if response.status is v1.V1Status.E_DIAL_ERROR:

@@ -13,7 +13,7 @@ from typing import Final
 
 import trio
 
-from p2pstack.errors import StackError
+from p2pstack.errors import DialError, LimitExceeded, StackError
 from p2pstack.host.connection import Connection
 from p2pstack.host.context import NodeContext
 from p2pstack.host.netstream import NetStream
@@ -34,6 +34,19 @@ MAX_V1_DIALS: Final = 4
 _FAILURES: Final = (StackError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 StatusCounts = dict[str, int]
+
+
+class _OwnLimit(Exception):
+    """Our own resource limits refused the dial-back: no verdict on the address."""
+
+
+def _refused_locally(exc: BaseException) -> bool:
+    """Whether a dial failed on our own limits (not on the address)."""
+    if isinstance(exc, LimitExceeded):
+        return exc.local
+    if isinstance(exc, DialError):
+        return bool(exc.attempts) and all(_refused_locally(e) for _, e in exc.attempts)
+    return False
 
 
 class AutoNATServer:
@@ -114,6 +127,7 @@ class AutoNATServer:
         if why is not None:
             self._count("v1:rate-limited")
             return v1.V1DialResponse(status.E_DIAL_REFUSED, why)
+        own_limits = 0
         try:
             with trio.move_on_after(self.config.dial_timeout):
                 for addr in targets:
@@ -121,12 +135,16 @@ class AutoNATServer:
                         back = await self._dial_back(addr, conn.peer_id)
                     except _FAILURES as exc:
                         logger.debug("AutoNAT v1 dial-back to %s failed: %s", addr, exc)
+                        own_limits += _refused_locally(exc)
                         continue
                     await back.aclose()
                     self._count("v1:ok")
                     return v1.V1DialResponse(status.OK, addr=addr)
         finally:
             self.limiter.done()
+        if own_limits == len(targets):
+            self._count("v1:own-limit")
+            return v1.V1DialResponse(status.E_DIAL_REFUSED, "our connection limits refused")
         self._count("v1:dial-error")
         return v1.V1DialResponse(status.E_DIAL_ERROR, "dial failed")
 
@@ -182,6 +200,9 @@ class AutoNATServer:
             if not same_ip(addr, conn.remote_addr):
                 await self._collect_dial_data(stream, chosen)
             dial_status = await self._dial_back_v2(addr, request.nonce)
+        except _OwnLimit:
+            self._count("v2:own-limit")
+            return v2.DialResponse(status.E_REQUEST_REJECTED)
         finally:
             self.limiter.done()
         self._count(f"v2:{dial_status.name.lower()}")
@@ -209,6 +230,8 @@ class AutoNATServer:
                 back = await self._dial_back(addr, None)
             except _FAILURES as exc:
                 logger.debug("AutoNAT v2 dial-back to %s failed: %s", addr, exc)
+                if _refused_locally(exc):
+                    raise _OwnLimit from exc
                 return v2.DialStatus.E_DIAL_ERROR
             connected = True
             try:

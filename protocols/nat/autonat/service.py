@@ -180,18 +180,48 @@ class AutoNATService:
         version: int,
         addrs: list[Multiaddr],
     ) -> None:
-        async with limiter:
-            for addr in addrs:
-                if version == 2:
-                    probe = await probe_v2(conn, addr, self.config, self.receiver)
-                else:
-                    probe = await probe_v1(conn, self.node, addr, self.config)
-                logger.debug(
-                    "AutoNAT v%d %s on %s: %s (%s)",
-                    probe.version, probe.server.short(), addr, probe.reachable, probe.reason,
-                )  # fmt: skip
-                self.probes.append(probe)
-                self.verdicts.record(addr, probe.server, probe.reachable, trio.current_time())
+        """Ask the server on ``conn`` about each of ``addrs`` in turn. The connection is kept
+        open meanwhile (``keep_alive``): a dial-back may make the node prefer the server's new
+        connection and close ours once unused. A request that failed is retried once, on a
+        new connection if ours ended."""
+        server, first = conn.peer_id, conn
+        pinned, first.keep_alive = first.keep_alive, True
+        try:
+            async with limiter:
+                for addr in addrs:
+                    for _ in range(2):
+                        if conn.is_closed:
+                            found = await self._connection(server)
+                            if found is None:
+                                return
+                            conn = found
+                        if version == 2:
+                            probe = await probe_v2(conn, addr, self.config, self.receiver)
+                        else:
+                            probe = await probe_v1(conn, self.node, addr, self.config)
+                        if probe.answered:
+                            break
+                    logger.debug(
+                        "AutoNAT v%d %s on %s: %s (%s)",
+                        probe.version, server.short(), addr, probe.reachable, probe.reason,
+                    )  # fmt: skip
+                    self.probes.append(probe)
+                    self.verdicts.record(addr, server, probe.reachable, trio.current_time())
+        finally:
+            first.keep_alive = pinned
+            first.touch()
+
+    async def _connection(self, server: PeerId) -> Connection | None:
+        conn = self.node.connection_to(server)
+        if conn is not None and not conn.is_closed and not conn.limited:
+            return conn
+        try:
+            with trio.fail_after(self.config.request_timeout):
+                conn = await self.node.dial(server)
+        except (StackError, trio.TooSlowError, OSError) as exc:
+            logger.debug("AutoNAT: server %s unreachable: %s", server.short(), exc)
+            return None
+        return None if conn.limited else conn
 
     def _announce(self) -> None:
         """Announce the confirmed-public addresses that are not listen addresses, keeping

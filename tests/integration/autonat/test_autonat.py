@@ -10,13 +10,21 @@ import pytest
 import trio
 
 from p2pstack.compose import open_node
+from p2pstack.host.config import NodeConfig
+from p2pstack.host.limits import ConnectionLimits
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.node import Node
-from p2pstack.host.reachability import Reachability
+from p2pstack.host.reachability import Reachability, ReachabilityChanged
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import identify
-from p2pstack.protocols.nat.autonat import AutoNATConfig
+from p2pstack.protocols.nat.autonat import AutoNATConfig, autonat
 from p2pstack.protocols.nat.autonat.client import DialBackReceiver, probe_v1, probe_v2
+from p2pstack.protocols.nat.autonat.v1_messages import (
+    PROTOCOL_V1,
+    V1Status,
+    decode_v1_response,
+    encode_v1_dial,
+)
 from p2pstack.protocols.nat.autonat.v2_messages import (
     DIAL_BACK_PROTOCOL,
     DIAL_REQUEST_PROTOCOL,
@@ -27,7 +35,7 @@ from p2pstack.protocols.nat.autonat.v2_messages import (
     encode_dial_back,
     encode_v2,
 )
-from p2pstack.varint import length_prefixed
+from p2pstack.varint import encode_uvarint, length_prefixed
 from tests.helpers.autonat import SERVER, autonat_node, closed_port, reachability
 
 LAB = AutoNATConfig(allow_private_addrs=True, min_confirmations=1, max_servers=2)
@@ -230,3 +238,94 @@ async def test_identify_feeds_the_observed_address_manager() -> None:
         assert ident.observed.count(listen, trio.current_time()) == 1
         ident.observed.threshold = 1
         assert ident.observed.confirmed(trio.current_time()) == [listen]
+
+
+async def test_a_confirmed_observed_address_is_tested_and_announced_beside_others() -> None:
+    ident = identify()
+    config = AutoNATConfig(allow_private_addrs=True, min_confirmations=1, max_servers=1)
+    service = autonat(config)
+    async with (
+        autonat_node(SERVER) as (server, _),
+        open_node(listen=["/ip4/0.0.0.0/tcp/0"], protocols=[ident], services=[service]) as client,
+    ):
+        local = client.listen_addrs[0]
+        port = local.host_port()
+        assert port is not None
+        # Another service (UPnP, say) announces an address; it happens to be closed.
+        mapped = Multiaddr(f"/ip4/127.0.0.3/tcp/{closed_port()}")
+        client.set_announced_addrs([mapped])
+        # Peers saw us as 127.0.0.2 (the wildcard listener accepts it there).
+        observed = Multiaddr(f"/ip4/127.0.0.2/tcp/{port[1]}")
+        ident.observed.threshold = 1
+        ident.observed.record(
+            observed=observed,
+            observer=server.peer_id,
+            observer_addr=Multiaddr("/ip4/198.51.100.1/tcp/1"),
+            local_addr=local,
+            listen_addrs=client.listen_addrs,
+            now=trio.current_time(),
+        )
+        with client.events.subscribe() as events, trio.fail_after(10):
+            await client.dial(server.addrs[0])
+            async for event in events:
+                if isinstance(event, ReachabilityChanged) and all(
+                    event.status.of(a) is not Reachability.UNKNOWN for a in (observed, mapped)
+                ):
+                    break
+        status = client.reachability
+        assert status.of(observed) is Reachability.PUBLIC
+        assert status.of(mapped) is Reachability.PRIVATE
+        assert status.of(local) is Reachability.PUBLIC
+        assert status.overall is Reachability.PUBLIC
+        # Announced: the observed address confirmed public, and the other service's still.
+        assert observed in client.announced_addrs
+        assert mapped in client.announced_addrs
+        # Several addresses asked of one server in turn: every request was answered.
+        assert all(p.answered for p in service.probes)
+
+
+async def test_garbage_and_lies_get_typed_refusals_and_the_server_keeps_serving() -> None:
+    async with (
+        autonat_node(SERVER) as (server, server_svc),
+        plain_client() as (client, receiver),
+    ):
+        conn = await client.dial(server.addrs[0])
+        # v1: bytes that are no message, and a DIAL for someone else's peer id.
+        for request in (b"\x08\x07\xff\xff", encode_v1_dial(server.peer_id, client.listen_addrs)):
+            stream = await conn.new_stream(PROTOCOL_V1)
+            await stream.send_all(length_prefixed(request))
+            answer = decode_v1_response(await stream.receive_length_prefixed(4096))
+            assert answer.status is V1Status.E_BAD_REQUEST
+            await stream.aclose()
+        # v2: a length prefix of 1 MB is refused before anything is read (the stream is reset).
+        stream = await conn.new_stream(DIAL_REQUEST_PROTOCOL)
+        await stream.send_all(encode_uvarint(1 << 20) + bytes(100))
+        with pytest.raises(trio.BrokenResourceError):
+            await stream.receive_some()
+        assert server_svc.server is not None
+        assert server_svc.server.stats == {"bad-request": 3}
+        ok = await probe_v2(conn, client.listen_addrs[0], LAB, receiver)
+        assert ok.reachable is True
+
+
+async def test_our_own_connection_limit_is_no_verdict_on_the_address() -> None:
+    """A server whose per-peer connection limit forbids the dial-back rejects the request
+    (v2) or refuses it (v1): it never reports the address as undialable."""
+    one_per_peer = NodeConfig(limits=ConnectionLimits(max_per_peer=1))
+    service = autonat(SERVER)
+    async with (
+        open_node(
+            listen=["/ip4/127.0.0.1/tcp/0"],
+            protocols=[identify()],
+            services=[service],
+            config=one_per_peer,
+        ) as server,
+        plain_client() as (client, receiver),
+    ):
+        conn = await client.dial(server.addrs[0])
+        v2 = await probe_v2(conn, client.listen_addrs[0], LAB, receiver)
+        assert (v2.reachable, v2.reason) == (None, "E_REQUEST_REJECTED")
+        v1 = await probe_v1(conn, client, client.listen_addrs[0], LAB)
+        assert (v1.reachable, v1.reason) == (None, "E_DIAL_REFUSED: our connection limits refused")
+        assert service.server is not None
+        assert service.server.stats == {"v2:own-limit": 1, "v1:own-limit": 1}
