@@ -23,6 +23,8 @@ from p2pstack.multiaddr import Multiaddr
 
 MAX_TRACKED = 128
 """Distinct observed addresses kept (the oldest are dropped first)."""
+MAX_GROUPS = 64
+"""Observer groups kept per address (the oldest are dropped first)."""
 
 
 def observer_group(addr: Multiaddr) -> str | None:
@@ -83,6 +85,8 @@ class ObservedAddrs:
             if peer == observer and other != group:
                 del groups[other]  # one peer counts once
         groups[group] = (observer, now)
+        if len(groups) > MAX_GROUPS:
+            del groups[min(groups, key=lambda g: groups[g][1])]
         if len(self._seen) > MAX_TRACKED:
             oldest = min(self._seen, key=lambda a: max(t for _, t in self._seen[a].values()))
             del self._seen[oldest]

@@ -49,6 +49,15 @@ def _refused_locally(exc: BaseException) -> bool:
     return False
 
 
+async def _answer(stream: NetStream, message: bytes) -> None:
+    """Send the last message and close our side; a requester gone by then is no fault."""
+    try:
+        await stream.send_all(length_prefixed(message))
+        await stream.send_eof()
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        logger.debug("AutoNAT: %s left before its answer: %s", stream.remote_peer.short(), exc)
+
+
 class AutoNATServer:
     """Answers AutoNAT requests for ``node`` (see the module docstring).
 
@@ -106,8 +115,7 @@ class AutoNATServer:
                 response = v1.V1DialResponse(v1.V1Status.E_BAD_REQUEST, "malformed request")
             else:
                 response = await self._serve_v1(conn, request)
-            await stream.send_all(length_prefixed(v1.encode_v1_response(response)))
-            await stream.send_eof()
+            await _answer(stream, v1.encode_v1_response(response))
 
     async def _serve_v1(self, conn: Connection, request: v1.V1Dial) -> v1.V1DialResponse:
         status = v1.V1Status
@@ -170,8 +178,7 @@ class AutoNATServer:
                 self._count("v2:aborted")  # e.g. the client would not pay the dial data
                 logger.debug("AutoNAT v2 request from %s ended: %s", conn.peer_id.short(), exc)
                 return
-            await stream.send_all(length_prefixed(v2.encode_v2(response)))
-            await stream.send_eof()
+            await _answer(stream, v2.encode_v2(response))
         if scope.cancelled_caught:
             self._count("v2:timeout")
             await stream.reset()

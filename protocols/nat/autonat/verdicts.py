@@ -31,7 +31,12 @@ class Verdicts:
     def record(self, addr: Multiaddr, server: PeerId, reachable: bool | None, now: float) -> None:
         """Note that ``server`` was asked about ``addr`` and what it said (None: nothing)."""
         addr = addr.without_peer_id()
-        self._asked.setdefault(addr, {})[server] = now
+        horizon = now - self.recheck_interval
+        asked = self._asked.setdefault(addr, {})
+        for old in [s for s, at in asked.items() if at <= horizon]:  # keep the tables bounded
+            del asked[old]
+            self._answers.get(addr, {}).pop(old, None)
+        asked[server] = now
         if reachable is not None:
             self._answers.setdefault(addr, {})[server] = (reachable, now)
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.protocols.identify.observed import ObservedAddrs, observer_group, thin_waist
+from p2pstack.protocols.identify.observed import (
+    MAX_GROUPS,
+    MAX_TRACKED,
+    ObservedAddrs,
+    observer_group,
+    thin_waist,
+)
 
 PEERS = [Identity.from_ed25519_seed(bytes([i]) * 32).peer_id for i in range(6)]
 LISTEN = [Multiaddr("/ip4/10.0.0.2/tcp/4001")]
@@ -46,3 +52,29 @@ def test_confirmed_by_distinct_groups_only() -> None:
     report(3, "4.4.4.4", 2)
     assert observed.confirmed(3) == [OBSERVED]
     assert observed.confirmed(101) == []  # the first reports expired
+
+
+def test_memory_is_bounded() -> None:
+    observed = ObservedAddrs(threshold=2, ttl=100)
+    for i in range(MAX_GROUPS + 10):
+        observed.record(
+            observed=OBSERVED,
+            observer=PEERS[i % len(PEERS)] if i < len(PEERS) else PEERS[0],
+            observer_addr=Multiaddr(f"/ip4/1.2.{i // 250}.{i % 250}/tcp/1"),
+            local_addr=LISTEN[0],
+            listen_addrs=LISTEN,
+            now=float(i),
+        )
+    assert observed.count(OBSERVED, 100.0) <= MAX_GROUPS
+    for port in range(MAX_TRACKED + 10):
+        observed.record(
+            observed=Multiaddr(f"/ip4/203.0.113.7/tcp/{port + 1}"),
+            observer=PEERS[1],
+            observer_addr=Multiaddr("/ip4/9.9.9.9/tcp/1"),
+            local_addr=Multiaddr(f"/ip4/10.0.0.2/tcp/{port + 1}"),
+            listen_addrs=[Multiaddr(f"/ip4/10.0.0.2/tcp/{port + 1}")],
+            now=200.0 + port,
+        )
+    last = Multiaddr(f"/ip4/203.0.113.7/tcp/{MAX_TRACKED + 10}")
+    assert observed.count(last, 300.0) == 1
+    assert observed.count(Multiaddr("/ip4/203.0.113.7/tcp/1"), 300.0) == 0  # the oldest went
