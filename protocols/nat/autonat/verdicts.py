@@ -69,9 +69,14 @@ class Verdicts:
         return [s for s in servers if s not in asked][: max(budget, 0)]
 
     def next_due(self, now: float) -> float | None:
-        """When the oldest fresh answer expires (the next recheck), or None without any."""
-        times = [at for asked in self._asked.values() for at in asked.values()]
-        return min(times) + self.recheck_interval if times else None
+        """When the next fresh answer expires (the next recheck), or None without any."""
+        due = [
+            at + self.recheck_interval
+            for asked in self._asked.values()
+            for at in asked.values()
+            if at + self.recheck_interval > now
+        ]
+        return min(due) if due else None
 
     def status(self, addrs: Iterable[Multiaddr], now: float) -> ReachabilityStatus:
         """The node's reachability over the candidate ``addrs``; ``by_addr`` lists the

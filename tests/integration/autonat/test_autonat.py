@@ -36,6 +36,7 @@ from p2pstack.protocols.nat.autonat.v2_messages import (
     encode_v2,
 )
 from p2pstack.varint import encode_uvarint, length_prefixed
+from tests.helpers import wait_until
 from tests.helpers.autonat import SERVER, autonat_node, closed_port, reachability
 
 LAB = AutoNATConfig(allow_private_addrs=True, min_confirmations=1, max_servers=2)
@@ -329,3 +330,19 @@ async def test_our_own_connection_limit_is_no_verdict_on_the_address() -> None:
         assert (v1.reachable, v1.reason) == (None, "E_DIAL_REFUSED: our connection limits refused")
         assert service.server is not None
         assert service.server.stats == {"v2:own-limit": 1, "v1:own-limit": 1}
+
+
+async def test_verdicts_are_rechecked_when_due() -> None:
+    config = AutoNATConfig(
+        allow_private_addrs=True, min_confirmations=1, max_servers=1, recheck_interval=0.3
+    )
+    async with (
+        autonat_node(SERVER) as (server, server_svc),
+        autonat_node(config) as (client, service),
+    ):
+        await client.dial(server.addrs[0])
+        await reachability(client, Reachability.PUBLIC)
+        await wait_until(lambda: len(service.probes) >= 3, seconds=5)
+        assert client.reachability.overall is Reachability.PUBLIC
+        assert server_svc.server is not None
+        assert server_svc.server.stats["v2:ok"] >= 3

@@ -74,6 +74,8 @@ def test_verdicts_need_agreement_and_expire() -> None:
     status = verdicts.status([addr], 2)
     assert status.overall is Reachability.PUBLIC
     assert verdicts.next_due(2) == 100
+    assert verdicts.next_due(100) == 101  # C's answer
+    assert verdicts.next_due(101) is None  # all stale: nothing due (no busy loop)
     assert verdicts.verdict(addr, 101) is Reachability.UNKNOWN  # stale
     assert verdicts.servers_to_ask(addr, [A, B, C, D], 101) == [A, B, C]
 
