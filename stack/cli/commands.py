@@ -59,11 +59,12 @@ async def cmd_node(args: argparse.Namespace) -> int:
     listen = args.listen or [DEFAULT_LISTEN]
     node_check(args)
     extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services
+    nat = autonat_service(args)  # --autonat / --autonat-server
+    extras.services.extend([nat] if nat is not None else [])
     served: list[Service] = [ping(), identify(), echo(), *map(rr_echo, args.rr_echo or [])]
     if args.perf:
         served.append(perf(PerfConfig(max_bytes=args.perf_max_bytes)))
     metrics = NodeMetrics() if args.metrics_addr else None
-    nat = autonat_service(args)  # --autonat / --autonat-server
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
@@ -72,7 +73,6 @@ async def cmd_node(args: argparse.Namespace) -> int:
             *metrics_services(metrics),
             *([mdns_service(args.mdns)] if args.mdns else []),
             *extras.services,
-            *([nat] if nat is not None else []),
         ],
     ) as node:
         for addr in listen:
