@@ -5,8 +5,9 @@ UPnP or the user, and observed addresses identify's observers confirmed) with up
 ``max_servers`` servers (connected peers whose identify lists an AutoNAT protocol; v2 is
 preferred, v1 used when a peer speaks only v1), and publishes the verdicts with
 ``node.set_reachability(..., source="autonat")``. Observed addresses confirmed public are
-announced, merged with what others announce. A round runs when a server or an address
-appears, and again when a verdict is due (``recheck_interval``); nothing polls.
+announced, merged with what others announce. A round runs when a peer is identified (a new
+server, or an observation) or an address appears, and again when a verdict is due
+(``recheck_interval``); nothing polls.
 """
 
 from __future__ import annotations
@@ -91,10 +92,8 @@ class AutoNATService:
 
     async def _watch(self, events: trio.MemoryReceiveChannel[Any]) -> None:
         async for event in events:
-            if isinstance(event, PeerIdentified):
-                if any(p in event.protocols for p in AUTONAT_PROTOCOLS):
-                    self._wake.set()
-            elif isinstance(event, ListenAddrAdded | ListenAddrRemoved):
+            # A new server, or a peer whose observation may confirm an observed address.
+            if isinstance(event, PeerIdentified | ListenAddrAdded | ListenAddrRemoved):
                 self._wake.set()
             elif isinstance(event, AnnouncedAddrsChanged):
                 self._announce()  # another service replaced the list: merge ours back in
