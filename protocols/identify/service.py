@@ -31,6 +31,7 @@ from p2pstack.protocols.identify.codec import (
     decode_identify,
     encode_identify,
 )
+from p2pstack.protocols.identify.observed import ObservedAddrs
 from p2pstack.protocols.identify.records import PeerRecords
 from p2pstack.varint import length_prefixed
 
@@ -86,6 +87,8 @@ class IdentifyService:
         self._done: dict[int, trio.Event] = {}
         self.observed_addrs: dict[str, int] = {}
         """Our addresses as peers observed them, with how many peers reported each."""
+        self.observed = ObservedAddrs()
+        """Observed addresses by distinct observer groups (confirmed ones feed AutoNAT)."""
 
     @property
     def node(self) -> NodeContext:
@@ -202,6 +205,15 @@ class IdentifyService:
         if info.observed_addr is not None:
             key = str(info.observed_addr)
             self.observed_addrs[key] = self.observed_addrs.get(key, 0) + 1
+            if not conn.limited:  # a relayed connection's observer address is the relay's
+                self.observed.record(
+                    observed=info.observed_addr,
+                    observer=info.peer_id,
+                    observer_addr=conn.remote_addr,
+                    local_addr=conn.local_addr,
+                    listen_addrs=node.listen_addrs,
+                    now=trio.current_time(),
+                )
         logger.debug("identified %s: %s", info.peer_id.short(), info.agent_version)
         node.events.publish(
             PeerIdentified(info.peer_id, info.protocols, info.listen_addrs, info.agent_version)

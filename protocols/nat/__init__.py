@@ -1,5 +1,10 @@
-"""NAT traversal: internet gateway registration (UPnP IGD)."""
+"""NAT traversal: internet gateway registration (UPnP IGD) and AutoNAT (reachability)."""
 
+from p2pstack.protocols.nat.autonat import (
+    AutoNATConfig as AutoNATConfig,
+    AutoNATService as AutoNATService,
+    autonat as autonat,
+)
 from p2pstack.protocols.nat.upnp import (
     Gateway as Gateway,
     GatewayRefused as GatewayRefused,
@@ -15,6 +20,8 @@ from p2pstack.protocols.nat.upnp import (
 )
 
 __all__ = [
+    "AutoNATConfig",
+    "AutoNATService",
     "Gateway",
     "GatewayRefused",
     "NatError",
@@ -24,6 +31,7 @@ __all__ = [
     "PrivateExternalAddress",
     "UpnpConfig",
     "UpnpService",
+    "autonat",
     "check_external_ip",
     "upnp",
 ]

@@ -13,6 +13,7 @@ from prometheus_client.registry import CollectorRegistry
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from p2pstack.abc.muxer import StreamMuxer
+from p2pstack.cli.autonat import autonat_service, report_reachability
 from p2pstack.cli.common import (
     client_node,
     console,
@@ -49,6 +50,8 @@ def node_check(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("stats-interval must be positive")
     if args.perf_max_bytes < 1:
         raise ValueError("perf-max-bytes must be positive")
+    if getattr(args, "autonat_confirmations", 1) < 1:
+        raise ValueError("autonat-confirmations must be positive")
     return {}
 
 
@@ -81,6 +84,8 @@ async def cmd_node(args: argparse.Namespace) -> int:
     listen = args.listen or [DEFAULT_LISTEN]
     node_check(args)
     extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services
+    nat = autonat_service(args)  # --autonat / --autonat-server
+    extras.services.extend([nat] if nat is not None else [])
     served: list[Service] = [ping(), identify(), echo(), *map(rr_echo, args.rr_echo or [])]
     if args.perf:
         served.append(perf(PerfConfig(max_bytes=args.perf_max_bytes)))
@@ -126,6 +131,8 @@ async def cmd_node(args: argparse.Namespace) -> int:
                         **metrics_info,
                     }
                 )
+                if nat is not None and nat.config.client:
+                    nursery.start_soon(report_reachability, node)
                 async for signum in signals:
                     logger.info("signal %d received; shutting down", signum)
                     break

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import trio
 
 from p2pstack.cli.allocator import tune_allocator
+from p2pstack.cli.autonat import add_autonat_arguments
 from p2pstack.cli.bench import add_bench_arguments, cmd_bench
 from p2pstack.cli.commands import cmd_id, cmd_node, cmd_perf, cmd_ping, key_path, node_check
 from p2pstack.cli.common import add_metrics_argument
@@ -146,6 +147,7 @@ def build_parser() -> CommandParser:
         " (the --relay-via relays; NodeConfig.relay_fallback; off by default)",
     )
     add_metrics_argument(node)
+    add_autonat_arguments(node)
 
     add_xmpp_arguments(node)
     add_config_arguments(node, node_check)

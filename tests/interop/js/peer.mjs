@@ -3,6 +3,7 @@
 //
 // CLI contract (shared with ../py/peer.py):
 //   node peer.mjs listen --listen MA [--listen MA ...] [--seed LABEL] [--mdns [--mdns-dial]]
+//                        [--autonat]
 //   node peer.mjs dial MA [--seed LABEL] [--ping N] [--identify] [--echo BYTES] [--streams K]
 //                         [--perf-upload BYTES] [--perf-download BYTES] [--timeout S]
 //
@@ -16,11 +17,15 @@
 // one JSON line {"discovered": "<peer id>", "addrs": [...]} per peer found; with
 // `--mdns-dial` it then dials that peer, pings it and prints {"connected": "<peer id>",
 // "ping_ms": N} (or {"dial_failed": "<peer id>", "error": "..."}).
+// `listen --autonat` adds @libp2p/autonat (AutoNAT v1, server and client; its dial-backs use
+// fresh connections, see freshDialBacks) and prints {"verified_addrs": [...]} whenever the
+// node's verified addresses change.
 
 import { createHash, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { echo } from '@libp2p/echo'
@@ -79,6 +84,7 @@ function parseArgs (argv) {
     else if (cmd === 'listen' && a === '--listen') args.listen.push(next())
     else if (cmd === 'listen' && a === '--mdns') args.mdns = true
     else if (cmd === 'listen' && a === '--mdns-dial') args.mdnsDial = true
+    else if (cmd === 'listen' && a === '--autonat') args.autonat = true
     else if (cmd === 'dial' && a === '--ping') args.ping = int(a, next())
     else if (cmd === 'dial' && a === '--identify') args.identify = true
     else if (cmd === 'dial' && a === '--echo') args.echo = int(a, next())
@@ -194,7 +200,7 @@ function perfHandler ({ stream }) {
 
 // -------------------------------------------------------------------- the node
 
-async function makeNode (seed, listen, withMdns = false) {
+async function makeNode (seed, listen, withMdns = false, withAutonat = false) {
   const privateKey = seed != null
     ? await generateKeyPairFromSeed('Ed25519', createHash('sha256').update(seed, 'utf8').digest())
     : await generateKeyPair('Ed25519')
@@ -213,15 +219,38 @@ async function makeNode (seed, listen, withMdns = false) {
       identify: identify(),
       ping: ping({ maxInboundStreams: 16, maxOutboundStreams: 16 }),
       echo: echo({ maxInboundStreams: STREAM_LIMIT, maxOutboundStreams: STREAM_LIMIT }),
-      ...(withMdns ? { mdns: mdns({ interval: 1000 }) } : {})
+      ...(withMdns ? { mdns: mdns({ interval: 1000 }) } : {}),
+      ...(withAutonat ? { autonat: autoNAT() } : {})
     }
   })
+  if (withAutonat) freshDialBacks(node)
   await node.handle(PERF, perfHandler, { maxInboundStreams: STREAM_LIMIT, maxOutboundStreams: STREAM_LIMIT })
   return node
 }
 
+// js-libp2p's AutoNAT v1 server dials the requester back with openConnection(), which
+// returns the requester's OWN open connection (then closes it): every request "succeeds"
+// (peers.md). For a fair test, an AutoNAT test peer dials every multiaddr on a fresh
+// connection (`force`), which is what the dial-back needs; node_modules stay untouched.
+function freshDialBacks (node) {
+  const manager = node.components.connectionManager
+  const open = manager.openConnection.bind(manager)
+  manager.openConnection = (target, options = {}) => {
+    const single = !Array.isArray(target) && typeof target?.getPeerId === 'function'
+    return open(target, single ? { ...options, force: true } : options)
+  }
+}
+
 async function cmdListen (args) {
-  const node = await makeNode(args.seed, args.listen, args.mdns)
+  const node = await makeNode(args.seed, args.listen, args.mdns, args.autonat)
+  if (args.autonat) {
+    // js's AutoNAT client confirms our addresses through the servers it meets; report
+    // the verified (announced) ones after each change.
+    node.addEventListener('self:peer:update', () => {
+      const verified = node.getMultiaddrs().map((ma) => ma.toString())
+      process.stdout.write(JSON.stringify({ verified_addrs: verified }) + '\n')
+    })
+  }
   const discovered = new Set()
   if (args.mdns) {
     // Listen before start() so that nothing found early is missed; print after the

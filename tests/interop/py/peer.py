@@ -6,11 +6,16 @@ never in the project's venv.  The CLI contract is shared with ../js/peer.mjs:
     peer.py listen --listen MA [--listen MA ...] [--seed LABEL] [--mdns [--mdns-dial]]
     peer.py dial MA [--seed LABEL] [--ping N] [--identify] [--echo BYTES] [--streams K]
                     [--perf-upload BYTES] [--perf-download BYTES] [--timeout S]
+                    [--listen MA ...] [--autonat]
 
 `listen` prints one JSON line {"peer_id", "listen_addrs"} and runs until SIGTERM,
 SIGINT or EOF on stdin.  `dial` prints one JSON line with the results and exits 0,
 or prints a one-line error on stderr and exits 1.  Transport: TCP (plus WebSocket
 for addresses ending in /ws), security: Noise only, muxer: Yamux only.
+
+`listen --autonat` also runs py-libp2p's AutoNAT v1 service (the server side); `dial
+--autonat` asks the target, with py-libp2p's v1 client, to dial the `--listen` addresses back
+and reports {"autonat": {"status": N, "addr": MA|null}}.
 
 `listen --mdns` enables py-libp2p's mDNS (zeroconf on every interface of the host or
 network namespace: run it only inside a test's namespace) and prints, after the listening
@@ -263,6 +268,10 @@ async def cmd_listen(args: argparse.Namespace) -> None:
         peerDiscovery.register_peer_discovered_handler(on_discovered)
     host = make_host(args.seed, listen, websocket, mdns=args.mdns)
     install_handlers(host)
+    if args.autonat:  # py-libp2p's AutoNAT v1 host service, as it ships (server side)
+        from libp2p.host.autonat import AutoNATService  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+        AutoNATService(host)
     async with host.run(listen_addrs=listen):
         peer_id = str(host.get_id())
         addrs = []
@@ -386,14 +395,24 @@ async def perf_once(host: Any, peer_id: Any, upload: int, download: int) -> floa
     return elapsed
 
 
+async def do_autonat(host: Any, peer_id: Any) -> dict[str, Any]:
+    """Ask the target to dial our listen addresses with py-libp2p's AutoNAT v1 client."""
+    from libp2p.host.autonat import AutoNATService  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+    client = AutoNATService(host, serve=False)
+    status, addr = await client.query_server(peer_id, timeout=20.0)
+    return {"status": status, "addr": ma_str(addr) if addr else None}
+
+
 async def cmd_dial(args: argparse.Namespace) -> dict[str, Any]:
     target = multiaddr.Multiaddr(args.multiaddr)
     info = info_from_p2p_addr(target)
     websocket = "/ws" in args.multiaddr
-    host = make_host(args.seed, [], websocket)
+    listen = [multiaddr.Multiaddr(a) for a in args.listen]
+    host = make_host(args.seed, listen, websocket)
     install_handlers(host)
     result: dict[str, Any] = {"peer_id": str(info.peer_id)}
-    async with host.run(listen_addrs=[]):
+    async with host.run(listen_addrs=listen):
         t0 = time.perf_counter()
         await host.connect(info)
         result["connect_ms"] = (time.perf_counter() - t0) * 1000.0
@@ -413,6 +432,8 @@ async def cmd_dial(args: argparse.Namespace) -> dict[str, Any]:
             result["echo_bytes"] = args.echo
             if args.streams_given:
                 result["streams_ok"] = k
+        if args.autonat:
+            result["autonat"] = await do_autonat(host, pid)
         if args.perf_upload is not None or args.perf_download is not None:
             up = args.perf_upload or 0
             down = args.perf_download or 0
@@ -445,6 +466,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     lp.add_argument("--seed", metavar="LABEL")
     lp.add_argument("--mdns", action="store_true")
     lp.add_argument("--mdns-dial", action="store_true")
+    lp.add_argument("--autonat", action="store_true")
     dp = sub.add_parser("dial")
     dp.add_argument("multiaddr", metavar="MA")
     dp.add_argument("--seed", metavar="LABEL")
@@ -455,6 +477,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     dp.add_argument("--perf-upload", type=int, metavar="BYTES")
     dp.add_argument("--perf-download", type=int, metavar="BYTES")
     dp.add_argument("--timeout", type=float, default=300.0, metavar="S")
+    dp.add_argument("--listen", action="append", default=[], metavar="MA")
+    dp.add_argument("--autonat", action="store_true")
     args = p.parse_args(argv)
     if args.cmd == "listen" and args.mdns_dial and not args.mdns:
         p.error("--mdns-dial requires --mdns")
