@@ -114,6 +114,7 @@ class Dialer:
         """Retry failed dials through the dialing relays (off by default)."""
         self._relays: list[Multiaddr] = []
         self._peer_relays: dict[PeerId, list[Multiaddr]] = {}
+        self._punching: dict[Multiaddr, Role] = {}
 
     # ---- dialing relays ---------------------------------------------------------------------
 
@@ -222,6 +223,37 @@ class Dialer:
         pending.connection = conn
         return conn
 
+    def punch_role(self, remote: Multiaddr) -> Role | None:
+        """Our role for an inbound connection from ``remote`` while a hole punch to that
+        address is under way (the peer's SYN reached our listener): None otherwise."""
+        return self._punching.get(remote.without_peer_id())
+
+    async def dial_punch(
+        self, peer: PeerId, addrs: list[Multiaddr], *, role: Role, delay: float = 0.0
+    ) -> Connection:
+        """See :meth:`Node.dial_punch`: race ``addrs`` (no connection reused, no shared
+        attempt), upgrading as ``role`` whoever connected first at the TCP level."""
+        attempts: list[tuple[str, BaseException]] = []
+        bare = list(dict.fromkeys(a.without_peer_id() for a in addrs))
+        if not bare:
+            raise DialError(f"no addresses to punch to {peer}")
+        for addr in bare:
+            self._punching[addr] = role
+        self.pending += 1
+        try:
+            if delay > 0:
+                await trio.sleep(delay)  # the protocol's timer (DCUtR: half the round trip)
+            conn = await self._race(peer, [a.with_peer_id(peer) for a in bare], attempts, role=role)
+        finally:
+            self.pending -= 1
+            for addr in bare:
+                self._punching.pop(addr, None)
+        if conn is None:
+            raise DialError(f"could not punch through to {peer}", attempts)
+        await self._node.admit(conn)
+        await self._node.start_connection(conn)
+        return conn
+
     def _failed(self, peer: PeerId | None, error: DialError) -> DialError:
         """Publish :class:`~p2pstack.host.events.DialFailed` for ``error``; return it."""
         attempts = tuple((addr, f"{type(exc).__name__}: {exc}") for addr, exc in error.attempts)
@@ -233,16 +265,19 @@ class Dialer:
         peer: PeerId | None,
         addrs: list[Multiaddr],
         attempts: list[tuple[str, BaseException]],
+        *,
+        role: Role = _US,
     ) -> Connection | None:
         """Dial ``addrs`` in order, each starting when the previous failed or after the
-        stagger delay; the first upgraded connection wins and the other attempts stop."""
+        stagger delay; the first upgraded connection wins and the other attempts stop.
+        ``role`` is ours in the upgrade (a hole punch's simultaneous open sets it)."""
         node = self._node
         winner: list[Connection] = []
         failed = [trio.Event() for _ in addrs]
 
         async def attempt(index: int, addr: Multiaddr) -> None:
             try:
-                conn = await self._dial_addr(addr, peer)
+                conn = await self._dial_addr(addr, peer, role)
             except Exception as exc:  # the dial boundary: every failure is listed
                 if not isinstance(exc, _ATTEMPT_ERRORS):
                     node.faults.record("dial", exc, peer)
@@ -269,8 +304,11 @@ class Dialer:
                         await failed[index].wait()
         return winner[0] if winner else None
 
-    async def _dial_addr(self, addr: Multiaddr, peer: PeerId | None) -> Connection:
-        """Connect and upgrade one address; the connection is not admitted or running yet."""
+    async def _dial_addr(
+        self, addr: Multiaddr, peer: PeerId | None, role: Role = _US
+    ) -> Connection:
+        """Connect and upgrade one address as ``role`` (the initiator, unless a simultaneous
+        open assigned roles); the connection is not admitted or running yet."""
         node = self._node
         transport = node.transport_for(addr)
 
@@ -284,9 +322,9 @@ class Dialer:
                 refusal=f"dialling {addr}",
                 on_bug=gater_bug,
             )
-            scope = node.resources.open_connection(role=_US)
+            scope = node.resources.open_connection(role=role)
         except (ConnectionDenied, LimitExceeded) as exc:
-            node.events.publish(refused(exc, remote_addr=addr, peer_id=peer, role=_US))
+            node.events.publish(refused(exc, remote_addr=addr, peer_id=peer, role=role))
             raise
         timeout = node.config.dial_timeout
         upgrading = False
@@ -297,7 +335,7 @@ class Dialer:
                 upgrading = True
                 upgraded = await node.upgrader.upgrade(
                     raw,
-                    role=_US,
+                    role=role,
                     expected_peer=peer,
                     memory=scope,
                     on_gater_bug=gater_bug,
@@ -316,6 +354,6 @@ class Dialer:
         except BaseException:
             scope.done()
             raise
-        conn = Connection.from_upgrade(node, raw, upgraded, role=Role.INITIATOR, scope=scope)
+        conn = Connection.from_upgrade(node, raw, upgraded, role=role, scope=scope)
         conn.dial_seconds = trio.current_time() - started
         return conn
