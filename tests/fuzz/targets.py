@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from . import targets_codecs, targets_stateful, targets_streams
+from . import targets_codecs, targets_dcutr, targets_stateful, targets_streams
 from .registry import TARGETS, Target
 
-__all__ = ["TARGETS", "Target", "targets_codecs", "targets_stateful", "targets_streams"]
+__all__ = [
+    "TARGETS",
+    "Target",
+    "targets_codecs",
+    "targets_dcutr",
+    "targets_stateful",
+    "targets_streams",
+]
