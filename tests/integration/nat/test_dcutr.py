@@ -8,71 +8,20 @@ tests/scenario/test_hole_punch.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-
 import trio
 
-from p2pstack.compose import open_node
-from p2pstack.host.events import Event
-from p2pstack.host.node import Node
-from p2pstack.host.service import Service
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.protocols.identify import identify
 from p2pstack.protocols.nat.dcutr import (
     DCUtRConfig,
-    DCUtRService,
     HolePunchFailed,
     HolePunchSucceeded,
     dcutr,
 )
-from p2pstack.protocols.perf import perf, perf_peer
-from p2pstack.protocols.ping import ping
-from p2pstack.protocols.relay import RelayService, circuit_relay, relay_server
+from p2pstack.protocols.perf import perf_peer
 from p2pstack.role import Role
-from p2pstack.transports.tcp import TcpConfig, tcp
+from tests.helpers.dcutr_nodes import bed, first_event
 
-LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 LOCAL = DCUtRConfig(allow_private_addrs=True, dial_timeout=3.0)
-
-
-@dataclass
-class Bed:
-    relay: Node
-    relay_service: RelayService
-    a: Node
-    b: Node
-    a_dcutr: DCUtRService | None
-    b_dcutr: DCUtRService | None
-
-    @property
-    def circuit_to_a(self) -> str:
-        return f"{self.relay.addrs[0]}/p2p-circuit/p2p/{self.a.peer_id}"
-
-
-@asynccontextmanager
-async def peer(services: Sequence[Service], reuse_port: bool = True) -> AsyncIterator[Node]:
-    async with open_node(
-        transports=[tcp(TcpConfig(reuse_port=reuse_port)), circuit_relay()],
-        listen=[LOOPBACK],
-        protocols=[ping(), identify(), perf()],
-        services=services,
-    ) as node:
-        yield node
-
-
-@asynccontextmanager
-async def bed(a_dcutr: DCUtRService | None, b_dcutr: DCUtRService | None) -> AsyncIterator[Bed]:
-    service = relay_server()
-    async with (
-        open_node(listen=[LOOPBACK], services=[service]) as relay,
-        peer([a_dcutr] if a_dcutr else []) as a,
-        peer([b_dcutr] if b_dcutr else []) as b,
-    ):
-        await a.listen(f"{relay.addrs[0]}/p2p-circuit")
-        await b.dial(relay.addrs[0])
-        yield Bed(relay, service, a, b, a_dcutr, b_dcutr)
 
 
 async def test_hole_punch_on_loopback_upgrades_the_relayed_connection() -> None:
@@ -82,8 +31,8 @@ async def test_hole_punch_on_loopback_upgrades_the_relayed_connection() -> None:
             relayed = await net.b.dial(net.circuit_to_a)
             assert relayed.limited
             with trio.fail_after(10):
-                a_done = await _first(a_events, (HolePunchSucceeded, HolePunchFailed))
-                b_done = await _first(b_events, (HolePunchSucceeded, HolePunchFailed))
+                a_done = await first_event(a_events, (HolePunchSucceeded, HolePunchFailed))
+                b_done = await first_event(b_events, (HolePunchSucceeded, HolePunchFailed))
         assert isinstance(a_done, HolePunchSucceeded), a_done
         assert isinstance(b_done, HolePunchSucceeded), b_done
         assert a_done.initiator
@@ -114,7 +63,7 @@ async def test_peer_without_dcutr_fails_with_a_reason_and_stays_relayed() -> Non
         with net.a.events.subscribe() as events:
             relayed = await net.b.dial(net.circuit_to_a)
             with trio.fail_after(10):
-                failed = await _first(events, (HolePunchSucceeded, HolePunchFailed))
+                failed = await first_event(events, (HolePunchSucceeded, HolePunchFailed))
         assert isinstance(failed, HolePunchFailed)
         assert "not supported" in failed.reason
         assert net.b.connection_to(net.a.peer_id) is relayed
@@ -127,7 +76,7 @@ async def test_no_public_address_fails_without_opening_a_stream() -> None:
         with net.a.events.subscribe() as events:
             await net.b.dial(net.circuit_to_a)
             with trio.fail_after(10):
-                failed = await _first(events, (HolePunchSucceeded, HolePunchFailed))
+                failed = await first_event(events, (HolePunchSucceeded, HolePunchFailed))
         assert isinstance(failed, HolePunchFailed)
         assert "no public address" in failed.reason
         assert failed.attempts == 0
@@ -142,7 +91,7 @@ async def test_unreachable_addresses_fail_after_three_attempts() -> None:
         with net.a.events.subscribe() as events:
             relayed = await net.b.dial(net.circuit_to_a)
             with trio.fail_after(15):
-                failed = await _first(events, (HolePunchSucceeded, HolePunchFailed))
+                failed = await first_event(events, (HolePunchSucceeded, HolePunchFailed))
         assert isinstance(failed, HolePunchFailed), failed
         assert failed.attempts == 3
         assert "all 3 attempts failed" in failed.reason
@@ -151,10 +100,3 @@ async def test_unreachable_addresses_fail_after_three_attempts() -> None:
 
 def _dead_addr() -> Multiaddr:
     return Multiaddr("/ip4/127.0.0.1/tcp/9")  # the discard port: nothing listens there
-
-
-async def _first(events: trio.MemoryReceiveChannel[Event], kinds: tuple[type[Event], ...]) -> Event:
-    async for event in events:
-        if isinstance(event, kinds):
-            return event
-    raise AssertionError("event stream ended")
