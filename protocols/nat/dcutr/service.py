@@ -8,7 +8,9 @@ dial the other's addresses from their listening port (``TcpConfig(reuse_port=Tru
 two SYNs cross in the NATs: a TCP simultaneous open. On that connection the initiator is the
 multistream dialer and Noise initiator, the responder the listener, whoever's connect "won"
 (the roles are passed down the dial path: :meth:`~p2pstack.host.node.Node.dial_punch`). A
-round that gets no direct connection is retried on the same stream, ``max_attempts`` in all.
+round that gets no direct connection is retried on the same stream (on a new one when the
+peer ended it after one round, as go and js do), ``max_attempts`` in all; even rounds swap
+the roles (:func:`round_role`), for peers that assign them the other way round.
 
 On success the node prefers the direct connection for new streams and the relayed one is
 superseded (it closes once unused); :class:`~p2pstack.protocols.nat.dcutr.events.HolePunchSucceeded`
@@ -163,30 +165,46 @@ class DCUtRService:
         self.stats["succeeded" if isinstance(outcome, HolePunchSucceeded) else "failed"] += 1
         return self._publish(outcome)
 
-    async def _initiate(self, conn: Connection) -> HolePunchSucceeded:
-        ours = self.our_addrs()
-        if not ours:
-            raise _Failed("no public address of ours to send (none observed or announced)", 0)
+    async def _open(self, conn: Connection) -> NetStream:
         try:
-            stream = await self.node.new_stream(conn, PROTOCOL_ID, allow_limited=True)
+            return await self.node.new_stream(conn, PROTOCOL_ID, allow_limited=True)
         except NegotiationFailed as exc:
             raise _Failed(f"protocol not supported by the peer: {exc}", 0) from exc
         except _STREAM_ERRORS as exc:
             raise _Failed(f"cannot open a DCUtR stream: {exc}", 0) from exc
+
+    async def _initiate(self, conn: Connection) -> HolePunchSucceeded:
+        ours = self.our_addrs()
+        if not ours:
+            raise _Failed("no public address of ours to send (none observed or announced)", 0)
+        stream = await self._open(conn)
+        fresh = True  # nothing exchanged on ``stream`` yet
         reasons: list[str] = []
         try:
             for attempt in range(1, self.config.max_attempts + 1):
                 try:
-                    started = trio.current_time()
-                    await self._send(stream, connect(ours))
-                    reply = await self._receive(stream, MessageType.CONNECT)
+                    try:
+                        started = trio.current_time()
+                        await self._send(stream, connect(ours))
+                        reply = await self._receive(stream, MessageType.CONNECT)
+                    except _STREAM_ERRORS:
+                        if fresh:
+                            raise
+                        # go and js serve one round per stream and end it: a new one.
+                        await _close(stream)
+                        stream, fresh = await self._open(conn), True
+                        started = trio.current_time()
+                        await self._send(stream, connect(ours))
+                        reply = await self._receive(stream, MessageType.CONNECT)
+                    fresh = False
                     rtt = trio.current_time() - started
                     theirs = self._theirs(reply)
                     if not theirs:
                         raise _Failed("the peer sent no address to punch", attempt)
                     await self._send(stream, SYNC)
                     # The spec's timer: dial after half the measured round trip.
-                    addr = await self._punch(conn.peer_id, theirs, Role.INITIATOR, rtt / 2)
+                    role = round_role(attempt, initiator=True)
+                    addr = await self._punch(conn.peer_id, theirs, role, rtt / 2)
                 except _STREAM_ERRORS as exc:
                     raise _Failed(f"attempt {attempt}: {_describe(exc)}", attempt) from exc
                 if addr is not None:
@@ -201,8 +219,7 @@ class DCUtRService:
                 self.config.max_attempts,
             )
         finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await stream.aclose()
+            await _close(stream)
 
     # ------------------------------------------------------------------ responder
     async def _handle(self, stream: NetStream) -> None:
@@ -232,7 +249,7 @@ class DCUtRService:
                     theirs = self._theirs(first)
                     if not theirs:
                         continue
-                    addr = await self._punch(peer, theirs, Role.RESPONDER)
+                    addr = await self._punch(peer, theirs, round_role(rounds, initiator=False))
                     if addr is not None:
                         self.stats["answered_succeeded"] += 1
                         self._publish(HolePunchSucceeded(peer, addr, 0.0, rounds, initiator=False))
@@ -316,6 +333,23 @@ class DCUtRService:
             logger.info("hole punch with %s failed: %s", event.peer.short(), event.reason)
         self.node.events.publish(event)
         return event
+
+
+def round_role(attempt: int, *, initiator: bool) -> Role:
+    """Our role on the connection punched in round ``attempt`` (from 1) of one stream.
+
+    Odd rounds follow the spec: the DCUtR initiator is the Noise initiator and multistream
+    dialer. Even rounds swap the roles, as go-libp2p falls back to for peers that still
+    assign them the other way round (js-libp2p 2.x upgrades every punch dial as the
+    initiator): two p2pstack peers count rounds on the same stream and always agree.
+    """
+    spec = Role.INITIATOR if initiator else Role.RESPONDER
+    return spec if attempt % 2 == 1 else spec.opposite
+
+
+async def _close(stream: NetStream) -> None:
+    with trio.CancelScope(shield=True), trio.move_on_after(1):
+        await stream.aclose()
 
 
 async def _at_eof(stream: NetStream) -> bool:

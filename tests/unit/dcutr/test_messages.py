@@ -17,6 +17,8 @@ from p2pstack.protocols.nat.dcutr.messages import (
     decode,
     encode,
 )
+from p2pstack.protocols.nat.dcutr.service import round_role
+from p2pstack.role import Role
 
 PUBLIC = Multiaddr("/ip4/5.5.5.1/tcp/4001")
 PUBLIC6 = Multiaddr("/ip6/2001:4860::1/tcp/4001")
@@ -123,3 +125,10 @@ def test_select_and_observed() -> None:
 def test_config_is_validated(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidConfigError):
         DCUtRConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_round_roles_alternate_and_always_agree() -> None:
+    initiator = [round_role(n, initiator=True) for n in (1, 2, 3)]
+    responder = [round_role(n, initiator=False) for n in (1, 2, 3)]
+    assert initiator == [Role.INITIATOR, Role.RESPONDER, Role.INITIATOR]  # spec, swapped, spec
+    assert all(a is b.opposite for a, b in zip(initiator, responder, strict=True))
