@@ -93,6 +93,8 @@ class DCUtRService:
         (malformed or unexpected messages, a second exchange with one peer, over capacity)."""
         self._node: NodeContext | None = None
         self._busy: set[PeerId] = set()
+        self._answered: dict[PeerId, tuple[int, float]] = {}
+        """Rounds answered per peer without success, and when (see ``_recent_rounds``)."""
 
     @property
     def node(self) -> NodeContext:
@@ -233,9 +235,17 @@ class DCUtRService:
             self.stats["refused"] += 1
             await stream.reset()
             return
+        rounds = self._recent_rounds(peer)
+        if rounds >= self.config.max_attempts:
+            self.stats["refused"] += 1
+            logger.debug(
+                "DCUtR from %s: %d rounds answered just now, refused", peer.short(), rounds
+            )
+            await stream.reset()
+            return
         self._busy.add(peer)
         self.stats["answered"] += 1
-        rounds = 0
+        succeeded = False
         try:
             with trio.fail_after(self.config.stream_timeout):
                 while rounds < self.config.max_attempts:
@@ -251,6 +261,7 @@ class DCUtRService:
                         continue
                     addr = await self._punch(peer, theirs, round_role(rounds, initiator=False))
                     if addr is not None:
+                        succeeded = True
                         self.stats["answered_succeeded"] += 1
                         self._publish(HolePunchSucceeded(peer, addr, 0.0, rounds, initiator=False))
                         return
@@ -267,6 +278,18 @@ class DCUtRService:
             await stream.reset()
         finally:
             self._busy.discard(peer)
+            self._answered.pop(peer, None)
+            if not succeeded:
+                self._answered[peer] = (rounds, trio.current_time())
+
+    def _recent_rounds(self, peer: PeerId) -> int:
+        """Rounds answered to ``peer`` without success within ``stream_timeout`` (go and js
+        open a new stream per round: the count, and so the roles, carry over)."""
+        now = trio.current_time()
+        for other, (_, ended) in list(self._answered.items()):
+            if now - ended > self.config.stream_timeout:
+                del self._answered[other]
+        return self._answered.get(peer, (0, now))[0]
 
     # ------------------------------------------------------------------ both sides
     async def _punch(

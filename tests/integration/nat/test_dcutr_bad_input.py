@@ -70,7 +70,7 @@ async def test_repeated_connect_is_refused() -> None:
         assert service.stats["refused"] == 1
 
 
-async def test_hundreds_of_garbage_addresses_cost_no_dial() -> None:
+async def test_hundreds_of_garbage_addresses_and_new_streams_cost_no_dial() -> None:
     service = dcutr(ANSWERING)
     async with bed(service, None) as net:
         _, stream = await relayed_stream(net)
@@ -85,6 +85,13 @@ async def test_hundreds_of_garbage_addresses_cost_no_dial() -> None:
         assert await reset_by_peer(stream)
         assert trio.current_time() - started < 2  # nothing was dialled
         assert service.stats["answered"] == 1
+        # A new stream at once does not buy three more rounds (go and js open one per round:
+        # the rounds a peer was answered carry over for stream_timeout).
+        _, again = await relayed_stream(net)
+        await again.send_all(length_prefixed(body))
+        assert await reset_by_peer(again)
+        assert service.stats["answered"] == 1
+        assert service.stats["refused"] == 1
 
 
 async def test_dcutr_over_a_direct_connection_is_refused() -> None:
