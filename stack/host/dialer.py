@@ -6,7 +6,10 @@ transport that dials it (:func:`p2pstack.transports.dns.dns` wraps the others).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -86,6 +89,17 @@ def _relay_of(circuit: Multiaddr) -> PeerId | None:
     names = [c.name for c in circuit.components()]
     cut = len(names) - 1 - names[::-1].index("p2p-circuit")
     return Multiaddr.from_components(circuit.components()[:cut]).peer_id()
+
+
+def _reset_on_close(stream: object, on: bool) -> None:
+    """While ``on``, closing a hole-punch dial's TCP socket sends a RST (``SO_LINGER`` 0): a
+    punched connection whose upgrade fails leaves no TIME_WAIT holding the 4-tuple (our
+    listening port to the peer's) that the next round dials again. Duck typed (a stream with
+    a stdlib TCP ``socket``): the host knows no transport."""
+    sock = getattr(stream, "socket", None)
+    if isinstance(sock, socket.socket) and sock.type == socket.SOCK_STREAM:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", int(on), 0))
 
 
 @dataclass(eq=False)
@@ -243,7 +257,8 @@ class Dialer:
         try:
             if delay > 0:
                 await trio.sleep(delay)  # the protocol's timer (DCUtR: half the round trip)
-            conn = await self._race(peer, [a.with_peer_id(peer) for a in bare], attempts, role=role)
+            targets = [a.with_peer_id(peer) for a in bare]
+            conn = await self._race(peer, targets, attempts, role=role, punch=True)
         finally:
             self.pending -= 1
             for addr in bare:
@@ -267,6 +282,7 @@ class Dialer:
         attempts: list[tuple[str, BaseException]],
         *,
         role: Role = _US,
+        punch: bool = False,
     ) -> Connection | None:
         """Dial ``addrs`` in order, each starting when the previous failed or after the
         stagger delay; the first upgraded connection wins and the other attempts stop.
@@ -277,7 +293,7 @@ class Dialer:
 
         async def attempt(index: int, addr: Multiaddr) -> None:
             try:
-                conn = await self._dial_addr(addr, peer, role)
+                conn = await self._dial_addr(addr, peer, role, punch=punch)
             except Exception as exc:  # the dial boundary: every failure is listed
                 if not isinstance(exc, _ATTEMPT_ERRORS):
                     node.faults.record("dial", exc, peer)
@@ -305,7 +321,7 @@ class Dialer:
         return winner[0] if winner else None
 
     async def _dial_addr(
-        self, addr: Multiaddr, peer: PeerId | None, role: Role = _US
+        self, addr: Multiaddr, peer: PeerId | None, role: Role = _US, *, punch: bool = False
     ) -> Connection:
         """Connect and upgrade one address as ``role`` (the initiator, unless a simultaneous
         open assigned roles); the connection is not admitted or running yet."""
@@ -333,6 +349,9 @@ class Dialer:
             with trio.fail_after(timeout):
                 raw = await transport.dial(addr)
                 upgrading = True
+                if punch:
+                    _reset_on_close(raw.stream, True)
+                    logger.debug("punched %s from %s: upgrading as %s", addr, raw.local_addr, role)
                 upgraded = await node.upgrader.upgrade(
                     raw,
                     role=role,
@@ -354,6 +373,8 @@ class Dialer:
         except BaseException:
             scope.done()
             raise
+        if punch:
+            _reset_on_close(raw.stream, False)
         conn = Connection.from_upgrade(node, raw, upgraded, role=role, scope=scope)
         conn.dial_seconds = trio.current_time() - started
         return conn

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from typing import Any
 
@@ -146,6 +148,7 @@ def main() -> None:
     parser.add_argument("--relay")
     parser.add_argument("--dial-timeout", type=float, default=3.0)
     args = parser.parse_args()
+    logging.basicConfig(level=os.environ.get("HOLE_PUNCH_PEER_LOG", "WARNING"), stream=sys.stderr)
     trio.run(run_relay if args.role == "relay" else run_peer, args)
 
 

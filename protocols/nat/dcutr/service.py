@@ -189,10 +189,11 @@ class DCUtRService:
                         started = trio.current_time()
                         await self._send(stream, connect(ours))
                         reply = await self._receive(stream, MessageType.CONNECT)
-                    except _STREAM_ERRORS:
+                    except (*_STREAM_ERRORS, trio.TooSlowError):
                         if fresh:
                             raise
-                        # go and js serve one round per stream and end it: a new one.
+                        # go and js serve one round per stream and end it, py-libp2p keeps
+                        # it open but stops reading: a new stream for this round.
                         await _close(stream)
                         stream, fresh = await self._open(conn), True
                         started = trio.current_time()
@@ -207,7 +208,7 @@ class DCUtRService:
                     # The spec's timer: dial after half the measured round trip.
                     role = round_role(attempt, initiator=True)
                     addr = await self._punch(conn.peer_id, theirs, role, rtt / 2)
-                except _STREAM_ERRORS as exc:
+                except (*_STREAM_ERRORS, trio.TooSlowError) as exc:
                     raise _Failed(f"attempt {attempt}: {_describe(exc)}", attempt) from exc
                 if addr is not None:
                     logger.info(
@@ -248,12 +249,21 @@ class DCUtRService:
         succeeded = False
         try:
             with trio.fail_after(self.config.stream_timeout):
+                here = 0  # rounds on this stream
                 while rounds < self.config.max_attempts:
                     try:
                         first = await self._receive(stream, MessageType.CONNECT, eof_ok=True)
-                    except EOFError:
-                        return  # the initiator is done (it got its connection or gave up)
+                    except (EOFError, trio.TooSlowError) as exc:
+                        if here == 0:
+                            if isinstance(exc, EOFError):
+                                return  # nothing asked
+                            raise
+                        # The initiator gave up, or goes on on a new stream (go, js, py).
+                        reason = f"no direct connection after {rounds} round(s); peer ended"
+                        self._publish(HolePunchFailed(peer, reason, rounds, initiator=False))
+                        return
                     rounds += 1
+                    here += 1
                     await self._send(stream, connect(self.our_addrs()))
                     await self._receive(stream, MessageType.SYNC)
                     theirs = self._theirs(first)
@@ -300,6 +310,9 @@ class DCUtRService:
         node = self.node
         found: list[Multiaddr] = []
         timeout = delay + self.config.dial_timeout
+        logger.debug(
+            "punching %s as %s in %.3f s: %s", peer.short(), role.value, delay, _join(theirs)
+        )
         with node.events.subscribe() as events, trio.move_on_after(timeout):
             async with trio.open_nursery() as nursery:
 
@@ -345,8 +358,10 @@ class DCUtRService:
         )
         if message.type is not expected:
             raise DCUtRProtocolError(f"expected {expected.name}, got {message.type.name}")
-        if message.dropped:
-            logger.debug("dropped %d addresses of a DCUtR %s", message.dropped, expected.name)
+        logger.debug(
+            "%s from %s: %s (%d dropped)",
+            expected.name, stream.remote_peer.short(), _join(message.addrs), message.dropped,
+        )  # fmt: skip
         return message
 
     def _publish(
