@@ -97,55 +97,40 @@ async def test_dcutr_with_js(bed: TwoNat, initiator: str) -> None:
                 assert direct, js.describe()
 
 
-def succeeded(proc: NsProcess) -> dict[str, Any] | None:
-    return next((x for x in proc.lines() if x.get("event") == "HolePunchSucceeded"), None)
-
-
 def py_direct(proc: NsProcess) -> list[dict[str, Any]]:
     """The direct (not relayed) connections the py peer reported last."""
     reports = [x["connections"] for x in proc.lines() if "connections" in x]
     return [c for c in (reports[-1] if reports else []) if not c["relayed"]]
 
 
-@pytest.mark.parametrize("initiator", ["p2pstack-initiates"])
-async def test_dcutr_with_py(bed: TwoNat, initiator: str) -> None:
-    """py-libp2p 0.8.1 dials as the Noise responder when it runs DCUtR and as the initiator
-    when it answers (js's assignment): we punch it in our second round (roles swapped). The
-    other direction does not work: after the first round's failed handshake py keeps the
-    punched 4-tuple (its next dial from its listening port fails with EADDRNOTAVAIL) and
-    never completes a punch (measured: 0 of 3 runs; see the DCUtR guide)."""
+async def test_dcutr_with_py_when_p2pstack_initiates(bed: TwoNat) -> None:
+    """py-libp2p 0.8.1 (``py/dcutr_peer.py``) dials us through the relay, so we run DCUtR.
+    py dials as the Noise initiator when it answers (js's assignment): we punch it in our
+    second round, roles swapped.
+
+    The other direction (py runs DCUtR) is not tested: it never completed here (0 of 3 runs).
+    py upgrades its punch dial as the responder, so our first round stalls; after it py keeps
+    the punched 4-tuple (its next dial from its listening port fails with EADDRNOTAVAIL), so
+    its later rounds, which our swapped role would match, never connect.
+    """
     python = py_peer_command()[0]
     relay_listen = f"/ip4/{RELAY_IP}/tcp/{PORT}"
     async with run_in(bed.ns("relay"), [*PEER, "relay", "--listen", relay_listen],
                       label="relay") as relay:  # fmt: skip
         relay_addr = f"{relay_listen}/p2p/{(await wait_line(relay, 'started', 20))['peer_id']}"
         ours_argv = [*PEER, "peer", "--listen", f"/ip4/0.0.0.0/tcp/{PORT}", "--relay", relay_addr]
-        async with run_in(
-            bed.ns("b"), ours_argv, label="p2pstack", env={"HOLE_PUNCH_PEER_LOG": "DEBUG"}
-        ) as ours:
+        async with run_in(bed.ns("b"), ours_argv, label="p2pstack") as ours:
             ours_id = (await wait_line(ours, "started", 20))["peer_id"]
             py_argv = [python, str(PY_DIR / "dcutr_peer.py"), "--relay", relay_addr,
-                       "--listen", f"/ip4/0.0.0.0/tcp/{PORT}"]  # fmt: skip
-            if initiator == "p2pstack-initiates":
-                py_argv += ["--dial", f"{relay_addr}/p2p-circuit/p2p/{ours_id}"]
+                       "--listen", f"/ip4/0.0.0.0/tcp/{PORT}",
+                       "--dial", f"{relay_addr}/p2p-circuit/p2p/{ours_id}"]  # fmt: skip
             async with run_in(bed.ns("a"), py_argv, label="py") as py:
                 py_id = (await wait_line(py, "peer_id", 30))["peer_id"]
-                if initiator == "py-initiates":
-                    await send(ours, f"dial {relay_addr}/p2p-circuit/p2p/{py_id}")
-                    assert (await wait_line(ours, "dialled", 15))["limited"]
-                else:
-                    await wait_line(py, "dialled", 15)
-                # py retries on new streams (a round every few seconds): wait for the outcome.
-                try:
-                    await ours.wait_for("a direct connection", lambda _: succeeded(ours), 60)
-                except AssertionError as exc:
-                    ours_log = "\n".join(ours.stderr().splitlines()[-60:])
-                    raise AssertionError(f"{exc}\n{py.describe()}\n{ours_log}") from None
-                outcome = succeeded(ours) or {}
-                print(f"{initiator}: p2pstack says {outcome}; py: {py_direct(py)}")
-                assert outcome["event"] == "HolePunchSucceeded", (
-                    f"{outcome}\n{py.describe()}\n{ours.describe()}"
-                )
+                await wait_line(py, "dialled", 15)
+                outcome = await wait_line(ours, "event", 40)
+                print(f"p2pstack initiates: {outcome}; py's direct: {py_direct(py)}")
+                assert outcome["event"] == "HolePunchSucceeded", f"{outcome}\n{py.describe()}"
+                assert outcome["initiator"], outcome
                 assert outcome["addr"].startswith(f"/ip4/{R1_WAN}/tcp/{PORT}"), outcome
                 await send(ours, f"ping {py_id}")
                 pinged = await wait_line(ours, "ping", 15)
