@@ -87,9 +87,12 @@ async def test_hundreds_of_garbage_addresses_and_new_streams_cost_no_dial() -> N
         assert service.stats["answered"] == 1
         # A new stream at once does not buy three more rounds (go and js open one per round:
         # the rounds a peer was answered carry over for stream_timeout).
-        _, again = await relayed_stream(net)
-        await again.send_all(length_prefixed(body))
-        assert await reset_by_peer(again)
+        try:  # the refusal (a reset) may come before or after our CONNECT goes out
+            _, again = await relayed_stream(net)
+            await again.send_all(length_prefixed(body))
+            assert await reset_by_peer(again)
+        except trio.BrokenResourceError:
+            pass
         assert service.stats["answered"] == 1
         assert service.stats["refused"] == 1
 
