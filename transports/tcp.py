@@ -6,10 +6,11 @@ Names (``/dns*``, ``/dnsaddr``) are resolved by the wrapping DNS transport
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -46,6 +47,15 @@ class TcpConfig:
       probes are not cut short.
 
     A socket failed this way makes its reads and writes raise ``trio.BrokenResourceError``.
+
+    ``reuse_port`` (False): listening sockets get ``SO_REUSEPORT`` and every dial leaves from
+    the listening port (bound with ``SO_REUSEADDR``/``SO_REUSEPORT`` to the listener's address
+    when it is the wildcard, or loopback for a loopback destination), as go-libp2p dials. A
+    NAT that keeps ports then maps the listening port to one public port for every
+    destination: the address peers observe is the one to hole-punch (DCUtR), and two such
+    dials meeting in flight are one TCP simultaneous open. When the port cannot be used
+    (that 4-tuple is taken, no listener of the family) the dial falls back to an ephemeral
+    port.
     """
 
     connect_timeout: float = 10.0
@@ -55,6 +65,7 @@ class TcpConfig:
     keepalive_interval: int = 5
     keepalive_count: int = 3
     user_timeout: float | None = 30.0
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0:
@@ -123,21 +134,44 @@ def _tuned(stream: TcpStream, config: TcpConfig) -> TcpStream:
     return stream
 
 
-async def _connect(host: str, port: int) -> TcpStream:
-    """Connect to a numeric ``host`` (already resolved: no resolver thread, no racing)."""
+_REUSE_FALLBACK_ERRNOS: Final = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL})
+
+
+async def _connect(host: str, port: int, bind: tuple[str, int] | None = None) -> TcpStream:
+    """Connect to a numeric ``host`` (already resolved: no resolver thread, no racing), from
+    ``bind`` (with ``SO_REUSEADDR``/``SO_REUSEPORT``) when given; a ``bind`` whose 4-tuple is
+    taken falls back to an ephemeral port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = trio.socket.socket(family, socket.SOCK_STREAM)
     try:
+        if bind is not None:
+            _set_reuse(sock)
+            await sock.bind(bind)
         await sock.connect((host, port))
+    except OSError as exc:
+        sock.close()
+        if bind is None or exc.errno not in _REUSE_FALLBACK_ERRNOS:
+            raise
+        logger.debug("cannot dial %s:%d from %s:%d (%s): ephemeral port", host, port, *bind, exc)
+        return await _connect(host, port)
     except BaseException:
         sock.close()
         raise
     return TcpStream(socket.socket(family, socket.SOCK_STREAM, fileno=sock.detach()))
 
 
-async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> TcpStream:
+def _set_reuse(sock: trio.socket.SocketType) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+
+
+async def connect_tcp(
+    addr: Multiaddr, config: TcpConfig, *, bind: tuple[str, int] | None = None
+) -> TcpStream:
     """Connect to ``/<ip4|ip6>/<host>/tcp/<port>/...`` (anything may follow ``/tcp/N``) within
-    ``config.connect_timeout``.
+    ``config.connect_timeout``, from local address ``bind`` when given (see
+    ``TcpConfig.reuse_port``).
 
     Raises:
         TransportError: not a numeric TCP address (names are the DNS transport's job), the
@@ -151,7 +185,7 @@ async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> TcpStream:
     assert port is not None
     try:
         with trio.fail_after(config.connect_timeout):
-            stream = await _connect(host, int(port))
+            stream = await _connect(host, int(port), bind)
     except trio.TooSlowError as exc:
         raise TransportError(
             f"TCP connect to {addr} failed: timed out after {config.connect_timeout:g} s"
@@ -165,10 +199,18 @@ async def connect_tcp(addr: Multiaddr, config: TcpConfig) -> TcpStream:
 class TcpListener:
     """A TCP listener bound to one address."""
 
-    def __init__(self, listener: trio.SocketListener, config: TcpConfig) -> None:
+    def __init__(
+        self,
+        listener: trio.SocketListener,
+        config: TcpConfig,
+        *,
+        on_close: Callable[[tuple[object, ...]], None] | None = None,
+    ) -> None:
         self._listener = listener
         self._config = config
-        self._addrs = [sockaddr_to_multiaddr(listener.socket.getsockname())]
+        self._sockname = tuple(listener.socket.getsockname())
+        self._on_close = on_close
+        self._addrs = [sockaddr_to_multiaddr(self._sockname)]
 
     @property
     def listen_addrs(self) -> list[Multiaddr]:
@@ -193,6 +235,9 @@ class TcpListener:
             return RawConnection(tcp, local, remote)
 
     async def aclose(self) -> None:
+        if self._on_close is not None:
+            self._on_close(self._sockname)
+            self._on_close = None
         await self._listener.aclose()
 
 
@@ -204,6 +249,22 @@ class TcpTransport:
 
     def __init__(self, config: TcpConfig) -> None:
         self.config = config
+        self._bound: list[tuple[int, str, int]] = []
+        """(family, host, port) of each listener opened with ``reuse_port``."""
+
+    def _dial_from(self, host: str) -> tuple[str, int] | None:
+        """The local address a ``reuse_port`` dial to ``host`` leaves from, if any."""
+        if not self.config.reuse_port:
+            return None
+        dest = ipaddress.ip_address(host.split("%", 1)[0])
+        family = socket.AF_INET6 if dest.version == 6 else socket.AF_INET
+        for bound_family, bound_host, port in self._bound:
+            if bound_family != family:
+                continue
+            local = ipaddress.ip_address(bound_host.split("%", 1)[0])
+            if local.is_unspecified or (local.is_loopback and dest.is_loopback):
+                return bound_host, port
+        return None
 
     def can_dial(self, addr: Multiaddr) -> bool:
         return _host_port(addr) is not None
@@ -213,9 +274,10 @@ class TcpTransport:
         return parsed is not None and parsed[0] in ("ip4", "ip6")
 
     async def dial(self, addr: Multiaddr) -> RawConnection:
-        if _host_port(addr) is None:
+        parsed = _host_port(addr)
+        if parsed is None:
             raise TransportError(f"not a TCP address: {addr}")
-        stream = await connect_tcp(addr, self.config)
+        stream = await connect_tcp(addr, self.config, bind=self._dial_from(parsed[1]))
         remote = sockaddr_to_multiaddr(stream.socket.getpeername())
         local = sockaddr_to_multiaddr(stream.socket.getsockname())
         return RawConnection(stream, local, remote)
@@ -226,9 +288,32 @@ class TcpTransport:
             raise TransportError(f"cannot listen on {addr}: not an /ip4 or /ip6 TCP address")
         _, host, port = parsed
         try:
-            listeners: Sequence[trio.SocketListener] = await trio.open_tcp_listeners(
-                port, host=host, backlog=self.config.backlog
-            )
+            if self.config.reuse_port:
+                listener = await self._reuse_port_listener(host, port)
+            else:
+                listeners: Sequence[trio.SocketListener] = await trio.open_tcp_listeners(
+                    port, host=host, backlog=self.config.backlog
+                )
+                listener = listeners[0]
         except OSError as exc:
             raise TransportError(f"cannot listen on {addr}: {exc}") from exc
-        return TcpListener(listeners[0], self.config)
+        return TcpListener(listener, self.config, on_close=self._forget)
+
+    async def _reuse_port_listener(self, host: str, port: int) -> trio.SocketListener:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = trio.socket.socket(family, socket.SOCK_STREAM)
+        try:
+            _set_reuse(sock)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            await sock.bind((host, port))
+            sock.listen(self.config.backlog or 0xFFFF)
+        except BaseException:
+            sock.close()
+            raise
+        bound = sock.getsockname()
+        self._bound.append((family, str(bound[0]), int(bound[1])))
+        return trio.SocketListener(sock)
+
+    def _forget(self, sockname: tuple[object, ...]) -> None:
+        self._bound = [b for b in self._bound if (b[1], b[2]) != (sockname[0], sockname[1])]

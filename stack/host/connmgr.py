@@ -247,9 +247,14 @@ class ConnectionManager:
                 node.events.publish(ConnectionClosed(conn.peer_id, conn, conn.close_cause))
 
     async def serve_inbound(
-        self, raw: RawConnection, ticket: Ticket, scope: ConnectionScope
+        self,
+        raw: RawConnection,
+        ticket: Ticket,
+        scope: ConnectionScope,
+        role: Role = Role.RESPONDER,
     ) -> None:
-        """Upgrade, admit and serve one accepted raw connection.
+        """Upgrade, admit and serve one accepted raw connection as ``role`` (the responder,
+        unless a hole punch assigned the initiator role to this peer's connection).
 
         The upgrade runs in ``ticket.cancel_scope`` (eviction cancels it) and within
         ``upgrade_timeout`` of the accept. A failed upgrade publishes
@@ -263,7 +268,7 @@ class ConnectionManager:
                 with ticket.cancel_scope, trio.fail_after(node.config.upgrade_timeout):
                     upgraded = await node.upgrader.upgrade(
                         raw,
-                        role=Role.RESPONDER,
+                        role=role,
                         memory=scope,
                         on_gater_bug=self.gater_bug,
                         on_refused=node.events.publish,
@@ -287,7 +292,7 @@ class ConnectionManager:
                 )
                 return
             ticket.established()
-            conn = Connection.from_upgrade(node, raw, upgraded, role=Role.RESPONDER, scope=scope)
+            conn = Connection.from_upgrade(node, raw, upgraded, role=role, scope=scope)
             try:
                 await self.admit(conn)
             except (ConnectionDenied, LimitExceeded) as exc:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from p2pstack.host.reachability import ReachabilityStatus
     from p2pstack.identity import Identity, PeerId
     from p2pstack.multiaddr import Multiaddr
+    from p2pstack.role import Role
 
 StreamHandler = Callable[["NetStream"], Awaitable[None]]
 """Serves one inbound stream; the node closes the stream when the handler returns."""
@@ -99,6 +100,13 @@ class NodeContext(Protocol):
     # ---------------------------------------------------------- dialling, streams
     async def dial(self, target: Multiaddr | PeerId | str) -> Connection:
         """A connection to ``target`` (an open one is reused)."""
+        ...
+
+    async def dial_punch(
+        self, peer: PeerId, addrs: Sequence[Multiaddr], *, role: Role, delay: float = 0.0
+    ) -> Connection:
+        """A new direct connection to ``peer`` at ``addrs`` after ``delay``, upgraded as
+        ``role`` (DCUtR's simultaneous open)."""
         ...
 
     async def new_stream(

@@ -6,7 +6,10 @@ transport that dials it (:func:`p2pstack.transports.dns.dns` wraps the others).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -94,6 +97,17 @@ def _relay_of(circuit: Multiaddr) -> PeerId | None:
     return Multiaddr.from_components(circuit.components()[:cut]).peer_id()
 
 
+def _reset_on_close(stream: object, on: bool) -> None:
+    """While ``on``, closing a hole-punch dial's TCP socket sends a RST (``SO_LINGER`` 0): a
+    punched connection whose upgrade fails leaves no TIME_WAIT holding the 4-tuple (our
+    listening port to the peer's) that the next round dials again. Duck typed (a stream with
+    a stdlib TCP ``socket``): the host knows no transport."""
+    sock = getattr(stream, "socket", None)
+    if isinstance(sock, socket.socket) and sock.type == socket.SOCK_STREAM:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", int(on), 0))
+
+
 @dataclass(eq=False)
 class _PendingDial:
     done: trio.Event = field(default_factory=trio.Event)
@@ -120,6 +134,7 @@ class Dialer:
         """Retry failed dials through the dialing relays (off by default)."""
         self._relays: list[Multiaddr] = []
         self._peer_relays: dict[PeerId, list[Multiaddr]] = {}
+        self._punching: dict[Multiaddr, Role] = {}
 
     # ---- dialing relays ---------------------------------------------------------------------
 
@@ -228,6 +243,38 @@ class Dialer:
         pending.connection = conn
         return conn
 
+    def punch_role(self, remote: Multiaddr) -> Role | None:
+        """Our role for an inbound connection from ``remote`` while a hole punch to that
+        address is under way (the peer's SYN reached our listener): None otherwise."""
+        return self._punching.get(remote.without_peer_id())
+
+    async def dial_punch(
+        self, peer: PeerId, addrs: list[Multiaddr], *, role: Role, delay: float = 0.0
+    ) -> Connection:
+        """See :meth:`Node.dial_punch`: race ``addrs`` (no connection reused, no shared
+        attempt), upgrading as ``role`` whoever connected first at the TCP level."""
+        attempts: list[tuple[str, BaseException]] = []
+        bare = list(dict.fromkeys(a.without_peer_id() for a in addrs))
+        if not bare:
+            raise DialError(f"no addresses to punch to {peer}")
+        for addr in bare:
+            self._punching[addr] = role
+        self.pending += 1
+        try:
+            if delay > 0:
+                await trio.sleep(delay)  # the protocol's timer (DCUtR: half the round trip)
+            targets = [a.with_peer_id(peer) for a in bare]
+            conn = await self._race(peer, targets, attempts, role=role, punch=True)
+        finally:
+            self.pending -= 1
+            for addr in bare:
+                self._punching.pop(addr, None)
+        if conn is None:
+            raise DialError(f"could not punch through to {peer}", attempts)
+        await self._node.admit(conn)
+        await self._node.start_connection(conn)
+        return conn
+
     def _failed(self, peer: PeerId | None, error: DialError) -> DialError:
         """Publish :class:`~p2pstack.host.events.DialFailed` for ``error``; return it."""
         attempts = tuple((addr, f"{type(exc).__name__}: {exc}") for addr, exc in error.attempts)
@@ -239,16 +286,20 @@ class Dialer:
         peer: PeerId | None,
         addrs: list[Multiaddr],
         attempts: list[tuple[str, BaseException]],
+        *,
+        role: Role = _US,
+        punch: bool = False,
     ) -> Connection | None:
         """Dial ``addrs`` in order, each starting when the previous failed or after the
-        stagger delay; the first upgraded connection wins and the other attempts stop."""
+        stagger delay; the first upgraded connection wins and the other attempts stop.
+        ``role`` is ours in the upgrade (a hole punch's simultaneous open sets it)."""
         node = self._node
         winner: list[Connection] = []
         failed = [trio.Event() for _ in addrs]
 
         async def attempt(index: int, addr: Multiaddr) -> None:
             try:
-                conn = await self._dial_addr(addr, peer)
+                conn = await self._dial_addr(addr, peer, role, punch=punch)
             except Exception as exc:  # the dial boundary: every failure is listed
                 if not isinstance(exc, _ATTEMPT_ERRORS):
                     node.faults.record("dial", exc, peer)
@@ -275,8 +326,11 @@ class Dialer:
                         await failed[index].wait()
         return winner[0] if winner else None
 
-    async def _dial_addr(self, addr: Multiaddr, peer: PeerId | None) -> Connection:
-        """Connect and upgrade one address; the connection is not admitted or running yet."""
+    async def _dial_addr(
+        self, addr: Multiaddr, peer: PeerId | None, role: Role = _US, *, punch: bool = False
+    ) -> Connection:
+        """Connect and upgrade one address as ``role`` (the initiator, unless a simultaneous
+        open assigned roles); the connection is not admitted or running yet."""
         node = self._node
         transport = node.transport_for(addr)
 
@@ -290,9 +344,9 @@ class Dialer:
                 refusal=f"dialling {addr}",
                 on_bug=gater_bug,
             )
-            scope = node.resources.open_connection(role=_US)
+            scope = node.resources.open_connection(role=role)
         except (ConnectionDenied, LimitExceeded) as exc:
-            node.events.publish(refused(exc, remote_addr=addr, peer_id=peer, role=_US))
+            node.events.publish(refused(exc, remote_addr=addr, peer_id=peer, role=role))
             raise
         timeout = node.config.dial_timeout
         upgrading = False
@@ -301,9 +355,12 @@ class Dialer:
             with trio.fail_after(timeout):
                 raw = await transport.dial(addr)
                 upgrading = True
+                if punch:
+                    _reset_on_close(raw.stream, True)
+                    logger.debug("punched %s from %s: upgrading as %s", addr, raw.local_addr, role)
                 upgraded = await node.upgrader.upgrade(
                     raw,
-                    role=_US,
+                    role=role,
                     expected_peer=peer,
                     memory=scope,
                     on_gater_bug=gater_bug,
@@ -322,6 +379,8 @@ class Dialer:
         except BaseException:
             scope.done()
             raise
-        conn = Connection.from_upgrade(node, raw, upgraded, role=Role.INITIATOR, scope=scope)
+        if punch:
+            _reset_on_close(raw.stream, False)
+        conn = Connection.from_upgrade(node, raw, upgraded, role=role, scope=scope)
         conn.dial_seconds = trio.current_time() - started
         return conn

@@ -374,8 +374,15 @@ class Node:
             self._refused(exc, raw)
             return False
         ticket.on_evict = scope.done
+        role = self._dialer.punch_role(raw.remote_addr) or Role.RESPONDER
         self._nursery.start_soon(
-            self.faults.run, "inbound-connection", self._manager.serve_inbound, raw, ticket, scope
+            self.faults.run,
+            "inbound-connection",
+            self._manager.serve_inbound,
+            raw,
+            ticket,
+            scope,
+            role,
         )
         return True
 
@@ -476,6 +483,23 @@ class Node:
         if isinstance(target, str):
             target = Multiaddr(target)
         return await self._dialer.dial(target)
+
+    async def dial_punch(
+        self, peer: PeerId, addrs: Sequence[Multiaddr], *, role: Role, delay: float = 0.0
+    ) -> Connection:
+        """A new direct connection to ``peer`` for a hole punch (DCUtR), dialled after
+        ``delay`` seconds: ``addrs`` are raced as :meth:`dial` races them, an open connection
+        is not reused, and the connection is upgraded as ``role`` whoever's TCP connect won
+        (after a TCP simultaneous open both sides dialled: the roles come from the protocol).
+        From the call on, until the dial ends, a connection accepted from one of ``addrs``
+        is upgraded as ``role`` too (the peer's SYN reached our listener first).
+
+        Raises:
+            DialError: every address failed (each attempt is listed).
+        """
+        if self._closing:
+            raise NodeClosed("the node is shutting down")
+        return await self._dialer.dial_punch(peer, list(addrs), role=role, delay=delay)
 
     async def new_stream(
         self,

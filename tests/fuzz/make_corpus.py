@@ -305,9 +305,10 @@ def seeds() -> dict[str, dict[str, bytes]]:
 
 def write(corpus: Path = CORPUS) -> Iterable[Path]:
     """(Re)write the corpus; return the files written."""
-    from .targets import TARGETS
+    from .targets import TARGETS, targets_dcutr
 
     all_seeds = seeds()
+    all_seeds["dcutr"] = targets_dcutr.seeds()
     for name, crashes in KNOWN_CRASHES.items():
         all_seeds[name] |= {f"crash-{k}": v for k, v in crashes.items()}
     missing = set(TARGETS) - set(all_seeds)
