@@ -14,16 +14,30 @@ from p2pstack.security.tls.errors import (
     CertificateError as CertificateError,
     TlsProtocolError as TlsProtocolError,
 )
+from p2pstack.security.tls.session import TlsSession as TlsSession
+from p2pstack.security.tls.stream import TlsStream as TlsStream
+from p2pstack.security.tls.transport import (
+    PROTOCOL_ID as PROTOCOL_ID,
+    TlsConfig as TlsConfig,
+    TlsTransport as TlsTransport,
+    tls as tls,
+)
 
 __all__ = [
     "EXTENSION_OID",
+    "PROTOCOL_ID",
     "SIGNATURE_PREFIX",
     "CertificateDecodeError",
     "CertificateError",
     "LocalCertificate",
+    "TlsConfig",
     "TlsProtocolError",
+    "TlsSession",
+    "TlsStream",
+    "TlsTransport",
     "VerifiedPeer",
     "generate_certificate",
+    "tls",
     "verify_certificate",
     "verify_certificate_chain",
 ]
