@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import targets_autonat, targets_codecs, targets_stateful, targets_streams
+from . import targets_autonat, targets_codecs, targets_stateful, targets_streams, targets_tls
 from .registry import TARGETS, Target
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "targets_codecs",
     "targets_stateful",
     "targets_streams",
+    "targets_tls",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -24,6 +25,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from p2pstack.errors import InvalidKeyError
@@ -43,6 +45,15 @@ BACKDATE: Final = datetime.timedelta(hours=1)
 """How far into the past ``NotBefore`` is set, to tolerate clock skew."""
 MAX_CERTIFICATE_LEN: Final = 64 * 1024
 """Larger certificates are refused unparsed."""
+_PARSE_ERRORS: Final = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+"""What ``cryptography`` raises for malformed certificate parts (parsed lazily, on access)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +141,21 @@ def verify_certificate(
     certificate: bytes | x509.Certificate, *, now: datetime.datetime | float | None = None
 ) -> VerifiedPeer:
     """Verify one peer certificate; see :func:`verify_certificate_chain`."""
+    with warnings.catch_warnings():
+        # cryptography deprecates some lax encodings (a non-positive serial number...): they
+        # are tolerated here, as by go and js, instead of surfacing as warnings.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return _verify(certificate, now)
+
+
+def _verify(
+    certificate: bytes | x509.Certificate, now: datetime.datetime | float | None
+) -> VerifiedPeer:
     cert = _parse(certificate)
     when = _utc(now)
     try:
         not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    except ValueError as exc:
+    except _PARSE_ERRORS as exc:
         raise CertificateDecodeError(f"malformed certificate validity: {exc}") from exc
     if when < not_before:
         raise CertificateError(f"certificate not valid before {not_before.isoformat()}")
@@ -145,7 +166,7 @@ def verify_certificate(
         cert.verify_directly_issued_by(cert)
     except InvalidSignature as exc:
         raise CertificateError("certificate self-signature does not verify") from exc
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except _PARSE_ERRORS as exc:
         raise CertificateError(f"certificate is not verifiably self-signed: {exc}") from exc
     key_bytes, signature = decode_signed_key(value)
     try:
@@ -156,7 +177,7 @@ def verify_certificate(
         spki = cert.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except _PARSE_ERRORS as exc:
         raise CertificateError(f"unsupported certificate key: {exc}") from exc
     if not public_key.verify(SIGNATURE_PREFIX + spki, signature):
         raise CertificateError("the libp2p extension's signature does not verify")
@@ -171,7 +192,7 @@ def _parse(certificate: bytes | x509.Certificate) -> x509.Certificate:
         raise CertificateDecodeError(f"certificate of {len(data)} bytes exceeds the limit")
     try:
         return x509.load_der_x509_certificate(data)
-    except (ValueError, TypeError) as exc:
+    except _PARSE_ERRORS as exc:
         raise CertificateDecodeError(f"malformed certificate: {exc}") from exc
 
 
@@ -179,7 +200,7 @@ def _extension_value(cert: x509.Certificate) -> bytes:
     """The libp2p extension's value; refuses unknown critical extensions and duplicates."""
     try:
         extensions = list(cert.extensions)
-    except (ValueError, TypeError) as exc:
+    except _PARSE_ERRORS as exc:
         raise CertificateDecodeError(f"malformed certificate extensions: {exc}") from exc
     found: bytes | None = None
     for ext in extensions:
