@@ -20,7 +20,7 @@ completed handshake; the listener verifies the dialer's once the handshake compl
 from __future__ import annotations
 
 import datetime
-from typing import Final, final
+from typing import Any, Final, final
 
 from OpenSSL import SSL
 
@@ -45,9 +45,9 @@ def _accept_any(*_args: object) -> bool:
     return True
 
 
-def _select_alpn(
-    _conn: SSL.Connection, offered: list[bytes]
-) -> bytes | SSL._NoOverlappingProtocols:
+def _select_alpn(_conn: SSL.Connection, offered: list[bytes]) -> Any:
+    """A server's ALPN choice: ``libp2p``, or the sentinel that aborts the handshake (its type
+    is private to pyOpenSSL, hence ``Any``)."""
     return ALPN_LIBP2P if ALPN_LIBP2P in offered else SSL.NO_OVERLAPPING_PROTOCOLS
 
 
