@@ -106,25 +106,36 @@ class TlsSession:
         if not self.complete:
             self._advance()
 
-    def data_to_send(self) -> bytes:
-        """All bytes queued for the network (handshake records, alerts, encrypted data)."""
+    def data_to_send(self, size_hint: int = _READ_CHUNK) -> bytes:
+        """All bytes queued for the network (handshake records, alerts, encrypted data).
+
+        ``size_hint``: the expected amount; reads stop at the first short one (a memory BIO
+        hands out everything it holds up to the size asked).
+        """
         chunks = []
+        size = max(size_hint, 1024)
         while True:
             try:
-                chunks.append(self._conn.bio_read(_READ_CHUNK))
+                chunk = self._conn.bio_read(size)
             except SSL.WantReadError:
-                return b"".join(chunks)
+                break
+            chunks.append(chunk)
+            if len(chunk) < size:
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     # -- application data ----------------------------------------------------------------------
 
     def encrypt(self, data: bytes | bytearray | memoryview) -> bytes:
         """Encrypt ``data`` into records and return every byte queued for the network."""
-        if data:
+        size = memoryview(data).nbytes
+        if size:
             try:
-                self._conn.sendall(bytes(data))
+                self._conn.sendall(data)
             except SSL.Error as exc:
                 raise TlsProtocolError(f"TLS cannot send: {exc}", remote=False) from exc
-        return self.data_to_send()
+        # Records add 22 bytes per 16 KiB of TLS 1.3 application data (header, type, tag).
+        return self.data_to_send(size + 22 * (size // 16384 + 1) + 512)
 
     def decrypt(self, max_bytes: int) -> bytes | None:
         """Up to ``max_bytes`` decrypted bytes; ``None`` if more input is needed, ``b""`` once
