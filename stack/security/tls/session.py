@@ -12,14 +12,20 @@ which refuse every self-signed certificate. pyOpenSSL (a dependency of aioquic) 
 :func:`~p2pstack.security.tls.certificate.verify_certificate_chain` decides instead.
 
 Handshake contract: TLS 1.3 only, ALPN ``libp2p`` (a server refuses a client offering none of
-its protocols), client certificate required. The dialer verifies the listener's certificate
-*before* its Finished leaves :meth:`data_to_send`, so a refused listener never sees a
-completed handshake; the listener verifies the dialer's once the handshake completes.
+its protocols), client certificate required. Inlined muxer negotiation (libp2p/specs
+``connections/inlined-muxer-negotiation.md``): with ``muxers``, the client offers those
+protocol ids before ``libp2p`` and the server picks the client's first offer it also lists;
+a muxer picked this way is :attr:`TlsSession.early_muxer`.
+
+The dialer verifies the listener's certificate *before* its Finished leaves
+:meth:`data_to_send`, so a refused listener never sees a completed handshake; the listener
+verifies the dialer's once the handshake completes.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import Any, Final, final
 
 from OpenSSL import SSL
@@ -45,10 +51,18 @@ def _accept_any(*_args: object) -> bool:
     return True
 
 
-def _select_alpn(_conn: SSL.Connection, offered: list[bytes]) -> Any:
-    """A server's ALPN choice: ``libp2p``, or the sentinel that aborts the handshake (its type
-    is private to pyOpenSSL, hence ``Any``)."""
-    return ALPN_LIBP2P if ALPN_LIBP2P in offered else SSL.NO_OVERLAPPING_PROTOCOLS
+def _alpn_selector(accepted: frozenset[bytes]) -> Any:
+    """A server's ALPN choice: the client's first offer we accept (``libp2p`` or an inlined
+    muxer), or the sentinel that aborts the handshake (its type is private to pyOpenSSL, hence
+    ``Any``)."""
+
+    def select(_conn: SSL.Connection, offered: list[bytes]) -> Any:
+        for proto in offered:
+            if proto in accepted:
+                return proto
+        return SSL.NO_OVERLAPPING_PROTOCOLS
+
+    return select
 
 
 @final
@@ -60,7 +74,7 @@ class TlsSession:
     for TLS, :class:`CertificateError` for the peer's certificate) or :class:`PeerIdMismatch`.
     """
 
-    __slots__ = ("_conn", "_expected", "_now", "complete", "remote", "role")
+    __slots__ = ("_alpn", "_conn", "_expected", "_now", "complete", "early_muxer", "remote", "role")
 
     def __init__(
         self,
@@ -69,12 +83,15 @@ class TlsSession:
         role: Role,
         expected_peer: PeerId | None = None,
         now: datetime.datetime | float | None = None,
+        muxers: Sequence[str] = (),
     ) -> None:
         self.role = role
         self._expected = expected_peer
         self._now = now
+        self._alpn = [m.encode() for m in muxers] + [ALPN_LIBP2P]
         self.complete = False
         self.remote: VerifiedPeer | None = None
+        self.early_muxer: str | None = None
         local = generate_certificate(identity, now=now)
         ctx = SSL.Context(SSL.TLS_METHOD)
         ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
@@ -83,9 +100,9 @@ class TlsSession:
         ctx.use_privatekey(local.private_key)
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _accept_any)
         if role is Role.INITIATOR:
-            ctx.set_alpn_protos([ALPN_LIBP2P])
+            ctx.set_alpn_protos(self._alpn)
         else:
-            ctx.set_alpn_select_callback(_select_alpn)
+            ctx.set_alpn_select_callback(_alpn_selector(frozenset(self._alpn)))
         self._conn = SSL.Connection(ctx, None)
         if role is Role.INITIATOR:
             self._conn.set_connect_state()
@@ -186,8 +203,10 @@ class TlsSession:
         if self._conn.get_protocol_version_name() != "TLSv1.3":  # pragma: no cover - min set
             raise TlsProtocolError("the peer negotiated a TLS version below 1.3")
         alpn = self._conn.get_alpn_proto_negotiated()
-        if alpn not in (b"", ALPN_LIBP2P):
+        if alpn and alpn not in self._alpn:
             raise TlsProtocolError(f"unexpected ALPN protocol {alpn!r}")
+        if alpn and alpn != ALPN_LIBP2P:
+            self.early_muxer = alpn.decode()
         chain = self._conn.get_peer_cert_chain(as_cryptography=True) or []
         if self.role is Role.RESPONDER:
             # OpenSSL leaves the client's leaf out of a server's chain: add it back.

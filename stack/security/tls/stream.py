@@ -31,7 +31,8 @@ class TlsStream(SecureStream):
     close_notify also reads as EOF (as go and js treat a bare FIN after the handshake). A
     record failing authentication or a fatal alert breaks the receive side for good
     (``BrokenResourceError`` caused by a :class:`TlsProtocolError`); a ``send_all``
-    interrupted after encrypting breaks the send side.
+    interrupted after encrypting breaks the send side. ``early_muxer`` is the muxer the
+    handshake negotiated through ALPN, if any.
     """
 
     __slots__ = (
@@ -44,6 +45,7 @@ class TlsStream(SecureStream):
         "_send_conflict",
         "_send_error",
         "_session",
+        "early_muxer",
         "local_peer",
         "remote_peer",
         "remote_public_key",
@@ -59,8 +61,10 @@ class TlsStream(SecureStream):
         remote_peer: PeerId,
         remote_public_key: PublicKey,
         receive_size: int = DEFAULT_RECEIVE_SIZE,
+        early_muxer: str | None = None,
     ) -> None:
         self.transport_stream = transport_stream
+        self.early_muxer = early_muxer
         self.local_peer = local_peer
         self.remote_peer = remote_peer
         self.remote_public_key = remote_public_key

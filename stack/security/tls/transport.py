@@ -32,16 +32,25 @@ class TlsConfig:
     Attributes:
         handshake_timeout: seconds the whole handshake may take before HandshakeError.
         receive_size: bytes a TlsStream asks its transport for per read (at least 1024).
+        muxers: muxer protocol ids offered (dialing) and accepted (listening) through ALPN,
+            preferred first: the inlined muxer negotiation, which saves the multistream round
+            trip after the handshake. Default none: ALPN ``libp2p`` only, the muxer is then
+            negotiated with multistream-select as over Noise. List only muxers the node has.
     """
 
     handshake_timeout: float = 10.0
     receive_size: int = DEFAULT_RECEIVE_SIZE
+    muxers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not (self.handshake_timeout > 0 and math.isfinite(self.handshake_timeout)):
             raise InvalidConfigError("handshake_timeout must be a positive number of seconds")
         if self.receive_size < 1024:
             raise InvalidConfigError("receive_size must be at least 1024 bytes")
+        object.__setattr__(self, "muxers", tuple(self.muxers))
+        for muxer in self.muxers:
+            if not (isinstance(muxer, str) and muxer.startswith("/") and 1 < len(muxer) < 256):
+                raise InvalidConfigError(f"muxers: {muxer!r} is not a protocol id")
 
 
 @final
@@ -78,7 +87,9 @@ class TlsTransport:
         timeout = self.config.handshake_timeout
         try:
             with trio.fail_after(timeout):
-                session = TlsSession(identity, role=role, expected_peer=expected_peer)
+                session = TlsSession(
+                    identity, role=role, expected_peer=expected_peer, muxers=self.config.muxers
+                )
                 await _drive(stream, session)
         except BaseException as exc:
             await trio.aclose_forcefully(stream)
@@ -99,6 +110,7 @@ class TlsTransport:
             remote_peer=remote.peer_id,
             remote_public_key=remote.public_key,
             receive_size=self.config.receive_size,
+            early_muxer=session.early_muxer,
         )
 
 
