@@ -18,8 +18,8 @@ protocol ids before ``libp2p`` and the server picks the client's first offer it 
 a muxer picked this way is :attr:`TlsSession.early_muxer`.
 
 The dialer verifies the listener's certificate *before* its Finished leaves
-:meth:`data_to_send`, so a refused listener never sees a completed handshake; the listener
-verifies the dialer's once the handshake completes.
+:meth:`TlsSession.data_to_send`, so a refused listener never sees a completed handshake; the
+listener verifies the dialer's once the handshake completes.
 """
 
 from __future__ import annotations
