@@ -1,6 +1,8 @@
 """p2pstack's libp2p TLS 1.3 (``/tls/1.0.0``) against js-libp2p (@libp2p/tls) and py-libp2p
 over TCP, both directions: identify, ping, echo (plus concurrent streams), and the
 ``p2pstack ping --security tls`` command line. The peers run with ``--security tls`` (TLS only).
+Also the inlined muxer negotiation (Yamux through ALPN), which js-libp2p speaks and py-libp2p
+declines (both ways: our node dials, then is dialled).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import pytest
 import trio
 
 from p2pstack.compose import open_node
+from p2pstack.identity import Identity, PeerId
 from p2pstack.protocols.echo import echo, echo_peer
 from p2pstack.protocols.identify import AGENT_VERSION, IDENTIFY_PROTOCOL, identify
 from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
-from p2pstack.security import tls
+from p2pstack.security import TlsConfig, tls
+from p2pstack.security.tls import TlsStream, TlsTransport
 from tests.interop.peers import JS_PEER, PY_PEER, Impl, dial_argv, run_script, script_listening
 
 IMPLS = ["js", "py"]
@@ -90,3 +94,51 @@ async def test_cli_ping_over_tls(impl: Impl) -> None:
         )
     assert result.returncode == 0, result.stderr.decode()
     assert json.loads(result.stdout)["peer_id"] == peer.peer_id
+
+
+YAMUX = "/yamux/1.0.0"
+EARLY = {"js": YAMUX, "py": None}
+"""What ALPN agrees on with our node offering Yamux inline: js-libp2p does inlined muxer
+negotiation, py-libp2p (by default) offers and accepts ``libp2p`` only."""
+
+
+class Recording:
+    """The TLS transport with inlined Yamux, noting what ALPN agreed on per handshake."""
+
+    def __init__(self) -> None:
+        self.inner = TlsTransport(TlsConfig(muxers=(YAMUX,)))
+        self.protocol_id = self.inner.protocol_id
+        self.early: list[str | None] = []
+
+    async def secure_outbound(
+        self, stream: trio.abc.Stream, identity: Identity, expected_peer: PeerId | None
+    ) -> TlsStream:
+        secure = await self.inner.secure_outbound(stream, identity, expected_peer)
+        self.early.append(secure.early_muxer)
+        return secure
+
+    async def secure_inbound(self, stream: trio.abc.Stream, identity: Identity) -> TlsStream:
+        secure = await self.inner.secure_inbound(stream, identity)
+        self.early.append(secure.early_muxer)
+        return secure
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+async def test_inlined_muxer_negotiation_both_ways(impl: Impl) -> None:
+    security = Recording()
+    listen = ["listen", "--listen", "/ip4/127.0.0.1/tcp/0", *TLS]
+    async with (
+        script_listening(impl, SCRIPTS[impl], listen) as peer,
+        open_node(
+            listen=["/ip4/127.0.0.1/tcp/0"], security=[security], protocols=[ping(), echo()]
+        ) as node,
+    ):
+        conn = await node.dial(peer.addr("tcp"))
+        assert conn.muxer_protocol == YAMUX
+        assert len(await ping_peer(node, conn, count=2)) == 2
+        payload = os.urandom(200_000)
+        assert await echo_peer(node, conn, payload) == payload
+        argv = dial_argv(str(node.addrs[0]), ping=2, echo=ONE_MIB, timeout=60)
+        result = await run_script(impl, SCRIPTS[impl], [*argv, *TLS], time_limit=70)
+        assert result["echo_ok"] is True
+    assert security.early == [EARLY[impl], EARLY[impl]]
