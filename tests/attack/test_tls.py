@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
@@ -87,6 +88,28 @@ async def test_bad_certificate_is_refused_with_a_certificate_error(name: str) ->
             with pytest.raises(HandshakeError) as info:
                 await tls().secure_inbound(right, SERVER)
     assert isinstance(info.value.__cause__, CertificateError)
+    assert accepted == [False]
+
+
+@pytest.mark.parametrize(
+    "client", [{"alpn": [b"h2", b"http/1.1"]}, {"tls12": True}], ids=["alpn-h2", "tls-1.2"]
+)
+async def test_wrong_alpn_or_tls_version_is_a_tls_protocol_error(client: dict[str, Any]) -> None:
+    key = _key()
+    left, right = trio.testing.memory_stream_pair()
+    accepted: list[bool] = []
+
+    async def dial() -> None:
+        accepted.append(
+            await present_chain(left, [build_certificate(ATTACKER, key)], key, **client)
+        )
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(dial)
+            with pytest.raises(HandshakeError) as info:
+                await tls().secure_inbound(right, SERVER)
+    assert isinstance(info.value.__cause__, TlsProtocolError)
     assert accepted == [False]
 
 

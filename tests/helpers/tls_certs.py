@@ -60,18 +60,30 @@ def build_certificate(
 
 
 async def present_chain(
-    stream: trio.abc.Stream, chain: list[x509.Certificate], key: ec.EllipticCurvePrivateKey
+    stream: trio.abc.Stream,
+    chain: list[x509.Certificate],
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    alpn: list[bytes] | None = None,
+    tls12: bool = False,
 ) -> bool:
     """Run a TLS 1.3 client handshake over ``stream`` presenting ``chain`` (leaf first);
-    return whether the server then accepted application data (False once it closed)."""
+    return whether the server then accepted application data (False once it closed).
+
+    ``alpn``: the protocols offered (default ``libp2p``); ``tls12``: offer TLS 1.2 only.
+    """
     ctx = SSL.Context(SSL.TLS_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
+    if tls12:
+        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+        ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
+    else:
+        ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
     ctx.use_certificate(chain[0])
     ctx.use_privatekey(key)
     for extra in chain[1:]:
         ctx.add_extra_chain_cert(extra)
     ctx.set_verify(SSL.VERIFY_PEER, lambda *_: True)
-    ctx.set_alpn_protos([b"libp2p"])
+    ctx.set_alpn_protos(alpn or [b"libp2p"])
     conn = SSL.Connection(ctx, None)
     conn.set_connect_state()
 

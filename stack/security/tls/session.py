@@ -25,8 +25,8 @@ listener verifies the dialer's once the handshake completes.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
-from typing import Any, Final, final
+from collections.abc import Callable, Sequence
+from typing import Final, final
 
 from OpenSSL import SSL
 
@@ -51,16 +51,16 @@ def _accept_any(*_args: object) -> bool:
     return True
 
 
-def _alpn_selector(accepted: frozenset[bytes]) -> Any:
+def _alpn_selector(accepted: frozenset[bytes]) -> Callable[[SSL.Connection, list[bytes]], bytes]:
     """A server's ALPN choice: the client's first offer we accept (``libp2p`` or an inlined
-    muxer), or the sentinel that aborts the handshake (its type is private to pyOpenSSL, hence
-    ``Any``)."""
+    muxer). None accepted: the raised error makes OpenSSL abort with a fatal alert (pyOpenSSL's
+    NO_OVERLAPPING_PROTOCOLS would only skip ALPN), and ``do_handshake`` re-raises it."""
 
-    def select(_conn: SSL.Connection, offered: list[bytes]) -> Any:
+    def select(_conn: SSL.Connection, offered: list[bytes]) -> bytes:
         for proto in offered:
             if proto in accepted:
                 return proto
-        return SSL.NO_OVERLAPPING_PROTOCOLS
+        raise TlsProtocolError(f"no common ALPN protocol in the client's offer {offered!r}")
 
     return select
 
