@@ -25,6 +25,7 @@ CASES: Final = (
     "js",
     "py",
     "go",
+    "security",
 )
 
 

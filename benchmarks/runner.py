@@ -22,6 +22,7 @@ from p2pstack.benchmarks.cases_latency import latency
 from p2pstack.benchmarks.cases_memory import memory
 from p2pstack.benchmarks.cases_peers import go, js, py
 from p2pstack.benchmarks.cases_relay import relay
+from p2pstack.benchmarks.cases_security import security
 from p2pstack.benchmarks.cases_throughput import ceiling, headline, matrix
 from p2pstack.benchmarks.cases_websocket import websocket
 from p2pstack.benchmarks.config import BenchConfig
@@ -45,6 +46,7 @@ CASE_FUNCTIONS: Final[dict[str, Case]] = {
     "go": go,
     "websocket": websocket,
     "relay": relay,
+    "security": security,
 }
 
 
