@@ -51,11 +51,16 @@ from p2pstack.varint import encode_uvarint, length_prefixed
 
 from .registry import split, whole
 from .targets_codecs import ALICE, BOB
-from .targets_streams import UPGRADE_REQUEST
 
 CORPUS = Path(__file__).parent / "corpus"
 
 # Inputs that made a decoder raise something else than a StackError (regression seeds).
+UPGRADE_REQUEST = (
+    b"GET / HTTP/1.1\r\nHost: fuzz\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+"""A client upgrade request with a fixed key (RFC 6455's sample nonce), so the seeds repeat."""
+
 KNOWN_CRASHES = {
     # identify: a protocols entry that is not UTF-8 came back as bytes -> TypeError.
     "identify": {"non-utf8-protocol": whole(base64.b64decode("GgpBYJafn2BgYGBg"))},
@@ -303,22 +308,34 @@ def seeds() -> dict[str, dict[str, bytes]]:
     }
 
 
-def write(corpus: Path = CORPUS) -> Iterable[Path]:
-    """(Re)write the corpus; return the files written."""
-    from .targets import TARGETS, targets_dcutr
+def generated() -> dict[str, dict[str, bytes]]:
+    """Every seed this module makes, by target (the known crashes included)."""
+    from .targets import targets_dcutr
 
     all_seeds = seeds()
     all_seeds["dcutr"] = targets_dcutr.seeds()
     for name, crashes in KNOWN_CRASHES.items():
         all_seeds[name] |= {f"crash-{k}": v for k, v in crashes.items()}
-    missing = set(TARGETS) - set(all_seeds)
+    return all_seeds
+
+
+def write(corpus: Path = CORPUS) -> Iterable[Path]:
+    """(Re)write the generated targets' folders; return the files written.
+
+    A target whose seeds are kept as files (made once from random keys, e.g. the TLS
+    certificates, or by hand) keeps its folder untouched; a target with neither fails.
+    """
+    from .targets import TARGETS
+
+    all_seeds = generated()
+    missing = [n for n in TARGETS if n not in all_seeds and not any((corpus / n).glob("*"))]
     if missing:
         raise SystemExit(f"no seeds for: {', '.join(sorted(missing))}")
-    if corpus.exists():
-        shutil.rmtree(corpus)
     written = []
     for target_name, entries in sorted(all_seeds.items()):
         folder = corpus / target_name
+        if folder.exists():
+            shutil.rmtree(folder)
         folder.mkdir(parents=True)
         for entry, data in sorted(entries.items()):
             path = folder / entry

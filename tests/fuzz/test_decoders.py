@@ -139,3 +139,14 @@ def test_perf_hostile_sizes(data: bytes) -> None:
 def test_peer_record_signed_hostile_payloads(message: bytes) -> None:
     """Validly signed envelopes (past the signature check) around hostile record payloads."""
     TARGETS["peer_record"](s.signed_peer_record(message))
+
+
+def test_committed_corpus_is_what_make_corpus_writes() -> None:
+    """The generated seeds are committed as generated (deterministic, none hand-edited), and
+    every other target keeps a seed folder of its own (see ``make_corpus.write``)."""
+    from .make_corpus import generated
+
+    for name, entries in generated().items():
+        committed = {p.name: p.read_bytes() for p in (CORPUS / name).iterdir()}
+        assert committed == entries, f"{name}: run python -m tests.fuzz.make_corpus"
+    assert generated() == generated()
