@@ -5,8 +5,12 @@ PID and random bytes::
 
     <p>net: bridge br0 ("the internet", 5.5.5.0/24)
       <p>relay eth0 5.5.5.10      <p>r1 wan0 5.5.5.1 (NAT 1)     <p>r2 wan0 5.5.5.2 (NAT 2)
-                                  <p>r1 lan0 10.1.0.1            <p>r2 lan0 10.2.0.1
-                                  <p>a eth0 10.1.0.2             <p>b eth0 10.2.0.2
+      <p>an1 eth0 21.0.0.1        <p>r1 lan0 10.1.0.1            <p>r2 lan0 10.2.0.1
+      <p>anN eth0 (20+N).0.0.1    <p>a eth0 10.1.0.2             <p>b eth0 10.2.0.2
+
+``autonat=N`` adds N public hosts for AutoNAT servers, each in its own /8 as the recipe puts
+them (js-libp2p counts one vote per first octet of a server's address); public hosts reach
+each other over the one bridge with on-link default routes.
 
 Every veth is created inside the namespaces (nothing in the root namespace, no route to the
 machine's interfaces); the public side has no route to 10.x, so only the NATs connect the
@@ -33,6 +37,11 @@ A_IP, B_IP = "10.1.0.2", "10.2.0.2"
 NAT_MODES = {"pp": "masquerade", "random": "masquerade random"}
 
 
+def autonat_ip(index: int) -> str:
+    """The address of AutoNAT server host ``an<index>`` (1-based): ``(20+index).0.0.1``."""
+    return f"{20 + index}.0.0.1"
+
+
 @dataclass(frozen=True)
 class TwoNat:
     """The namespaces of one bed."""
@@ -40,14 +49,21 @@ class TwoNat:
     prefix: str
     nat1: str
     nat2: str
+    autonat: int = 0
 
     def ns(self, name: str) -> str:
-        """``net``, ``relay``, ``r1``, ``r2``, ``a`` or ``b`` -> its namespace."""
+        """``net``, ``relay``, ``r1``, ``r2``, ``a``, ``b`` or ``an1``... -> its namespace."""
         return f"{self.prefix}{name}"
 
     @property
     def namespaces(self) -> list[str]:
-        return [self.ns(n) for n in ("a", "b", "r1", "r2", "relay", "net")]
+        servers = [f"an{i}" for i in range(1, self.autonat + 1)]
+        return [self.ns(n) for n in ("a", "b", "r1", "r2", "relay", *servers, "net")]
+
+    @property
+    def autonat_ips(self) -> list[str]:
+        """The AutoNAT server hosts' addresses (``an1`` first)."""
+        return [autonat_ip(i) for i in range(1, self.autonat + 1)]
 
     def conntrack(self, router: str) -> str:
         """The TCP conntrack table of ``r1`` or ``r2`` (for failure messages)."""
@@ -101,11 +117,14 @@ def _delete(ns: str) -> None:
 
 
 @contextlib.contextmanager
-def two_nat(nat1: str = "pp", nat2: str = "pp") -> Iterator[TwoNat]:
-    """The bed with NAT modes ``nat1`` (in front of a) and ``nat2`` (in front of b)."""
+def two_nat(nat1: str = "pp", nat2: str = "pp", *, autonat: int = 0) -> Iterator[TwoNat]:
+    """The bed with NAT modes ``nat1`` (in front of a) and ``nat2`` (in front of b), and
+    ``autonat`` public hosts ``an1``... for AutoNAT servers."""
     if nat1 not in NAT_MODES or nat2 not in NAT_MODES:
         raise ValueError(f"NAT modes are {sorted(NAT_MODES)}")
-    bed = TwoNat(f"p2ph{os.getpid() % 100000}{secrets.token_hex(2)}", nat1, nat2)
+    if not 0 <= autonat <= 8:
+        raise ValueError("autonat must be 0 to 8")
+    bed = TwoNat(f"p2ph{os.getpid() % 100000}{secrets.token_hex(2)}", nat1, nat2, autonat)
     try:
         for ns in bed.namespaces:
             _ip("netns", "del", ns, check=False)  # a stale /run/netns file
@@ -125,6 +144,8 @@ def two_nat(nat1: str = "pp", nat2: str = "pp") -> Iterator[TwoNat]:
             _ip("-n", ns, "route", "add", "default", "dev", ifname)
 
         to_bridge(bed.ns("relay"), "eth0", "relay", RELAY_IP)
+        for index, ip in enumerate(bed.autonat_ips, 1):
+            to_bridge(bed.ns(f"an{index}"), "eth0", f"an{index}", ip)
         for r, wan, lan, host, host_ip, mode in (
             ("r1", R1_WAN, "10.1.0.1", "a", A_IP, nat1),
             ("r2", R2_WAN, "10.2.0.1", "b", B_IP, nat2),
