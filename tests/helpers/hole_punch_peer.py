@@ -6,10 +6,14 @@ node with TCP port reuse and DCUtR that connects to the relay (identify tells it
 address). With ``--autonat SERVER`` (repeated) it also runs ``autonat()`` and ``auto_relay()``
 (the relay as a static candidate, not forced): it dials the servers, AutoNAT decides its
 reachability, and auto-relay reserves on the relay only when that verdict is PRIVATE.
-Without ``--autonat`` it reserves explicitly (``node.listen(RELAY/p2p-circuit)``: the
-interop test's peers have no AutoNAT servers). All print JSON lines (``{"started": ...}``
-first, then events: ``ReachabilityChanged``, ``RelayReserved``/``RelayDropped``,
-``HolePunchSucceeded``/``HolePunchFailed``) and take commands on stdin, one per line:
+With ``--upnp ROOT_URL`` it also maps its port on the gateway (``upnp()``) and prints
+``{"event": "UpnpMapped", "addrs": ..., "reachability": ...}`` (the node's verdict then:
+a mapping alone changes nothing) before it dials anyone. Without ``--autonat`` it reserves
+explicitly (``node.listen(RELAY/p2p-circuit)``: the interop test's peers have no AutoNAT
+servers).
+All print JSON lines (``{"started": ...}`` first, then events: ``ReachabilityChanged``,
+``RelayReserved``/``RelayDropped``, ``HolePunchSucceeded``/``HolePunchFailed``) and take
+commands on stdin, one per line:
 
 - ``dial ADDR``: dial (a circuit address) -> ``{"dialled": ..., "limited": ...}``
 - ``perf PEER BYTES``: perf over the connection new streams to PEER use -> ``{"perf": ...}``
@@ -19,7 +23,7 @@ first, then events: ``ReachabilityChanged``, ``RelayReserved``/``RelayDropped``,
   counts, or the peer's DCUtR counters)
 - ``conns``: ``{"conns": [{"peer", "addr", "limited"}...]}``, the open connections
 
-To add a service to the peers (AutoNAT, say), append it in :func:`peer_services`.
+To add a service to the peers, append it in :func:`peer_services`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from p2pstack.host.service import Service
 from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import IdentifyService, identify
+from p2pstack.protocols.nat import NatState, UpnpConfig, UpnpService, upnp
 from p2pstack.protocols.nat.autonat import AutoNATConfig, AutoNATService, autonat
 from p2pstack.protocols.nat.dcutr import (
     DCUtRConfig,
@@ -82,6 +87,8 @@ def peer_services(args: argparse.Namespace) -> list[Service]:
                                               request_timeout=10.0)))  # fmt: skip
         relays = (Multiaddr(args.relay),)
         services.append(auto_relay(AutoRelayConfig(relays=1, static_relays=relays)))
+    if args.upnp:
+        services.append(upnp(UpnpConfig(root_url=args.upnp)))
     return services
 
 
@@ -184,6 +191,12 @@ async def run_peer(args: argparse.Namespace) -> None:
         services=services,
     ) as node:
         node.spawn(print_events, node)
+        for service in services:
+            if isinstance(service, UpnpService):  # map first, then meet the servers
+                with trio.fail_after(10):
+                    while not service.state.mappings:
+                        await service.wait_changed(service.state.version)
+                _mapped(node, service.state)
         for addr in [args.relay, *args.autonat]:
             await _identified(ident, await node.dial(Multiaddr(addr)))
         if not args.autonat:
@@ -191,6 +204,12 @@ async def run_peer(args: argparse.Namespace) -> None:
         out(started=True, peer_id=str(node.peer_id), observed=sorted(ident.observed_addrs),
             ours=[str(a) for a in punch.our_addrs()] if punch else [])  # fmt: skip
         await commands(node, punch)
+
+
+def _mapped(node: Node, state: NatState) -> None:
+    if state.mappings:
+        out(event="UpnpMapped", addrs=[str(m.external_addr) for m in state.mappings],
+            reachability=node.reachability.overall.value)  # fmt: skip
 
 
 async def _identified(ident: IdentifyService, conn: Connection) -> None:
@@ -204,6 +223,7 @@ def main() -> None:
     parser.add_argument("--listen", required=True)
     parser.add_argument("--relay")
     parser.add_argument("--autonat", action="append", default=[], help="an AutoNAT server")
+    parser.add_argument("--upnp", metavar="ROOT_URL", help="map the port on this gateway")
     parser.add_argument("--observers", type=int, default=4,
                         help="observer groups that confirm an observed address")  # fmt: skip
     parser.add_argument("--dial-timeout", type=float, default=3.0)

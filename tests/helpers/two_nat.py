@@ -10,7 +10,9 @@ PID and random bytes::
 
 ``autonat=N`` adds N public hosts for AutoNAT servers, each in its own /8 as the recipe puts
 them (js-libp2p counts one vote per first octet of a server's address); public hosts reach
-each other over the one bridge with on-link default routes.
+each other over the one bridge with on-link default routes. ``upnp=True`` runs miniupnpd on
+NAT 1 (``r1``, LAN side ``10.1.0.1:5000``) with the rules it manages (``netbed``'s, ``pp``
+masquerade) plus the same drop of unsolicited packets to the router itself.
 
 Every veth is created inside the namespaces (nothing in the root namespace, no route to the
 machine's interfaces); the public side has no route to 10.x, so only the NATs connect the
@@ -26,10 +28,16 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+from tests.helpers.debian import ensure_packages
+from tests.helpers.netbed import NFT_RULES, start_miniupnpd
 
 RELAY_IP = "5.5.5.10"
 R1_WAN, R2_WAN = "5.5.5.1", "5.5.5.2"
@@ -50,6 +58,12 @@ class TwoNat:
     nat1: str
     nat2: str
     autonat: int = 0
+    upnp: bool = False
+
+    @property
+    def upnp_root_url(self) -> str:
+        """NAT 1's UPnP root description (with ``upnp=True``)."""
+        return "http://10.1.0.1:5000/rootDesc.xml"
 
     def ns(self, name: str) -> str:
         """``net``, ``relay``, ``r1``, ``r2``, ``a``, ``b`` or ``an1``... -> its namespace."""
@@ -108,6 +122,16 @@ table ip p2pnat {{
 """
 
 
+_DROP_UNSOLICITED = """table inet p2pinput {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "wan0" ct state established,related accept
+    iifname "wan0" drop
+  }
+}
+"""
+
+
 def _delete(ns: str) -> None:
     pids = _run(["ip", "netns", "pids", ns], check=False).stdout.split()
     for pid in pids:
@@ -117,14 +141,23 @@ def _delete(ns: str) -> None:
 
 
 @contextlib.contextmanager
-def two_nat(nat1: str = "pp", nat2: str = "pp", *, autonat: int = 0) -> Iterator[TwoNat]:
-    """The bed with NAT modes ``nat1`` (in front of a) and ``nat2`` (in front of b), and
-    ``autonat`` public hosts ``an1``... for AutoNAT servers."""
+def two_nat(
+    nat1: str = "pp", nat2: str = "pp", *, autonat: int = 0, upnp: bool = False
+) -> Iterator[TwoNat]:
+    """The bed with NAT modes ``nat1`` (in front of a) and ``nat2`` (in front of b),
+    ``autonat`` public hosts ``an1``... for AutoNAT servers, and miniupnpd on NAT 1 when
+    ``upnp`` (which needs ``nat1="pp"``)."""
     if nat1 not in NAT_MODES or nat2 not in NAT_MODES:
         raise ValueError(f"NAT modes are {sorted(NAT_MODES)}")
     if not 0 <= autonat <= 8:
         raise ValueError("autonat must be 0 to 8")
-    bed = TwoNat(f"p2ph{os.getpid() % 100000}{secrets.token_hex(2)}", nat1, nat2, autonat)
+    if upnp and nat1 != "pp":
+        raise ValueError("the UPnP router's rules masquerade in pp mode")
+    if upnp:
+        ensure_packages()
+    bed = TwoNat(f"p2ph{os.getpid() % 100000}{secrets.token_hex(2)}", nat1, nat2, autonat, upnp)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{bed.prefix}-"))
+    miniupnpd: subprocess.Popen[bytes] | None = None
     try:
         for ns in bed.namespaces:
             _ip("netns", "del", ns, check=False)  # a stale /run/netns file
@@ -160,8 +193,19 @@ def two_nat(nat1: str = "pp", nat2: str = "pp", *, autonat: int = 0) -> Iterator
             _ip("-n", lan_host, "link", "set", "eth0", "up")
             _ip("-n", lan_host, "route", "add", "default", "via", lan)
             _run(["ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
-            _run(["ip", "netns", "exec", router, "nft", "-f", "-"], stdin=_router_rules(mode))
+            rules = NFT_RULES + _DROP_UNSOLICITED if upnp and r == "r1" else _router_rules(mode)
+            _run(["ip", "netns", "exec", router, "nft", "-f", "-"], stdin=rules)
+        if upnp:
+            miniupnpd = start_miniupnpd(bed.ns("r1"), "10.1.0", workdir)
         yield bed
     finally:
+        if miniupnpd is not None:
+            miniupnpd.terminate()
+            try:
+                miniupnpd.wait(5)
+            except subprocess.TimeoutExpired:
+                miniupnpd.kill()
+                miniupnpd.wait()
         for ns in bed.namespaces:
             _delete(ns)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -40,14 +40,25 @@ PERF_BYTES = 4 << 20
 """Far beyond the relay's 128 KiB circuit limit: only a direct connection carries it."""
 
 
-@pytest.fixture(params=["pp", "random"])
-def bed(request: pytest.FixtureRequest) -> Iterator[TwoNat]:
+def can_run() -> None:
     why = can_use_netns()
     if why is None and shutil.which("nft") is None:
         why = "nftables (nft) is not installed"
     if why is not None:  # the scenarios are part of the suite: fail, never skip
         pytest.fail(f"hole punch scenario cannot run: {why}", pytrace=False)
+
+
+@pytest.fixture(params=["pp", "random"])
+def bed(request: pytest.FixtureRequest) -> Iterator[TwoNat]:
+    can_run()
     with two_nat("pp", request.param, autonat=2) as net:
+        yield net
+
+
+@pytest.fixture
+def upnp_bed() -> Iterator[TwoNat]:
+    can_run()
+    with two_nat("pp", "pp", autonat=2, upnp=True) as net:
         yield net
 
 
@@ -106,7 +117,7 @@ async def private_then_reserved(proc: NsProcess) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def peers(net: TwoNat) -> AsyncIterator[Peers]:
+async def peers(net: TwoNat, a_extra: tuple[str, ...] = ()) -> AsyncIterator[Peers]:
     argv = [sys.executable, "-m", "tests.helpers.hole_punch_peer"]
     relay_listen = f"/ip4/{RELAY_IP}/tcp/{PORT}"
     async with AsyncExitStack() as stack:
@@ -124,7 +135,8 @@ async def peers(net: TwoNat) -> AsyncIterator[Peers]:
                      "--observers", "3"]  # fmt: skip
         for server in servers:
             peer_argv += ["--autonat", (await reply(server, "started", 20))["addrs"][0]]
-        a = await stack.enter_async_context(run_in(net.ns("a"), peer_argv, label="a"))
+        a_argv = [*peer_argv, *a_extra]
+        a = await stack.enter_async_context(run_in(net.ns("a"), a_argv, label="a"))
         b = await stack.enter_async_context(run_in(net.ns("b"), peer_argv, label="b"))
         a_info = await reply(a, "started", 20)
         b_info = await reply(b, "started", 20)
@@ -185,3 +197,37 @@ async def test_hole_punch_through_two_nats(bed: TwoNat) -> None:
             # b's observers each saw another port: nothing confirmed, nothing measured.
             assert event(p.b, "Reachability") is None, p.b.lines()
             assert event(p.b, "Relay") is None, p.b.lines()
+
+
+async def test_upnp_mapping_confirmed_by_autonat_needs_no_relay(upnp_bed: TwoNat) -> None:
+    """miniupnpd on NAT 1: a maps its port, AutoNAT (not the mapping) makes it PUBLIC,
+    auto-relay reserves nothing, and b dials a's public address directly."""
+    public = f"/ip4/{R1_WAN}/tcp/{PORT}"
+    async with peers(upnp_bed, ("--upnp", upnp_bed.upnp_root_url)) as p:
+        mapped = event(p.a, "UpnpMapped")
+        assert mapped is not None, p.a.describe()
+        assert mapped["addrs"] == [public], mapped
+        assert mapped["reachability"] == "unknown", mapped  # the mapping alone proves nothing
+
+        def decided(lines: list[dict[str, Any]]) -> bool:
+            return any(x.get("event") == "ReachabilityChanged" for x in lines)
+
+        await p.a.wait_for("a verdict", decided, 20)
+        verdict = event(p.a, "ReachabilityChanged")
+        assert verdict is not None
+        assert verdict["source"] == "autonat", verdict
+        assert verdict["status"] == {"overall": "public", "addrs": {public: "public"}}, verdict
+        await send(p.b, f"dial {public}/p2p/{p.a_id}")
+        dialled = await reply(p.b, "dialled", 15)
+        assert not dialled["limited"], dialled
+        assert dialled["dialled"].startswith(public), dialled
+        mark = len(p.b.lines())
+        await send(p.b, "conns")
+        conns = (await reply(p.b, "conns", 10, after=mark))["conns"]
+        to_a = [c for c in conns if c["peer"] == p.a_id]
+        assert to_a, conns
+        assert all(c["addr"].startswith(public) and not c["limited"] for c in to_a), conns
+        await send(p.relay, "stats")
+        relay_stats = (await reply(p.relay, "stats", 10))["stats"]
+        assert relay_stats["bytes_relayed"] == 0, relay_stats  # no circuit ever carried data
+        assert event(p.a, "Relay") is None, p.a.lines()  # public: auto-relay reserved nothing
