@@ -24,6 +24,7 @@ from p2pstack.cli.config_file import (
     render,
     resolve,
 )
+from p2pstack.cli.dcutr import add_dcutr_arguments
 from p2pstack.cli.demo import cmd_demo
 from p2pstack.cli.discover import add_discover_arguments, cmd_discover
 from p2pstack.cli.logs import LOG_FORMATS, setup_logging
@@ -148,6 +149,7 @@ def build_parser() -> CommandParser:
     )
     add_metrics_argument(node)
     add_autonat_arguments(node)
+    add_dcutr_arguments(node)
 
     add_xmpp_arguments(node)
     add_config_arguments(node, node_check)

@@ -75,6 +75,8 @@ class AutoNATServer:
             max_in_flight=config.max_concurrent_dials,
         )
         self.stats: StatusCounts = {}
+        self.dial_backs: StatusCounts = {"connected": 0, "failed": 0}
+        """Dial-backs made: ``connected`` (a connection to the address), ``failed``."""
 
     def install(self) -> None:
         """Serve both protocol versions."""
@@ -96,8 +98,13 @@ class AutoNATServer:
         """A NEW connection to ``addr`` (never an open one reused), checked to reach
         ``peer`` when given, from an ephemeral port (never our listening port, even with
         TCP port reuse: the spec's rule). Raises StackError or OSError subclasses on failure."""
-        with ephemeral_port_dials():
-            conn = await self.node.dial(addr.without_peer_id())
+        try:
+            with ephemeral_port_dials():
+                conn = await self.node.dial(addr.without_peer_id())
+        except _FAILURES:
+            self.dial_backs["failed"] += 1
+            raise
+        self.dial_backs["connected"] += 1
         if peer is not None and conn.peer_id != peer:
             await conn.aclose()
             raise AutoNATError(f"{addr} is {conn.peer_id.short()}, not the requester", remote=True)
