@@ -164,6 +164,7 @@ def build_parser() -> CommandParser:
     ping.add_argument("--key", type=key_path, help="identity key file")
     ping.add_argument("--json", action="store_true", help="one JSON line on stdout")
     add_xmpp_arguments(ping, client=True)
+    add_dcutr_arguments(ping)
 
     perf = add("perf", cmd_perf, "measure throughput against a peer serving /perf/1.0.0")
     perf.add_argument("addr", metavar="MA")

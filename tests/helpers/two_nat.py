@@ -122,7 +122,7 @@ table ip p2pnat {{
 """
 
 
-_DROP_UNSOLICITED = """table inet p2pinput {
+DROP_UNSOLICITED = """table inet p2pinput {
   chain input {
     type filter hook input priority 0; policy accept;
     iifname "wan0" ct state established,related accept
@@ -193,7 +193,7 @@ def two_nat(
             _ip("-n", lan_host, "link", "set", "eth0", "up")
             _ip("-n", lan_host, "route", "add", "default", "via", lan)
             _run(["ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
-            rules = NFT_RULES + _DROP_UNSOLICITED if upnp and r == "r1" else _router_rules(mode)
+            rules = NFT_RULES + DROP_UNSOLICITED if upnp and r == "r1" else _router_rules(mode)
             _run(["ip", "netns", "exec", router, "nft", "-f", "-"], stdin=rules)
         if upnp:
             miniupnpd = start_miniupnpd(bed.ns("r1"), "10.1.0", workdir)
