@@ -10,7 +10,9 @@ import errno
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -25,6 +27,20 @@ from p2pstack.transports.tcp_stream import TcpStream, set_liveness_options
 logger: Final = logging.getLogger("p2pstack.tcp")
 
 _HOST_PROTOCOLS: Final = ("ip4", "ip6")
+_NO_PORT_REUSE: ContextVar[bool] = ContextVar("p2pstack_tcp_no_port_reuse", default=False)
+
+
+@contextmanager
+def ephemeral_port_dials() -> Iterator[None]:
+    """Within this block (and in the tasks it starts), TCP dials leave from an ephemeral
+    port even with ``TcpConfig(reuse_port=True)``. For dials that must not look like our
+    listening port's traffic: an AutoNAT server's dial-back (a requester's NAT that saw our
+    listening port would let a dial from it in and fake a "reachable" verdict)."""
+    token = _NO_PORT_REUSE.set(True)
+    try:
+        yield
+    finally:
+        _NO_PORT_REUSE.reset(token)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -55,7 +71,7 @@ class TcpConfig:
     destination: the address peers observe is the one to hole-punch (DCUtR), and two such
     dials meeting in flight are one TCP simultaneous open. When the port cannot be used
     (that 4-tuple is taken, no listener of the family) the dial falls back to an ephemeral
-    port.
+    port; dials made inside :func:`ephemeral_port_dials` always use one.
     """
 
     connect_timeout: float = 10.0
@@ -254,7 +270,7 @@ class TcpTransport:
 
     def _dial_from(self, host: str) -> tuple[str, int] | None:
         """The local address a ``reuse_port`` dial to ``host`` leaves from, if any."""
-        if not self.config.reuse_port:
+        if not self.config.reuse_port or _NO_PORT_REUSE.get():
             return None
         dest = ipaddress.ip_address(host.split("%", 1)[0])
         family = socket.AF_INET6 if dest.version == 6 else socket.AF_INET

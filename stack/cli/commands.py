@@ -25,6 +25,7 @@ from p2pstack.cli.common import (
     report_stats,
     start_metrics,
 )
+from p2pstack.cli.dcutr import dcutr_service, dcutr_transports, report_hole_punches
 from p2pstack.cli.discover import mdns_service
 from p2pstack.cli.request import rr_echo
 from p2pstack.cli.security import security_transports
@@ -57,12 +58,17 @@ def node_check(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def protocol_metrics(registry: CollectorRegistry, services: list[Service]) -> list[Service]:
-    """Expose the metrics of ``services`` (request-response, UPnP) in ``registry``; the
-    services to start after them (peers discovered, when mDNS or XMPP discovery runs)."""
+    """Expose the metrics of ``services`` (request-response, UPnP, AutoNAT, DCUtR) in
+    ``registry``; the services to start after them (peers discovered, when mDNS or XMPP
+    discovery runs)."""
     from p2pstack.protocols.discovery.mdns import MdnsService
     from p2pstack.protocols.discovery.metrics import DiscoveryMetrics, register_discovery_metrics
     from p2pstack.protocols.discovery.xmpp import XmppDiscovery
     from p2pstack.protocols.nat import UpnpService
+    from p2pstack.protocols.nat.autonat import AutoNATService
+    from p2pstack.protocols.nat.autonat.metrics import register_autonat_metrics
+    from p2pstack.protocols.nat.dcutr import DCUtRService
+    from p2pstack.protocols.nat.dcutr.metrics import register_dcutr_metrics
     from p2pstack.protocols.nat.upnp_metrics import register_upnp_metrics
     from p2pstack.protocols.request_response import RequestResponse
     from p2pstack.protocols.request_response.metrics import register_request_response_metrics
@@ -73,6 +79,10 @@ def protocol_metrics(registry: CollectorRegistry, services: list[Service]) -> li
     for service in services:
         if isinstance(service, UpnpService):
             register_upnp_metrics(service, registry)
+        elif isinstance(service, AutoNATService):
+            register_autonat_metrics(service, registry)
+        elif isinstance(service, DCUtRService):
+            register_dcutr_metrics(service, registry)
     if not any(isinstance(s, MdnsService | XmppDiscovery) for s in services):
         return []
     discovery = DiscoveryMetrics()
@@ -87,6 +97,8 @@ async def cmd_node(args: argparse.Namespace) -> int:
     extras = node_extras(args)  # --xmpp-* / --upnp: discovery and gateway services
     nat = autonat_service(args)  # --autonat / --autonat-server
     extras.services.extend([nat] if nat is not None else [])
+    punch = dcutr_service(args)  # --dcutr (with TCP port reuse)
+    extras.services.extend([punch] if punch is not None else [])
     served: list[Service] = [ping(), identify(), echo(), *map(rr_echo, args.rr_echo or [])]
     if args.perf:
         served.append(perf(PerfConfig(max_bytes=args.perf_max_bytes)))
@@ -101,6 +113,7 @@ async def cmd_node(args: argparse.Namespace) -> int:
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
+        transports=dcutr_transports(args),
         security=security_transports(args),
         protocols=served,
         services=services,
@@ -135,6 +148,8 @@ async def cmd_node(args: argparse.Namespace) -> int:
                 )
                 if nat is not None and nat.config.client:
                     nursery.start_soon(report_reachability, node)
+                if punch is not None:
+                    nursery.start_soon(report_hole_punches, node)
                 async for signum in signals:
                     logger.info("signal %d received; shutting down", signum)
                     break

@@ -24,6 +24,7 @@ from p2pstack.cli.config_file import (
     render,
     resolve,
 )
+from p2pstack.cli.dcutr import add_dcutr_arguments
 from p2pstack.cli.demo import cmd_demo
 from p2pstack.cli.discover import add_discover_arguments, cmd_discover
 from p2pstack.cli.logs import LOG_FORMATS, setup_logging
@@ -150,6 +151,7 @@ def build_parser() -> CommandParser:
     add_metrics_argument(node)
     add_security_argument(node)
     add_autonat_arguments(node)
+    add_dcutr_arguments(node)
 
     add_xmpp_arguments(node)
     add_config_arguments(node, node_check)
@@ -165,6 +167,7 @@ def build_parser() -> CommandParser:
     ping.add_argument("--json", action="store_true", help="one JSON line on stdout")
     add_security_argument(ping)
     add_xmpp_arguments(ping, client=True)
+    add_dcutr_arguments(ping)
 
     perf = add("perf", cmd_perf, "measure throughput against a peer serving /perf/1.0.0")
     perf.add_argument("addr", metavar="MA")

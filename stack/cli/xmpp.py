@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,7 @@ async def _settle_upnp(upnp: UpnpService) -> None:
 
 async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
     """``p2pstack ping xmpp:JID``: join XMPP, wait for JID's presence, dial it, ping it."""
+    from p2pstack.cli.dcutr import dcutr_service, dcutr_transports, punch_outcome
     from p2pstack.compose import open_node
     from p2pstack.protocols.discovery.xmpp import ContactError, Jid
     from p2pstack.protocols.identify import identify
@@ -210,50 +212,61 @@ async def cmd_xmpp_ping(args: argparse.Namespace) -> int:
     extras = node_extras(args, emit_events=False)
     disco = extras.discovery
     assert disco is not None
-    async with open_node(
-        identity=load_identity(args.key),
-        protocols=[ping(), identify()],
-        services=extras.services,
-    ) as node:
-        for addr in args.xmpp_listen or ["/ip4/0.0.0.0/tcp/0"]:
-            await node.listen(Multiaddr(addr))
-        deadline = trio.current_time() + args.xmpp_wait
-        with trio.fail_after(args.xmpp_wait):
-            await disco.wait_online()
-            if extras.upnp is not None:
-                await _settle_upnp(extras.upnp)
-        start = trio.current_time()
-        last: ContactError | None = None
-        result = None
-        while result is None:
-            remaining = deadline - trio.current_time()
-            if remaining <= 0:
-                assert last is not None
-                raise last
-            try:
-                result = await disco.dial(target, wait=remaining)
-            except ContactError as exc:  # e.g. our presence has not reached them yet
-                last = exc
-                with trio.move_on_after(min(1.0, max(0.0, deadline - trio.current_time()))):
-                    await disco.directory.wait_changed(disco.directory.snapshot.version)
-        conn = result.connection
-        connect_ms = (trio.current_time() - start) * 1000
-        if not args.json:
-            console.print(
-                f"connected to [bold]{result.contact.jid}[/] ({conn.peer_id}) at {result.kind} "
-                f"address {result.addr} in {connect_ms:.2f} ms"
-            )
-        rtts = await ping_rounds(node, conn, args, peer=str(result.contact.jid))
-        if args.json:
-            emit_json(
-                {
-                    "jid": str(result.contact.jid),
-                    "peer_id": str(conn.peer_id),
-                    "addr": str(result.addr),
-                    "kind": result.kind,
-                    "remote_addr": str(conn.remote_addr),
-                    "connect_ms": connect_ms,
-                    "rtts_ms": rtts,
-                }
-            )
+    punch = dcutr_service(args)  # --dcutr: a relayed contact may be upgraded to direct
+    with contextlib.ExitStack() as stack:
+        async with open_node(
+            identity=load_identity(args.key),
+            transports=dcutr_transports(args),
+            protocols=[ping(), identify()],
+            services=[*extras.services, *([punch] if punch is not None else [])],
+        ) as node:
+            # Before dialling: a hole punch may follow the relayed connection at once.
+            events = stack.enter_context(node.events.subscribe())
+            for addr in args.xmpp_listen or ["/ip4/0.0.0.0/tcp/0"]:
+                await node.listen(Multiaddr(addr))
+            deadline = trio.current_time() + args.xmpp_wait
+            with trio.fail_after(args.xmpp_wait):
+                await disco.wait_online()
+                if extras.upnp is not None:
+                    await _settle_upnp(extras.upnp)
+            start = trio.current_time()
+            last: ContactError | None = None
+            result = None
+            while result is None:
+                remaining = deadline - trio.current_time()
+                if remaining <= 0:
+                    assert last is not None
+                    raise last
+                try:
+                    result = await disco.dial(target, wait=remaining)
+                except ContactError as exc:  # e.g. our presence has not reached them yet
+                    last = exc
+                    with trio.move_on_after(min(1.0, max(0.0, deadline - trio.current_time()))):
+                        await disco.directory.wait_changed(disco.directory.snapshot.version)
+            conn = result.connection
+            connect_ms = (trio.current_time() - start) * 1000
+            if not args.json:
+                console.print(
+                    f"connected to [bold]{result.contact.jid}[/] ({conn.peer_id}) at {result.kind} "
+                    f"address {result.addr} in {connect_ms:.2f} ms"
+                )
+            rtts = await ping_rounds(node, conn, args, peer=str(result.contact.jid))
+            punched: dict[str, Any] = {}
+            if punch is not None and conn.limited:
+                punched = await punch_outcome(node, events, conn, disco.gater, args.xmpp_wait)
+                if not args.json:
+                    console.print(f"hole punch: {punched}")
+            if args.json:
+                emit_json(
+                    {
+                        "jid": str(result.contact.jid),
+                        "peer_id": str(conn.peer_id),
+                        "addr": str(result.addr),
+                        "kind": result.kind,
+                        "remote_addr": str(conn.remote_addr),
+                        "connect_ms": connect_ms,
+                        "rtts_ms": rtts,
+                        **punched,
+                    }
+                )
     return 0

@@ -65,6 +65,34 @@ deny 0-65535 0.0.0.0/0 0-65535
 """
 
 
+def start_miniupnpd(ns: str, lan_prefix: str, workdir: Path) -> subprocess.Popen[bytes]:
+    """Run miniupnpd in router namespace ``ns`` (WAN ``wan0``, LAN ``lan0``, rules as in
+    :data:`NFT_RULES`), serving ``<lan_prefix>.0/24`` on port 5000; config, pid file and log
+    go in ``workdir``. Returns once it listens (the caller stops the process)."""
+    conf = workdir / f"{ns}-miniupnpd.conf"
+    uuid = f"3d3cec3a-8cf0-11e0-98ee-{secrets.token_hex(6)}"
+    conf.write_text(MINIUPNPD_CONF.format(uuid=uuid, lan=f"{lan_prefix}.0/24"))
+    log_path = workdir / f"{ns}-miniupnpd.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "miniupnpd", "-d", "-f", str(conf),
+             "-P", str(workdir / f"{ns}-miniupnpd.pid")],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while (
+        ":5000 "
+        not in subprocess.run(
+            ["ip", "netns", "exec", ns, "ss", "-ltnH"], capture_output=True, text=True, check=False
+        ).stdout
+    ):
+        assert proc.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, "miniupnpd did not listen"
+        time.sleep(0.05)
+    return proc
+
+
 @dataclass
 class Router:
     ns: str
@@ -186,24 +214,9 @@ class NetBed:
         return router
 
     def start_miniupnpd(self, router: Router) -> None:
-        conf = self.dir / f"{router.ns}-miniupnpd.conf"
-        uuid = f"3d3cec3a-8cf0-11e0-98ee-{secrets.token_hex(6)}"
-        conf.write_text(MINIUPNPD_CONF.format(uuid=uuid, lan=f"{router.lan_prefix}.0/24"))
-        log = (self.dir / f"{router.ns}-miniupnpd.log").open("wb")
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", router.ns, "miniupnpd", "-d", "-f", str(conf),
-             "-P", str(self.dir / f"{router.ns}-miniupnpd.pid")],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        log.close()
+        proc = start_miniupnpd(router.ns, router.lan_prefix, self.dir)
         self.procs.append(proc)
         router.miniupnpd = proc
-        deadline = time.monotonic() + 10
-        while ":5000 " not in self.sh(router.ns, "ss", "-ltnH"):
-            assert proc.poll() is None, (self.dir / f"{router.ns}-miniupnpd.log").read_text()
-            assert time.monotonic() < deadline, "miniupnpd did not listen"
-            time.sleep(0.05)
 
     def host(self, router: Router, name: str, index: int) -> tuple[str, str]:
         ns = self.ns(name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -50,15 +50,29 @@ def same_ip(a: Multiaddr, b: Multiaddr) -> bool:
     return ip is not None and ip == ip_of(b)
 
 
+def ip_versions(addrs: Iterable[Multiaddr]) -> frozenset[int]:
+    """The IP versions (4, 6) among ``addrs`` (our listen addresses: what we can dial from)."""
+    return frozenset(ip.version for ip in map(ip_of, addrs) if ip is not None)
+
+
 def refusal(
-    addr: Multiaddr, *, allow_private: bool, can_dial: Callable[[Multiaddr], bool]
+    addr: Multiaddr,
+    *,
+    allow_private: bool,
+    can_dial: Callable[[Multiaddr], bool],
+    versions: frozenset[int] | None = None,
 ) -> str | None:
-    """Why a server will not dial ``addr`` at all, or None when it may."""
+    """Why a server will not dial ``addr`` at all, or None when it may. ``versions``: the
+    IP versions the server has addresses of (None: any); the spec has a server refuse an
+    IPv6 address when it has none (it cannot tell an IPv6 failure from the requester's), and
+    IPv4 likewise."""
     if addr.has_protocol("p2p-circuit"):
         return "a relayed address"
     ip = ip_of(addr)
     if ip is None:
         return "not an IP address"
+    if versions is not None and ip.version not in versions:
+        return f"we have no IPv{ip.version} address"
     if not allow_private and not is_public(ip):
         return f"{ip} is not a public address"
     if not can_dial(addr):

@@ -22,7 +22,8 @@ from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.nat.autonat import v1_messages as v1, v2_messages as v2
 from p2pstack.protocols.nat.autonat.config import AutoNATConfig
 from p2pstack.protocols.nat.autonat.errors import AutoNATError
-from p2pstack.protocols.nat.autonat.policy import RequestLimiter, refusal, same_ip
+from p2pstack.protocols.nat.autonat.policy import RequestLimiter, ip_versions, refusal, same_ip
+from p2pstack.transports.tcp import ephemeral_port_dials
 from p2pstack.varint import length_prefixed
 
 logger: Final = logging.getLogger("p2pstack.autonat")
@@ -74,6 +75,8 @@ class AutoNATServer:
             max_in_flight=config.max_concurrent_dials,
         )
         self.stats: StatusCounts = {}
+        self.dial_backs: StatusCounts = {"connected": 0, "failed": 0}
+        """Dial-backs made: ``connected`` (a connection to the address), ``failed``."""
 
     def install(self) -> None:
         """Serve both protocol versions."""
@@ -88,12 +91,20 @@ class AutoNATServer:
             addr,
             allow_private=self.config.allow_private_addrs,
             can_dial=lambda a: any(t.can_dial(a) for t in self.node.transports),
+            versions=ip_versions(self.node.listen_addrs) or None,
         )
 
     async def _dial_back(self, addr: Multiaddr, peer: PeerId | None) -> Connection:
         """A NEW connection to ``addr`` (never an open one reused), checked to reach
-        ``peer`` when given. Raises StackError or OSError subclasses on failure."""
-        conn = await self.node.dial(addr.without_peer_id())
+        ``peer`` when given, from an ephemeral port (never our listening port, even with
+        TCP port reuse: the spec's rule). Raises StackError or OSError subclasses on failure."""
+        try:
+            with ephemeral_port_dials():
+                conn = await self.node.dial(addr.without_peer_id())
+        except _FAILURES:
+            self.dial_backs["failed"] += 1
+            raise
+        self.dial_backs["connected"] += 1
         if peer is not None and conn.peer_id != peer:
             await conn.aclose()
             raise AutoNATError(f"{addr} is {conn.peer_id.short()}, not the requester", remote=True)

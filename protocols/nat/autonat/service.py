@@ -61,11 +61,18 @@ class AutoNATService:
             recheck_interval=config.recheck_interval,
         )
         self.probes: deque[Probe] = deque(maxlen=_RECENT)
+        self.probe_counts: dict[str, int] = {}
+        """Answers received, by ``"v<version>:<reachable|unreachable|unanswered>"``."""
         self.server: AutoNATServer | None = None
         self._node: NodeContext | None = None
         self._wake = trio.Event()
         self._announced: tuple[Multiaddr, ...] = ()
         self._rounds = 0
+
+    @property
+    def attached(self) -> bool:
+        """Whether the service runs on a node (``node`` is usable)."""
+        return self._node is not None
 
     @property
     def node(self) -> NodeContext:
@@ -205,6 +212,9 @@ class AutoNATService:
                         probe.version, server.short(), addr, probe.reachable, probe.reason,
                     )  # fmt: skip
                     self.probes.append(probe)
+                    verdict = {True: "reachable", False: "unreachable", None: "unanswered"}
+                    key = f"v{probe.version}:{verdict[probe.reachable]}"
+                    self.probe_counts[key] = self.probe_counts.get(key, 0) + 1
                     self.verdicts.record(addr, server, probe.reachable, trio.current_time())
         finally:
             first.keep_alive = pinned

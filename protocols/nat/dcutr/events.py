@@ -38,3 +38,36 @@ class HolePunchFailed(Event):
     reason: str
     attempts: int
     initiator: bool = True
+
+
+FAILURE_CLASSES = ("unsupported", "stream", "no-addrs", "no-connection", "timeout", "busy",
+                   "refused", "other")  # fmt: skip
+"""The classes :func:`failure_class` sorts a :class:`HolePunchFailed` reason into."""
+
+
+def failure_class(reason: str) -> str:
+    """The class of a hole punch failure's ``reason`` (for counters and metrics):
+    ``unsupported`` (the peer does not speak DCUtR), ``stream`` (no DCUtR stream),
+    ``no-addrs`` (no address to send or to punch), ``no-connection`` (every round's dials
+    failed: a NAT that does not keep ports, a firewall), ``timeout`` (the peer did not answer),
+    ``busy`` (another punch with that peer or over capacity), ``refused`` (a malformed or
+    unexpected message), ``other``."""
+    if reason.startswith("protocol not supported"):
+        return "unsupported"
+    if reason.startswith("cannot open a DCUtR stream"):
+        return "stream"
+    if reason.startswith(("no public address of ours", "the peer sent no address")):
+        return "no-addrs"
+    if (
+        "attempts failed" in reason
+        or "without a connection" in reason
+        or (reason.startswith("no direct connection after"))
+    ):
+        return "no-connection"
+    if "timed out" in reason or "did not answer in time" in reason:
+        return "timeout"
+    if reason == "another hole punch is running":
+        return "busy"
+    if reason.startswith("refused:"):
+        return "refused"
+    return "other"

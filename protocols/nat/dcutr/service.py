@@ -44,7 +44,12 @@ from p2pstack.identity import PeerId
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.nat.dcutr import addrs as addr_rules
 from p2pstack.protocols.nat.dcutr.config import DCUtRConfig
-from p2pstack.protocols.nat.dcutr.events import HolePunchFailed, HolePunchSucceeded
+from p2pstack.protocols.nat.dcutr.events import (
+    FAILURE_CLASSES,
+    HolePunchFailed,
+    HolePunchSucceeded,
+    failure_class,
+)
 from p2pstack.protocols.nat.dcutr.messages import (
     MAX_MESSAGE_SIZE,
     PROTOCOL_ID,
@@ -91,6 +96,8 @@ class DCUtRService:
         """Counters: exchanges we ``started`` as initiator (``succeeded``/``failed``),
         exchanges we ``answered`` as responder (``answered_succeeded``), streams ``refused``
         (malformed or unexpected messages, a second exchange with one peer, over capacity)."""
+        self.failures: dict[str, int] = dict.fromkeys(FAILURE_CLASSES, 0)
+        """Failures published (either role), by :func:`~.events.failure_class`."""
         self._node: NodeContext | None = None
         self._busy: set[PeerId] = set()
         self._answered: dict[PeerId, tuple[int, float]] = {}
@@ -369,6 +376,7 @@ class DCUtRService:
     ) -> HolePunchSucceeded | HolePunchFailed:
         if isinstance(event, HolePunchFailed):
             logger.info("hole punch with %s failed: %s", event.peer.short(), event.reason)
+            self.failures[failure_class(event.reason)] += 1
         self.node.events.publish(event)
         return event
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers.netbed import NetBed, NodeProc, Router
 from tests.helpers.prosody import Prosody
+from tests.helpers.two_nat import DROP_UNSOLICITED
 
 ACCOUNTS = ("a1", "a2", "b1")
 
@@ -151,7 +152,13 @@ def test_contacts_behind_two_nats_meet_through_a_relay(world: tuple[NetBed, Pros
     """No UPnP: each contact's published address is its LAN address, unreachable from the
     other LAN. b1 listens through a public p2pstack relay and publishes it in its presence; a1
     dials b1 by JID, the direct address fails, the relay reaches b1, and b1's gater admits a1
-    by key and roster under the strict IP rule (the relay's IP is not a1's)."""
+    by key and roster under the strict IP rule (the relay's IP is not a1's).
+
+    Both run DCUtR (``--dcutr``, TCP port reuse): b1, which received the relayed connection,
+    starts the hole punch; the NATs (port-preserving masquerade, unsolicited packets dropped as
+    home routers do) let the simultaneous open through, and a1's gater admits the direct
+    connection from b1's NAT address, which b1 never published, by b1's key while the relayed
+    connection is live (strict IP rule still on). a1 then pings b1 over the direct path."""
     bed, server = world
     relay = bed.node(
         bed.wan,
@@ -162,11 +169,13 @@ def test_contacts_behind_two_nats_meet_through_a_relay(world: tuple[NetBed, Pros
     relay_addr = f"/ip4/1.2.3.100/tcp/4003/p2p/{relay_id}"
     ra = bed.router("ra", "1.2.3.4", "10.77.0", upnp=False)
     rb = bed.router("rb", "1.2.3.5", "10.88.0", upnp=False)
+    for router in (ra, rb):  # an early punch SYN is lost, not refused with a RST
+        bed.sh(router.ns, "nft", "-f", "-", stdin=DROP_UNSOLICITED)
     a1_ns, _ = bed.host(ra, "a1", 2)
     b1_ns, b1_ip = bed.host(rb, "b1", 2)
     b1 = bed.node(
         b1_ns,
-        ["-v", "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--relay-via", relay_addr,
+        ["-v", "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--relay-via", relay_addr, "--dcutr",
          "--xmpp-contact", server.jid("a1"), *xmpp_args(server, bed, "b1", "node")],
         "b1",
     )  # fmt: skip
@@ -175,7 +184,7 @@ def test_contacts_behind_two_nats_meet_through_a_relay(world: tuple[NetBed, Pros
 
     target = f"{server.jid('b1')}/node"
     pinger = ping(bed, server, a1_ns, "a1", "ping", target, "--xmpp-contact", server.jid("b1"),
-                  name="p1")  # fmt: skip
+                  "--dcutr", name="p1")  # fmt: skip
     r = result(pinger, b1)
     assert r["kind"] == "relay"
     assert r["remote_addr"] == f"{relay_addr}/p2p-circuit/p2p/{r['peer_id']}"
@@ -183,5 +192,18 @@ def test_contacts_behind_two_nats_meet_through_a_relay(world: tuple[NetBed, Pros
     d = inbound(b1, f"{server.jid('a1')}/ping")
     assert d["allowed"], d
     assert d["remote_ip"] is None  # relayed: the IP rule (strict) applies to direct connections
+    # DCUtR: b1 punched, a1's gater admitted b1's unpublished NAT address by key.
+    print({k: r[k] for k in ("hole_punch", "direct_addr", "direct_rtts_ms", "gater")})
+    assert r["hole_punch"]["ok"], (r, b1.lines())
+    assert r["direct_addr"].startswith("/ip4/1.2.3.5/tcp/4001"), r
+    assert len(r["direct_rtts_ms"]) == 1
+    gate = r["gater"]
+    assert gate["allowed"], gate
+    assert gate["remote_ip"] == "1.2.3.5", gate  # b1 published 10.88.0.2 only
+    assert "hole punch" in gate["detail"], gate
+    punched = b1.wait_line(lambda ln: ln.get("event") == "hole_punch")
+    assert punched["ok"], punched
+    assert punched["initiator"], punched
+    assert punched["addr"].startswith("/ip4/1.2.3.4/"), punched
     assert b1.stop() == 0, b1.stderr()
     assert relay.stop() == 0, relay.stderr()

@@ -7,7 +7,13 @@ import pytest
 from p2pstack.host.reachability import Reachability
 from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.protocols.nat.autonat.policy import RequestLimiter, candidate_ok, refusal, same_ip
+from p2pstack.protocols.nat.autonat.policy import (
+    RequestLimiter,
+    candidate_ok,
+    ip_versions,
+    refusal,
+    same_ip,
+)
 from p2pstack.protocols.nat.autonat.verdicts import Verdicts
 
 A, B, C, D = (Identity.from_ed25519_seed(bytes([i]) * 32).peer_id for i in range(4))
@@ -91,3 +97,17 @@ def test_verdicts_private_needs_every_address_failing() -> None:
     assert verdicts.verdict(two, 0) is Reachability.UNKNOWN
     verdicts.forget([one])
     assert verdicts.status([one], 0).by_addr == ((one, Reachability.PRIVATE),)
+
+
+def test_refusal_of_an_ip_version_we_have_no_address_of() -> None:
+    ours = ip_versions([Multiaddr("/ip4/0.0.0.0/tcp/1"), Multiaddr("/dns4/x/tcp/1")])
+    assert ours == frozenset({4})
+    v6, v4 = Multiaddr("/ip6/2606:4700::1/tcp/1"), Multiaddr("/ip4/8.8.8.8/tcp/1")
+    assert refusal(v6, allow_private=False, can_dial=dialable, versions=ours) == (
+        "we have no IPv6 address"
+    )
+    assert refusal(v4, allow_private=False, can_dial=dialable, versions=ours) is None
+    only6 = ip_versions([Multiaddr("/ip6/::/tcp/1")])
+    assert refusal(v4, allow_private=False, can_dial=dialable, versions=only6) == (
+        "we have no IPv4 address"
+    )
