@@ -60,6 +60,18 @@ class Libp2pQuicConnection(QuicConnection):
         stream = self._streams.get(stream_id)
         return stream is not None and not stream.sender.buffer_is_empty
 
+    def send_blocked(self, stream_id: int) -> bool:
+        """Whether a write to ``stream_id`` would wait: bytes still unsent, or no credit left
+        (the peer's stream or connection window is used up)."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return False
+        return (
+            not stream.sender.buffer_is_empty
+            or stream.sender.highest_offset >= stream.max_stream_data_remote
+            or self._remote_max_data_used >= self._remote_max_data
+        )
+
     def stream_known(self, stream_id: int) -> bool:
         """Whether aioquic still tracks ``stream_id``."""
         return stream_id in self._streams

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import ClassVar, Final, Protocol, final
 
 import trio
@@ -128,10 +129,10 @@ class QuicStream(MuxedStream):
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Return up to ``max_bytes`` bytes (default 256 KiB); ``b""`` only at EOF.
 
-        Raises ValueError (``max_bytes`` < 1), trio's Closed/Broken/BusyResourceError.
+        Raises TypeError/ValueError (``max_bytes`` not an int >= 1), trio's
+        Closed/Broken/BusyResourceError.
         """
-        if max_bytes is None:
-            max_bytes = DEFAULT_RECEIVE_SIZE
+        max_bytes = DEFAULT_RECEIVE_SIZE if max_bytes is None else operator.index(max_bytes)
         if max_bytes < 1:
             raise ValueError("max_bytes must be >= 1")
         with self._receiving:
@@ -171,11 +172,13 @@ class QuicStream(MuxedStream):
             await self._wait_flushed()
 
     async def wait_send_all_might_not_block(self) -> None:
-        """Wait until what was written is in packets."""
+        """Wait until what was written is in packets and the peer grants more credit."""
         with self._sending:
             await trio.lowlevel.checkpoint()
             self._check_writable()
-            await self._wait_flushed()
+            while self._host.quic.send_blocked(self._id):
+                await self._host.wait_progress()
+                self._check_writable()
 
     async def _wait_flushed(self) -> None:
         while self._host.quic.has_unsent(self._id):

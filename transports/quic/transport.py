@@ -125,9 +125,7 @@ class QuicTransport:
         except OSError as exc:
             raise TransportError(f"cannot listen on {addr}: {exc}") from exc
         await trio.lowlevel.checkpoint()
-        return QuicListener(
-            sock, self.config, lambda: self._configuration(is_client=False), peer
-        )
+        return QuicListener(sock, self.config, lambda: self._configuration(is_client=False), peer)
 
 
 def quic(config: QuicConfig | None = None, *, identity: Identity | None = None) -> QuicTransport:
