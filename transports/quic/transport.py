@@ -102,7 +102,7 @@ class QuicTransport:
         return _host_port(addr) is not None
 
     def can_listen(self, addr: Multiaddr) -> bool:
-        return addr.peer_id is None and _host_port(addr) is not None
+        return addr.peer_id() is None and _host_port(addr) is not None
 
     async def dial(self, addr: Multiaddr) -> RawConnection:
         parsed = _host_port(addr)
