@@ -215,13 +215,15 @@ class QuicSession:
     async def _flush(self) -> None:
         now = trio.current_time()
         datagrams = self._quic.datagrams_to_send(now=now)
-        for data, addr in datagrams:
-            try:
-                await self._send(data, addr)
-            except OSError as exc:  # e.g. ICMP unreachable: QUIC's timers decide
-                logger.debug("QUIC send to %s failed: %s", addr, exc)
-            except trio.ClosedResourceError:  # the socket went with the connection
-                return
+        self._process_events()  # writing NEW_CONNECTION_ID frames issues connection ids
+        with trio.CancelScope(shield=True):  # aioquic counts them as sent: send them all
+            for data, addr in datagrams:
+                try:
+                    await self._send(data, addr)
+                except OSError as exc:  # e.g. ICMP unreachable: QUIC's timers decide
+                    logger.debug("QUIC send to %s failed: %s", addr, exc)
+                except trio.ClosedResourceError:  # the socket went with the connection
+                    return
         if datagrams:
             self._last_send = now
             self._progressed()

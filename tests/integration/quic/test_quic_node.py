@@ -9,14 +9,21 @@ import trio
 
 from p2pstack.compose import open_node
 from p2pstack.errors import DialError
-from p2pstack.identity import Identity
+from p2pstack.host.node import Node
+from p2pstack.identity import Identity, PeerId
 from p2pstack.protocols.echo import echo, echo_peer
 from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping, ping_peer
 from p2pstack.transports.quic import QuicConfig, QuicSession, quic
 from p2pstack.transports.tcp import tcp
+from tests.helpers import wait_until
 
 QUIC_LISTEN = "/ip4/127.0.0.1/udp/0/quic-v1"
+
+
+def _protocols_of(node: Node, peer: PeerId) -> tuple[str, ...]:
+    info = node.peerstore.info(peer)
+    return () if info is None else info.protocols
 
 
 async def test_node_serves_quic_and_tcp_at_once() -> None:
@@ -37,10 +44,7 @@ async def test_node_serves_quic_and_tcp_at_once() -> None:
         assert len(await ping_peer(client, conn, count=3)) == 3
         payload = os.urandom(500_000)
         assert await echo_peer(client, conn, payload) == payload
-        with trio.fail_after(5):  # identify ran over QUIC
-            while not (info := client.peerstore.info(server.peer_id)) or not info.protocols:
-                await trio.sleep(0.01)
-        assert "/echo/1.0.0" in info.protocols
+        await wait_until(lambda: "/echo/1.0.0" in _protocols_of(client, server.peer_id))
         inbound = server.connection_to(client.peer_id)
         assert inbound is not None
         assert inbound.remote_addr.has_protocol("quic-v1")
@@ -77,15 +81,11 @@ async def test_closing_a_connection_reaches_the_peer() -> None:
         open_node(transports=[quic(config)]) as client,
     ):
         conn = await client.dial(server.addrs[0])
-        with trio.fail_after(5):
-            while server.connection_to(client.peer_id) is None:
-                await trio.sleep(0.01)
+        await wait_until(lambda: server.connection_to(client.peer_id) is not None)
         await trio.sleep(1.5)  # beyond the idle timeout: the keepalive holds it open
         assert not conn.is_closed
         await conn.aclose()
-        with trio.fail_after(5):
-            while server.connection_to(client.peer_id) is not None:
-                await trio.sleep(0.01)
+        await wait_until(lambda: server.connection_to(client.peer_id) is None)
 
 
 async def test_the_connection_window_is_reserved_from_the_budget() -> None:
@@ -99,6 +99,4 @@ async def test_the_connection_window_is_reserved_from_the_budget() -> None:
         assert conn.scope.memory >= window
         assert client.resources.system.memory >= window
         await conn.aclose()
-        with trio.fail_after(5):
-            while client.resources.system.memory >= window:
-                await trio.sleep(0.01)
+        await wait_until(lambda: client.resources.system.memory < window)
