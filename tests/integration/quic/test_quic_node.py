@@ -1,7 +1,9 @@
-"""Nodes over QUIC: mixed with TCP, the dialler's QUIC preference, identify, echo, limits."""
+"""Nodes over QUIC: mixed with TCP, the dialler's QUIC preference, identify, echo, limits,
+the CLI."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -17,6 +19,7 @@ from p2pstack.protocols.ping import ping, ping_peer
 from p2pstack.transports.quic import QuicConfig, QuicSession, quic
 from p2pstack.transports.tcp import tcp
 from tests.helpers import wait_until
+from tests.helpers.cli import run_p2pstack, running_node
 
 QUIC_LISTEN = "/ip4/127.0.0.1/udp/0/quic-v1"
 
@@ -100,3 +103,19 @@ async def test_the_connection_window_is_reserved_from_the_budget() -> None:
         assert client.resources.system.memory >= window
         await conn.aclose()
         await wait_until(lambda: client.resources.system.memory < window)
+
+
+async def test_cli_node_listens_on_quic_and_cli_pings_and_perfs_it() -> None:
+    async with running_node("--listen", QUIC_LISTEN, "--perf") as info:
+        (addr,) = info["listen_addrs"]
+        assert "/udp/" in addr
+        assert "/quic-v1/p2p/" in addr
+        result = await run_p2pstack("ping", addr, "--count", "2", "--json")
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout.splitlines()[-1])
+        assert answer["peer_id"] == info["peer_id"]
+        assert len(answer["rtts_ms"]) == 2
+        result = await run_p2pstack("perf", addr, "--upload", "256K", "--download", "256K")
+        assert result.returncode == 0, result.stderr
+        assert "upload" in result.stdout
+        assert "download" in result.stdout
