@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import targets_autonat, targets_codecs, targets_stateful, targets_streams
+from . import targets_autonat, targets_codecs, targets_quic, targets_stateful, targets_streams
 from .registry import TARGETS, Target
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Target",
     "targets_autonat",
     "targets_codecs",
+    "targets_quic",
     "targets_stateful",
     "targets_streams",
 ]

@@ -61,7 +61,8 @@ class QuicListener:
     ``accept`` is also the socket's reader: it routes every datagram to its connection by
     destination connection id and returns when an Initial packet opened a new one. Garbage,
     short-header packets of unknown connections, non-v1 versions, Initial datagrams under
-    1200 bytes and Initials beyond ``max_pending_handshakes`` are dropped. Closing the
+    1200 bytes, Initials that do not decrypt and Initials beyond ``max_pending_handshakes``
+    are dropped (a connection exists only once a client's Initial decrypted). Closing the
     listener closes its connections (they share its socket).
     """
 
@@ -129,7 +130,7 @@ class QuicListener:
             return None
         return self._open(header.destination_cid, data, addr)
 
-    def _open(self, original_cid: bytes, data: bytes, addr: Address) -> RawConnection:
+    def _open(self, original_cid: bytes, data: bytes, addr: Address) -> RawConnection | None:
         quic = Libp2pQuicConnection(
             configuration=self._configuration(),
             original_destination_connection_id=original_cid,
@@ -149,10 +150,14 @@ class QuicListener:
             on_end=self._forget,
         )
         self._cids[session] = set()
+        session.datagram_received(data, addr)
+        if quic.get_peer_address() is None:  # its Initial did not decrypt: nothing to serve
+            self._cids.pop(session, None)
+            self.dropped += 1
+            return None
         self._handshaking.add(session)
         self._route(session, original_cid, True)
         self._route(session, quic.host_cid, True)
-        session.datagram_received(data, addr)
         handle = QuicHandle(session, self._local_peer, on_secured=self._handshaking.discard)
         return RawConnection(handle, self._addr, udp_multiaddr(addr), secured_muxed=handle)
 
