@@ -92,6 +92,10 @@ class QuicTransport:
             max_datagram_size=config.max_datagram_size,
         )
 
+    def client_configuration(self) -> QuicConfiguration:
+        """aioquic's client configuration of this transport (TLS with our certificate)."""
+        return self._configuration(is_client=True)
+
     @property
     def _peer(self) -> Identity:
         if self._identity is None:
