@@ -26,6 +26,7 @@ CASES: Final = (
     "js",
     "py",
     "go",
+    "security",
 )
 
 

@@ -139,10 +139,15 @@ def _tcp_addr(info: dict[str, Any], name: str) -> str:
 
 
 @asynccontextmanager
-async def our_node(*, metrics: bool = False) -> AsyncIterator[Listening]:
+async def our_node(
+    *, metrics: bool = False, security: str | None = None
+) -> AsyncIterator[Listening]:
     """``p2pstack node --perf`` on loopback (ping, identify, echo, perf); with ``metrics``,
-    Prometheus metrics on (``--metrics-addr`` on a loopback port)."""
+    Prometheus metrics on (``--metrics-addr`` on a loopback port); ``security``: the
+    ``--security`` protocol (the CLI default, Noise, when None)."""
     argv = cli_argv("node", "--listen", LISTEN, *PERF_ARGS)
+    if security is not None:
+        argv += ["--security", security]
     if metrics:
         argv += ["--metrics-addr", "127.0.0.1:0"]
     async with spawn(argv, name="p2pstack node", terminate=True) as child:

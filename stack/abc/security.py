@@ -17,7 +17,8 @@ class SecureStream(trio.abc.HalfCloseableStream):
     Besides the trio stream contract it names both ends: ``local_peer`` is our peer id,
     ``remote_peer`` the peer id the handshake authenticated and ``remote_public_key`` the key
     it proved to hold. Its methods raise only trio's Closed/Broken/BusyResourceError (with
-    the protocol cause in ``__cause__``).
+    the protocol cause in ``__cause__``). ``early_muxer`` is the muxer protocol id the
+    handshake already negotiated (TLS ALPN), None when the upgrader must negotiate one.
     """
 
     __slots__ = ()
@@ -25,6 +26,7 @@ class SecureStream(trio.abc.HalfCloseableStream):
     local_peer: PeerId
     remote_peer: PeerId
     remote_public_key: PublicKey
+    early_muxer: str | None = None
 
 
 class SecurityTransport(Protocol):

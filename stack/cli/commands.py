@@ -27,6 +27,7 @@ from p2pstack.cli.common import (
 )
 from p2pstack.cli.discover import mdns_service
 from p2pstack.cli.request import rr_echo
+from p2pstack.cli.security import security_transports
 from p2pstack.cli.sizes import format_size
 from p2pstack.cli.xmpp import XMPP_PREFIX, cmd_xmpp_ping, node_extras
 from p2pstack.compose import open_node
@@ -100,6 +101,7 @@ async def cmd_node(args: argparse.Namespace) -> int:
     async with open_node(
         identity=load_identity(args.key),
         config=node_config(args),
+        security=security_transports(args),
         protocols=served,
         services=services,
     ) as node:
@@ -145,7 +147,7 @@ async def cmd_ping(args: argparse.Namespace) -> int:
     if args.addr.startswith(XMPP_PREFIX):
         return await cmd_xmpp_ping(args)
     target = Multiaddr(args.addr)
-    async with client_node(args.key) as node:
+    async with client_node(args.key, security=security_transports(args)) as node:
         start = trio.current_time()
         conn = await node.dial(target)
         connect_ms = (trio.current_time() - start) * 1000
@@ -173,7 +175,9 @@ async def cmd_perf(args: argparse.Namespace) -> int:
     target = Multiaddr(args.addr)
     write_size = args.write_size or DEFAULT_WRITE_SIZE
     results: list[PerfResult] = []
-    async with client_node(args.key, muxers=_perf_muxers(args)) as node:
+    async with client_node(
+        args.key, muxers=_perf_muxers(args), security=security_transports(args)
+    ) as node:
         start = trio.current_time()
         conn = await node.dial(target)
         connect_ms = (trio.current_time() - start) * 1000

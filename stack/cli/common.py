@@ -16,6 +16,7 @@ import trio
 from rich.console import Console
 
 from p2pstack.abc.muxer import StreamMuxer
+from p2pstack.abc.security import SecurityTransport
 from p2pstack.cli.logs import iso_utc
 from p2pstack.compose import open_node
 from p2pstack.host.connection import Connection
@@ -113,14 +114,16 @@ async def client_node(
     protocols: Sequence[Service] | None = None,
     services: Sequence[Service] = (),
     muxers: Sequence[StreamMuxer] | None = None,
+    security: Sequence[SecurityTransport] | None = None,
 ) -> AsyncIterator[Node]:
     """A node that dials but does not listen (protocols: :func:`client_protocols` when None;
-    muxers: open_node's default when None)."""
+    muxers and security: open_node's defaults when None)."""
     async with open_node(
         identity=load_identity(key),
         protocols=list(protocols) if protocols is not None else client_protocols(),
         services=services,
         muxers=muxers,
+        security=security,
     ) as node:
         yield node
 

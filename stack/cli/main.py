@@ -29,6 +29,7 @@ from p2pstack.cli.discover import add_discover_arguments, cmd_discover
 from p2pstack.cli.logs import LOG_FORMATS, setup_logging
 from p2pstack.cli.relay import add_relay_arguments, cmd_relay, relay_check
 from p2pstack.cli.request import add_request_arguments, cmd_request
+from p2pstack.cli.security import add_security_argument
 from p2pstack.cli.sizes import parse_size
 from p2pstack.cli.xmpp import add_xmpp_arguments
 from p2pstack.errors import LimitExceeded, NegotiationFailed, StackError
@@ -147,6 +148,7 @@ def build_parser() -> CommandParser:
         " (the --relay-via relays; NodeConfig.relay_fallback; off by default)",
     )
     add_metrics_argument(node)
+    add_security_argument(node)
     add_autonat_arguments(node)
 
     add_xmpp_arguments(node)
@@ -161,6 +163,7 @@ def build_parser() -> CommandParser:
     ping.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per ping")
     ping.add_argument("--key", type=key_path, help="identity key file")
     ping.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_security_argument(ping)
     add_xmpp_arguments(ping, client=True)
 
     perf = add("perf", cmd_perf, "measure throughput against a peer serving /perf/1.0.0")
@@ -179,6 +182,7 @@ def build_parser() -> CommandParser:
     perf.add_argument("--yamux-max-frame", type=_size, help="Yamux largest data frame (64K)")
     perf.add_argument("--key", type=key_path, help="identity key file")
     perf.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_security_argument(perf)
 
     request = add("request", cmd_request, "send one JSON request-response request to a peer")
     add_request_arguments(request)

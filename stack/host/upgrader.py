@@ -16,7 +16,12 @@ import trio
 
 from p2pstack.abc.muxer import MuxedSession, StreamMuxer
 from p2pstack.abc.transport import RawConnection
-from p2pstack.errors import ConnectionDenied, HandshakeError, InvalidConfigError
+from p2pstack.errors import (
+    ConnectionDenied,
+    HandshakeError,
+    InvalidConfigError,
+    NegotiationFailed,
+)
 from p2pstack.host.events import ConnectionRefused, refused
 from p2pstack.host.gater import Gater, consult
 from p2pstack.host.resources import UNLIMITED, MemoryBudget
@@ -129,7 +134,15 @@ class Upgrader:
         self._check_secured(secure, raw, role, on_gater_bug, on_refused)
         mux_by_id = {m.protocol_id: m for m in self.muxers}
         muxer_transport: trio.abc.Stream
-        if initiator and len(mux_by_id) == 1:
+        if secure.early_muxer is not None:  # negotiated inside the handshake (TLS ALPN)
+            mux_id = secure.early_muxer
+            if mux_id not in mux_by_id:
+                raise NegotiationFailed(
+                    f"the handshake negotiated muxer {mux_id}, which this node lacks",
+                    protocols=tuple(mux_by_id),
+                )
+            muxer_transport = secure
+        elif initiator and len(mux_by_id) == 1:
             # Lazy: the proposal goes out with the session's first frames, the answer is
             # checked on its first read (a refusal ends the session with NegotiationFailed).
             (mux_id,) = mux_by_id

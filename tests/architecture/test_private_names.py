@@ -24,10 +24,11 @@ GENERATED_SUFFIX = "_pb2.py"
 """protoc's modules are generated code (they use protobuf's private descriptor API)."""
 THIRD_PARTY_INTERNALS = {
     ("transports/quic/core.py", "tls._peer_certificate"),
+    ("transports/quic/core.py", "tls._peer_certificate_chain"),
     ("transports/quic/core.py", "self.tls._request_client_certificate"),
 }
 """aioquic's TLS context has no public API for mutual TLS (libp2p authenticates both ends):
-these two accesses, in the one subclass that wraps aioquic, are the exceptions."""
+these accesses, in the one subclass that wraps aioquic, are the exceptions."""
 
 
 def _is_private(name: str) -> bool:

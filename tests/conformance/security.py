@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from p2pstack.abc.security import SecurityTransport
-from p2pstack.security import noise
+from p2pstack.security import noise, tls
 from p2pstack.transports.tcp_stream import TcpStream
 
 RawPair = tuple[trio.abc.Stream, trio.abc.Stream]
@@ -56,5 +56,7 @@ SECURITY: dict[str, Callable[[], SecurityUnderTest]] = {
     "noise-memory": lambda: SecurityUnderTest(noise(), memory_pair, lockstep_pair),
     "noise-tcp": lambda: SecurityUnderTest(noise(), tcp_pair),
     "noise-trio-socket": lambda: SecurityUnderTest(noise(), trio_socket_pair),
+    "tls-memory": lambda: SecurityUnderTest(tls(), memory_pair, lockstep_pair),
+    "tls-tcp": lambda: SecurityUnderTest(tls(), tcp_pair),
 }
 """Every security protocol we ship, over the raw streams it meets, by test id."""

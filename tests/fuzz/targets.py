@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from . import targets_autonat, targets_codecs, targets_quic, targets_stateful, targets_streams
+from . import (
+    targets_autonat,
+    targets_codecs,
+    targets_quic,
+    targets_stateful,
+    targets_streams,
+    targets_tls,
+)
 from .registry import TARGETS, Target
 
 __all__ = [
@@ -13,4 +20,5 @@ __all__ = [
     "targets_quic",
     "targets_stateful",
     "targets_streams",
+    "targets_tls",
 ]

@@ -3,7 +3,7 @@
 Everything that touches aioquic internals lives here, in one subclass:
 
 - mutual TLS: the server requests the client's certificate (libp2p authenticates both
-  ends); :attr:`peer_certificate` is the certificate the peer presented;
+  ends); :attr:`peer_certificates` are the certificates the peer presented;
 - bounded receive windows: aioquic raises a stream's (and the connection's) credit as data
   *arrives*, doubling it without bound, so a peer could make us buffer anything. Here the
   credit is ``bytes the application consumed + window``: the peer can make us hold at most
@@ -40,10 +40,12 @@ class Libp2pQuicConnection(QuicConnection):
 
     # -- public helpers ------------------------------------------------------------------
     @property
-    def peer_certificate(self) -> x509.Certificate | None:
-        """The certificate the peer presented in the handshake (None before / if none)."""
+    def peer_certificates(self) -> list[x509.Certificate]:
+        """The certificates the peer presented in the handshake (leaf first; empty before)."""
         tls = getattr(self, "tls", None)
-        return None if tls is None else tls._peer_certificate
+        if tls is None or tls._peer_certificate is None:
+            return []
+        return [tls._peer_certificate, *tls._peer_certificate_chain]
 
     def consume(self, stream_id: int, size: int) -> None:
         """The application read ``size`` bytes of ``stream_id``: grant that much more credit

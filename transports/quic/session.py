@@ -22,7 +22,8 @@ from p2pstack.abc.budget import UNLIMITED, MemoryBudget
 from p2pstack.errors import HandshakeError, LimitExceeded, StackError
 from p2pstack.identity.keys import PublicKey
 from p2pstack.role import Role
-from p2pstack.transports.quic.cert import verify_certificate
+from p2pstack.security.tls.certificate import verify_certificate_chain
+from p2pstack.security.tls.errors import CertificateError
 from p2pstack.transports.quic.config import QuicConfig
 from p2pstack.transports.quic.core import Libp2pQuicConnection
 from p2pstack.transports.quic.stream import QuicStream
@@ -178,12 +179,13 @@ class QuicSession:
 
     def _on_handshake(self) -> None:
         try:
-            self.remote_key = verify_certificate(self._quic.peer_certificate)
-        except HandshakeError as exc:
+            verified = verify_certificate_chain(self._quic.peer_certificates)
+        except CertificateError as exc:
             logger.debug("QUIC handshake refused: %s", exc)
             self._quic.close(error_code=0x100 + 42, frame_type=0, reason_phrase=str(exc))
-            self._end(exc)
+            self._end(HandshakeError(f"the peer's certificate is not acceptable: {exc}"))
             return
+        self.remote_key = verified.public_key
         self._handshake_done.set()
 
     def stream_closed(self, stream: QuicStream) -> None:

@@ -19,7 +19,7 @@ from p2pstack.arguments import config_arg
 from p2pstack.errors import TransportError
 from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.transports.quic.cert import Certificate, make_certificate
+from p2pstack.security.tls.certificate import LocalCertificate, generate_certificate
 from p2pstack.transports.quic.config import QuicConfig
 from p2pstack.transports.quic.endpoint import QuicListener, bind_udp, dial_quic
 
@@ -64,7 +64,7 @@ class QuicTransport:
     def __init__(self, config: QuicConfig, identity: Identity | None = None) -> None:
         self.config = config
         self._identity: Identity | None = None
-        self._certificate: Certificate | None = None
+        self._certificate: LocalCertificate | None = None
         if identity is not None:
             self._use(identity)
 
@@ -74,7 +74,7 @@ class QuicTransport:
 
     def _use(self, identity: Identity) -> None:
         self._identity = identity
-        self._certificate = make_certificate(identity)
+        self._certificate = generate_certificate(identity)
 
     def _configuration(self, *, is_client: bool) -> QuicConfiguration:
         if self._certificate is None:

@@ -10,7 +10,7 @@
 // `listen` prints one JSON line {"peer_id", "listen_addrs"} on stdout and runs until
 // SIGTERM, SIGINT or EOF on stdin. `dial` prints one JSON line with the results and
 // exits 0, or prints a one-line error on stderr and exits 1. Logs go to stderr.
-// Transports: TCP and WebSocket; security: Noise only; muxer: Yamux only.
+// Transports: TCP and WebSocket; security: Noise (or TLS with --security tls); muxer: Yamux only.
 // Services: ping, identify, echo (@libp2p/echo) and a hand-written /perf/1.0.0.
 // `listen --mdns` also runs @libp2p/mdns discovery (every interface of the host or network
 // namespace: run it only inside a test's namespace) and prints, after the listening line,
@@ -24,6 +24,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { noise } from '@chainsafe/libp2p-noise'
+import { tls } from '@libp2p/tls'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { autoNAT } from '@libp2p/autonat'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
@@ -60,8 +61,8 @@ class PeerError extends Error {
 // ------------------------------------------------------------------ arguments
 
 function usage (msg) {
-  process.stderr.write(`error: ${msg}\nusage: peer.mjs listen --listen MA [--listen MA ...] [--seed LABEL] [--mdns [--mdns-dial]]\n` +
-    '       peer.mjs dial MA [--seed LABEL] [--ping N] [--identify] [--echo BYTES] [--streams K] ' +
+  process.stderr.write(`error: ${msg}\nusage: peer.mjs listen --listen MA [--listen MA ...] [--seed LABEL] [--security noise|tls] [--mdns [--mdns-dial]]\n` +
+    '       peer.mjs dial MA [--seed LABEL] [--security noise|tls] [--ping N] [--identify] [--echo BYTES] [--streams K] ' +
     '[--perf-upload BYTES] [--perf-download BYTES] [--timeout S]\n')
   process.exit(2)
 }
@@ -69,7 +70,7 @@ function usage (msg) {
 function parseArgs (argv) {
   const cmd = argv[0]
   if (cmd !== 'listen' && cmd !== 'dial') usage('first argument must be "listen" or "dial"')
-  const args = { cmd, listen: [], seed: undefined, target: undefined, timeout: 300 }
+  const args = { cmd, listen: [], seed: undefined, target: undefined, timeout: 300, security: 'noise' }
   const int = (name, v) => {
     if (v == null || !/^\d+$/.test(v)) usage(`${name} needs a non-negative integer`)
     return Number(v)
@@ -81,6 +82,10 @@ function parseArgs (argv) {
       return argv[++i]
     }
     if (a === '--seed') args.seed = next()
+    else if (a === '--security') {
+      args.security = next()
+      if (args.security !== 'noise' && args.security !== 'tls') usage('--security must be noise or tls')
+    }
     else if (cmd === 'listen' && a === '--listen') args.listen.push(next())
     else if (cmd === 'listen' && a === '--mdns') args.mdns = true
     else if (cmd === 'listen' && a === '--mdns-dial') args.mdnsDial = true
@@ -200,7 +205,7 @@ function perfHandler ({ stream }) {
 
 // -------------------------------------------------------------------- the node
 
-async function makeNode (seed, listen, withMdns = false, withAutonat = false) {
+async function makeNode (seed, listen, withMdns = false, withAutonat = false, security = 'noise') {
   const privateKey = seed != null
     ? await generateKeyPairFromSeed('Ed25519', createHash('sha256').update(seed, 'utf8').digest())
     : await generateKeyPair('Ed25519')
@@ -208,7 +213,7 @@ async function makeNode (seed, listen, withMdns = false, withAutonat = false) {
     privateKey,
     addresses: { listen },
     transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [security === 'tls' ? tls() : noise()],
     streamMuxers: [yamux()],
     connectionManager: {
       maxConnections: 1000,
@@ -242,7 +247,7 @@ function freshDialBacks (node) {
 }
 
 async function cmdListen (args) {
-  const node = await makeNode(args.seed, args.listen, args.mdns, args.autonat)
+  const node = await makeNode(args.seed, args.listen, args.mdns, args.autonat, args.security)
   if (args.autonat) {
     // js's AutoNAT client confirms our addresses through the servers it meets; report
     // the verified (announced) ones after each change.
@@ -374,7 +379,7 @@ async function cmdDial (args) {
   const target = multiaddr(args.target)
   const remoteId = target.getPeerId()
   if (remoteId == null) throw new PeerError('the multiaddr must end in /p2p/<peer id>')
-  const node = await makeNode(args.seed, [])
+  const node = await makeNode(args.seed, [], false, false, args.security)
   await node.start()
   const result = { peer_id: null }
   let identified

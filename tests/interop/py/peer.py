@@ -12,7 +12,7 @@ never in the project's venv.  The CLI contract is shared with ../js/peer.mjs:
 SIGINT or EOF on stdin.  `dial` prints one JSON line with the results and exits 0,
 or prints a one-line error on stderr and exits 1.  Transport: TCP (plus WebSocket
 for addresses ending in /ws, py-libp2p's QUIC for /udp/N/quic-v1 addresses: its own TLS and
-streams), security: Noise only, muxer: Yamux only.
+streams), security: Noise (or TLS with --security tls), muxer: Yamux only.
 
 `listen --autonat` also runs py-libp2p's AutoNAT v1 service (the server side); `dial
 --autonat` asks the target, with py-libp2p's v1 client, to dial the `--listen` addresses back
@@ -63,6 +63,10 @@ from libp2p.security.noise.transport import (  # type: ignore[import-not-found,i
     PROTOCOL_ID as NOISE_PROTOCOL_ID,
     Transport as NoiseTransport,
 )
+from libp2p.security.tls.transport import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    PROTOCOL_ID as TLS_PROTOCOL_ID,
+    TLSTransport,
+)
 from libp2p.stream_muxer.yamux.yamux import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     PROTOCOL_ID as YAMUX_PROTOCOL_ID,
     Yamux,  # type: ignore[import-not-found,import-untyped,unused-ignore]
@@ -90,16 +94,26 @@ _state = {"printed": False}
 
 
 def make_host(
-    seed: str | None, listen: list[Any], websocket: bool, mdns: bool = False, quic: bool = False
+    seed: str | None,
+    listen: list[Any],
+    websocket: bool,
+    mdns: bool = False,
+    security: str = "noise",
+    quic: bool = False,
 ) -> Any:
     if seed is not None:
         key_pair = create_new_key_pair(hashlib.sha256(seed.encode()).digest())
     else:
         key_pair = create_new_key_pair()
-    noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    sec_opt: dict[Any, Any]
+    if security == "tls":
+        sec_opt = {TLS_PROTOCOL_ID: TLSTransport(key_pair)}
+    else:
+        noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+        sec_opt = {NOISE_PROTOCOL_ID: noise}
     return new_host(
         key_pair=key_pair,
-        sec_opt={NOISE_PROTOCOL_ID: noise},
+        sec_opt=sec_opt,
         muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
         listen_addrs=listen or None,
         enable_websocket=websocket,
@@ -290,7 +304,9 @@ async def cmd_listen(args: argparse.Namespace) -> None:
 
         peerDiscovery.register_peer_discovered_handler(on_discovered)
     quic = any("/quic-v1" in str(a) for a in listen)
-    host = make_host(args.seed, listen, websocket, mdns=args.mdns, quic=quic)
+    host = make_host(
+        args.seed, listen, websocket, mdns=args.mdns, security=args.security, quic=quic
+    )
     install_handlers(host)
     if args.autonat:  # py-libp2p's AutoNAT v1 host service, as it ships (server side)
         from libp2p.host.autonat import AutoNATService  # type: ignore[import-not-found,import-untyped,unused-ignore]
@@ -433,7 +449,9 @@ async def cmd_dial(args: argparse.Namespace) -> dict[str, Any]:
     info = info_from_p2p_addr(target)
     websocket = "/ws" in args.multiaddr
     listen = [multiaddr.Multiaddr(a) for a in args.listen]
-    host = make_host(args.seed, listen, websocket, quic="/quic-v1" in args.multiaddr)
+    host = make_host(
+        args.seed, listen, websocket, security=args.security, quic="/quic-v1" in args.multiaddr
+    )
     install_handlers(host)
     result: dict[str, Any] = {"peer_id": str(info.peer_id)}
     async with host.run(listen_addrs=listen):
@@ -488,12 +506,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     lp = sub.add_parser("listen")
     lp.add_argument("--listen", action="append", required=True, metavar="MA")
     lp.add_argument("--seed", metavar="LABEL")
+    lp.add_argument("--security", choices=("noise", "tls"), default="noise")
     lp.add_argument("--mdns", action="store_true")
     lp.add_argument("--mdns-dial", action="store_true")
     lp.add_argument("--autonat", action="store_true")
     dp = sub.add_parser("dial")
     dp.add_argument("multiaddr", metavar="MA")
     dp.add_argument("--seed", metavar="LABEL")
+    dp.add_argument("--security", choices=("noise", "tls"), default="noise")
     dp.add_argument("--ping", type=int, default=0, metavar="N")
     dp.add_argument("--identify", action="store_true")
     dp.add_argument("--echo", type=int, metavar="BYTES")
