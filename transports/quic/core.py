@@ -3,12 +3,12 @@
 Everything that touches aioquic internals lives here, in one subclass:
 
 - mutual TLS: the server requests the client's certificate (libp2p authenticates both
-  ends); :attr:`peer_certificates` are the certificates the peer presented;
+  ends); :attr:`Libp2pQuicConnection.peer_certificates` are the certificates the peer presented;
 - bounded receive windows: aioquic raises a stream's (and the connection's) credit as data
   *arrives*, doubling it without bound, so a peer could make us buffer anything. Here the
   credit is ``bytes the application consumed + window``: the peer can make us hold at most
   ``window`` unread bytes per stream and ``connection_window`` in all;
-- :meth:`has_unsent`: whether a stream's written bytes still wait for a packet (the send
+- :meth:`Libp2pQuicConnection.has_unsent`: whether a stream's written bytes still wait for a packet (the send
   side's backpressure).
 """
 
