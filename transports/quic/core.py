@@ -8,8 +8,8 @@ Everything that touches aioquic internals lives here, in one subclass:
   *arrives*, doubling it without bound, so a peer could make us buffer anything. Here the
   credit is ``bytes the application consumed + window``: the peer can make us hold at most
   ``window`` unread bytes per stream and ``connection_window`` in all;
-- :meth:`Libp2pQuicConnection.has_unsent`: whether a stream's written bytes still wait for a packet (the send
-  side's backpressure).
+- :meth:`Libp2pQuicConnection.has_unsent`: whether a stream's written bytes still wait for
+  a packet (the send side's backpressure).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import socket
+from collections import deque
 from collections.abc import Callable
 from typing import Final, final
 
@@ -22,6 +22,7 @@ from p2pstack.transports.quic.config import QuicConfig
 from p2pstack.transports.quic.core import Libp2pQuicConnection
 from p2pstack.transports.quic.handle import QuicHandle
 from p2pstack.transports.quic.session import Address, QuicSession
+from p2pstack.transports.quic.udp import UdpSocket
 
 logger: Final = logging.getLogger("p2pstack.quic")
 
@@ -30,7 +31,6 @@ CID_LENGTH: Final = 8
 """The length of the connection ids we issue (aioquic's default)."""
 MIN_INITIAL_SIZE: Final = 1200
 """A client's Initial datagram is at least this large (RFC 9000 section 14.1)."""
-MAX_DATAGRAM: Final = 65536
 
 
 def udp_multiaddr(sockaddr: tuple[object, ...]) -> Multiaddr:
@@ -40,18 +40,6 @@ def udp_multiaddr(sockaddr: tuple[object, ...]) -> Multiaddr:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return Multiaddr(f"/ip{ip.version}/{ip}/udp/{port}/quic-v1")
-
-
-async def bind_udp(host: str, port: int) -> trio.socket.SocketType:
-    """A UDP socket bound to ``(host, port)``. Raises OSError."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = trio.socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        await sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 @final
@@ -68,7 +56,7 @@ class QuicListener:
 
     def __init__(
         self,
-        sock: trio.socket.SocketType,
+        sock: UdpSocket,
         config: QuicConfig,
         configuration: Callable[[], QuicConfiguration],
         local_peer: PeerId,
@@ -82,6 +70,7 @@ class QuicListener:
         self._cids: dict[QuicSession, set[bytes]] = {}
         self._handshaking: set[QuicSession] = set()
         self._closed = False
+        self._backlog: deque[tuple[bytes, Address]] = deque()
         self.dropped = 0
         """Datagrams dropped unrouted (garbage, unknown connection, refused Initial)."""
 
@@ -98,14 +87,10 @@ class QuicListener:
         while True:
             if self._closed:
                 raise trio.ClosedResourceError("the QUIC listener is closed")
-            try:
-                data, addr = await self._sock.recvfrom(MAX_DATAGRAM)
-            except OSError as exc:
-                if self._closed or self._sock.fileno() < 0:
-                    raise trio.ClosedResourceError("the QUIC listener is closed") from exc
-                logger.debug("QUIC recvfrom failed on %s: %s", self._addr, exc)
-                continue
-            raw = self.datagram_received(data, (str(addr[0]), int(addr[1])))
+            if not self._backlog:
+                self._backlog.extend(await self._sock.receive_batch())
+            data, addr = self._backlog.popleft()
+            raw = self.datagram_received(data, addr)
             if raw is not None:
                 return raw
 
@@ -139,7 +124,7 @@ class QuicListener:
         )
 
         async def send(datagram: bytes, to: Address) -> None:
-            await self._sock.sendto(datagram, to)
+            await self._sock.send(datagram, to)
 
         session = QuicSession(
             quic,
@@ -196,13 +181,7 @@ async def dial_quic(
 ) -> RawConnection:
     """Start a QUIC connection to ``(host, port)`` from a fresh UDP socket (the handshake
     runs in the upgrade: :meth:`QuicHandle.secure`). Raises OSError."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = trio.socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        await sock.connect((host, port))  # only the peer's datagrams reach us
-    except BaseException:
-        sock.close()
-        raise
+    sock = UdpSocket.connected(host, port)  # only the peer's datagrams reach us
     quic = Libp2pQuicConnection(
         configuration=configuration,
         stream_window=config.stream_window,
@@ -215,13 +194,11 @@ async def dial_quic(
     async def pump(session: QuicSession) -> None:
         while True:
             try:
-                data, addr = await sock.recvfrom(MAX_DATAGRAM)
-            except OSError as exc:  # ICMP errors: QUIC's timers decide
-                logger.debug("QUIC recvfrom failed: %s", exc)
-                continue
+                batch = await sock.receive_batch()
             except trio.ClosedResourceError:  # the connection ended
                 return
-            session.datagram_received(data, (str(addr[0]), int(addr[1])))
+            for data, addr in batch:
+                session.datagram_received(data, addr)
 
     session = QuicSession(
         quic, send, config, role=Role.INITIATOR, pump=pump, on_end=lambda _: sock.close()

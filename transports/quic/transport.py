@@ -21,7 +21,8 @@ from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.security.tls.certificate import LocalCertificate, generate_certificate
 from p2pstack.transports.quic.config import QuicConfig
-from p2pstack.transports.quic.endpoint import QuicListener, bind_udp, dial_quic
+from p2pstack.transports.quic.endpoint import QuicListener, dial_quic
+from p2pstack.transports.quic.udp import UdpSocket
 
 ALPN: Final = "libp2p"
 
@@ -125,7 +126,7 @@ class QuicTransport:
         peer = self._peer.peer_id
         self._configuration(is_client=False)  # fails early without an identity
         try:
-            sock = await bind_udp(*parsed)
+            sock = UdpSocket.bind(*parsed)
         except OSError as exc:
             raise TransportError(f"cannot listen on {addr}: {exc}") from exc
         await trio.lowlevel.checkpoint()
