@@ -19,6 +19,7 @@ CASES: Final = (
     "matrix",
     "headline",
     "websocket",
+    "quic",
     "relay",
     "latency",
     "memory",

@@ -14,7 +14,16 @@ from p2pstack.benchmarks.figures import REFERENCES, Figure, is_better, matrix_ce
 from p2pstack.benchmarks.record import RunRecord
 from p2pstack.cli.sizes import format_size
 
-GROUPS: Final = ("throughput", "websocket", "relay", "go-yamux", "peers", "latency", "memory")
+GROUPS: Final = (
+    "throughput",
+    "websocket",
+    "quic",
+    "relay",
+    "go-yamux",
+    "peers",
+    "latency",
+    "memory",
+)
 REFERENCE_TITLES: Final = {"tcp": "x raw TCP", "js": "x js", "py": "x py", "go": "x go"}
 
 

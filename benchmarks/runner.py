@@ -21,6 +21,7 @@ from rich.progress import (
 from p2pstack.benchmarks.cases_latency import latency
 from p2pstack.benchmarks.cases_memory import memory
 from p2pstack.benchmarks.cases_peers import go, js, py
+from p2pstack.benchmarks.cases_quic import quic
 from p2pstack.benchmarks.cases_relay import relay
 from p2pstack.benchmarks.cases_security import security
 from p2pstack.benchmarks.cases_throughput import ceiling, headline, matrix
@@ -45,6 +46,7 @@ CASE_FUNCTIONS: Final[dict[str, Case]] = {
     "py": py,
     "go": go,
     "websocket": websocket,
+    "quic": quic,
     "relay": relay,
     "security": security,
 }

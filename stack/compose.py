@@ -33,14 +33,15 @@ _SERVICE_METHODS = ("serve",)
 
 
 def default_transports() -> list[Transport]:
-    """``[dns([tcp(), websocket()]), circuit_relay()]``: names resolved, then TCP or
-    WebSocket; relayed addresses through the relay transport."""
+    """``[dns([tcp(), websocket(), quic()]), circuit_relay()]``: names resolved, then TCP,
+    WebSocket or QUIC v1; relayed addresses through the relay transport."""
     from p2pstack.protocols.relay.transport import circuit_relay
     from p2pstack.transports.dns import dns
+    from p2pstack.transports.quic import quic
     from p2pstack.transports.tcp import tcp
     from p2pstack.transports.websocket import websocket
 
-    return [dns([tcp(), websocket()]), circuit_relay()]
+    return [dns([tcp(), websocket(), quic()]), circuit_relay()]
 
 
 def default_security() -> list[SecurityTransport]:
@@ -111,7 +112,7 @@ async def open_node(
         identity: the node's key pair; a fresh Ed25519 identity when omitted.
         listen: addresses to listen on once the protocols and services are up.
         transports: in preference order; default :func:`default_transports`
-            (``[dns([tcp(), websocket()]), circuit_relay()]``). Wrap transports in
+            (``[dns([tcp(), websocket(), quic()]), circuit_relay()]``). Wrap transports in
             :func:`p2pstack.transports.dns.dns` to dial ``/dns*`` and ``/dnsaddr`` addresses.
         security: in preference order; default ``[noise()]``.
         muxers: in preference order; default ``[yamux()]``.

@@ -11,9 +11,43 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import trio
 
+from p2pstack.abc.budget import MemoryBudget
+from p2pstack.abc.muxer import MuxedSession
+from p2pstack.abc.security import SecureStream
+from p2pstack.identity.peer_id import PeerId
 from p2pstack.multiaddr import Multiaddr
+from p2pstack.role import Role
 
 ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
+
+
+class SecuredMuxed(Protocol):
+    """A connection its transport secures and multiplexes itself (QUIC): the upgrader runs
+    neither multistream-select nor a security handshake nor a muxer on it."""
+
+    @property
+    def security_protocol(self) -> str:
+        """What secured it (reported as ``Connection.security_protocol``)."""
+        ...
+
+    @property
+    def muxer_protocol(self) -> str:
+        """What multiplexes it (reported as ``Connection.muxer_protocol``)."""
+        ...
+
+    async def secure(self, expected_peer: PeerId | None) -> SecureStream:
+        """Finish the transport's handshake and return the connection's secured handle (its
+        ``remote_peer`` authenticated; closing it closes the connection).
+
+        Raises:
+            HandshakeError: failed or timed out (``PeerIdMismatch``: not ``expected_peer``).
+        """
+        ...
+
+    def new_session(self, *, role: Role, memory: MemoryBudget) -> MuxedSession:
+        """The connection's muxed session (not started); reserves from ``memory`` what the
+        peer can make it hold. Raises LimitExceeded."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +59,9 @@ class RawConnection:
     remote_addr: Multiaddr
     limited: bool = False
     """True for a relayed connection under a relay's limit (see ``Connection.limited``)."""
+    secured_muxed: SecuredMuxed | None = None
+    """Set by a transport that secures and multiplexes by itself (QUIC); ``stream`` is then
+    the connection's handle (closing it closes the connection)."""
 
 
 class TransportListener(Protocol):

@@ -73,9 +73,13 @@ class RemoteClosed(TransportError):
 
 
 def certified_first(peerstore: PeerStore, peer: PeerId) -> list[Multiaddr]:
-    """``peer``'s addresses in the peer store's order, those of its signed peer record first."""
+    """``peer``'s addresses in the peer store's order, those of its signed peer record first;
+    within each group QUIC (``/quic-v1``) before the others, as go-libp2p prefers it."""
     certified = set(peerstore.certified_addrs(peer))
-    return sorted(peerstore.addrs(peer), key=lambda addr: addr not in certified)
+    return sorted(
+        peerstore.addrs(peer),
+        key=lambda addr: (addr not in certified, not addr.has_protocol("quic-v1")),
+    )
 
 
 def relay_address(relay: Multiaddr | PeerId) -> Multiaddr:

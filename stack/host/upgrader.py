@@ -109,6 +109,12 @@ class Upgrader:
         on_refused: Callable[[ConnectionRefused], None] | None,
     ) -> Upgraded:
         initiator = role is Role.INITIATOR
+        if raw.secured_muxed is not None:  # QUIC: its own handshake and streams
+            secure = await raw.secured_muxed.secure(expected_peer)
+            self._check_secured(secure, raw, role, on_gater_bug, on_refused)
+            pre = raw.secured_muxed
+            session = pre.new_session(role=role, memory=memory)
+            return Upgraded(secure, session, pre.security_protocol, pre.muxer_protocol)
         by_id = {s.protocol_id: s for s in self.security}
         if initiator:
             stream: trio.abc.Stream
@@ -125,20 +131,7 @@ class Upgrader:
                 raw.stream, list(by_id), timeout=self.negotiate_timeout
             )
             secure = await by_id[sec_id].secure_inbound(stream, self.identity)
-        if secure.remote_peer == self.identity.peer_id:
-            raise HandshakeError("the remote peer authenticated with our own identity")
-        peer = secure.remote_peer
-        try:
-            consult(
-                lambda: self.gater.allow_secured(peer, raw.remote_addr, role),
-                stage="secured",
-                refusal=f"the secured connection with {peer}",
-                on_bug=on_gater_bug,
-            )
-        except ConnectionDenied as exc:
-            if on_refused is not None:
-                on_refused(refused(exc, remote_addr=raw.remote_addr, peer_id=peer, role=role))
-            raise
+        self._check_secured(secure, raw, role, on_gater_bug, on_refused)
         mux_by_id = {m.protocol_id: m for m in self.muxers}
         muxer_transport: trio.abc.Stream
         if secure.early_muxer is not None:  # negotiated inside the handshake (TLS ALPN)
@@ -171,3 +164,27 @@ class Upgrader:
             mux_id,
         )
         return Upgraded(secure, session, sec_id, mux_id)
+
+    def _check_secured(
+        self,
+        secure: SecureStream,
+        raw: RawConnection,
+        role: Role,
+        on_gater_bug: Callable[[Exception], None] | None,
+        on_refused: Callable[[ConnectionRefused], None] | None,
+    ) -> None:
+        """Refuse ourselves and what the gater refuses once the peer is authenticated."""
+        if secure.remote_peer == self.identity.peer_id:
+            raise HandshakeError("the remote peer authenticated with our own identity")
+        peer = secure.remote_peer
+        try:
+            consult(
+                lambda: self.gater.allow_secured(peer, raw.remote_addr, role),
+                stage="secured",
+                refusal=f"the secured connection with {peer}",
+                on_bug=on_gater_bug,
+            )
+        except ConnectionDenied as exc:
+            if on_refused is not None:
+                on_refused(refused(exc, remote_addr=raw.remote_addr, peer_id=peer, role=role))
+            raise

@@ -22,6 +22,13 @@ ROOT = Path(p2pstack.__file__).parent
 
 GENERATED_SUFFIX = "_pb2.py"
 """protoc's modules are generated code (they use protobuf's private descriptor API)."""
+THIRD_PARTY_INTERNALS = {
+    ("transports/quic/core.py", "tls._peer_certificate"),
+    ("transports/quic/core.py", "tls._peer_certificate_chain"),
+    ("transports/quic/core.py", "self.tls._request_client_certificate"),
+}
+"""aioquic's TLS context has no public API for mutual TLS (libp2p authenticates both ends):
+these accesses, in the one subclass that wraps aioquic, are the exceptions."""
 
 
 def _is_private(name: str) -> bool:
@@ -95,5 +102,10 @@ def test_the_walk_sees_every_layer() -> None:
 
 
 def test_no_module_reaches_into_private_names() -> None:
-    found = [v for name, path in modules() for v in violations(path.read_text(), name)]
+    found = [
+        v
+        for name, path in modules()
+        for v in violations(path.read_text(), name)
+        if (name, v.split(": ", 1)[1]) not in THIRD_PARTY_INTERNALS
+    ]
     assert not found, "private names used across objects:\n" + "\n".join(found)

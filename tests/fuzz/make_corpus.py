@@ -130,6 +130,20 @@ def _yamux() -> dict[str, bytes]:
     }
 
 
+def _quic_datagrams() -> dict[str, bytes]:
+    """Near-valid QUIC v1 long and short headers (one datagram each: control byte 0)."""
+    dcid = b"\x01" * 8
+    initial = b"\xc0" + (1).to_bytes(4, "big") + b"\x08" + dcid + b"\x08" + dcid + b"\x00"
+    return {
+        "initial": b"\x00" + initial + b"\x44\xd0" + bytes(64),
+        "initial-v2": b"\x00\xc0" + (0x6B3343CF).to_bytes(4, "big") + initial[5:] + bytes(32),
+        "handshake": b"\x00\xe0" + (1).to_bytes(4, "big") + b"\x08" + dcid + b"\x00" + bytes(40),
+        "short": b"\x00\x40" + dcid + bytes(40),
+        "version-negotiation": b"\x00\x80" + bytes(4) + b"\x08" + dcid + b"\x00" + bytes(8),
+        "two-initials": b"\xa0" + initial + initial,
+    }
+
+
 def _multistream() -> dict[str, bytes]:
     header = encode_message(PROTOCOL_ID)
     return {
@@ -299,6 +313,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
             ),
         },
         "ws_client_frames": {k: whole(v) for k, v in _ws_frames(masked=False).items()},
+        "quic_datagrams": _quic_datagrams(),
         "ws_client_upgrade": {
             "deflate": b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
             + _ws_frames(masked=False)["binary"],

@@ -60,7 +60,7 @@ async def test_unknown_peer_and_unsupported_address() -> None:
         with pytest.raises(DialError, match="no known addresses"):
             await client.dial(Identity.generate().peer_id)
         with pytest.raises(DialError) as info:
-            await client.dial(Multiaddr("/ip4/127.0.0.1/udp/1/quic-v1"))
+            await client.dial(Multiaddr("/ip4/127.0.0.1/udp/1/quic"))  # draft QUIC: unsupported
         assert isinstance(info.value.attempts[0][1], MultiaddrNotSupported)
 
 

@@ -11,7 +11,8 @@ never in the project's venv.  The CLI contract is shared with ../js/peer.mjs:
 `listen` prints one JSON line {"peer_id", "listen_addrs"} and runs until SIGTERM,
 SIGINT or EOF on stdin.  `dial` prints one JSON line with the results and exits 0,
 or prints a one-line error on stderr and exits 1.  Transport: TCP (plus WebSocket
-for addresses ending in /ws), security: Noise (or TLS with --security tls), muxer: Yamux only.
+for addresses ending in /ws, py-libp2p's QUIC for /udp/N/quic-v1 addresses: its own TLS and
+streams), security: Noise (or TLS with --security tls), muxer: Yamux only.
 
 `listen --autonat` also runs py-libp2p's AutoNAT v1 service (the server side); `dial
 --autonat` asks the target, with py-libp2p's v1 client, to dial the `--listen` addresses back
@@ -54,6 +55,7 @@ from libp2p.identity.identify.pb.identify_pb2 import (  # type: ignore[import-no
 )
 from libp2p.network.stream.exceptions import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
     StreamEOF,
+    StreamReset,
 )
 from libp2p.peer.envelope import consume_envelope  # type: ignore[import-not-found,import-untyped,unused-ignore]
 from libp2p.peer.peerinfo import info_from_p2p_addr  # type: ignore[import-not-found,import-untyped,unused-ignore]
@@ -97,6 +99,7 @@ def make_host(
     websocket: bool,
     mdns: bool = False,
     security: str = "noise",
+    quic: bool = False,
 ) -> Any:
     if seed is not None:
         key_pair = create_new_key_pair(hashlib.sha256(seed.encode()).digest())
@@ -116,7 +119,18 @@ def make_host(
         enable_websocket=websocket,
         enable_tcp=True,
         enable_mDNS=mdns,
+        enable_quic=quic,
     )
+
+
+async def half_close(stream: Any) -> None:
+    """Send EOF but keep reading: yamux's close() is a half-close, QUIC's closes both sides
+    (its close_write() is the half-close)."""
+    muxed = getattr(stream, "muxed_stream", stream)
+    if type(muxed).__name__ == "QUICStream":
+        await muxed.close_write()
+    else:
+        await stream.close()
 
 
 async def read_some(stream: Any) -> bytes:
@@ -130,6 +144,14 @@ async def read_some(stream: Any) -> bytes:
         data: bytes = await stream.read(READ_SIZE)
     except StreamEOF:
         return b""
+    except StreamReset:
+        # py-libp2p 0.8.1 QUIC: once both sides sent FIN the stream is CLOSED and a read of
+        # the empty buffer raises (as StreamReset) instead of returning EOF.
+        muxed = getattr(stream, "muxed_stream", None)
+        state = getattr(getattr(muxed, "_state", None), "name", None)
+        if type(muxed).__name__ == "QUICStream" and state == "CLOSED":
+            return b""
+        raise
     return data
 
 
@@ -281,7 +303,10 @@ async def cmd_listen(args: argparse.Namespace) -> None:
                 log.warning("mdns: dropped a discovery: %r", exc)
 
         peerDiscovery.register_peer_discovered_handler(on_discovered)
-    host = make_host(args.seed, listen, websocket, mdns=args.mdns, security=args.security)
+    quic = any("/quic-v1" in str(a) for a in listen)
+    host = make_host(
+        args.seed, listen, websocket, mdns=args.mdns, security=args.security, quic=quic
+    )
     install_handlers(host)
     if args.autonat:  # py-libp2p's AutoNAT v1 host service, as it ships (server side)
         from libp2p.host.autonat import AutoNATService  # type: ignore[import-not-found,import-untyped,unused-ignore]
@@ -387,7 +412,7 @@ async def echo_once(host: Any, peer_id: Any, size: int) -> None:
         view = memoryview(payload)
         for off in range(0, size, CHUNK):
             await stream.write(bytes(view[off : off + CHUNK]))
-        await stream.close()  # yamux close = half-close (FIN)
+        await half_close(stream)
     if bytes(received) != payload:
         raise PeerError(f"echo mismatch: sent {size} bytes, got {len(received)} back")
 
@@ -397,7 +422,7 @@ async def perf_once(host: Any, peer_id: Any, upload: int, download: int) -> floa
     t0 = time.perf_counter()
     await stream.write(struct.pack(">Q", download))
     await write_n(stream, upload)
-    await stream.close()
+    await half_close(stream)
     got = 0
     while True:
         data = await read_some(stream)
@@ -424,7 +449,9 @@ async def cmd_dial(args: argparse.Namespace) -> dict[str, Any]:
     info = info_from_p2p_addr(target)
     websocket = "/ws" in args.multiaddr
     listen = [multiaddr.Multiaddr(a) for a in args.listen]
-    host = make_host(args.seed, listen, websocket, security=args.security)
+    host = make_host(
+        args.seed, listen, websocket, security=args.security, quic="/quic-v1" in args.multiaddr
+    )
     install_handlers(host)
     result: dict[str, Any] = {"peer_id": str(info.peer_id)}
     async with host.run(listen_addrs=listen):
