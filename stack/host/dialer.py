@@ -72,13 +72,19 @@ class RemoteClosed(TransportError):
     """
 
 
-def certified_first(peerstore: PeerStore, peer: PeerId) -> list[Multiaddr]:
+def certified_first(
+    peerstore: PeerStore, peer: PeerId, *, prefer_quic: bool = False
+) -> list[Multiaddr]:
     """``peer``'s addresses in the peer store's order, those of its signed peer record first;
-    within each group QUIC (``/quic-v1``) before the others, as go-libp2p prefers it."""
+    within each group QUIC (``/quic-v1``) last, or first with ``prefer_quic`` (go-libp2p's
+    order; see ``NodeConfig.prefer_quic``)."""
     certified = set(peerstore.certified_addrs(peer))
     return sorted(
         peerstore.addrs(peer),
-        key=lambda addr: (addr not in certified, not addr.has_protocol("quic-v1")),
+        key=lambda addr: (
+            addr not in certified,
+            addr.has_protocol("quic-v1") is not prefer_quic,
+        ),
     )
 
 
@@ -194,7 +200,8 @@ class Dialer:
         node = self._node
         if isinstance(target, PeerId):
             peer: PeerId | None = target
-            addrs = [a.with_peer_id(target) for a in certified_first(node.peerstore, target)]
+            ordered = certified_first(node.peerstore, target, prefer_quic=node.config.prefer_quic)
+            addrs = [a.with_peer_id(target) for a in ordered]
         else:
             peer = target.peer_id()
             addrs = [target]

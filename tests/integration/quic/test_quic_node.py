@@ -11,6 +11,7 @@ import trio
 
 from p2pstack.compose import open_node
 from p2pstack.errors import DialError
+from p2pstack.host.config import NodeConfig
 from p2pstack.host.node import Node
 from p2pstack.identity import Identity, PeerId
 from p2pstack.protocols.echo import echo, echo_peer
@@ -53,17 +54,19 @@ async def test_node_serves_quic_and_tcp_at_once() -> None:
         assert inbound.remote_addr.has_protocol("quic-v1")
 
 
-async def test_the_dialler_prefers_quic_when_both_are_known() -> None:
+@pytest.mark.parametrize("prefer_quic", [True, False])
+async def test_the_dialler_prefers_quic_only_when_configured(prefer_quic: bool) -> None:
     async with (
         open_node(
             listen=["/ip4/127.0.0.1/tcp/0", QUIC_LISTEN], transports=[tcp(), quic()]
         ) as server,
-        open_node(transports=[tcp(), quic()]) as client,
+        open_node(transports=[tcp(), quic()], config=NodeConfig(prefer_quic=prefer_quic)) as client,
     ):
-        tcp_first = sorted(server.addrs, key=lambda a: a.has_protocol("quic-v1"))
-        client.peerstore.add_addrs(server.peer_id, tcp_first)
+        # the peer store's order is the opposite of the preference under test
+        order = sorted(server.addrs, key=lambda a: a.has_protocol("quic-v1") == prefer_quic)
+        client.peerstore.add_addrs(server.peer_id, order)
         conn = await client.dial(server.peer_id)
-        assert conn.remote_addr.has_protocol("quic-v1")
+        assert conn.remote_addr.has_protocol("quic-v1") is prefer_quic
 
 
 async def test_a_dial_to_the_wrong_peer_id_fails() -> None:
