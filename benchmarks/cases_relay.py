@@ -2,7 +2,10 @@
 
 Three processes on loopback (relay, listener behind it, ``p2pstack perf`` as the dialler);
 the same listener is also measured directly, in the same run, so the ratio is fair. The
-relay's cost is its CPU time (user + system, from /proc) per GiB carried.
+relay's cost is its CPU time (user + system, from /proc) per GiB carried. The listener's CPU
+per GiB is compared too, relayed against direct: a relayed connection runs Noise twice at
+each end (its own session inside the circuit, and the one to the relay), so each end costs
+more per byte, which bounds the ratio on a machine with few cores.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _upload(addr: str, size: int) -> float:
+async def _upload(addr: str, size: int, listener: int) -> tuple[float, float]:
+    """Upload ``size`` bytes to ``addr``: (MB/s, the listener's CPU seconds per GiB)."""
+    before = _cpu_seconds(listener)
     argv = cli_argv("perf", addr, "--upload", str(size), "--json")
-    return float((await run_json(argv, name="p2pstack perf"))["upload_mb_s"])
+    mb_s = float((await run_json(argv, name="p2pstack perf"))["upload_mb_s"])
+    return mb_s, (_cpu_seconds(listener) - before) * GiB / size
 
 
 async def relay(ctx: Context) -> None:
@@ -54,13 +60,18 @@ async def relay(ctx: Context) -> None:
             direct: list[float] = []
             relayed: list[float] = []
             cpu: list[float] = []
+            listener_cpu: list[float] = []
             for index in range(cfg.repeat):
                 ctx.step(f"relay: direct upload, run {index + 1}/{cfg.repeat}")
-                direct.append(await _upload(direct_addr, size))
+                mb_s, direct_cpu = await _upload(direct_addr, size, node.pid)
+                direct.append(mb_s)
                 ctx.step(f"relay: upload through the bulk relay, run {index + 1}/{cfg.repeat}")
                 before = _cpu_seconds(relay_child.pid)
-                relayed.append(await _upload(relayed_addr, size))
+                mb_s, relayed_cpu = await _upload(relayed_addr, size, node.pid)
+                relayed.append(mb_s)
                 cpu.append((_cpu_seconds(relay_child.pid) - before) * GiB / size)
+                if direct_cpu > 0:
+                    listener_cpu.append(relayed_cpu / direct_cpu)
     params = {"bytes": size, "profile": "bulk"}
     ctx.record(
         direct,
@@ -94,6 +105,15 @@ async def relay(ctx: Context) -> None:
         group="relay",
         label="relay CPU time per GiB relayed (user + system)",
         unit="s/GiB",
+        better="lower",
+        params=params,
+    )
+    ctx.record(
+        listener_cpu or [0.0],
+        id="relay/listener_cpu_ratio",
+        group="relay",
+        label="listener CPU per GiB, relayed / direct (paired; Noise twice when relayed)",
+        unit="x",
         better="lower",
         params=params,
     )
