@@ -25,6 +25,8 @@ CASES: Final = (
     "js",
     "py",
     "go",
+    "dial",
+    "scale",
 )
 
 

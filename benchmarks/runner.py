@@ -18,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from p2pstack.benchmarks.cases_dial import dial
 from p2pstack.benchmarks.cases_latency import latency
 from p2pstack.benchmarks.cases_memory import memory
 from p2pstack.benchmarks.cases_peers import go, js, py
@@ -45,6 +46,7 @@ CASE_FUNCTIONS: Final[dict[str, Case]] = {
     "go": go,
     "websocket": websocket,
     "relay": relay,
+    "dial": dial,
 }
 
 

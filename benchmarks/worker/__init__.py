@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from p2pstack.benchmarks.worker.breakdown import dial_breakdown
 from p2pstack.benchmarks.worker.common import Control, Params
 from p2pstack.benchmarks.worker.memory import mem_client, mem_server
 from p2pstack.benchmarks.worker.muxed import yamux_memory, yamux_send, yamux_sink
@@ -29,4 +30,5 @@ ROLES: Final[dict[str, Role]] = {
     "stack-latency": stack_latency,
     "mem-server": mem_server,
     "mem-client": mem_client,
+    "dial-breakdown": dial_breakdown,
 }
