@@ -23,6 +23,7 @@ from p2pstack.benchmarks.cases_latency import latency
 from p2pstack.benchmarks.cases_memory import memory
 from p2pstack.benchmarks.cases_peers import go, js, py
 from p2pstack.benchmarks.cases_relay import relay
+from p2pstack.benchmarks.cases_scale import scale
 from p2pstack.benchmarks.cases_throughput import ceiling, headline, matrix
 from p2pstack.benchmarks.cases_websocket import websocket
 from p2pstack.benchmarks.config import BenchConfig
@@ -47,6 +48,7 @@ CASE_FUNCTIONS: Final[dict[str, Case]] = {
     "websocket": websocket,
     "relay": relay,
     "dial": dial,
+    "scale": scale,
 }
 
 

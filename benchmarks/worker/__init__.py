@@ -15,6 +15,7 @@ from p2pstack.benchmarks.worker.memory import mem_client, mem_server
 from p2pstack.benchmarks.worker.muxed import yamux_memory, yamux_send, yamux_sink
 from p2pstack.benchmarks.worker.node_roles import stack_latency, stack_perf
 from p2pstack.benchmarks.worker.raw import tcp_echo, tcp_latency, tcp_send, tcp_sink
+from p2pstack.benchmarks.worker.scale import scale_client, scale_server, stream_rates
 
 Role = Callable[[Params, Control], Awaitable[None]]
 
@@ -31,4 +32,7 @@ ROLES: Final[dict[str, Role]] = {
     "mem-server": mem_server,
     "mem-client": mem_client,
     "dial-breakdown": dial_breakdown,
+    "scale-server": scale_server,
+    "scale-client": scale_client,
+    "stream-rates": stream_rates,
 }

@@ -1,0 +1,144 @@
+"""Roles of the ``scale`` case: a listener holding many idle connections, clients that dial
+them in steps, and a stream-rate client; every limit off, the fd limit raised."""
+
+from __future__ import annotations
+
+import resource
+import time
+import tracemalloc
+from contextlib import suppress
+
+import trio
+
+from p2pstack.abc.muxer import StreamMuxer
+from p2pstack.benchmarks.worker.common import Control, Params, emit, memory_probe
+from p2pstack.benchmarks.worker.memory import unlimited_node_config
+from p2pstack.compose import open_node
+from p2pstack.host.connection import Connection
+from p2pstack.host.events import Event
+from p2pstack.host.node import Node
+from p2pstack.multiaddr import Multiaddr
+from p2pstack.muxers.yamux import YamuxConfig, yamux
+from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
+from p2pstack.protocols.ping import ping
+
+#: Streams a scale node accepts on one connection (the stream-rate step goes up to 1,000).
+MAX_STREAMS = 4096
+
+
+def raise_fd_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard one; return it."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _muxers() -> list[StreamMuxer]:
+    return [yamux(YamuxConfig(max_streams=MAX_STREAMS, accept_backlog=MAX_STREAMS))]
+
+
+async def scale_server(params: Params, control: Control) -> None:
+    """Listen; on each "measure [N]" line, once N connections are held, print RSS, traced
+    bytes, CPU seconds and the connection count."""
+    raise_fd_limit()
+    if params.get("trace"):
+        tracemalloc.start()
+    async with open_node(
+        listen=["/ip4/127.0.0.1/tcp/0"],
+        muxers=_muxers(),
+        protocols=[ping(), echo()],
+        config=unlimited_node_config(),
+    ) as node:
+        emit({"addr": str(node.addrs[0])})
+        with node.events.subscribe(buffer=64) as events:
+            await _answer(node, control, events)
+
+
+async def _answer(node: Node, control: Control, events: trio.MemoryReceiveChannel[Event]) -> None:
+    while True:
+        command, _, arg = (await control.next_line()).partition(" ")
+        if command == "measure":
+            # The dialler returns before the listener has processed Noise's third message:
+            # wait until the listener holds the connections the clients reported.
+            while len(node.connections) < int(arg or 0):
+                await events.receive()
+            cpu = cpu_seconds()  # before the probe's full collection
+            emit({**memory_probe(), "cpu": cpu, "conns": len(node.connections)})
+
+
+async def scale_client(params: Params, control: Control) -> None:
+    """On "hold N": dial until N connections are held (``concurrency`` dials in flight), then
+    print the seconds it took; on "close": close them all."""
+    raise_fd_limit()
+    bare = Multiaddr(params["addr"]).without_peer_id()  # every dial is a new connection
+    held: list[Connection] = []
+    async with open_node(
+        muxers=_muxers(),
+        protocols=[ping()],
+        config=unlimited_node_config(),
+    ) as node:
+        emit({"ready": True})
+        while True:
+            command, _, arg = (await control.next_line()).partition(" ")
+            if command == "hold":
+                want = int(arg)
+                start = time.perf_counter()
+                limiter = trio.Semaphore(params.get("concurrency", 8))
+
+                async def one(limiter: trio.Semaphore = limiter) -> None:
+                    async with limiter:
+                        held.append(await node.dial(bare))
+
+                async with trio.open_nursery() as nursery:
+                    for _ in range(want - len(held)):
+                        nursery.start_soon(one)
+                emit({"held": len(held), "seconds": time.perf_counter() - start})
+            elif command == "close":
+                for conn in held:
+                    with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                        await conn.aclose()
+                held.clear()
+                emit({"held": 0})
+
+
+async def _echo_byte(conn: Connection) -> None:
+    stream = await conn.new_stream(ECHO_PROTOCOL)
+    try:
+        await stream.send_all(b"x")
+        if await stream.receive_exactly(1) != b"x":
+            raise RuntimeError("echo answered with a different byte")
+    finally:
+        await stream.aclose()
+
+
+async def stream_rates(params: Params, control: Control) -> None:
+    """Streams/s (open, negotiate echo, one byte there and back, close) on one connection
+    with 1, 10, 100, ... tasks at once (``concurrency``), ``per_task`` streams each (at least
+    ``minimum`` in all)."""
+    async with open_node(
+        muxers=_muxers(),
+        protocols=[ping()],
+        config=unlimited_node_config(),
+    ) as node:
+        conn = await node.dial(Multiaddr(params["addr"]))
+        await _echo_byte(conn)
+        rates: dict[str, float] = {}
+        for tasks in params["concurrency"]:
+            each = max(params["per_task"], -(-params["minimum"] // tasks))
+
+            async def worker(count: int) -> None:
+                for _ in range(count):
+                    await _echo_byte(conn)
+
+            start = time.perf_counter()
+            async with trio.open_nursery() as nursery:
+                for _ in range(tasks):
+                    nursery.start_soon(worker, each)
+            rates[str(tasks)] = tasks * each / (time.perf_counter() - start)
+    emit({"rates": rates})
