@@ -41,7 +41,7 @@ async def dial(ctx: Context) -> None:
         )
     for index, turn in enumerate(result["turns"]):
         ctx.record(
-            [turn["ms"]] if turn["ms"] > 0 else [1e-6],
+            [max(turn["ms"], 1e-6)],
             id=f"ours/dial/turn{index}",
             label=f"dial turn {index}: {turn['kind']} (then {turn['bytes']:g} bytes)",
             params={"count": cfg.connects, **turn},

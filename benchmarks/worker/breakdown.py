@@ -60,18 +60,28 @@ class TracedStream(trio.abc.HalfCloseableStream):
 
 
 def turns(start: float, events: list[Event]) -> list[dict[str, Any]]:
-    """Fold the events into alternating local/wait turns (ms, bytes sent or received)."""
-    out: list[dict[str, Any]] = []
-    last, kind = start, "local"
-    size = 0
+    """Fold the events into alternating turns: ``local`` (from the first read of a run of
+    reads, or ``start``, to the last write of the next run of writes; ``bytes`` written) and
+    ``wait`` (from that last write to the next read; ``bytes`` read in that run of reads)."""
+    runs: list[tuple[str, float, float, int]] = []  # direction, first, last, bytes
     for stamp, direction, count in events:
-        # A send ends local work; a recv ends a wait. Consecutive same-direction events merge.
-        ends = "local" if direction == "send" else "wait"
-        if kind != ends:
-            out.append({"kind": kind, "ms": (stamp - last) * 1000, "bytes": size})
-            last, kind, size = stamp, ends, 0
-        size += count
-    out.append({"kind": kind, "ms": 0.0, "bytes": size})
+        if runs and runs[-1][0] == direction:
+            kind, first, _, size = runs[-1]
+            runs[-1] = (kind, first, stamp, size + count)
+        else:
+            runs.append((direction, stamp, stamp, count))
+    out: list[dict[str, Any]] = []
+    since = start
+    for index, (direction, first, last, size) in enumerate(runs):
+        if direction == "send":
+            out.append({"kind": "local", "ms": (last - since) * 1000, "bytes": size})
+            if index + 1 < len(runs):
+                ahead = runs[index + 1]
+                out.append({"kind": "wait", "ms": (ahead[1] - last) * 1000, "bytes": ahead[3]})
+                since = ahead[1]
+        elif index == 0:  # the peer spoke first
+            out.append({"kind": "wait", "ms": (first - start) * 1000, "bytes": size})
+            since = first
     return out
 
 
