@@ -31,17 +31,21 @@ def levels(memory_count: int) -> tuple[int, ...]:
 
 
 @asynccontextmanager
-async def _listener(*, trace: bool) -> AsyncIterator[tuple[Child, str]]:
-    async with spawn(worker_argv("scale-server", trace=trace), name="scale-server") as server:
+async def _listener(*, trace: bool, keepalive: bool = True) -> AsyncIterator[tuple[Child, str]]:
+    argv = worker_argv("scale-server", trace=trace, keepalive=keepalive)
+    async with spawn(argv, name="scale-server") as server:
         yield server, str((await server.read_json())["addr"])
 
 
 @asynccontextmanager
-async def _clients(addr: str, count: int) -> AsyncIterator[list[Child]]:
+async def _clients(addr: str, count: int, *, keepalive: bool = True) -> AsyncIterator[list[Child]]:
     async with AsyncExitStack() as stack:
         children = [
             await stack.enter_async_context(
-                spawn(worker_argv("scale-client", addr=addr), name=f"scale-client {index}")
+                spawn(
+                    worker_argv("scale-client", addr=addr, keepalive=keepalive),
+                    name=f"scale-client {index}",
+                )
             )
             for index in range(count)
         ]
@@ -50,14 +54,16 @@ async def _clients(addr: str, count: int) -> AsyncIterator[list[Child]]:
         yield children
 
 
-async def _hold(clients: Sequence[Child], total: int) -> float:
-    """Have the clients hold ``total`` connections between them; the seconds it took."""
+async def _hold(clients: Sequence[Child], total: int) -> tuple[float, int]:
+    """Have the clients hold ``total`` connections between them; the seconds it took and
+    how many they hold (fewer if an overloaded listener dropped some)."""
     start = trio.current_time()
     for child, share in zip(clients, shares(total, len(clients)), strict=True):
         await child.send_line(f"hold {share}")
+    live = 0
     for child in clients:
-        await child.read_json()
-    return trio.current_time() - start
+        live += int((await child.read_json())["live"])
+    return trio.current_time() - start, live
 
 
 async def _measure(server: Child, conns: int = 0) -> dict[str, Any]:
@@ -66,17 +72,22 @@ async def _measure(server: Child, conns: int = 0) -> dict[str, Any]:
 
 
 async def _idle_curve(ctx: Context, counts: Sequence[int], clients: int) -> None:
-    async with _listener(trace=True) as (server, addr), _clients(addr, clients) as children:
+    """Memory per connection (Yamux keepalive off: at 10,000 connections the default pings
+    alone saturate the listener; :func:`_keepalive_cpu` measures them)."""
+    async with (
+        _listener(trace=True, keepalive=False) as (server, addr),
+        _clients(addr, clients, keepalive=False) as children,
+    ):
         await _hold(children, clients)  # one warm connection per client
         base = await _measure(server, clients)
         for count in counts:
             ctx.step(f"scale: {count} idle connections from {clients} clients")
-            seconds = await _hold(children, count)
-            loaded = await _measure(server, count)
+            seconds, live = await _hold(children, count)
+            loaded = await _measure(server, live)
             await trio.sleep(IDLE_WINDOW)
-            idle = await _measure(server, count)
-            added = count - clients
-            params: dict[str, Any] = {"count": count, "clients": clients}
+            idle = await _measure(server, live)
+            added = live - clients
+            params: dict[str, Any] = {"count": count, "clients": clients, "live": live}
             common = {"group": "scale", "params": params}
             ctx.record(
                 [(loaded["rss"] - base["rss"]) / added / 1024],
@@ -133,9 +144,9 @@ async def _accept_rate(ctx: Context, total: int, clients: int) -> None:
     async with _listener(trace=False) as (server, addr), _clients(addr, clients) as children:
         await _hold(children, clients)
         before = await _measure(server, clients)
-        seconds = await _hold(children, total)
-        after = await _measure(server, total)
-    added = total - clients
+        seconds, live = await _hold(children, total)
+        after = await _measure(server, live)
+    added = live - clients
     ctx.record(
         [added / seconds],
         id=f"scale/accept_rate/c{clients}",
@@ -152,6 +163,25 @@ async def _accept_rate(ctx: Context, total: int, clients: int) -> None:
         unit="ms",
         better="lower",
         params={"count": total, "clients": clients},
+    )
+
+
+async def _keepalive_cpu(ctx: Context, count: int, clients: int, window: float) -> None:
+    ctx.step(f"scale: idle CPU with Yamux keepalive, {count} connections, {window:g} s")
+    async with _listener(trace=False) as (server, addr), _clients(addr, clients) as children:
+        _, live = await _hold(children, count)
+        await trio.sleep(1.0)
+        before = await _measure(server, live)
+        await trio.sleep(window)
+        after = await _measure(server, live)
+    ctx.record(
+        [(after["cpu"] - before["cpu"]) / window * 1000],
+        id=f"scale/keepalive_cpu_total/{count}",
+        group="scale",
+        label=f"listener idle CPU with keepalive pings (10 s), {live:,} connections",
+        unit="ms/s",
+        better="lower",
+        params={"count": count, "live": live, "window": window},
     )
 
 
@@ -179,6 +209,9 @@ async def scale(ctx: Context) -> None:
     quick = cfg.memory_count < 1000
     counts = levels(cfg.memory_count)
     await _idle_curve(ctx, counts, 2 if quick else CLIENTS)
+    await _keepalive_cpu(
+        ctx, counts[-1] if quick else counts[1], 2 if quick else CLIENTS, 2.0 if quick else 20.0
+    )
     for clients in (1, 2 if quick else CLIENTS):
         await _accept_rate(ctx, cfg.memory_count, clients)
     await _stream_rates(ctx, (1, 10) if quick else (1, 10, 100, 1000), cfg.stream_rate)

@@ -14,6 +14,7 @@ from p2pstack.abc.muxer import StreamMuxer
 from p2pstack.benchmarks.worker.common import Control, Params, emit, memory_probe
 from p2pstack.benchmarks.worker.memory import unlimited_node_config
 from p2pstack.compose import open_node
+from p2pstack.errors import StackError
 from p2pstack.host.connection import Connection
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.muxers.yamux import YamuxConfig, yamux
@@ -37,8 +38,14 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _muxers() -> list[StreamMuxer]:
-    return [yamux(YamuxConfig(max_streams=MAX_STREAMS, accept_backlog=MAX_STREAMS))]
+def _muxers(params: Params) -> list[StreamMuxer]:
+    """Yamux with room for the stream-rate step; keepalive pings unless ``keepalive`` is
+    false (the default 10 s interval costs CPU per idle connection: see the case)."""
+    interval = YamuxConfig().keepalive_interval if params.get("keepalive", True) else None
+    config = YamuxConfig(
+        max_streams=MAX_STREAMS, accept_backlog=MAX_STREAMS, keepalive_interval=interval
+    )
+    return [yamux(config)]
 
 
 async def scale_server(params: Params, control: Control) -> None:
@@ -55,7 +62,7 @@ async def scale_server(params: Params, control: Control) -> None:
         tracemalloc.start()
     async with open_node(
         listen=["/ip4/127.0.0.1/tcp/0"],
-        muxers=_muxers(),
+        muxers=_muxers(params),
         protocols=[ping(), echo()],
         config=unlimited_node_config(),
     ) as node:
@@ -88,7 +95,7 @@ async def scale_client(params: Params, control: Control) -> None:
     bare = Multiaddr(params["addr"]).without_peer_id()  # every dial is a new connection
     held: list[Connection] = []
     async with open_node(
-        muxers=_muxers(),
+        muxers=_muxers(params),
         protocols=[ping()],
         config=unlimited_node_config(),
     ) as node:
@@ -100,22 +107,36 @@ async def scale_client(params: Params, control: Control) -> None:
                 start = time.perf_counter()
                 limiter = trio.Semaphore(params.get("concurrency", 8))
 
+                failures = 0
+
                 async def one(limiter: trio.Semaphore = limiter) -> None:
+                    nonlocal failures
                     async with limiter:
-                        conn = await node.dial(bare)
-                        # The dialler is done before the listener has read Noise's third
-                        # message; a first stream proves the listener has the connection
-                        # (and keeps a loaded listener's backlog under its handshake timeout).
-                        await (await conn.new_stream(PING_PROTOCOL)).aclose()
-                        conn.keep_alive = True  # see scale_server
-                        conn.touch()
-                        held.append(conn)
+                        for _ in range(5):  # an overloaded listener may drop a few
+                            try:
+                                conn = await open_one()
+                            except (StackError, trio.BrokenResourceError, OSError):
+                                failures += 1
+                                continue
+                            conn.keep_alive = True  # see scale_server
+                            conn.touch()
+                            held.append(conn)
+                            return
+
+                async def open_one() -> Connection:
+                    conn = await node.dial(bare)
+                    # The dialler is done before the listener has read Noise's third message;
+                    # a first stream proves the listener has the connection (and keeps a
+                    # loaded listener's backlog under its handshake timeout).
+                    await (await conn.new_stream(PING_PROTOCOL)).aclose()
+                    return conn
 
                 async with trio.open_nursery() as nursery:
                     for _ in range(want - len(held)):
                         nursery.start_soon(one)
                 live = len({id(c) for c in held if not c.is_closed})
-                emit({"held": len(held), "live": live, "seconds": time.perf_counter() - start})
+                seconds = time.perf_counter() - start
+                emit({"held": len(held), "live": live, "failures": failures, "seconds": seconds})
             elif command == "close":
                 for conn in held:
                     with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
@@ -139,7 +160,7 @@ async def stream_rates(params: Params, control: Control) -> None:
     with 1, 10, 100, ... tasks at once (``concurrency``), ``per_task`` streams each (at least
     ``minimum`` in all)."""
     async with open_node(
-        muxers=_muxers(),
+        muxers=_muxers(params),
         protocols=[ping()],
         config=unlimited_node_config(),
     ) as node:
