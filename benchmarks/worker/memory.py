@@ -29,7 +29,7 @@ def unlimited_node_config() -> NodeConfig:
     """No connection, stream, per-address or memory limits and no trimming: the point is to
     hold ``count`` of them, all from loopback."""
     return NodeConfig(
-        memory=MemoryLimits(system=None, transient=None, peer=None, connection=None),
+        memory=MemoryLimits(system=None, transient=None, peer=None, connection=None, address=None),
         admission=AdmissionLimits(pending_per_ip=None, pending_per_subnet=None, conns_per_ip=None),
         watermarks=Watermarks(high_water=None),
         limits=ConnectionLimits(
