@@ -126,7 +126,7 @@ def cpu_costs(repeat: int) -> dict[str, float]:
     from cryptography.hazmat.primitives.asymmetric import x25519
 
     from p2pstack.identity.keys import PublicKey
-    from p2pstack.security.noise.handshake import NoiseHandshake
+    from p2pstack.security.noise.handshake import NoiseHandshake, StaticKey
     from p2pstack.security.noise.payload import decode_payload, encode_payload
 
     me, other = Identity.generate(), Identity.generate()
@@ -138,9 +138,12 @@ def cpu_costs(repeat: int) -> dict[str, float]:
     message = b"x" * 64
     signature = me.sign(message)
 
-    def responder_roundtrip() -> None:
-        a = NoiseHandshake(me, role=Role.INITIATOR)
-        b = NoiseHandshake(other, role=Role.RESPONDER)
+    statics = (StaticKey(me), StaticKey(other))
+
+    def responder_roundtrip(reuse: bool = False) -> None:
+        mine, theirs = statics if reuse else (None, None)
+        a = NoiseHandshake(me, role=Role.INITIATOR, static=mine)
+        b = NoiseHandshake(other, role=Role.RESPONDER, static=theirs)
         b.receive_data(a.data_to_send())
         a.receive_data(b.data_to_send())
         b.receive_data(a.data_to_send())
@@ -155,6 +158,7 @@ def cpu_costs(repeat: int) -> dict[str, float]:
         "public_key_from_protobuf": lambda: PublicKey.from_protobuf(fields.identity_key),
         "peer_id_from_key": key.to_peer_id,
         "noise_xx_both_sides": responder_roundtrip,
+        "noise_xx_both_sides_reused_keys": lambda: responder_roundtrip(reuse=True),
     }
     costs: dict[str, float] = {}
     for name, call in items.items():
