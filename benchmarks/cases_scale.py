@@ -106,7 +106,7 @@ async def _idle_curve(ctx: Context, counts: Sequence[int], clients: int) -> None
                 **common,
             )
             ctx.record(
-                [max(idle["cpu"] - loaded["cpu"], 0.0) / IDLE_WINDOW * 1e6 / count],
+                [max(idle["cpu"] - loaded["cpu_after"], 0.0) / IDLE_WINDOW * 1e6 / count],
                 id=f"scale/idle_cpu/{count}",
                 label=f"listener idle CPU per connection at {count:,}",
                 unit="us/s",
@@ -114,7 +114,7 @@ async def _idle_curve(ctx: Context, counts: Sequence[int], clients: int) -> None
                 **common,
             )
             ctx.record(
-                [max(idle["cpu"] - loaded["cpu"], 0.0) / IDLE_WINDOW * 1000],
+                [max(idle["cpu"] - loaded["cpu_after"], 0.0) / IDLE_WINDOW * 1000],
                 id=f"scale/idle_cpu_total/{count}",
                 label=f"listener idle CPU in all at {count:,} connections",
                 unit="ms/s",
@@ -207,7 +207,7 @@ async def _keepalive_cpu(ctx: Context, count: int, clients: int, window: float) 
         await trio.sleep(window)
         after = await _measure(server, live)
     ctx.record(
-        [(after["cpu"] - before["cpu"]) / window * 1000],
+        [max(after["cpu"] - before["cpu_after"], 0.0) / window * 1000],
         id=f"scale/keepalive_cpu_total/{count}",
         group="scale",
         label=f"listener idle CPU with keepalive pings (10 s), {live:,} connections",

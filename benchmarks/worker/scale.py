@@ -83,8 +83,18 @@ async def scale_server(params: Params, control: Control) -> None:
                 # until the listener holds the connections the clients reported.
                 while len(node.connections) < int(arg or 0):
                     await changed.wait()
-                cpu = cpu_seconds()  # before the probe's full collection
-                emit({**memory_probe(), "cpu": cpu, "conns": len(node.connections)})
+                cpu = cpu_seconds()  # before the probe's full collection...
+                probe = memory_probe()
+                # ...and after it: an idle window starts there, not counting that collection
+                # (a full collection of 10,000 connections' objects takes a second or more).
+                emit(
+                    {
+                        **probe,
+                        "cpu": cpu,
+                        "cpu_after": cpu_seconds(),
+                        "conns": len(node.connections),
+                    }
+                )
 
 
 async def scale_client(params: Params, control: Control) -> None:
