@@ -21,6 +21,8 @@ from p2pstack.benchmarks.worker.common import shares
 #: Seconds the listener sits idle at each level to measure its idle CPU.
 IDLE_WINDOW: Final = 2.0
 CLIENTS: Final = 4
+#: CPU seconds recorded for an idle window that used none measurable (figures are positive).
+FLOOR: Final = 1e-6
 
 
 def levels(memory_count: int) -> tuple[int, ...]:
@@ -106,7 +108,7 @@ async def _idle_curve(ctx: Context, counts: Sequence[int], clients: int) -> None
                 **common,
             )
             ctx.record(
-                [max(idle["cpu"] - loaded["cpu_after"], 0.0) / IDLE_WINDOW * 1e6 / count],
+                [max(idle["cpu"] - loaded["cpu_after"], FLOOR) / IDLE_WINDOW * 1e6 / count],
                 id=f"scale/idle_cpu/{count}",
                 label=f"listener idle CPU per connection at {count:,}",
                 unit="us/s",
@@ -114,7 +116,7 @@ async def _idle_curve(ctx: Context, counts: Sequence[int], clients: int) -> None
                 **common,
             )
             ctx.record(
-                [max(idle["cpu"] - loaded["cpu_after"], 0.0) / IDLE_WINDOW * 1000],
+                [max(idle["cpu"] - loaded["cpu_after"], FLOOR) / IDLE_WINDOW * 1000],
                 id=f"scale/idle_cpu_total/{count}",
                 label=f"listener idle CPU in all at {count:,} connections",
                 unit="ms/s",
@@ -207,7 +209,7 @@ async def _keepalive_cpu(ctx: Context, count: int, clients: int, window: float) 
         await trio.sleep(window)
         after = await _measure(server, live)
     ctx.record(
-        [max(after["cpu"] - before["cpu_after"], 0.0) / window * 1000],
+        [max(after["cpu"] - before["cpu_after"], FLOOR) / window * 1000],
         id=f"scale/keepalive_cpu_total/{count}",
         group="scale",
         label=f"listener idle CPU with keepalive pings (10 s), {live:,} connections",
