@@ -27,6 +27,8 @@ CASES: Final = (
     "py",
     "go",
     "security",
+    "dial",
+    "scale",
 )
 
 

@@ -18,12 +18,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from p2pstack.benchmarks.cases_dial import dial
 from p2pstack.benchmarks.cases_latency import latency
 from p2pstack.benchmarks.cases_memory import memory
 from p2pstack.benchmarks.cases_peers import go, js, py
 from p2pstack.benchmarks.cases_quic import quic
 from p2pstack.benchmarks.cases_relay import relay
 from p2pstack.benchmarks.cases_security import security
+from p2pstack.benchmarks.cases_scale import scale
 from p2pstack.benchmarks.cases_throughput import ceiling, headline, matrix
 from p2pstack.benchmarks.cases_websocket import websocket
 from p2pstack.benchmarks.config import BenchConfig
@@ -49,6 +51,8 @@ CASE_FUNCTIONS: Final[dict[str, Case]] = {
     "quic": quic,
     "relay": relay,
     "security": security,
+    "dial": dial,
+    "scale": scale,
 }
 
 

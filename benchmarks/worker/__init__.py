@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from p2pstack.benchmarks.worker.breakdown import dial_breakdown
 from p2pstack.benchmarks.worker.common import Control, Params
 from p2pstack.benchmarks.worker.memory import mem_client, mem_server
 from p2pstack.benchmarks.worker.muxed import yamux_memory, yamux_send, yamux_sink
 from p2pstack.benchmarks.worker.node_roles import stack_latency, stack_perf
 from p2pstack.benchmarks.worker.raw import tcp_echo, tcp_latency, tcp_send, tcp_sink
+from p2pstack.benchmarks.worker.scale import scale_client, scale_server, stream_rates
 
 Role = Callable[[Params, Control], Awaitable[None]]
 
@@ -29,4 +31,8 @@ ROLES: Final[dict[str, Role]] = {
     "stack-latency": stack_latency,
     "mem-server": mem_server,
     "mem-client": mem_client,
+    "dial-breakdown": dial_breakdown,
+    "scale-server": scale_server,
+    "scale-client": scale_client,
+    "stream-rates": stream_rates,
 }

@@ -25,11 +25,11 @@ from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
 from p2pstack.protocols.ping import ping
 
 
-def _unlimited() -> NodeConfig:
+def unlimited_node_config() -> NodeConfig:
     """No connection, stream, per-address or memory limits and no trimming: the point is to
     hold ``count`` of them, all from loopback."""
     return NodeConfig(
-        memory=MemoryLimits(system=None, transient=None, peer=None, connection=None),
+        memory=MemoryLimits(system=None, transient=None, peer=None, connection=None, address=None),
         admission=AdmissionLimits(pending_per_ip=None, pending_per_subnet=None, conns_per_ip=None),
         watermarks=Watermarks(high_water=None),
         limits=ConnectionLimits(
@@ -74,7 +74,7 @@ async def mem_server(params: Params, control: Control) -> None:
         listen=["/ip4/127.0.0.1/tcp/0"],
         muxers=[yamux(_muxer_config(params["count"]))],
         protocols=[ping(), echo()],
-        config=_unlimited(),
+        config=unlimited_node_config(),
     ) as node:
         emit({"addr": str(node.addrs[0])})
         await _answer_probes(control)
@@ -98,7 +98,7 @@ async def mem_client(params: Params, control: Control) -> None:
     addr = Multiaddr(params["addr"])
     bare = addr.without_peer_id()  # no peer id: every dial makes a new connection
     async with open_node(
-        muxers=[yamux(_muxer_config(count))], protocols=[ping()], config=_unlimited()
+        muxers=[yamux(_muxer_config(count))], protocols=[ping()], config=unlimited_node_config()
     ) as node:
         first = await node.dial(bare)
         await (await first.new_stream(ECHO_PROTOCOL)).aclose()

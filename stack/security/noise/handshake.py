@@ -1,6 +1,8 @@
 """The libp2p Noise XX handshake as a sans-IO object over noiseprotocol's ``NoiseConnection``.
 
-``Noise_XX_25519_ChaChaPoly_SHA256``, empty prologue, a fresh X25519 static key per handshake::
+``Noise_XX_25519_ChaChaPoly_SHA256``, empty prologue; the X25519 static key and its signed
+payload come from a :class:`StaticKey` (the transport keeps one per identity and reuses it, as
+the spec allows; without one, a fresh static key per handshake)::
 
     -> e                      msg1, empty payload
     <- e, ee, s, es           msg2, responder's signed payload
@@ -79,6 +81,24 @@ class HandshakeResult:
     handshake_hash: bytes
 
 
+@final
+class StaticKey:
+    """An X25519 static key and our payload signing it, made once and reused by handshakes.
+
+    Building it costs a key generation, a signature and a protobuf encoding; reusing it saves
+    that on every connection. Forward secrecy rests on the ephemeral keys, which stay fresh.
+    """
+
+    __slots__ = ("payload", "private", "public", "signer")
+
+    def __init__(self, identity: Identity) -> None:
+        key = x25519.X25519PrivateKey.generate()
+        self.private: Final = key.private_bytes_raw()
+        self.public: Final = key.public_key().public_bytes_raw()
+        self.signer: Final = identity.peer_id
+        self.payload: Final = encode_payload(identity, self.public)
+
+
 def split_keys(conn: Any) -> tuple[bytes, bytes]:
     """The ``(send, receive)`` ChaCha20-Poly1305 keys of a finished ``NoiseConnection``."""
     proto = conn.noise_protocol
@@ -94,25 +114,35 @@ class NoiseHandshake:
         role: ``Role.INITIATOR`` on the dialing side, ``Role.RESPONDER`` on the accepting one.
         expected_peer: initiator only; the handshake fails with PeerIdMismatch if the
             responder authenticates as another peer.
+        static: our static key and signed payload to use (made for ``identity``); a fresh
+            one when omitted.
     """
 
-    __slots__ = ("_buffer", "_conn", "_expected", "_identity", "_out", "_result", "_state")
+    __slots__ = ("_buffer", "_conn", "_expected", "_out", "_result", "_state", "_static")
 
     def __init__(
-        self, identity: Identity, *, role: Role, expected_peer: PeerId | None = None
+        self,
+        identity: Identity,
+        *,
+        role: Role,
+        expected_peer: PeerId | None = None,
+        static: StaticKey | None = None,
     ) -> None:
-        self._identity = identity
+        if static is None:
+            static = StaticKey(identity)
+        elif static.signer != identity.peer_id:
+            raise ValueError("the static key was signed by another identity")
+        self._static = static
         self._expected = expected_peer
         self._buffer = bytearray()
         self._out = bytearray()
         self._result: HandshakeResult | None = None
-        static = x25519.X25519PrivateKey.generate().private_bytes_raw()
         conn = NoiseConnection.from_name(PROTOCOL_NAME)
         if role is Role.INITIATOR:
             conn.set_as_initiator()
         else:
             conn.set_as_responder()
-        conn.set_keypair_from_private_bytes(Keypair.STATIC, static)
+        conn.set_keypair_from_private_bytes(Keypair.STATIC, static.private)
         conn.start_handshake()
         self._conn = conn
         self._state = _State.AWAIT_MSG1
@@ -172,14 +202,14 @@ class NoiseHandshake:
         state = self._state
         if state is _State.AWAIT_MSG1:
             self._read(message, min_len=DH_LEN)  # msg1 payload is untrusted; ignore it
-            self._write(encode_payload(self._identity, self._static_public()))
+            self._write(self._static.payload)
             self._state = _State.AWAIT_MSG3
         elif state is _State.AWAIT_MSG2:
             hs = self._conn.noise_protocol.handshake_state
             payload = self._read(message, min_len=DH_LEN + DH_LEN + 16 + 16)
             remote_static = bytes(hs.rs.public_bytes)
             key, peer = _verify(payload, remote_static, self._expected)
-            self._write(encode_payload(self._identity, self._static_public()))
+            self._write(self._static.payload)
             self._finish(key, peer, remote_static)
         elif state is _State.AWAIT_MSG3:
             hs = self._conn.noise_protocol.handshake_state
@@ -189,9 +219,6 @@ class NoiseHandshake:
             self._finish(key, peer, remote_static)
         else:  # pragma: no cover - receive_data never dispatches in other states
             raise HandshakeError(f"unexpected handshake message in state {state.name}")
-
-    def _static_public(self) -> bytes:
-        return bytes(self._conn.noise_protocol.keypairs["s"].public_bytes)
 
     def _read(self, message: bytes, *, min_len: int) -> bytes:
         if len(message) < min_len:
@@ -218,10 +245,30 @@ class NoiseHandshake:
         _log.debug("Noise handshake complete with %s", peer)
 
 
+#: Payloads whose signature checked out, by (payload, remote static key): peers that reuse
+#: their static key (rust-libp2p, p2pstack) send the same bytes on every connection, and the
+#: check is a pure function of them. Bounded; the oldest entry goes first.
+_VERIFIED: Final[dict[tuple[bytes, bytes], tuple[PublicKey, PeerId]]] = {}
+VERIFIED_CACHE_SIZE: Final = 1024
+
+
 def _verify(
     payload: bytes, remote_static: bytes, expected: PeerId | None
 ) -> tuple[PublicKey, PeerId]:
     """Check the peer's signed payload against the static key it used in the handshake."""
+    cached = _VERIFIED.get((payload, remote_static))
+    if cached is None:
+        cached = _check_signature(payload, remote_static)
+        if len(_VERIFIED) >= VERIFIED_CACHE_SIZE:
+            del _VERIFIED[next(iter(_VERIFIED))]
+        _VERIFIED[payload, remote_static] = cached
+    key, peer = cached
+    if expected is not None and peer != expected:
+        raise PeerIdMismatch(expected, peer)
+    return key, peer
+
+
+def _check_signature(payload: bytes, remote_static: bytes) -> tuple[PublicKey, PeerId]:
     try:
         fields = decode_payload(payload)
         key = PublicKey.from_protobuf(fields.identity_key)
@@ -230,7 +277,4 @@ def _verify(
     if not key.verify(SIGNATURE_PREFIX + remote_static, fields.identity_sig):
         cause = SignatureError("identity_sig does not sign the Noise static key")
         raise HandshakeError("the peer's Noise static key signature is invalid") from cause
-    peer = key.to_peer_id()
-    if expected is not None and peer != expected:
-        raise PeerIdMismatch(expected, peer)
-    return key, peer
+    return key, key.to_peer_id()

@@ -16,7 +16,7 @@ from p2pstack.identity.identity import Identity
 from p2pstack.identity.peer_id import PeerId
 from p2pstack.multistream.lazy import unwrap_negotiated
 from p2pstack.role import Role
-from p2pstack.security.noise.handshake import NoiseHandshake
+from p2pstack.security.noise.handshake import NoiseHandshake, StaticKey
 from p2pstack.security.noise.stream import DEFAULT_RECEIVE_SIZE, NoiseStream
 
 _log = logging.getLogger("p2pstack.noise")
@@ -32,10 +32,14 @@ class NoiseConfig:
     Attributes:
         handshake_timeout: seconds the whole handshake may take before HandshakeError.
         receive_size: bytes a NoiseStream asks its transport for per read.
+        reuse_static_key: keep one X25519 static key (and its signed payload) per identity
+            for all handshakes, saving a key generation and a signature per connection
+            (default True); False: a fresh static key per handshake.
     """
 
     handshake_timeout: float = 10.0
     receive_size: int = DEFAULT_RECEIVE_SIZE
+    reuse_static_key: bool = True
 
     def __post_init__(self) -> None:
         if not (self.handshake_timeout > 0 and math.isfinite(self.handshake_timeout)):
@@ -48,10 +52,19 @@ class NoiseConfig:
 class NoiseTransport:
     """The libp2p Noise XX security transport (see :func:`noise`)."""
 
-    __slots__ = ("config",)
+    __slots__ = ("_statics", "config")
 
     def __init__(self, config: NoiseConfig) -> None:
         self.config = config
+        self._statics: dict[PeerId, StaticKey] = {}
+
+    def _static_for(self, identity: Identity) -> StaticKey | None:
+        if not self.config.reuse_static_key:
+            return None
+        static = self._statics.get(identity.peer_id)
+        if static is None:
+            static = self._statics[identity.peer_id] = StaticKey(identity)
+        return static
 
     @property
     def protocol_id(self) -> str:
@@ -62,12 +75,19 @@ class NoiseTransport:
         self, stream: trio.abc.Stream, identity: Identity, expected_peer: PeerId | None
     ) -> NoiseStream:
         """Handshake as the initiator; see SecurityTransport.secure_outbound."""
-        handshake = NoiseHandshake(identity, role=Role.INITIATOR, expected_peer=expected_peer)
+        handshake = NoiseHandshake(
+            identity,
+            role=Role.INITIATOR,
+            expected_peer=expected_peer,
+            static=self._static_for(identity),
+        )
         return await self._run(stream, identity, handshake)
 
     async def secure_inbound(self, stream: trio.abc.Stream, identity: Identity) -> NoiseStream:
         """Handshake as the responder; see SecurityTransport.secure_inbound."""
-        return await self._run(stream, identity, NoiseHandshake(identity, role=Role.RESPONDER))
+        static = self._static_for(identity)
+        handshake = NoiseHandshake(identity, role=Role.RESPONDER, static=static)
+        return await self._run(stream, identity, handshake)
 
     async def _run(
         self, stream: trio.abc.Stream, identity: Identity, handshake: NoiseHandshake

@@ -50,6 +50,14 @@ EXPECTED = (
     "go-go/upload/s1",
     "ours-go/yamux-upload/s16",
     "go-ours/yamux-upload/s1",
+    "ours/dial/total",
+    "ours/dial/turn1",
+    "ours/dial/cpu/ed25519_verify",
+    "scale/conn_rss/50",
+    "scale/conn_traced/50",
+    "scale/idle_cpu_total/50",
+    "scale/accept_rate/c2",
+    "scale/stream_rate/t10",
 )
 
 
