@@ -24,8 +24,8 @@ from p2pstack.benchmarks.cases_memory import memory
 from p2pstack.benchmarks.cases_peers import go, js, py
 from p2pstack.benchmarks.cases_quic import quic
 from p2pstack.benchmarks.cases_relay import relay
-from p2pstack.benchmarks.cases_security import security
 from p2pstack.benchmarks.cases_scale import scale
+from p2pstack.benchmarks.cases_security import security
 from p2pstack.benchmarks.cases_throughput import ceiling, headline, matrix
 from p2pstack.benchmarks.cases_websocket import websocket
 from p2pstack.benchmarks.config import BenchConfig
