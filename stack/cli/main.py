@@ -195,6 +195,7 @@ def build_parser() -> CommandParser:
 
     relay = add("relay", cmd_relay, "run a circuit relay v2 server")
     add_relay_arguments(relay, _size, key_path)
+    add_security_argument(relay)
     add_config_arguments(relay, relay_check)
 
     ident = add("id", cmd_id, "print the peer id of a key file (created on first use)")

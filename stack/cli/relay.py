@@ -21,6 +21,7 @@ from p2pstack.cli.common import (
     stamped,
     start_metrics,
 )
+from p2pstack.cli.security import security_transports
 from p2pstack.compose import open_node
 from p2pstack.host.metrics import NodeMetrics
 from p2pstack.host.node import Node
@@ -198,6 +199,7 @@ async def cmd_relay(args: argparse.Namespace) -> int:
         register_relay_metrics(service.metrics, metrics.registry)
     async with open_node(
         identity=load_identity(args.key),
+        security=security_transports(args),
         protocols=[ping(), identify()],
         services=[*metrics_services(metrics), service],
         config=node_config(args),

@@ -20,7 +20,7 @@ from p2pstack.protocols.ping import ping, ping_peer
 from p2pstack.transports.quic import QuicConfig, QuicSession, quic
 from p2pstack.transports.tcp import tcp
 from tests.helpers import wait_until
-from tests.helpers.cli import run_p2pstack, running_node
+from tests.helpers.cli import run_p2pstack, running_node, running_p2pstack
 
 QUIC_LISTEN = "/ip4/127.0.0.1/udp/0/quic-v1"
 
@@ -122,3 +122,32 @@ async def test_cli_node_listens_on_quic_and_cli_pings_and_perfs_it() -> None:
         assert result.returncode == 0, result.stderr
         assert "upload" in result.stdout
         assert "download" in result.stdout
+
+
+async def test_cli_relay_on_quic_and_tls_carries_a_relayed_ping() -> None:
+    """``p2pstack relay`` listens on QUIC (its TLS inside) and on TCP with ``--security tls``;
+    a node listens through the relay over QUIC, and a TLS-only client pings it relayed."""
+    async with (
+        running_p2pstack(
+            "relay",
+            "--listen",
+            QUIC_LISTEN,
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--security",
+            "tls",
+        ) as relay,  # fmt: skip
+    ):
+        quic_relay = next(a for a in relay.info["listen_addrs"] if "/quic-v1/" in a)
+        async with running_p2pstack("node", "--relay-via", quic_relay, "--security", "tls") as node:
+            circuit = next(a for a in node.info["listen_addrs"] if "/p2p-circuit" in a)
+            assert circuit.startswith(quic_relay)
+            tcp_relay = next(a for a in relay.info["listen_addrs"] if "/tcp/" in a)
+            via_tcp = circuit.replace(quic_relay, tcp_relay)
+            result = await run_p2pstack(
+                "ping", via_tcp, "--count", "2", "--json", "--security", "tls"
+            )
+            assert result.returncode == 0, result.stderr
+            answer = json.loads(result.stdout.splitlines()[-1])
+            assert answer["peer_id"] == node.info["peer_id"]
+            assert len(answer["rtts_ms"]) == 2
