@@ -19,8 +19,8 @@ from p2pstack.protocols.identify import identify
 from p2pstack.protocols.ping import ping, ping_peer
 from p2pstack.transports.quic import QuicConfig, QuicSession, quic
 from p2pstack.transports.tcp import tcp
-from tests.helpers import wait_until
-from tests.helpers.cli import run_p2pstack, running_node, running_p2pstack
+from tests.helpers import running_p2pstack, wait_until
+from tests.helpers.cli import run_p2pstack, running_node
 
 QUIC_LISTEN = "/ip4/127.0.0.1/udp/0/quic-v1"
 
