@@ -1,5 +1,7 @@
 """How cost grows with load: idle connections (memory and CPU per connection), accept rate
-with 1 and 4 client processes, stream open rate by concurrency on one connection.
+with 1 and 4 client processes, stream open rate by concurrency on one connection, relay
+capacity (:mod:`~p2pstack.benchmarks.cases_scale_relay`) and several processes sharing a port
+(:mod:`~p2pstack.benchmarks.cases_scale_cores`).
 
 ``--memory-count N`` sets the levels: N/10, N and 10 N idle connections (default 100, 1,000,
 10,000; ``--quick``: 5 and 50). The listener is one process; the connections come from
@@ -14,6 +16,8 @@ from typing import Any, Final
 
 import trio
 
+from p2pstack.benchmarks.cases_scale_cores import multicore
+from p2pstack.benchmarks.cases_scale_relay import relay_capacity
 from p2pstack.benchmarks.context import Context
 from p2pstack.benchmarks.procs import Child, run_json, spawn, worker_argv
 from p2pstack.benchmarks.worker.common import shares
@@ -238,7 +242,8 @@ async def _stream_rates(ctx: Context, concurrency: Sequence[int], minimum: int) 
 
 
 async def scale(ctx: Context) -> None:
-    """Idle-connection curve, accept rates (1 and 4 clients), stream rates by concurrency."""
+    """Idle-connection curve, accept rates (1 and 4 clients), stream rates by concurrency,
+    relay capacity, multi-core."""
     cfg = ctx.config
     quick = cfg.memory_count < 1000
     counts = levels(cfg.memory_count)
@@ -250,3 +255,5 @@ async def scale(ctx: Context) -> None:
         await _accept_rate(ctx, cfg.memory_count, clients)
     await _listeners_rate(ctx, cfg.memory_count, 2, 1 if quick else CLIENTS // 2)
     await _stream_rates(ctx, (1, 10) if quick else (1, 10, 100, 1000), cfg.stream_rate)
+    await relay_capacity(ctx, quick=quick, counts=(5, 20) if quick else (100, 1000))
+    await multicore(ctx, quick=quick, total=cfg.memory_count)

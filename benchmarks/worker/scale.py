@@ -16,10 +16,13 @@ from p2pstack.benchmarks.worker.memory import unlimited_node_config
 from p2pstack.compose import open_node
 from p2pstack.errors import StackError
 from p2pstack.host.connection import Connection
+from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.muxers.yamux import YamuxConfig, yamux
 from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
+from p2pstack.protocols.perf import perf
 from p2pstack.protocols.ping import PING_PROTOCOL, ping
+from p2pstack.transports.tcp import TcpConfig, tcp
 
 #: Streams a scale node accepts on one connection (the stream-rate step goes up to 1,000).
 MAX_STREAMS = 4096
@@ -56,14 +59,21 @@ async def scale_server(params: Params, control: Control) -> None:
     duplicates the node would close after ``SUPERSEDED_GRACE``: the listener marks each
     ``keep_alive`` as it opens (so do the clients), which holds them as if they came from
     distinct peers (without the per-peer records distinct peers would add).
+
+    Multi-core (``reuse_port``): listen with ``TcpConfig(reuse_port=True)`` on ``port`` (0:
+    a fresh one) with the identity of the hex Ed25519 ``seed``, so several such processes
+    share one address; ``perf`` adds the perf protocol for the throughput step.
     """
     raise_fd_limit()
     if params.get("trace"):
         tracemalloc.start()
+    seed = params.get("seed")
     async with open_node(
-        listen=["/ip4/127.0.0.1/tcp/0"],
+        identity=Identity.from_ed25519_seed(bytes.fromhex(seed)) if seed else None,
+        listen=[f"/ip4/127.0.0.1/tcp/{params.get('port', 0)}"],
+        transports=[tcp(TcpConfig(reuse_port=bool(params.get("reuse_port"))))],
         muxers=_muxers(params),
-        protocols=[ping(), echo()],
+        protocols=[ping(), echo(), *([perf()] if params.get("perf") else [])],
         config=unlimited_node_config(),
     ) as node:
         changed = trio.Event()
