@@ -69,20 +69,20 @@ async def _accept(
 
 
 async def _upload(addr: str, clients: int, size: int) -> float:
-    """Aggregate MB/s of ``clients`` processes each uploading ``size`` bytes at once (the
-    sum of their rates: each times its own transfer, not its start-up)."""
-    argv = worker_argv("stack-perf", addr=addr, total=size, streams=1, write=256 * 1024, repeat=1)
-    results: list[float] = []  # each client's own rate; they run at the same time
-
-    async def one(index: int) -> None:
-        async with spawn(argv, name=f"perf client {index}") as child:
-            results.append(float((await child.read_json())["mb_s"][0]))
-            await child.wait()
-
-    async with trio.open_nursery() as nursery:
+    """Aggregate MB/s of ``clients`` processes uploading ``size`` bytes each at once: all
+    bytes over the span from the first start to the last end (wall clock)."""
+    async with AsyncExitStack() as stack:
+        children = []
         for index in range(clients):
-            nursery.start_soon(one, index)
-    return sum(results)
+            argv = worker_argv("upload-client", addr=addr, total=size)
+            children.append(await stack.enter_async_context(spawn(argv, name=f"upload {index}")))
+        for child in children:
+            await child.read_json()
+        for child in children:
+            await child.send_line("go")
+        spans = [await child.read_json() for child in children]
+    wall = float(max(s["end"] for s in spans)) - float(min(s["start"] for s in spans))
+    return clients * size / wall / 1e6
 
 
 async def _relay_sharing(ctx: Context, attempts: int) -> None:

@@ -20,7 +20,12 @@ from p2pstack.benchmarks.worker.relaycap import (
     relay_circuits,
     relay_reserver,
 )
-from p2pstack.benchmarks.worker.scale import scale_client, scale_server, stream_rates
+from p2pstack.benchmarks.worker.scale import (
+    scale_client,
+    scale_server,
+    stream_rates,
+    upload_client,
+)
 
 Role = Callable[[Params, Control], Awaitable[None]]
 
@@ -40,6 +45,7 @@ ROLES: Final[dict[str, Role]] = {
     "scale-server": scale_server,
     "scale-client": scale_client,
     "stream-rates": stream_rates,
+    "upload-client": upload_client,
     "relay-cap-server": relay_cap_server,
     "relay-reserver": relay_reserver,
     "relay-circuits": relay_circuits,

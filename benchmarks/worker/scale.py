@@ -20,7 +20,7 @@ from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.muxers.yamux import YamuxConfig, yamux
 from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
-from p2pstack.protocols.perf import perf
+from p2pstack.protocols.perf import perf, perf_peer
 from p2pstack.protocols.ping import PING_PROTOCOL, ping
 from p2pstack.transports.tcp import TcpConfig, tcp
 
@@ -200,3 +200,16 @@ async def stream_rates(params: Params, control: Control) -> None:
                     nursery.start_soon(worker, each)
             rates[str(tasks)] = tasks * each / (time.perf_counter() - start)
     emit({"rates": rates})
+
+
+async def upload_client(params: Params, control: Control) -> None:
+    """Dial ``addr``, print that it is ready; on "go", upload ``total`` bytes with perf over
+    one stream and print the wall-clock start and end (so the parent can take the
+    aggregate rate of several clients over the span they really overlapped)."""
+    async with open_node(protocols=[ping()]) as node:
+        conn = await node.dial(Multiaddr(params["addr"]))
+        emit({"ready": True})
+        await control.next_line()
+        start = time.time()
+        await perf_peer(node, conn, upload=params["total"], download=0, write_size=256 * 1024)
+        emit({"start": start, "end": time.time()})
