@@ -172,38 +172,6 @@ async def _accept_rate(ctx: Context, total: int, clients: int) -> None:
     )
 
 
-async def _listeners_rate(ctx: Context, total: int, listeners: int, clients: int) -> None:
-    """Aggregate accept rate of ``listeners`` processes (one port each: what N processes
-    sharing a port with SO_REUSEPORT would give), ``clients`` client processes per listener."""
-    ctx.step(f"scale: accept rate, {listeners} listener processes")
-    async with AsyncExitStack() as stack:
-        groups = []
-        for _ in range(listeners):
-            _, addr = await stack.enter_async_context(_listener(trace=False))
-            groups.append(await stack.enter_async_context(_clients(addr, clients)))
-        for children in groups:
-            await _hold(children, clients)
-        live = 0
-
-        async def fill(children: list[Child]) -> None:
-            nonlocal live
-            live += (await _hold(children, total // listeners))[1] - clients
-
-        start = trio.current_time()
-        async with trio.open_nursery() as nursery:
-            for children in groups:
-                nursery.start_soon(fill, children)
-        seconds = trio.current_time() - start
-    ctx.record(
-        [live / seconds],
-        id=f"scale/accept_rate/l{listeners}",
-        group="scale",
-        label=f"accept rate, {listeners} listener processes x {clients} clients (all together)",
-        unit="conn/s",
-        params={"count": total, "listeners": listeners, "clients": clients},
-    )
-
-
 async def _keepalive_cpu(ctx: Context, count: int, clients: int, window: float) -> None:
     ctx.step(f"scale: idle CPU with Yamux keepalive, {count} connections, {window:g} s")
     async with _listener(trace=False) as (server, addr), _clients(addr, clients) as children:
@@ -253,7 +221,6 @@ async def scale(ctx: Context) -> None:
     )
     for clients in (1, 2 if quick else CLIENTS):
         await _accept_rate(ctx, cfg.memory_count, clients)
-    await _listeners_rate(ctx, cfg.memory_count, 2, 1 if quick else CLIENTS // 2)
     await _stream_rates(ctx, (1, 10) if quick else (1, 10, 100, 1000), cfg.stream_rate)
     await relay_capacity(ctx, quick=quick, counts=(5, 20) if quick else (100, 1000))
     await multicore(ctx, quick=quick, total=cfg.memory_count)
