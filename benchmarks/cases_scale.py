@@ -1,5 +1,7 @@
 """How cost grows with load: idle connections (memory and CPU per connection), accept rate
-with 1 and 4 client processes, stream open rate by concurrency on one connection.
+with 1 and 4 client processes, stream open rate by concurrency on one connection, relay
+capacity (:mod:`~p2pstack.benchmarks.cases_scale_relay`) and several processes sharing a port
+(:mod:`~p2pstack.benchmarks.cases_scale_cores`).
 
 ``--memory-count N`` sets the levels: N/10, N and 10 N idle connections (default 100, 1,000,
 10,000; ``--quick``: 5 and 50). The listener is one process; the connections come from
@@ -14,6 +16,8 @@ from typing import Any, Final
 
 import trio
 
+from p2pstack.benchmarks.cases_scale_cores import multicore
+from p2pstack.benchmarks.cases_scale_relay import relay_capacity
 from p2pstack.benchmarks.context import Context
 from p2pstack.benchmarks.procs import Child, run_json, spawn, worker_argv
 from p2pstack.benchmarks.worker.common import shares
@@ -168,38 +172,6 @@ async def _accept_rate(ctx: Context, total: int, clients: int) -> None:
     )
 
 
-async def _listeners_rate(ctx: Context, total: int, listeners: int, clients: int) -> None:
-    """Aggregate accept rate of ``listeners`` processes (one port each: what N processes
-    sharing a port with SO_REUSEPORT would give), ``clients`` client processes per listener."""
-    ctx.step(f"scale: accept rate, {listeners} listener processes")
-    async with AsyncExitStack() as stack:
-        groups = []
-        for _ in range(listeners):
-            _, addr = await stack.enter_async_context(_listener(trace=False))
-            groups.append(await stack.enter_async_context(_clients(addr, clients)))
-        for children in groups:
-            await _hold(children, clients)
-        live = 0
-
-        async def fill(children: list[Child]) -> None:
-            nonlocal live
-            live += (await _hold(children, total // listeners))[1] - clients
-
-        start = trio.current_time()
-        async with trio.open_nursery() as nursery:
-            for children in groups:
-                nursery.start_soon(fill, children)
-        seconds = trio.current_time() - start
-    ctx.record(
-        [live / seconds],
-        id=f"scale/accept_rate/l{listeners}",
-        group="scale",
-        label=f"accept rate, {listeners} listener processes x {clients} clients (all together)",
-        unit="conn/s",
-        params={"count": total, "listeners": listeners, "clients": clients},
-    )
-
-
 async def _keepalive_cpu(ctx: Context, count: int, clients: int, window: float) -> None:
     ctx.step(f"scale: idle CPU with Yamux keepalive, {count} connections, {window:g} s")
     async with _listener(trace=False) as (server, addr), _clients(addr, clients) as children:
@@ -238,7 +210,8 @@ async def _stream_rates(ctx: Context, concurrency: Sequence[int], minimum: int) 
 
 
 async def scale(ctx: Context) -> None:
-    """Idle-connection curve, accept rates (1 and 4 clients), stream rates by concurrency."""
+    """Idle-connection curve, accept rates (1 and 4 clients), stream rates by concurrency,
+    relay capacity, multi-core."""
     cfg = ctx.config
     quick = cfg.memory_count < 1000
     counts = levels(cfg.memory_count)
@@ -248,5 +221,6 @@ async def scale(ctx: Context) -> None:
     )
     for clients in (1, 2 if quick else CLIENTS):
         await _accept_rate(ctx, cfg.memory_count, clients)
-    await _listeners_rate(ctx, cfg.memory_count, 2, 1 if quick else CLIENTS // 2)
     await _stream_rates(ctx, (1, 10) if quick else (1, 10, 100, 1000), cfg.stream_rate)
+    await relay_capacity(ctx, quick=quick, counts=(5, 20) if quick else (100, 1000))
+    await multicore(ctx, quick=quick, total=cfg.memory_count)

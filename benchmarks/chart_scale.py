@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from p2pstack.benchmarks.chart import ChartUnavailable
 from p2pstack.benchmarks.record import RunRecord
@@ -15,9 +16,23 @@ def _series(record: RunRecord, prefix: str, key: str) -> tuple[list[int], list[f
     return [x for x, _ in points], [y for _, y in points]
 
 
+def _cores_panel(record: RunRecord, axis: Any) -> None:
+    values = {f.id: f.value for f in record.results.figures}
+    for offset, kind in ((-0.2, "accept"), (0.2, "upload")):
+        one = values.get(f"scale/multicore/{kind}/l1")
+        two = values.get(f"scale/multicore/{kind}/l2")
+        if one and two:
+            axis.bar([1 + offset, 2 + offset], [1.0, two / one], width=0.4, label=kind)
+    axis.set(xticks=[1, 2], xlabel="listener processes on one port", ylabel="x one process")
+    axis.set_title("SO_REUSEPORT: accept rate and upload")
+    axis.legend()
+
+
 def write_scale_chart(record: RunRecord, path: Path) -> bool:
-    """Four panels: memory and idle CPU per connection against the connection count, accept
-    rate against client processes, stream rate against concurrency. False: no scale figures.
+    """Six panels: memory and idle CPU per connection against the connection count, accept
+    rate against client processes, stream rate against concurrency, relay memory per
+    reservation against the reservation count, and 1 against 2 listener processes sharing a
+    port (accept rate and upload, relative to one process). False: no scale figures.
 
     Raises:
         ChartUnavailable: matplotlib is missing.
@@ -33,8 +48,8 @@ def write_scale_chart(record: RunRecord, path: Path) -> bool:
         ) from exc
     if not any(f.group == "scale" for f in record.results.figures):
         return False
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    memory, cpu, accept, streams = axes.flat
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8))
+    memory, cpu, accept, streams, relay, cores = axes.flat
     for prefix, label in (("scale/conn_rss/", "RSS"), ("scale/conn_traced/", "tracemalloc")):
         xs, ys = _series(record, prefix, "count")
         memory.plot(xs, ys, marker="o", label=label)
@@ -53,6 +68,11 @@ def write_scale_chart(record: RunRecord, path: Path) -> bool:
     streams.plot(xs, ys, marker="o")
     streams.set(xscale="log", xlabel="concurrent streams", ylabel="streams/s")
     streams.set_title("stream open/echo/close, one connection")
+    xs, ys = _series(record, "scale/relay_rsv_rss/", "count")
+    relay.plot(xs, ys, marker="o")
+    relay.set(xscale="log", xlabel="reservations held", ylabel="KiB per reservation")
+    relay.set_title("relay RSS per reservation (with its connection)")
+    _cores_panel(record, cores)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -15,7 +15,17 @@ from p2pstack.benchmarks.worker.memory import mem_client, mem_server
 from p2pstack.benchmarks.worker.muxed import yamux_memory, yamux_send, yamux_sink
 from p2pstack.benchmarks.worker.node_roles import stack_latency, stack_perf
 from p2pstack.benchmarks.worker.raw import tcp_echo, tcp_latency, tcp_send, tcp_sink
-from p2pstack.benchmarks.worker.scale import scale_client, scale_server, stream_rates
+from p2pstack.benchmarks.worker.relaycap import (
+    relay_cap_server,
+    relay_circuits,
+    relay_reserver,
+)
+from p2pstack.benchmarks.worker.scale import (
+    scale_client,
+    scale_server,
+    stream_rates,
+    upload_client,
+)
 
 Role = Callable[[Params, Control], Awaitable[None]]
 
@@ -35,4 +45,8 @@ ROLES: Final[dict[str, Role]] = {
     "scale-server": scale_server,
     "scale-client": scale_client,
     "stream-rates": stream_rates,
+    "upload-client": upload_client,
+    "relay-cap-server": relay_cap_server,
+    "relay-reserver": relay_reserver,
+    "relay-circuits": relay_circuits,
 }

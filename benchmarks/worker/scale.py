@@ -16,10 +16,13 @@ from p2pstack.benchmarks.worker.memory import unlimited_node_config
 from p2pstack.compose import open_node
 from p2pstack.errors import StackError
 from p2pstack.host.connection import Connection
+from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.muxers.yamux import YamuxConfig, yamux
 from p2pstack.protocols.echo import ECHO_PROTOCOL, echo
+from p2pstack.protocols.perf import perf, perf_peer
 from p2pstack.protocols.ping import PING_PROTOCOL, ping
+from p2pstack.transports.tcp import TcpConfig, tcp
 
 #: Streams a scale node accepts on one connection (the stream-rate step goes up to 1,000).
 MAX_STREAMS = 4096
@@ -56,14 +59,21 @@ async def scale_server(params: Params, control: Control) -> None:
     duplicates the node would close after ``SUPERSEDED_GRACE``: the listener marks each
     ``keep_alive`` as it opens (so do the clients), which holds them as if they came from
     distinct peers (without the per-peer records distinct peers would add).
+
+    Multi-core (``reuse_port``): listen with ``TcpConfig(reuse_port=True)`` on ``port`` (0:
+    a fresh one) with the identity of the hex Ed25519 ``seed``, so several such processes
+    share one address; ``perf`` adds the perf protocol for the throughput step.
     """
     raise_fd_limit()
     if params.get("trace"):
         tracemalloc.start()
+    seed = params.get("seed")
     async with open_node(
-        listen=["/ip4/127.0.0.1/tcp/0"],
+        identity=Identity.from_ed25519_seed(bytes.fromhex(seed)) if seed else None,
+        listen=[f"/ip4/127.0.0.1/tcp/{params.get('port', 0)}"],
+        transports=[tcp(TcpConfig(reuse_port=bool(params.get("reuse_port"))))],
         muxers=_muxers(params),
-        protocols=[ping(), echo()],
+        protocols=[ping(), echo(), *([perf()] if params.get("perf") else [])],
         config=unlimited_node_config(),
     ) as node:
         changed = trio.Event()
@@ -190,3 +200,16 @@ async def stream_rates(params: Params, control: Control) -> None:
                     nursery.start_soon(worker, each)
             rates[str(tasks)] = tasks * each / (time.perf_counter() - start)
     emit({"rates": rates})
+
+
+async def upload_client(params: Params, control: Control) -> None:
+    """Dial ``addr``, print that it is ready; on "go", upload ``total`` bytes with perf over
+    one stream and print the wall-clock start and end (so the parent can take the
+    aggregate rate of several clients over the span they really overlapped)."""
+    async with open_node(protocols=[ping()]) as node:
+        conn = await node.dial(Multiaddr(params["addr"]))
+        emit({"ready": True})
+        await control.next_line()
+        start = time.time()
+        await perf_peer(node, conn, upload=params["total"], download=0, write_size=256 * 1024)
+        emit({"start": start, "end": time.time()})

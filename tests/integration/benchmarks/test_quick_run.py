@@ -58,6 +58,15 @@ EXPECTED = (
     "scale/idle_cpu_total/50",
     "scale/accept_rate/c2",
     "scale/stream_rate/t10",
+    "scale/relay_rsv_rss/20",
+    "scale/relay_rsv_max",
+    "scale/relay_circuits/default",
+    "scale/relay_circuits/bulk",
+    "scale/relay_circuit_cpu/bulk",
+    "scale/multicore/accept/l1",
+    "scale/multicore/accept/l2",
+    "scale/multicore/upload/l2",
+    "scale/multicore/relay_circuits_ok",
 )
 
 
