@@ -18,14 +18,19 @@ def _series(record: RunRecord, prefix: str, key: str) -> tuple[list[int], list[f
 
 def _cores_panel(record: RunRecord, axis: Any) -> None:
     values = {f.id: f.value for f in record.results.figures}
+    drawn = False
     for offset, kind in ((-0.2, "accept"), (0.2, "upload")):
         one = values.get(f"scale/multicore/{kind}/l1")
         two = values.get(f"scale/multicore/{kind}/l2")
         if one and two:
             axis.bar([1 + offset, 2 + offset], [1.0, two / one], width=0.4, label=kind)
+            drawn = True
     axis.set(xticks=[1, 2], xlabel="listener processes on one port", ylabel="x one process")
     axis.set_title("SO_REUSEPORT: accept rate and upload")
-    axis.legend()
+    if drawn:
+        axis.legend()
+    else:
+        axis.text(0.5, 0.5, "not measured in this run", ha="center", transform=axis.transAxes)
 
 
 def write_scale_chart(record: RunRecord, path: Path) -> bool:
