@@ -207,6 +207,13 @@ class NoiseStream(SecureStream):
 
     # -- receiving -----------------------------------------------------------------------------
 
+    @property
+    def kept_receive_buffer(self) -> int:
+        """Bytes of the ciphertext buffer kept between reads: 0 while the traffic is light
+        (reads then wait without one), up to the receive size on a busy connection."""
+        buffer = self._cipher_buffer
+        return 0 if buffer is None else len(buffer)
+
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         """Return up to ``max_bytes`` decrypted bytes (all buffered ones if None); ``b""`` at EOF.
 
