@@ -153,8 +153,10 @@ class YamuxSession:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._read_loop)
                 nursery.start_soon(self.write_path.run)
-                nursery.start_soon(self._timer_loop)
                 task_status.started()
+                # This task runs the timers until the session ends (one task less per
+                # session than a timer task of its own).
+                await self._timer_loop()
                 await self._ended.wait()
                 # Flush what is queued (a GoAway at least), bounded by the config; not to a
                 # peer that stopped reading or answering (it would only delay the release).

@@ -52,7 +52,12 @@ class ConnectionManager:
 
     def __init__(self, node: Node) -> None:
         self._node = node
-        self._connections: dict[PeerId, list[Connection]] = {}
+        self._connections: dict[PeerId, dict[Connection, None]] = {}
+        """Registered connections by peer, in registration order (a dict: O(1) removal)."""
+        self._count = 0
+        """Registered connections of all peers (closed ones until their removal)."""
+        self._preferred: dict[PeerId, Connection] = {}
+        """Per peer, the best-ranked registered connection (see _supersede_duplicates)."""
         self._protected: dict[PeerId, set[str]] = {}
         self._trimming = False
         self.trimmed = 0
@@ -60,14 +65,14 @@ class ConnectionManager:
 
     def connection_to(self, peer: PeerId) -> Connection | None:
         """See :meth:`Node.connection_to`."""
-        for conn in self._connections.get(peer, []):
+        for conn in self._connections.get(peer, ()):
             if not conn.is_closed and not conn.superseded:
                 return conn
         return None
 
     def connections_to(self, peer: PeerId) -> list[Connection]:
         """Every live connection to ``peer``, superseded ones included."""
-        return [c for c in self._connections.get(peer, []) if not c.is_closed]
+        return [c for c in self._connections.get(peer, ()) if not c.is_closed]
 
     @property
     def connections(self) -> list[Connection]:
@@ -98,7 +103,8 @@ class ConnectionManager:
         marks = self._node.config.watermarks
         if marks.high_water is None or self._trimming:
             return
-        if len(self.connections) > marks.high_water:
+        # _count bounds the live count from above: only count exactly when it may be over.
+        if self._count > marks.high_water and len(self.connections) > marks.high_water:
             self._trimming = True
             self._node.spawn(self._trim)
 
@@ -175,22 +181,49 @@ class ConnectionManager:
         self._node.faults.record("gater", exc, peer)
 
     def _supersede_duplicates(self, conn: Connection) -> None:
-        """Keep one preferred connection per peer; both sides make the same choice."""
-        live = self.connections_to(conn.peer_id)
-        if len(live) < 2:
+        """Keep one preferred connection per peer; both sides make the same choice.
+
+        Every live connection but the best-ranked one is marked superseded. The best one is
+        kept per peer, so a new connection is compared with it alone (constant cost however
+        many connections the peer has); only after the best one closed are the others
+        ranked again.
+        """
+        peer = conn.peer_id
+        best = self._preferred.get(peer)
+        if best is None or best.is_closed:
+            live = self.connections_to(peer)
+            if not live:
+                self._preferred.pop(peer, None)
+                return
+            best = min(live, key=self._rank)
+            self._preferred[peer] = best
+            if len(live) < 2:
+                return
+            for other in live:
+                if other is not best:
+                    self._mark_superseded(other, best)
             return
+        if conn.is_closed or conn is best:
+            return
+        if self._rank(conn) < self._rank(best):
+            self._preferred[peer] = conn
+            self._mark_superseded(best, conn)
+        else:
+            self._mark_superseded(conn, best)
+
+    def _rank(self, c: Connection) -> tuple[bool, bool, float]:
+        """Lower is preferred: direct before limited, then the connection dialled by the
+        peer with the smaller id, then the older one."""
         us = self._node.peer_id
+        dialer = us if c.role is Role.INITIATOR else c.peer_id
+        return (c.limited, dialer != min(us, c.peer_id), c.opened_at)
 
-        def rank(c: Connection) -> tuple[bool, bool, float]:
-            dialer = us if c.role is Role.INITIATOR else c.peer_id
-            return (c.limited, dialer != min(us, c.peer_id), c.opened_at)
-
-        keep = min(live, key=rank)
-        for other in live:
-            if other is not keep and not other.superseded:
-                other.superseded = True
-                other.touch()
-                logger.debug("connection %s superseded by %s", other, keep)
+    @staticmethod
+    def _mark_superseded(other: Connection, keep: Connection) -> None:
+        if not other.superseded:
+            other.superseded = True
+            other.touch()
+            logger.debug("connection %s superseded by %s", other, keep)
 
     async def run(
         self, conn: Connection, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -215,12 +248,12 @@ class ConnectionManager:
         try:
             async with trio.open_nursery() as nursery:
                 conn.bind_nursery(nursery)
-                await nursery.start(conn.session.run)
-                self._connections.setdefault(conn.peer_id, []).append(conn)
+                await nursery.start(self._run_session, conn, nursery.cancel_scope)
+                self._connections.setdefault(conn.peer_id, {})[conn] = None
+                self._count += 1
                 self._supersede_duplicates(conn)
                 self._maybe_trim()
                 nursery.start_soon(self._accept_streams, conn, nursery)
-                nursery.start_soon(conn.watch_idle, node.config.idle_timeout)
                 status.started()
                 logger.debug("connection %s open", conn)
                 for callback in node.connection_callbacks:
@@ -232,19 +265,39 @@ class ConnectionManager:
                         node.faults.record("connection-callback", exc, conn.peer_id)
                         forget_tracebacks(exc)
                 node.events.publish(ConnectionOpened(conn.peer_id, conn))
+                # This task applies the idle policy (no task of its own per connection);
+                # _run_session cancels it when the session ends.
+                await conn.watch_idle(node.config.idle_timeout)
                 await conn.session.wait_closed()
                 nursery.cancel_scope.cancel()
         finally:
             conn.bind_nursery(None)
             conn.scope.done()
             conn.mark_closed(conn.session.close_reason)
-            conns = self._connections.get(conn.peer_id, [])
-            if conn in conns:
-                conns.remove(conn)
+            conns = self._connections.get(conn.peer_id)
+            if conns is not None and conn in conns:
+                del conns[conn]
+                self._count -= 1
                 if not conns:
                     del self._connections[conn.peer_id]
+                    self._preferred.pop(conn.peer_id, None)
+                elif self._preferred.get(conn.peer_id) is conn:
+                    del self._preferred[conn.peer_id]  # ranked again on the next connection
                 logger.debug("connection %s closed: %s", conn, conn.close_cause)
                 node.events.publish(ConnectionClosed(conn.peer_id, conn, conn.close_cause))
+
+    @staticmethod
+    async def _run_session(
+        conn: Connection,
+        scope: trio.CancelScope,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run ``conn``'s muxer session; once it ended, cancel ``scope`` (the connection's
+        other tasks)."""
+        await conn.session.run(task_status=task_status)
+        await conn.session.wait_closed()
+        scope.cancel()
 
     async def serve_inbound(
         self,

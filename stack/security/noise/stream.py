@@ -17,9 +17,15 @@ from p2pstack.stream_ops import atomic_send_of, receive_into_of, receive_is_canc
 
 DEFAULT_RECEIVE_SIZE: Final = 256 * 1024
 """How much ciphertext one read from the transport asks for."""
-_FIRST_RECEIVE_SIZE: Final = 16 * 1024
-"""Initial size of the reused ciphertext buffer; it grows (up to the receive size) only when
-reads fill it, so idle connections keep it small."""
+_IDLE_RECEIVE_SIZE: Final = 16 * 1024
+"""Bytes asked for by a read while no ciphertext buffer is kept. Such a read uses the
+transport's ``receive_some``, whose bytes exist only once data arrived, so an idle connection
+waiting for its peer holds no buffer."""
+_FIRST_KEPT_SIZE: Final = 64 * 1024
+"""Size of the ciphertext buffer kept once reads fill their buffer (a busy connection); it
+grows (up to the receive size) while reads fill it."""
+_SMALL_READ: Final = 4 * 1024
+"""A read of fewer bytes releases the kept ciphertext buffer: the traffic is light."""
 _MAX_KEPT_SEND_BUFFER: Final = 1024 * 1024
 """Larger encrypted writes use a one-off buffer instead of growing the kept one."""
 
@@ -96,9 +102,7 @@ class NoiseStream(SecureStream):
         # output (only the transport sees it, and only until its send_all returns).
         self._receive_into = receive_into_of(transport_stream)
         self._send_frames = atomic_send_of(transport_stream) or self._send_shielded
-        self._cipher_buffer = bytearray(
-            min(_FIRST_RECEIVE_SIZE, receive_size) if self._receive_into else 0
-        )
+        self._cipher_buffer: bytearray | None = None
         self._send_buffer = bytearray()
         if initial_data:
             try:
@@ -203,6 +207,13 @@ class NoiseStream(SecureStream):
 
     # -- receiving -----------------------------------------------------------------------------
 
+    @property
+    def kept_receive_buffer(self) -> int:
+        """Bytes of the ciphertext buffer kept between reads: 0 while the traffic is light
+        (reads then wait without one), up to the receive size on a busy connection."""
+        buffer = self._cipher_buffer
+        return 0 if buffer is None else len(buffer)
+
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         """Return up to ``max_bytes`` decrypted bytes (all buffered ones if None); ``b""`` at EOF.
 
@@ -225,14 +236,20 @@ class NoiseStream(SecureStream):
             self._check_receive()
             while not self._eof:
                 data: bytes | bytearray | memoryview
-                if self._receive_into is None:
-                    data = await self.transport_stream.receive_some(self._receive_size)
+                buffer, receive_into = self._cipher_buffer, self._receive_into
+                if buffer is None or receive_into is None:
+                    data = await self.transport_stream.receive_some(self._idle_read_size())
+                    if receive_into is not None and len(data) >= _IDLE_RECEIVE_SIZE:
+                        self._cipher_buffer = bytearray(
+                            min(_FIRST_KEPT_SIZE, self._receive_size)
+                        )  # a busy connection: read into a kept buffer from now on
                 else:
-                    buffer = self._cipher_buffer
-                    count = await self._receive_into(buffer)
+                    count = await receive_into(buffer)
                     data = memoryview(buffer)[:count]
                     if count == len(buffer) < self._receive_size:  # grow for the next read
                         self._cipher_buffer = bytearray(min(4 * count, self._receive_size))
+                    elif count < _SMALL_READ:  # light traffic: wait without a buffer
+                        self._cipher_buffer = None
                 if not data:
                     self._eof = True
                     if self._decryptor.has_partial_frame:
@@ -249,6 +266,13 @@ class NoiseStream(SecureStream):
                     return self._take(max_bytes)
             await trio.lowlevel.checkpoint()
             return b""
+
+    def _idle_read_size(self) -> int:
+        """Bytes asked for by a read without a kept buffer: the whole receive size when the
+        transport cannot read into a buffer (its reads then always allocate)."""
+        if self._receive_into is None:
+            return self._receive_size
+        return min(_IDLE_RECEIVE_SIZE, self._receive_size)
 
     def _check_receive(self) -> None:
         if self._receive_error is not None:
@@ -276,4 +300,5 @@ class NoiseStream(SecureStream):
         self._plain = bytearray()
         self._plain_offset = 0
         self._send_buffer = bytearray()
+        self._cipher_buffer = None
         await self.transport_stream.aclose()

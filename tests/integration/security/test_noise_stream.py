@@ -400,3 +400,25 @@ async def test_nonce_exhaustion_breaks_the_stream() -> None:
     with pytest.raises(trio.BrokenResourceError) as info:
         await out.receive_some()
     assert isinstance(info.value.__cause__, NoiseNonceExhausted)
+
+
+async def test_idle_stream_keeps_no_receive_buffer() -> None:
+    """Over TCP a busy stream reads into a kept buffer (grown while reads fill it); after a
+    small read it waits for the next one without any, so idle connections hold no buffer."""
+    out, inn = await tcp_pair()
+    assert inn.kept_receive_buffer == 0
+    received = 0
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(out.send_all, b"x" * 2_000_000)
+        while received < 2_000_000:
+            received += len(await inn.receive_some())
+    assert inn.kept_receive_buffer >= 64 * 1024  # the bulk transfer used a kept buffer
+    await out.send_all(b"ping")
+    assert await inn.receive_some() == b"ping"
+    assert inn.kept_receive_buffer == 0
+    await out.send_all(b"pong")  # and reads without a kept buffer still work
+    assert await inn.receive_some() == b"pong"
+    assert inn.kept_receive_buffer == 0
+    await out.aclose()
+    assert await inn.receive_some() == b""
+    await inn.aclose()
