@@ -78,7 +78,8 @@ def ping(config: PingConfig | None = None) -> PingService:
 async def _receive_ping(stream: NetStream) -> bytes | bytearray:
     """The next 32 bytes of ``stream``. A ping arrives whole in one muxer frame: with
     nothing buffered, read the muxed stream directly (one call instead of the buffering
-    layer's), and fall back to :meth:`receive_exactly` for a split one or EOF.
+    layer's), and fall back to
+    :meth:`~p2pstack.bufstream.BufferedStream.receive_exactly` for a split one or EOF.
 
     Raises:
         UnexpectedEOF: the stream ended first (the partial bytes stay buffered).
