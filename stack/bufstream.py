@@ -8,13 +8,13 @@ keeps those bytes and serves them first, so no layer ever loses data (h11's
 
 from __future__ import annotations
 
-import operator
 from typing import Final
 
 import trio
 
 from p2pstack.conflict import ConflictDetector
 from p2pstack.errors import MessageTooLarge, UnexpectedEOF
+from p2pstack.stream_ops import checked_max_bytes
 from p2pstack.varint import MAX_VARINT_LEN, decode_uvarint, length_prefixed
 
 DEFAULT_READ_SIZE: Final = 65536
@@ -84,10 +84,7 @@ class BufferedStream(trio.abc.HalfCloseableStream):
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         """Return buffered bytes first; with an empty buffer, the wrapped stream's result
         as is (``bytes`` or ``bytearray``, no copy)."""
-        if max_bytes is not None:
-            max_bytes = operator.index(max_bytes)
-            if max_bytes < 1:
-                raise ValueError("max_bytes must be >= 1")
+        max_bytes = checked_max_bytes(max_bytes)
         with self._receive_conflict:
             if self._buffer:
                 await trio.lowlevel.checkpoint()

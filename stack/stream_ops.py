@@ -5,12 +5,28 @@ Layers check for them once, when they wrap a stream, and fall back to the plain 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 import trio
 
 Buffer = bytes | bytearray | memoryview
+
+
+def checked_max_bytes(max_bytes: int | None) -> int | None:
+    """``receive_some``'s ``max_bytes`` checked as trio's streams check it: None, or an int.
+
+    Raises:
+        TypeError: not an integer.
+        ValueError: less than 1.
+    """
+    if max_bytes is None:
+        return None
+    max_bytes = operator.index(max_bytes)
+    if max_bytes < 1:
+        raise ValueError("max_bytes must be >= 1")
+    return max_bytes
 
 
 @runtime_checkable

@@ -25,7 +25,6 @@ client; call :meth:`WebSocketStream.do_handshake` to run it explicitly.
 from __future__ import annotations
 
 import logging
-import operator
 from typing import Final, cast
 
 import trio
@@ -40,6 +39,7 @@ from wsproto.events import (
 )
 
 from p2pstack.conflict import ConflictDetector
+from p2pstack.stream_ops import checked_max_bytes
 from p2pstack.transports.ws_frames import BytesLike, FrameRouter, binary_frame
 from p2pstack.transports.ws_handshake import ServerHandshake, client_handshake
 from p2pstack.transports.ws_protocol import (
@@ -253,10 +253,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             trio.ClosedResourceError: this stream was closed.
             trio.BusyResourceError: another task is receiving.
         """
-        if max_bytes is not None:
-            max_bytes = operator.index(max_bytes)
-            if max_bytes < 1:
-                raise ValueError("max_bytes must be >= 1")
+        max_bytes = checked_max_bytes(max_bytes)
         with self._receive_conflict:
             if self._closed:
                 raise trio.ClosedResourceError("the WebSocket was closed")

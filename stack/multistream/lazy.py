@@ -14,7 +14,6 @@ write raises ``trio.BrokenResourceError`` whose ``__cause__`` is it.
 
 from __future__ import annotations
 
-import operator
 from typing import final
 
 import trio
@@ -29,6 +28,7 @@ from p2pstack.multistream.negotiate import (
     logger,
     negotiation_deadline,
 )
+from p2pstack.stream_ops import checked_max_bytes
 
 
 @final
@@ -139,10 +139,7 @@ class LazyNegotiatedStream(trio.abc.HalfCloseableStream):
             await self._stream.send_eof()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        if max_bytes is not None:
-            max_bytes = operator.index(max_bytes)
-            if max_bytes < 1:
-                raise ValueError("max_bytes must be >= 1")
+        max_bytes = checked_max_bytes(max_bytes)
         with self._receive_guard:
             self._check_open()
             await self._negotiate()

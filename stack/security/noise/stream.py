@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Final, final
 
 import trio
@@ -13,7 +12,12 @@ from p2pstack.errors import ProtocolError, UnexpectedEOF
 from p2pstack.identity.keys import PublicKey
 from p2pstack.identity.peer_id import PeerId
 from p2pstack.security.noise.cipher import BytesLike, FrameDecryptor, FrameEncryptor
-from p2pstack.stream_ops import atomic_send_of, receive_into_of, receive_is_cancel_safe
+from p2pstack.stream_ops import (
+    atomic_send_of,
+    checked_max_bytes,
+    receive_into_of,
+    receive_is_cancel_safe,
+)
 
 DEFAULT_RECEIVE_SIZE: Final = 256 * 1024
 """How much ciphertext one read from the transport asks for."""
@@ -223,10 +227,7 @@ class NoiseStream(SecureStream):
                 the peer closed mid-frame.
             trio.BusyResourceError: another task is receiving.
         """
-        if max_bytes is not None:
-            max_bytes = operator.index(max_bytes)
-            if max_bytes < 1:
-                raise ValueError("max_bytes must be >= 1")
+        max_bytes = checked_max_bytes(max_bytes)
         with self._receive_conflict:
             if self._closed:
                 raise trio.ClosedResourceError("the Noise stream is closed")

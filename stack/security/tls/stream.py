@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Final, final
 
 import trio
@@ -13,7 +12,7 @@ from p2pstack.errors import ProtocolError
 from p2pstack.identity.keys import PublicKey
 from p2pstack.identity.peer_id import PeerId
 from p2pstack.security.tls.session import TlsSession
-from p2pstack.stream_ops import receive_is_cancel_safe
+from p2pstack.stream_ops import checked_max_bytes, receive_is_cancel_safe
 
 DEFAULT_RECEIVE_SIZE: Final = 256 * 1024
 """How many ciphertext bytes one read from the transport asks for, and the most plaintext
@@ -162,10 +161,7 @@ class TlsStream(SecureStream):
             trio.BrokenResourceError: the transport failed or a record failed authentication.
             trio.BusyResourceError: another task is receiving.
         """
-        if max_bytes is not None:
-            max_bytes = operator.index(max_bytes)
-            if max_bytes < 1:
-                raise ValueError("max_bytes must be >= 1")
+        max_bytes = checked_max_bytes(max_bytes)
         limit = max_bytes or self._receive_size
         with self._receive_conflict:
             if self._closed:
