@@ -74,6 +74,11 @@ class QuicSession:
         self._on_end = on_end
         self._streams: dict[int, QuicStream] = {}
         self._highest_peer_stream = -1
+        self._highest_peer_uni_stream = -1
+        self._unseen_peer_streams: set[int] = set()
+        """Ids below the highest the peer opened that it opened too (RFC 9000 §3.2: opening a
+        stream opens the lower ones of its type) but sent nothing on yet: their first frame
+        may arrive after a higher stream's. At most aioquic's stream limit (128) of them."""
         self._accept_send, self._accept_recv = trio.open_memory_channel[QuicStream](
             config.max_inbound_streams
         )
@@ -160,12 +165,23 @@ class QuicSession:
         """The stream the peer opened with this frame, or None (not a new stream of the
         peer's, or refused)."""
         peer_opened = (stream_id & 1) == (0 if self.role is Role.RESPONDER else 1)
-        if not peer_opened or stream_id <= self._highest_peer_stream or self._ended.is_set():
-            return None  # a stream we closed (late data) or refused
-        self._highest_peer_stream = stream_id
-        if stream_id & 2:  # unidirectional: libp2p does not use them
-            self._quic.stop_stream(stream_id, 0)
+        if not peer_opened or self._ended.is_set():
             return None
+        if stream_id & 2:  # unidirectional: libp2p does not use them
+            if stream_id > self._highest_peer_uni_stream:
+                self._highest_peer_uni_stream = stream_id
+                self._quic.stop_stream(stream_id, 0)
+            return None
+        if stream_id > self._highest_peer_stream:
+            # the skipped lower ones are open too, their first frame still to come
+            highest = self._highest_peer_stream
+            first = stream_id % 4 if highest < 0 else highest + 4
+            self._unseen_peer_streams.update(range(first, stream_id, 4))
+            self._highest_peer_stream = stream_id
+        elif stream_id in self._unseen_peer_streams:
+            self._unseen_peer_streams.discard(stream_id)
+        else:
+            return None  # a stream we closed (late data) or refused
         stream = QuicStream(self, stream_id)
         try:
             self._accept_send.send_nowait(stream)
