@@ -3,6 +3,13 @@
 Build one with :func:`p2pstack.compose.open_node` (which picks the defaults and calls
 :func:`run_node`). The node owns one nursery; every task it starts (listeners,
 connections, stream handlers, services) lives in it and ends when the ``async with`` exits.
+
+:class:`Node` is the public facade; the work is done by parts it owns: listeners and accept
+loops (:mod:`~p2pstack.host.listening`, :mod:`~p2pstack.host.accepting`), the connection
+table (:mod:`~p2pstack.host.connmgr`), dials (:mod:`~p2pstack.host.dialer`), stream handlers
+(:mod:`~p2pstack.host.handlers`), announced addresses and reachability
+(:mod:`~p2pstack.host.addresses`), bans and saved state (:mod:`~p2pstack.host.bans`,
+:mod:`~p2pstack.host.state`).
 """
 
 from __future__ import annotations
