@@ -3,60 +3,53 @@
 Build one with :func:`p2pstack.compose.open_node` (which picks the defaults and calls
 :func:`run_node`). The node owns one nursery; every task it starts (listeners,
 connections, stream handlers, services) lives in it and ends when the ``async with`` exits.
+
+:class:`Node` is the public facade; the work is done by parts it owns: listeners and accept
+loops (:mod:`~p2pstack.host.listening`, :mod:`~p2pstack.host.accepting`), the connection
+table (:mod:`~p2pstack.host.connmgr`), dials (:mod:`~p2pstack.host.dialer`), stream handlers
+(:mod:`~p2pstack.host.handlers`), announced addresses and reachability
+(:mod:`~p2pstack.host.addresses`), bans and saved state (:mod:`~p2pstack.host.bans`,
+:mod:`~p2pstack.host.state`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any
 
 import trio
 
 from p2pstack.abc.muxer import StreamMuxer
-from p2pstack.abc.transport import NodeAwareTransport, RawConnection, Transport, TransportListener
-from p2pstack.errors import (
-    ConnectionDenied,
-    InvalidConfigError,
-    LimitExceeded,
-    MultiaddrNotSupported,
-    NodeClosed,
-)
+from p2pstack.abc.transport import NodeAwareTransport, Transport
+from p2pstack.errors import MultiaddrNotSupported, NodeClosed
+from p2pstack.host.accepting import Acceptor
+from p2pstack.host.addresses import OwnAddresses
 from p2pstack.host.admission import Admission
 from p2pstack.host.bans import BanList
-from p2pstack.host.boundary import Faults, StartedFlag, forget_tracebacks
+from p2pstack.host.boundary import Faults
 from p2pstack.host.config import NodeConfig as NodeConfig
-from p2pstack.host.connection import LIMITED_OK_PROTOCOLS, Connection
+from p2pstack.host.connection import Connection
 from p2pstack.host.connmgr import ConnectionManager
 from p2pstack.host.dialer import Dialer
-from p2pstack.host.events import (
-    AnnouncedAddrsChanged,
-    EventBus,
-    ListenAddrAdded,
-    ListenAddrRemoved,
-    ListenerClosed,
-    ListenerError,
-    refused,
-)
-from p2pstack.host.gater import Gater, consult
+from p2pstack.host.events import EventBus
+from p2pstack.host.gater import Gater
+from p2pstack.host.handlers import HandlerTable
+from p2pstack.host.listening import Listeners
 from p2pstack.host.netstream import NetStream
 from p2pstack.host.peerstore import PeerStore
-from p2pstack.host.reachability import ReachabilityChanged, ReachabilityStatus
+from p2pstack.host.reachability import ReachabilityStatus
 from p2pstack.host.resources import LimitRefused, ResourceManager
 from p2pstack.host.service import Service, StreamHandler, node_gater
+from p2pstack.host.service_boundary import serve_service
+from p2pstack.host.shutdown import close_connections
 from p2pstack.host.state import export_state, import_state
+from p2pstack.host.stats import node_stats
 from p2pstack.host.upgrader import Upgrader
 from p2pstack.identity import Identity, PeerId
 from p2pstack.multiaddr import Multiaddr
-from p2pstack.netaddr import expand_wildcard
 from p2pstack.role import Role
 from p2pstack.security import SecurityTransport
-
-logger: Final = logging.getLogger("p2pstack.node")
-
-_ACCEPT_BACKOFF_MAX: Final = 1.0
-"""Longest pause after consecutive failed accepts (fd exhaustion would otherwise spin)."""
 
 
 class Node:
@@ -114,16 +107,21 @@ class Node:
         """Pending inbound connections by IP and subnet (fair admission under floods)."""
         self._nursery = nursery
         self._services: list[Service] = []
-        self._handlers: dict[str, StreamHandler] = {}
-        self._limited_ok: set[str] = set()
-        self._listeners: list[TransportListener] = []
-        self._listened_as: dict[int, tuple[Multiaddr, ...]] = {}
-        self._announced: list[Multiaddr] = []
-        self._reachability = ReachabilityStatus()
+        self._handlers = HandlerTable()
+        self._own = OwnAddresses(self.events)
         self._connection_callbacks: list[Callable[[Connection], None]] = []
         self._dialer = Dialer(self)
         self._dialer.relay_fallback = config.relay_fallback
         self._manager = ConnectionManager(self)
+        acceptor = Acceptor(self, nursery, self._manager, self._dialer)
+        self._listeners = Listeners(
+            peer_id=self.peer_id,
+            transports=self.transports,
+            events=self.events,
+            faults=self.faults,
+            nursery=nursery,
+            admit=acceptor.admit,
+        )
         self._closing = False
 
     # ----------------------------------------------------------------- handlers
@@ -135,20 +133,11 @@ class Node:
         ``allow_limited``: also serve it over limited (relayed) connections; by default only
         :data:`~p2pstack.host.connection.LIMITED_OK_PROTOCOLS` (identify, ping, DCUtR) are.
         """
-        if not protocol.startswith("/"):
-            raise InvalidConfigError(f"protocol ids start with '/': {protocol!r}")
-        self._handlers[protocol] = handler
-        if allow_limited is None:
-            allow_limited = protocol in LIMITED_OK_PROTOCOLS
-        if allow_limited:
-            self._limited_ok.add(protocol)
-        else:
-            self._limited_ok.discard(protocol)
+        self._handlers.set(protocol, handler, allow_limited=allow_limited)
 
     def remove_stream_handler(self, protocol: str) -> None:
         """Stop serving ``protocol`` (no-op when it was not served)."""
-        self._handlers.pop(protocol, None)
-        self._limited_ok.discard(protocol)
+        self._handlers.remove(protocol)
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: object) -> None:
         """Run ``fn(*args)`` as a background task of the node (cancelled when it stops).
@@ -168,26 +157,7 @@ class Node:
         """Counters for operators, as plain JSON data: connections, pending handshakes,
         streams, reserved memory, refusals by scope and limit, contained faults by boundary
         and exception type, evictions and trimmed connections."""
-        conns = self.connections
-        rm = self.resources
-        return {
-            "connections": {
-                "inbound": sum(1 for c in conns if c.role is Role.RESPONDER),
-                "outbound": sum(1 for c in conns if c.role is Role.INITIATOR),
-            },
-            "pending_inbound": self.admission.pending,
-            "streams": sum(c.num_streams for c in conns),
-            "memory": {
-                "reserved": rm.system.memory,
-                "transient": rm.transient.memory,
-                "limit": rm.system.limit.memory,
-            },
-            "refusals": {f"{k}:{limit}": n for (k, limit), n in sorted(rm.refusals.items())},
-            "faults": {f"{b}:{t}": n for (b, t), n in sorted(self.faults.counts.items())},
-            "evictions": self.admission.evictions,
-            "trimmed": self._manager.trimmed,
-            "reachability": self._reachability.to_json(),
-        }
+        return node_stats(self)
 
     @property
     def connections_trimmed(self) -> int:
@@ -201,7 +171,7 @@ class Node:
     @property
     def protocols(self) -> list[str]:
         """The protocol ids this node serves, sorted."""
-        return sorted(self._handlers)
+        return self._handlers.protocols
 
     def add_connection_callback(self, callback: Callable[[Connection], None]) -> None:
         """Call ``callback(connection)`` synchronously for every new connection.
@@ -223,27 +193,12 @@ class Node:
             MultiaddrNotSupported: no transport can listen on ``addr``.
             TransportError: binding failed.
         """
-        addr = Multiaddr(addr) if isinstance(addr, str) else addr
-        transport = next((t for t in self.transports if t.can_listen(addr)), None)
-        if transport is None:
-            raise MultiaddrNotSupported(f"no transport can listen on {addr}")
-        listener = await transport.listen(addr)
-        self._listeners.append(listener)
-        self._listened_as[id(listener)] = (addr.without_peer_id(),)
-        self._nursery.start_soon(self._accept_loop, listener)
-        for bound in listener.listen_addrs:
-            logger.info("listening on %s/p2p/%s", bound, self.peer_id)
-            self.events.publish(ListenAddrAdded(bound))
-        return listener.listen_addrs
+        return await self._listeners.listen(Multiaddr(addr) if isinstance(addr, str) else addr)
 
     @property
     def listen_addrs(self) -> list[Multiaddr]:
         """The bound addresses, wildcards expanded to the host's addresses, without /p2p."""
-        out: list[Multiaddr] = []
-        for listener in self._listeners:
-            for addr in listener.listen_addrs:
-                out.extend(a for a in expand_wildcard(addr) if a not in out)
-        return out
+        return self._listeners.addrs
 
     @property
     def addrs(self) -> list[Multiaddr]:
@@ -255,79 +210,23 @@ class Node:
 
         Publishes :class:`~p2pstack.host.events.AnnouncedAddrsChanged` when they change.
         """
-        new = list(dict.fromkeys(a.without_peer_id() for a in addrs))
-        if new != self._announced:
-            self._announced = new
-            self.events.publish(AnnouncedAddrsChanged(tuple(new)))
+        self._own.announce(addrs)
 
     @property
     def reachability(self) -> ReachabilityStatus:
         """Whether others can dial us, as last measured (AutoNAT, UPnP); see
         :mod:`p2pstack.host.reachability`. ``UNKNOWN`` until something measured it."""
-        return self._reachability
+        return self._own.reachability
 
     def set_reachability(self, status: ReachabilityStatus, *, source: str) -> None:
         """Record a measured reachability; publishes
         :class:`~p2pstack.host.reachability.ReachabilityChanged` when it differs."""
-        previous = self._reachability
-        if status != previous:
-            self._reachability = status
-            logger.info(
-                "reachability %s (from %s): %s",
-                status.overall.value,
-                source,
-                ", ".join(f"{a} {r.value}" for a, r in status.by_addr) or "no address tested",
-            )
-            self.events.publish(ReachabilityChanged(status, previous, source))
+        self._own.set_reachability(status, source=source)
 
     @property
     def announced_addrs(self) -> list[Multiaddr]:
         """What identify announces: :attr:`listen_addrs`, then the extra announced addresses."""
-        listen = self.listen_addrs
-        return listen + [a for a in self._announced if a not in listen]
-
-    async def _accept_loop(self, listener: TransportListener) -> None:
-        """The accept boundary: survives every error a listener or a new socket can raise.
-
-        An accept error publishes :class:`~p2pstack.host.events.ListenerError`; a listener
-        ending by itself (not closed by the node) :class:`~p2pstack.host.events.ListenerClosed`.
-        """
-        failures = 0
-        while True:
-            try:
-                raw = await listener.accept()
-            except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
-                if listener in self._listeners:  # not closed by unlisten() or aclose()
-                    forget_tracebacks(exc)
-                    self._listeners.remove(listener)
-                    await self._close_listener(listener, exc)
-                return
-            except Exception as exc:
-                self.faults.record("accept", exc)
-                forget_tracebacks(exc)
-                self.events.publish(ListenerError(tuple(listener.listen_addrs), exc))
-                failures += 1
-                # A persistent error (fd exhaustion) would spin: back off, 10 ms doubling.
-                await trio.sleep(min(0.01 * 2 ** min(failures, 7), _ACCEPT_BACKOFF_MAX))
-                continue
-            failures = 0
-            admitted = False
-            with self.faults.contain("accept"):
-                admitted = self._admit_raw(raw)
-            if not admitted:
-                await trio.aclose_forcefully(raw.stream)
-
-    async def _close_listener(
-        self, listener: TransportListener, cause: BaseException | None
-    ) -> None:
-        """Close a listener already out of ``_listeners`` and publish that it went."""
-        addrs = tuple(listener.listen_addrs)
-        self._listened_as.pop(id(listener), None)
-        with trio.CancelScope(shield=True):
-            await listener.aclose()
-        for addr in listener.listen_addrs:  # a relay listener published its own removals
-            self.events.publish(ListenAddrRemoved(addr))
-        self.events.publish(ListenerClosed(addrs, cause))
+        return self._own.announced(self.listen_addrs)
 
     async def unlisten(self, addr: Multiaddr | str) -> bool:
         """Close the listener bound to ``addr`` (as :meth:`listen` returned it, or as given
@@ -337,58 +236,8 @@ class Node:
         addresses and :class:`~p2pstack.host.events.ListenerClosed`. Established connections
         stay open.
         """
-        addr = (Multiaddr(addr) if isinstance(addr, str) else addr).without_peer_id()
-        for listener in self._listeners:
-            if addr in listener.listen_addrs or addr in self._listened_as.get(id(listener), ()):
-                self._listeners.remove(listener)
-                await self._close_listener(listener, None)
-                return True
-        return False
-
-    def _admit_raw(self, raw: RawConnection) -> bool:
-        """Gater, fair admission and resource accounting of one accepted connection; starts
-        its upgrade when admitted."""
-        try:
-            consult(
-                lambda: self.gater.allow_accept(raw.remote_addr),
-                stage="accept",
-                refusal=f"the inbound connection from {raw.remote_addr}",
-                on_bug=self._manager.gater_bug,
-            )
-        except ConnectionDenied as exc:
-            logger.info("%s", exc)
-            self._refused(exc, raw)
-            return False
-        try:
-            ticket = self.admission.admit(raw.remote_addr, trio.current_time())
-        except LimitExceeded as exc:
-            self.resources.record(exc)
-            self._refused(exc, raw)
-            return False
-        try:
-            scope = self.resources.open_connection(
-                role=Role.RESPONDER, exempt=ticket.allowlisted, address=ticket.address_key
-            )
-        except LimitExceeded as exc:
-            ticket.done()
-            self._refused(exc, raw)
-            return False
-        ticket.on_evict = scope.done
-        role = self._dialer.punch_role(raw.remote_addr) or Role.RESPONDER
-        self._nursery.start_soon(
-            self.faults.run,
-            "inbound-connection",
-            self._manager.serve_inbound,
-            raw,
-            ticket,
-            scope,
-            role,
-        )
-        return True
-
-    def _refused(self, exc: ConnectionDenied | LimitExceeded, raw: RawConnection) -> None:
-        role = Role.RESPONDER
-        self.events.publish(refused(exc, remote_addr=raw.remote_addr, peer_id=None, role=role))
+        addr = Multiaddr(addr) if isinstance(addr, str) else addr
+        return await self._listeners.unlisten(addr.without_peer_id())
 
     # --------------------------------------------------------------------- bans
     async def ban_peer(self, peer: PeerId) -> None:
@@ -556,9 +405,7 @@ class Node:
 
     def handlers_for(self, conn: Connection) -> dict[str, StreamHandler]:
         """The handlers inbound streams on ``conn`` may negotiate (fewer when limited)."""
-        if conn.limited:
-            return {p: h for p, h in self._handlers.items() if p in self._limited_ok}
-        return self._handlers
+        return self._handlers.for_connection(limited=conn.limited)
 
     @property
     def services(self) -> tuple[Service, ...]:
@@ -570,21 +417,7 @@ class Node:
         """Start ``service`` in the node's nursery; returns once it started (raises what
         its start raised)."""
         self._services.append(service)
-        await self._nursery.start(self._serve_service, service)
-
-    async def _serve_service(
-        self, service: Service, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        """The service boundary: a service failing to start raises (a local configuration
-        error); once started, its failures are contained (logged, counted, an event)."""
-        status = StartedFlag(task_status)
-        try:
-            await service.serve(self, task_status=status)
-        except BaseException:
-            if not status.started_called:
-                raise
-            with self.faults.contain(f"service:{type(service).__name__}"):
-                raise
+        await self._nursery.start(serve_service, service, self)
 
     # ----------------------------------------------------------------- shutdown
     async def aclose(self) -> None:
@@ -593,21 +426,8 @@ class Node:
             return
         self._closing = True
         with trio.CancelScope(shield=True):
-            listeners, self._listeners = self._listeners, []
-            for listener in listeners:
-                await self._close_listener(listener, None)
-            # Relayed connections first: they run over the others, and closed first their
-            # circuits end with an end-of-stream the relay sees, not a reset.
-            relayed: list[Connection] = []
-            direct: list[Connection] = []
-            for conn in self.connections:
-                is_relayed = conn.remote_addr.has_protocol("p2p-circuit")
-                (relayed if is_relayed else direct).append(conn)
-            with trio.move_on_after(self.config.shutdown_grace):
-                for group in (relayed, direct):
-                    async with trio.open_nursery() as nursery:
-                        for conn in group:
-                            nursery.start_soon(conn.aclose)
+            await self._listeners.close_all()
+            await close_connections(self.connections, grace=self.config.shutdown_grace)
         self._nursery.cancel_scope.cancel()
 
 

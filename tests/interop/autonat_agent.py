@@ -12,10 +12,8 @@ stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import signal
 import sys
 
 import trio
@@ -25,30 +23,7 @@ from p2pstack.host.reachability import ReachabilityChanged
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import identify
 from p2pstack.protocols.nat.autonat import AutoNATConfig, AutoNATService, autonat
-
-
-def emit(data: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(data) + "\n")
-    sys.stdout.flush()
-
-
-async def until_stopped() -> None:
-    async with trio.open_nursery() as nursery:
-
-        async def on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-
-        async def on_eof() -> None:
-            stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
-            async with stdin:
-                while await stdin.receive_some(4096):
-                    pass
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(on_signal)
-        nursery.start_soon(on_eof)
+from tests.helpers.agent import emit, until_stopped
 
 
 def final_report(service: AutoNATService) -> dict[str, object]:

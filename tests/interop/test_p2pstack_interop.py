@@ -7,29 +7,23 @@ identify, ping, echo of 1 MiB, concurrent echo streams, a perf transfer (TCP), a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import pytest
-import trio
 
 from p2pstack.compose import open_node
 from p2pstack.host.service import Service
-from p2pstack.protocols.echo import echo, echo_peer
-from p2pstack.protocols.identify import AGENT_VERSION, IDENTIFY_PROTOCOL, identify
+from p2pstack.protocols.echo import echo
+from p2pstack.protocols.identify import identify
 from p2pstack.protocols.perf import perf, perf_peer
-from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
+from p2pstack.protocols.ping import ping
 from p2pstack.transports.tcp import tcp
 from p2pstack.transports.websocket import websocket
+from tests.interop.checks import ONE_MIB, assert_peer_dialled, cli_ping, exchange, identified
 from tests.interop.peers import Impl, peer_listening, run_dial
 
 IMPLS = ["js", "py"]
-ONE_MIB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -63,14 +57,7 @@ async def test_peer_dials_p2pstack(impl: Impl, variant: Variant) -> None:
         result = await run_dial(
             impl, addr, ping=5, identify=True, echo=ONE_MIB, streams=variant.streams
         )
-        assert result["peer_id"] == str(node.peer_id)
-        assert len(result["ping_rtts_ms"]) == 5
-        assert result["echo_ok"] is True
-        assert result["echo_bytes"] == ONE_MIB
-        assert result["streams_ok"] == variant.streams
-        info = result["identify"]
-        assert info["agent_version"] == AGENT_VERSION
-        assert {PING_PROTOCOL, IDENTIFY_PROTOCOL, "/echo/1.0.0"} <= set(info["protocols"])
+        info = assert_peer_dialled(result, node, pings=5, streams=variant.streams)
         assert any(a.startswith(str(node.listen_addrs[0])) for a in info["listen_addrs"])
         if variant.perf:
             figures = await run_dial(impl, addr, perf_upload=8 * ONE_MIB, perf_download=8 * ONE_MIB)
@@ -88,33 +75,14 @@ async def test_p2pstack_dials_peer(impl: Impl, variant: Variant) -> None:
         conn = await node.dial(peer.addr(variant.name))
         assert str(conn.peer_id) == peer.peer_id
         assert conn.remote_addr.has_protocol("ws") == (variant.name == "ws")
-        with trio.fail_after(15):
-            info = await ident.wait_identified(conn)
-        assert info is not None
-        assert info.agent_version.startswith(f"{impl}-libp2p")
-        assert PING_PROTOCOL in info.protocols
+        info = await identified(ident, conn, impl)
         if variant.name == "ws":
             assert any(a.has_protocol("ws") for a in info.listen_addrs)
         else:
             assert info.observed_addr is not None
             assert info.observed_addr.without_peer_id() == conn.local_addr
 
-        assert len(await ping_peer(node, conn, count=5)) == 5
-
-        payload = os.urandom(ONE_MIB)
-        assert await echo_peer(node, conn, payload) == payload
-
-        payloads = [os.urandom(64 * 1024) for _ in range(variant.streams)]
-        answers: list[bytes] = []
-
-        async def one(data: bytes) -> None:
-            answers.append(await echo_peer(node, conn, data))
-
-        async with trio.open_nursery() as nursery:
-            for data in payloads:
-                nursery.start_soon(one, data)
-        assert sorted(answers) == sorted(payloads)
-
+        await exchange(node, conn, pings=5, streams=variant.streams)
         if variant.perf:
             result = await perf_peer(node, conn, upload=8 * ONE_MIB, download=8 * ONE_MIB)
             assert result.upload_bytes == 8 * ONE_MIB
@@ -124,17 +92,8 @@ async def test_p2pstack_dials_peer(impl: Impl, variant: Variant) -> None:
 
 @pytest.mark.parametrize(("impl", "variant"), CASES)
 async def test_cli_ping_reaches_peer(impl: Impl, variant: Variant) -> None:
-    script = Path(sys.executable).with_name("p2pstack")
     async with peer_listening(impl, listen=[variant.listen]) as peer:
-        result = await trio.run_process(
-            [str(script), "ping", peer.addr(variant.name), "--count", "3", "--json"],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    assert result.returncode == 0, result.stderr.decode()
-    report = json.loads(result.stdout)
+        report = await cli_ping(peer.addr(variant.name), count=3)
     assert report["peer_id"] == peer.peer_id
     assert len(report["rtts_ms"]) == 3
     assert report["connect_ms"] > 0

@@ -7,27 +7,21 @@ declines (both ways: our node dials, then is dialled).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import trio
 
 from p2pstack.compose import open_node
 from p2pstack.identity import Identity, PeerId
-from p2pstack.protocols.echo import echo, echo_peer
-from p2pstack.protocols.identify import AGENT_VERSION, IDENTIFY_PROTOCOL, identify
-from p2pstack.protocols.ping import PING_PROTOCOL, ping, ping_peer
+from p2pstack.protocols.echo import echo
+from p2pstack.protocols.identify import identify
+from p2pstack.protocols.ping import ping
 from p2pstack.security import TlsConfig, tls
 from p2pstack.security.tls import TlsStream, TlsTransport
+from tests.interop.checks import ONE_MIB, assert_peer_dialled, cli_ping, exchange, identified
 from tests.interop.peers import JS_PEER, PY_PEER, Impl, dial_argv, run_script, script_listening
 
 IMPLS = ["js", "py"]
 SCRIPTS = {"js": JS_PEER, "py": PY_PEER}
-ONE_MIB = 1 << 20
 TLS = ["--security", "tls"]
 
 
@@ -40,14 +34,7 @@ async def test_peer_dials_p2pstack_over_tls(impl: Impl) -> None:
         addr = str(node.addrs[0])
         argv = dial_argv(addr, ping=3, identify=True, echo=ONE_MIB, streams=4, timeout=60)
         result = await run_script(impl, SCRIPTS[impl], [*argv, *TLS], time_limit=70)
-        assert result["peer_id"] == str(node.peer_id)
-        assert len(result["ping_rtts_ms"]) == 3
-        assert result["echo_ok"] is True
-        assert result["echo_bytes"] == ONE_MIB
-        assert result["streams_ok"] == 4
-        info = result["identify"]
-        assert info["agent_version"] == AGENT_VERSION
-        assert {PING_PROTOCOL, IDENTIFY_PROTOCOL, "/echo/1.0.0"} <= set(info["protocols"])
+        assert_peer_dialled(result, node, pings=3, streams=4)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -61,39 +48,16 @@ async def test_p2pstack_dials_peer_over_tls(impl: Impl) -> None:
         conn = await node.dial(peer.addr("tcp"))
         assert str(conn.peer_id) == peer.peer_id
         assert conn.security_protocol == "/tls/1.0.0"
-        with trio.fail_after(15):
-            info = await ident.wait_identified(conn)
-        assert info is not None
-        assert info.agent_version.startswith(f"{impl}-libp2p")
-        assert len(await ping_peer(node, conn, count=3)) == 3
-        payload = os.urandom(ONE_MIB)
-        assert await echo_peer(node, conn, payload) == payload
-        payloads = [os.urandom(64 * 1024) for _ in range(4)]
-        answers: list[bytes] = []
-
-        async def one(data: bytes) -> None:
-            answers.append(await echo_peer(node, conn, data))
-
-        async with trio.open_nursery() as nursery:
-            for data in payloads:
-                nursery.start_soon(one, data)
-        assert sorted(answers) == sorted(payloads)
+        await identified(ident, conn, impl)
+        await exchange(node, conn, pings=3, streams=4)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 async def test_cli_ping_over_tls(impl: Impl) -> None:
-    script = Path(sys.executable).with_name("p2pstack")
     listen = ["listen", "--listen", "/ip4/127.0.0.1/tcp/0", *TLS]
     async with script_listening(impl, SCRIPTS[impl], listen) as peer:
-        result = await trio.run_process(
-            [str(script), "ping", peer.addr("tcp"), "--count", "2", "--json", *TLS],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    assert result.returncode == 0, result.stderr.decode()
-    assert json.loads(result.stdout)["peer_id"] == peer.peer_id
+        report = await cli_ping(peer.addr("tcp"), count=2, options=TLS)
+    assert report["peer_id"] == peer.peer_id
 
 
 YAMUX = "/yamux/1.0.0"
@@ -135,9 +99,7 @@ async def test_inlined_muxer_negotiation_both_ways(impl: Impl) -> None:
     ):
         conn = await node.dial(peer.addr("tcp"))
         assert conn.muxer_protocol == YAMUX
-        assert len(await ping_peer(node, conn, count=2)) == 2
-        payload = os.urandom(200_000)
-        assert await echo_peer(node, conn, payload) == payload
+        await exchange(node, conn, pings=2, streams=0, echo=200_000)
         argv = dial_argv(str(node.addrs[0]), ping=2, echo=ONE_MIB, timeout=60)
         result = await run_script(impl, SCRIPTS[impl], [*argv, *TLS], time_limit=70)
         assert result["echo_ok"] is True

@@ -11,10 +11,8 @@ SIGTERM.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import signal
 import sys
 
 import trio
@@ -25,11 +23,7 @@ from p2pstack.identity import PeerId
 from p2pstack.protocols.discovery.mdns import MdnsConfig, PeerDiscovered, mdns
 from p2pstack.protocols.identify import IdentifyService, identify
 from p2pstack.protocols.ping import ping, ping_peer
-
-
-def emit(data: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(data) + "\n")
-    sys.stdout.flush()
+from tests.helpers.agent import emit, until_stopped
 
 
 async def connect(node: Node, ident: IdentifyService, peer: PeerId) -> None:
@@ -52,25 +46,6 @@ async def connect(node: Node, ident: IdentifyService, peer: PeerId) -> None:
         emit({"connected": str(peer), "agent": info.agent_version, "ping_ms": rtt * 1000})
         return
     emit({"dial_failed": str(peer), "error": error})
-
-
-async def wait_for_stop() -> None:
-    async with trio.open_nursery() as nursery:
-
-        async def on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-
-        async def on_eof() -> None:
-            stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
-            async with stdin:
-                while await stdin.receive_some(4096):
-                    pass
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(on_signal)
-        nursery.start_soon(on_eof)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -97,7 +72,7 @@ async def main(args: argparse.Namespace) -> None:
                             nursery.start_soon(connect, node, ident, event.peer_id)
 
                 nursery.start_soon(watch)
-                await wait_for_stop()
+                await until_stopped()
                 nursery.cancel_scope.cancel()
 
 
