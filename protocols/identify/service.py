@@ -161,7 +161,9 @@ class IdentifyService:
         await stream.reset()
 
     async def _push(self, conn: Connection) -> None:
-        info = self._results.get(conn.id)
+        # A change right after connecting is pushed once our own identify of the peer says
+        # it takes pushes (that exchange is bounded by the identify timeout).
+        info = await self.wait_identified(conn)
         if info is None or IDENTIFY_PUSH_PROTOCOL not in info.protocols:
             return
         try:

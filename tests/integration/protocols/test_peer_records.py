@@ -11,9 +11,13 @@ import trio
 from p2pstack.compose import open_node
 from p2pstack.errors import InvalidConfigError
 from p2pstack.host.events import PeerIdentified
+from p2pstack.host.netstream import NetStream
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.identify import IdentifyConfig, identify
+from p2pstack.protocols.identify.codec import encode_identify
+from p2pstack.protocols.identify.service import IDENTIFY_PROTOCOL
 from p2pstack.protocols.ping import ping
+from p2pstack.varint import length_prefixed
 from tests.helpers.nodes import tcp_node
 
 EXTRA = Multiaddr("/ip4/203.0.113.5/tcp/4001")
@@ -31,10 +35,8 @@ async def test_identify_certifies_and_push_reseals() -> None:
         first = client.peerstore.signed_record(server.peer_id)
         assert first is not None
         assert client.peerstore.certified_addrs(server.peer_id) == server.listen_addrs
-        # identify pushes only to peers it identified itself
-        back = server.connection_to(client.peer_id)
-        assert back is not None
-        assert await server_identify.wait_identified(back) is not None
+        # a change right after connecting is pushed once the server has identified the
+        # client (not waited for here: the push must not be skipped meanwhile)
         with client.events.subscribe() as events:
             server.set_announced_addrs([EXTRA])
             with trio.fail_after(5):
@@ -49,6 +51,43 @@ async def test_identify_certifies_and_push_reseals() -> None:
         assert client_identify.records.counts["rejected"] == 0
         # and the other way round
         assert server.peerstore.certified_addrs(client.peer_id) == client.listen_addrs
+
+
+async def test_a_change_before_the_peer_is_identified_is_still_pushed() -> None:
+    """The server learns of a change while its identify of the client is still running:
+    the push waits for that identify instead of being skipped."""
+    server_identify, client_identify = identify(), identify()
+    release = trio.Event()
+    async with (
+        tcp_node([ping(), server_identify]) as server,
+        tcp_node([ping(), client_identify]) as client,
+    ):
+
+        async def held_identify(stream: NetStream) -> None:
+            await release.wait()  # the server's identify of the client waits here
+            message = encode_identify(
+                public_key=client.identity.public_key.to_protobuf(),
+                listen_addrs=client.listen_addrs,
+                protocols=client.protocols,
+                observed_addr=None,
+                agent_version="held",
+                protocol_version="ipfs/0.1.0",
+            )
+            await stream.send_all(length_prefixed(message))
+            await stream.send_eof()
+
+        client.set_stream_handler(IDENTIFY_PROTOCOL, held_identify)
+        conn = await client.dial(server.addrs[0])
+        assert await client_identify.wait_identified(conn) is not None
+        with client.events.subscribe() as events:
+            server.set_announced_addrs([EXTRA])
+            await trio.testing.wait_all_tasks_blocked()
+            release.set()
+            with trio.fail_after(5):
+                async for event in events:
+                    if isinstance(event, PeerIdentified) and EXTRA in event.listen_addrs:
+                        break
+        assert client.peerstore.certified_addrs(server.peer_id) == [*server.listen_addrs, EXTRA]
 
 
 async def test_records_can_be_switched_off() -> None:
