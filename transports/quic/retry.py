@@ -66,9 +66,13 @@ class RetryTokens:
         self._aead = AESGCM(AESGCM.generate_key(bit_length=128) if key is None else key)
         self.lifetime = lifetime
 
-    def seal(self, plaintext: bytes, *, address: Address, retry_cid: bytes) -> bytes:
-        """Encrypt ``plaintext`` into a token bound to ``address`` and ``retry_cid``."""
-        nonce = os.urandom(NONCE_SIZE)
+    def seal(
+        self, plaintext: bytes, *, address: Address, retry_cid: bytes, nonce: bytes | None = None
+    ) -> bytes:
+        """Encrypt ``plaintext`` into a token bound to ``address`` and ``retry_cid`` (``nonce``:
+        12 bytes, random if None; fixed only for test vectors)."""
+        if nonce is None:
+            nonce = os.urandom(NONCE_SIZE)
         sealed = self._aead.encrypt(nonce, plaintext, _associated(address, retry_cid))
         return bytes((TOKEN_FORMAT,)) + nonce + sealed
 
