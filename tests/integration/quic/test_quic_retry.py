@@ -12,7 +12,6 @@ import trio.testing
 from aioquic.buffer import Buffer  # type: ignore[attr-defined]  # re-exported by aioquic
 from aioquic.quic.packet import QuicProtocolVersion, pull_quic_header
 
-from p2pstack.abc.transport import RawConnection
 from p2pstack.compose import open_node
 from p2pstack.identity import Identity
 from p2pstack.multiaddr import Multiaddr
@@ -22,8 +21,8 @@ from p2pstack.transports.quic.core import Libp2pQuicConnection
 from p2pstack.transports.quic.endpoint import QUIC_V1, QuicListener
 from p2pstack.transports.quic.packets import parse_long_header
 from p2pstack.transports.quic.retry import RETRY_TOKEN_LIFETIME
-from p2pstack.transports.quic.transport import HasIdentity, QuicTransport
 from tests.helpers import wait_until
+from tests.integration.quic.recording import RecordingQuic
 
 QUIC_LISTEN = "/ip4/127.0.0.1/udp/0/quic-v1"
 CLIENT = quic(identity=Identity.generate())
@@ -128,36 +127,8 @@ async def test_the_default_sends_no_retry_to_a_lone_client() -> None:
         await listener.aclose()
 
 
-class _Recording:
-    """A QUIC transport whose listeners the test can count."""
-
-    name = "quic-v1"
-
-    def __init__(self, inner: QuicTransport) -> None:
-        self.inner = inner
-        self.listeners: list[QuicListener] = []
-
-    def attach(self, context: HasIdentity) -> None:
-        self.inner.attach(context)
-
-    def can_dial(self, addr: Multiaddr) -> bool:
-        return self.inner.can_dial(addr)
-
-    def can_listen(self, addr: Multiaddr) -> bool:
-        return self.inner.can_listen(addr)
-
-    async def dial(self, addr: Multiaddr) -> RawConnection:
-        return await self.inner.dial(addr)
-
-    async def listen(self, addr: Multiaddr) -> QuicListener:
-        listener = await self.inner.listen(addr)
-        assert isinstance(listener, QuicListener)
-        self.listeners.append(listener)
-        return listener
-
-
 async def test_a_real_client_connects_through_retry_after_a_flood() -> None:
-    recording = _Recording(quic(QuicConfig(retry="always", max_pending_handshakes=4)))
+    recording = RecordingQuic(quic(QuicConfig(retry="always", max_pending_handshakes=4)))
     async with (
         open_node(listen=[QUIC_LISTEN], transports=[recording], protocols=[ping()]) as server,
         open_node(transports=[quic()], protocols=[ping()]) as client,
