@@ -17,7 +17,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from p2pstack.errors import DecodeError
+from p2pstack.errors import DecodeError, InvalidConfigError
 
 Address = tuple[str, int]
 
@@ -82,7 +82,7 @@ class RetryTokens:
         """The token of a Retry sent to ``address`` (whose Initial was addressed to
         ``original_cid``) from source connection id ``retry_cid``."""
         if len(original_cid) > MAX_CID_SIZE:
-            raise ValueError("a connection id is at most 20 bytes")
+            raise InvalidConfigError("a connection id is at most 20 bytes")
         plaintext = _EXPIRY.pack(now + self.lifetime) + bytes((len(original_cid),)) + original_cid
         return self.seal(plaintext, address=address, retry_cid=retry_cid)
 
