@@ -73,13 +73,7 @@ class QuicSession:
         self._on_cid = on_cid
         self._on_end = on_end
         self._streams: dict[int, QuicStream] = {}
-        first = 0 if role is Role.RESPONDER else 1  # the peer's first bidirectional stream
-        self._next_peer_stream = first
-        """The lowest bidirectional stream id the peer has not opened yet."""
-        self._unseen_peer_streams: set[int] = set()
-        """Lower ids the peer opened implicitly (by using a higher one) whose first bytes have
-        not arrived yet; at most the peer's stream limit, which aioquic enforces."""
-        self._next_peer_uni = first + 2
+        self._highest_peer_stream = -1
         self._accept_send, self._accept_recv = trio.open_memory_channel[QuicStream](
             config.max_inbound_streams
         )
@@ -131,7 +125,6 @@ class QuicSession:
             elif isinstance(event, events.StreamReset):
                 if (stream := self._streams.get(event.stream_id)) is not None:
                     stream.on_reset(event.error_code)
-                self._unseen_peer_streams.discard(event.stream_id)  # never to be accepted
             elif isinstance(event, events.StopSendingReceived):
                 if (stream := self._streams.get(event.stream_id)) is not None:
                     stream.on_stop_sending(event.error_code)
@@ -167,22 +160,12 @@ class QuicSession:
         """The stream the peer opened with this frame, or None (not a new stream of the
         peer's, or refused)."""
         peer_opened = (stream_id & 1) == (0 if self.role is Role.RESPONDER else 1)
-        if not peer_opened or self._ended.is_set():
-            return None
-        if stream_id & 2:  # unidirectional: libp2p does not use them
-            if stream_id >= self._next_peer_uni:
-                self._next_peer_uni = stream_id + 4
-                self._quic.stop_stream(stream_id, 0)
-            return None
-        if stream_id >= self._next_peer_stream:
-            # Using an id opens the lower ones too (RFC 9000 section 2.1), and streams need
-            # not reach us in order: the first bytes of the skipped ones may still come.
-            self._unseen_peer_streams.update(range(self._next_peer_stream, stream_id, 4))
-            self._next_peer_stream = stream_id + 4
-        elif stream_id in self._unseen_peer_streams:
-            self._unseen_peer_streams.remove(stream_id)
-        else:
+        if not peer_opened or stream_id <= self._highest_peer_stream or self._ended.is_set():
             return None  # a stream we closed (late data) or refused
+        self._highest_peer_stream = stream_id
+        if stream_id & 2:  # unidirectional: libp2p does not use them
+            self._quic.stop_stream(stream_id, 0)
+            return None
         stream = QuicStream(self, stream_id)
         try:
             self._accept_send.send_nowait(stream)
