@@ -47,10 +47,12 @@ from p2pstack.protocols.request_response.framing import REJECTION
 from p2pstack.security.noise.cipher import FrameEncryptor
 from p2pstack.security.noise.framing import encode_frame
 from p2pstack.security.noise.payload import encode_payload
+from p2pstack.transports.quic.retry import RetryTokens
 from p2pstack.varint import encode_uvarint, length_prefixed
 
 from .registry import split, whole
 from .targets_codecs import ALICE, BOB
+from .targets_quic import TOKEN_CLIENT, TOKEN_RETRY_CID
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -141,6 +143,36 @@ def _quic_datagrams() -> dict[str, bytes]:
         "short": b"\x00\x40" + dcid + bytes(40),
         "version-negotiation": b"\x00\x80" + bytes(4) + b"\x08" + dcid + b"\x00" + bytes(8),
         "two-initials": b"\xa0" + initial + initial,
+    }
+
+
+def _quic_retry_tokens() -> dict[str, bytes]:
+    """Tokens as sent (control byte 0) and plaintexts to seal (control byte 1)."""
+    tokens = RetryTokens(bytes(16))
+
+    def seal(plaintext: bytes, retry_cid: bytes = TOKEN_RETRY_CID) -> bytes:
+        nonce = bytes(12)  # fixed: the seeds repeat
+        return tokens.seal(plaintext, address=TOKEN_CLIENT, retry_cid=retry_cid, nonce=nonce)
+
+    valid = struct.pack("!d", 5.0) + b"\x08" + bytes(range(8))
+    return {
+        "valid": b"\x00" + seal(valid),
+        "expired": b"\x00" + seal(struct.pack("!d", -1.0) + b"\x00"),
+        "other-cid": b"\x00" + seal(valid, bytes(7)),
+        "garbage": b"\x00\x01" + bytes(60),
+        "sealed-valid": b"\x01" + valid,
+        "sealed-bad-length": b"\x01" + valid[:8] + b"\x09" + valid[9:],
+        "sealed-short": b"\x01" + bytes(5),
+    }
+
+
+def _quic_long_headers() -> dict[str, bytes]:
+    dcid = b"\x01" * 8
+    return {
+        "v1-initial": b"\xc0" + (1).to_bytes(4, "big") + b"\x08" + dcid + b"\x00" + bytes(8),
+        "other-version-long-ids": b"\xc0\x1a\x2a\x3a\x4a\x1e" + bytes(30) + b"\xff" + bytes(255),
+        "truncated-dcid": b"\xc0\x00\x00\x00\x01\x14" + bytes(5),
+        "short-header": b"\x40" + dcid,
     }
 
 
@@ -314,6 +346,8 @@ def seeds() -> dict[str, dict[str, bytes]]:
         },
         "ws_client_frames": {k: whole(v) for k, v in _ws_frames(masked=False).items()},
         "quic_datagrams": _quic_datagrams(),
+        "quic_retry_token": _quic_retry_tokens(),
+        "quic_long_header": _quic_long_headers(),
         "ws_client_upgrade": {
             "deflate": b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
             + _ws_frames(masked=False)["binary"],

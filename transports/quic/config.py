@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from p2pstack.errors import InvalidConfigError
 
@@ -24,6 +25,13 @@ class QuicConfig:
     - ``max_pending_handshakes`` (128): handshakes a listener runs at once; Initial packets
       for more new connections are dropped.
     - ``max_datagram_size`` (1350): UDP payload size we send at most.
+    - ``retry`` ("under-load"): when a listener answers a client's first Initial with a Retry
+      (stateless address validation, one extra round trip) instead of starting a handshake:
+      ``"always"``, ``"under-load"`` (once ``retry_threshold`` handshakes are pending) or
+      ``"never"``. Under load, Initials from forged addresses can hold at most
+      ``retry_threshold`` handshake slots; the rest go to clients that answered a Retry.
+    - ``retry_threshold`` (32): pending handshakes from which ``"under-load"`` sends Retry
+      (capped at ``max_pending_handshakes``).
     """
 
     handshake_timeout: float = 10.0
@@ -34,6 +42,8 @@ class QuicConfig:
     max_inbound_streams: int = 256
     max_pending_handshakes: int = 128
     max_datagram_size: int = 1350
+    retry: Literal["always", "under-load", "never"] = "under-load"
+    retry_threshold: int = 32
 
     def __post_init__(self) -> None:
         for name in ("handshake_timeout", "idle_timeout"):
@@ -51,3 +61,7 @@ class QuicConfig:
             raise InvalidConfigError("max_inbound_streams and max_pending_handshakes must be >= 1")
         if not 1200 <= self.max_datagram_size <= 65527:
             raise InvalidConfigError("max_datagram_size must be within 1200..65527")
+        if self.retry not in ("always", "under-load", "never"):
+            raise InvalidConfigError("retry must be 'always', 'under-load' or 'never'")
+        if self.retry_threshold < 0:
+            raise InvalidConfigError("retry_threshold must be >= 0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from typing import Final, final
@@ -12,7 +13,7 @@ from typing import Final, final
 import trio
 from aioquic.buffer import Buffer  # type: ignore[attr-defined]  # re-exported by aioquic
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.packet import QuicPacketType, pull_quic_header
+from aioquic.quic.packet import QuicHeader, QuicPacketType, encode_quic_retry, pull_quic_header
 
 from p2pstack.abc.transport import RawConnection
 from p2pstack.identity import PeerId
@@ -21,6 +22,15 @@ from p2pstack.role import Role
 from p2pstack.transports.quic.config import QuicConfig
 from p2pstack.transports.quic.core import Libp2pQuicConnection
 from p2pstack.transports.quic.handle import QuicHandle
+from p2pstack.transports.quic.packets import (
+    NEGOTIATION_VERSION,
+    LongHeader,
+    MalformedLongHeader,
+    encode_version_negotiation,
+    is_long_header,
+    parse_long_header,
+)
+from p2pstack.transports.quic.retry import InvalidRetryToken, RetryTokens
 from p2pstack.transports.quic.session import Address, QuicSession
 from p2pstack.transports.quic.udp import UdpSocket
 
@@ -48,10 +58,17 @@ class QuicListener:
 
     ``accept`` is also the socket's reader: it routes every datagram to its connection by
     destination connection id and returns when an Initial packet opened a new one. Garbage,
-    short-header packets of unknown connections, non-v1 versions, Initial datagrams under
-    1200 bytes, Initials that do not decrypt and Initials beyond ``max_pending_handshakes``
-    are dropped (a connection exists only once a client's Initial decrypted). Closing the
-    listener closes its connections (they share its socket).
+    short-header packets of unknown connections, datagrams under 1200 bytes that would open
+    a connection, Initials that do not decrypt, Initials with a Retry token that is not
+    valid (forged, expired, for another address) and Initials beyond
+    ``max_pending_handshakes`` are dropped (a connection exists only once a client's Initial
+    decrypted). A datagram of at least 1200 bytes in another QUIC version gets a Version
+    Negotiation packet; a first Initial gets a Retry when ``QuicConfig.retry`` says so. Both
+    answers are stateless, smaller than what they answer, and sent only if the socket takes
+    them at once. Closing the listener closes its connections (they share its socket).
+
+    Counters: :attr:`dropped`, :attr:`retries_sent`, :attr:`tokens_refused`,
+    :attr:`version_negotiations_sent`.
     """
 
     def __init__(
@@ -73,6 +90,14 @@ class QuicListener:
         self._backlog: deque[tuple[bytes, Address]] = deque()
         self.dropped = 0
         """Datagrams dropped unrouted (garbage, unknown connection, refused Initial)."""
+        self.retries_sent = 0
+        """Retry packets sent (first Initials answered with an address validation)."""
+        self.tokens_refused = 0
+        """Initials dropped for their Retry token (invalid or expired; also in ``dropped``)."""
+        self.version_negotiations_sent = 0
+        """Version Negotiation packets sent (datagrams in another QUIC version)."""
+        self._tokens = None if config.retry == "never" else RetryTokens()
+        self._retry_from = 0 if config.retry == "always" else config.retry_threshold
 
     @property
     def listen_addrs(self) -> list[Multiaddr]:
@@ -96,6 +121,15 @@ class QuicListener:
 
     def datagram_received(self, data: bytes, addr: Address) -> RawConnection | None:
         """Route one datagram; the new connection if it opened one."""
+        if is_long_header(data):
+            try:
+                invariant = parse_long_header(data)
+            except MalformedLongHeader:
+                self.dropped += 1
+                return None
+            if invariant.version != QUIC_V1:
+                self._negotiate(invariant, len(data), addr)
+                return None
         try:
             header = pull_quic_header(Buffer(data=data), host_cid_length=CID_LENGTH)
         except ValueError:
@@ -105,20 +139,83 @@ class QuicListener:
         if session is not None:
             session.datagram_received(data, addr)
             return None
-        if (
-            header.packet_type != QuicPacketType.INITIAL
-            or header.version != QUIC_V1
-            or len(data) < MIN_INITIAL_SIZE
-            or len(self._handshaking) >= self._config.max_pending_handshakes
-        ):
+        if header.packet_type != QuicPacketType.INITIAL or len(data) < MIN_INITIAL_SIZE:
             self.dropped += 1
             return None
-        return self._open(header.destination_cid, data, addr)
+        return self._admit(header, data, addr)
 
-    def _open(self, original_cid: bytes, data: bytes, addr: Address) -> RawConnection | None:
+    def _negotiate(self, header: LongHeader, size: int, addr: Address) -> None:
+        """Answer a packet in a version we do not speak with Version Negotiation, if it could
+        open a connection (at least 1200 bytes: the answer is smaller). Version Negotiation
+        packets themselves are never answered (two listeners would ping-pong)."""
+        if header.version == NEGOTIATION_VERSION or size < MIN_INITIAL_SIZE:
+            self.dropped += 1
+            return
+        reply = encode_version_negotiation(header, [QUIC_V1], unused=os.urandom(1)[0])
+        if self._sock.try_send(reply, addr):
+            self.version_negotiations_sent += 1
+
+    def _admit(self, header: QuicHeader, data: bytes, addr: Address) -> RawConnection | None:
+        """Open a connection for a client's Initial, answer it with a Retry, or drop it."""
+        pending = len(self._handshaking)
+        original_cid, retry_cid = header.destination_cid, None
+        if self._tokens is not None and header.token:
+            try:
+                original_cid = self._tokens.validate(
+                    header.token,
+                    address=addr,
+                    destination_cid=header.destination_cid,
+                    now=trio.current_time(),
+                )
+            except InvalidRetryToken as exc:
+                logger.debug("QUIC Initial from %s refused: %s", addr, exc)
+                self.tokens_refused += 1
+                self.dropped += 1
+                return None
+            retry_cid = header.destination_cid
+        elif self._tokens is not None and pending >= min(
+            self._retry_from, self._config.max_pending_handshakes
+        ):
+            self._retry(self._tokens, header, addr)
+            return None
+        if pending >= self._config.max_pending_handshakes:
+            self.dropped += 1
+            return None
+        return self._open(header.destination_cid, original_cid, retry_cid, data, addr)
+
+    def _retry(self, tokens: RetryTokens, header: QuicHeader, addr: Address) -> None:
+        """Send a Retry: the client must come back to a new connection id with the token."""
+        retry_cid = os.urandom(CID_LENGTH)
+        token = tokens.issue(
+            address=addr,
+            original_cid=header.destination_cid,
+            retry_cid=retry_cid,
+            now=trio.current_time(),
+        )
+        packet = encode_quic_retry(
+            version=QUIC_V1,
+            source_cid=retry_cid,
+            destination_cid=header.source_cid,
+            original_destination_cid=header.destination_cid,
+            retry_token=token,
+        )
+        if self._sock.try_send(packet, addr):
+            self.retries_sent += 1
+
+    def _open(
+        self,
+        cid: bytes,
+        original_cid: bytes,
+        retry_cid: bytes | None,
+        data: bytes,
+        addr: Address,
+    ) -> RawConnection | None:
+        """Start the handshake of the Initial ``data`` addressed to ``cid`` (after a Retry:
+        ``retry_cid``; the client's first Initial was addressed to ``original_cid``)."""
         quic = Libp2pQuicConnection(
             configuration=self._configuration(),
             original_destination_connection_id=original_cid,
+            retry_source_connection_id=retry_cid,
             stream_window=self._config.stream_window,
             connection_window=self._config.connection_window,
         )
@@ -141,7 +238,7 @@ class QuicListener:
             self.dropped += 1
             return None
         self._handshaking.add(session)
-        self._route(session, original_cid, True)
+        self._route(session, cid, True)
         self._route(session, quic.host_cid, True)
         handle = QuicHandle(session, self._local_peer, on_secured=self._handshaking.discard)
         return RawConnection(handle, self._addr, udp_multiaddr(addr), secured_muxed=handle)

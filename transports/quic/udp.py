@@ -100,6 +100,18 @@ class UdpSocket:
             except BlockingIOError:
                 await trio.lowlevel.wait_writable(self._sock)
 
+    def try_send(self, data: bytes, addr: Address) -> bool:
+        """Send one datagram now if the socket takes it; False if it did not (full buffer,
+        an error, closed). For best-effort stateless replies."""
+        if self._closed:
+            return False
+        try:
+            self._sock.sendto(data, addr)
+        except OSError as exc:  # BlockingIOError included
+            logger.debug("UDP send to %s failed: %s", addr, exc)
+            return False
+        return True
+
     def close(self) -> None:
         """Close (idempotent); wakes the tasks waiting on it."""
         if not self._closed:
