@@ -39,8 +39,8 @@ from wsproto.events import (
 )
 
 from p2pstack.conflict import ConflictDetector
-from p2pstack.stream_ops import checked_max_bytes
-from p2pstack.transports.ws_frames import BytesLike, FrameRouter, binary_frame
+from p2pstack.stream_ops import checked_max_bytes, receive_into_of
+from p2pstack.transports.ws_frames import BytesLike, FrameRouter, binary_frames
 from p2pstack.transports.ws_handshake import ServerHandshake, client_handshake
 from p2pstack.transports.ws_protocol import (
     CLOSE_NORMAL,
@@ -57,6 +57,8 @@ logger: Final = logging.getLogger("p2pstack.websocket")
 DEFAULT_READ_SIZE: Final = 128 * 1024
 DEFAULT_SEND_FRAME_SIZE: Final = 128 * 1024
 DEFAULT_MAX_FRAME_SIZE: Final = 256 * 1024 * 1024
+_GATHER_SIZE: Final = 1024 * 1024
+"""Payload bytes whose frames one transport write carries at most (whole frames)."""
 
 
 class WebSocketStream(trio.abc.HalfCloseableStream):
@@ -101,6 +103,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             )
         self._close_timeout = close_timeout
         self._read_size = read_size
+        self._transport_into = receive_into_of(transport_stream)
         self._send_frame_size = send_frame_size
         self._max_frame_size = max_frame_size
         self._frame_bytes = 0  # payload bytes received so far of the current data frame
@@ -224,13 +227,13 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         if out is not None and out.state is ConnectionState.OPEN:
             self._control_out += out.send(event)
 
-    def _take(self, max_bytes: int | None) -> bytes:
+    def _take(self, max_bytes: int | None) -> bytes | bytearray:
         ready = self._ready
         first = ready[0]
         if max_bytes is None or len(first) <= max_bytes:
             if len(ready) == 1:
                 ready.clear()
-                return bytes(first)
+                return first
             total = 0
             count = 0
             for chunk in ready:
@@ -244,7 +247,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         ready[0] = first[max_bytes:]
         return bytes(first[:max_bytes])
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         """Up to ``max_bytes`` bytes (all that is ready when None); ``b""`` at EOF.
 
         Raises:
@@ -255,41 +258,108 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         """
         max_bytes = checked_max_bytes(max_bytes)
         with self._receive_conflict:
-            if self._closed:
-                raise trio.ClosedResourceError("the WebSocket was closed")
-            await trio.lowlevel.checkpoint_if_cancelled()
-            await self._ensure_handshake()
-            if self._control_out:  # e.g. a Pong for a Ping that came with the 101
+            await self._before_receive()
+            if self._ready:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return self._take(max_bytes)
+            buffer = bytearray(self._read_size)
+            with memoryview(buffer) as view:
+                count = await self._fill(view)
+            if not count:
+                return self._take(max_bytes) if self._ready else b""
+            del buffer[count:]
+            if max_bytes is not None and count > max_bytes:
+                self._ready.insert(0, buffer[max_bytes:])
+                del buffer[max_bytes:]
+            return buffer
+
+    async def receive_into(self, buffer: bytearray | memoryview) -> int:
+        """Read stream bytes into ``buffer``: the count, 0 at EOF (see ``ReceivesInto``).
+
+        Payload of data frames is read into ``buffer`` and moved to its front there, without
+        a copy of its own. Errors as :meth:`receive_some`; ``ValueError`` for an empty buffer.
+        """
+        with self._receive_conflict, memoryview(buffer) as whole:
+            view = whole.cast("B") if whole.format != "B" else whole
+            if not len(view):
+                raise ValueError("receive_into needs a non-empty buffer")
+            await self._before_receive()
+            if self._ready:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return self._take_into(view)
+            count = await self._fill(view)
+            if not count and self._ready:
+                return self._take_into(view)
+            return count
+
+    async def _before_receive(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the WebSocket was closed")
+        await trio.lowlevel.checkpoint_if_cancelled()
+        await self._ensure_handshake()
+        if self._control_out:  # e.g. a Pong for a Ping that came with the 101
+            await self._flush_control()
+
+    async def _fill(self, view: memoryview) -> int:
+        """Read until stream bytes are ready: the count of those placed in ``view`` (the rest
+        is in ``self._ready``); 0 with nothing ready means EOF. Always a checkpoint."""
+        while not self._ready:
+            if self._eof:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return 0
+            if self._recv_error is not None:
                 await self._flush_control()
-            while not self._ready:
-                if self._eof:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                    return b""
-                if self._recv_error is not None:
-                    await self._flush_control()
-                    raise trio.BrokenResourceError(
-                        f"WebSocket failed: {self._recv_error}"
-                    ) from self._recv_error
-                try:
-                    data = await self.transport_stream.receive_some(self._read_size)
-                except trio.ClosedResourceError:
-                    if self._closed:
-                        raise
-                    self._recv_error = trio.BrokenResourceError("transport closed")
-                    raise trio.BrokenResourceError("the WebSocket transport was closed") from None
-                except trio.BrokenResourceError as exc:
-                    self._recv_error = exc
+                raise trio.BrokenResourceError(
+                    f"WebSocket failed: {self._recv_error}"
+                ) from self._recv_error
+            try:
+                count = await self._read(view)
+            except trio.ClosedResourceError:
+                if self._closed:
                     raise
-                if not data:
-                    self._recv_error = WebSocketError("connection closed without a Close frame")
-                    continue
-                self._ingest(data)
-                if self._control_out:
-                    await self._flush_control()
-                if self._ready:
-                    return self._take(max_bytes)
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return self._take(max_bytes)
+                self._recv_error = trio.BrokenResourceError("transport closed")
+                raise trio.BrokenResourceError("the WebSocket transport was closed") from None
+            except trio.BrokenResourceError as exc:
+                self._recv_error = exc
+                raise
+            if not count:
+                self._recv_error = WebSocketError("connection closed without a Close frame")
+                continue
+            router = self._router
+            if router is None:  # not upgraded: the handshake failed, wsproto reports it
+                self._to_wsproto(view[:count])
+                count = 0
+            else:
+                count = router.feed_in_place(view[:count])
+            if self._control_out:
+                await self._flush_control()
+            if count:
+                return count
+        return 0
+
+    async def _read(self, view: memoryview) -> int:
+        """One read from the transport into ``view``: the count, 0 at EOF."""
+        receive_into = self._transport_into
+        if receive_into is not None:
+            return await receive_into(view)
+        data = await self.transport_stream.receive_some(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _take_into(self, view: memoryview) -> int:
+        """Move ready bytes into ``view``: the count."""
+        ready = self._ready
+        count, room = 0, len(view)
+        while ready and count < room:
+            chunk = ready[0]
+            size = min(len(chunk), room - count)
+            view[count : count + size] = chunk[:size] if size < len(chunk) else chunk
+            count += size
+            if size < len(chunk):
+                ready[0] = chunk[size:]
+            else:
+                del ready[0]
+        return count
 
     # ------------------------------------------------------------------- sending
     async def _write(self, data: BytesLike) -> None:
@@ -297,24 +367,35 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
 
         Frames go out in the order wsproto made them: a Close queued while ``data`` waited
         for the lock was made after it, and a Pong may follow data. Marks the send side
-        broken on any failure (a frame may be half written).
+        broken on any failure (a frame may be half written). Always a checkpoint.
         """
-        async with self._write_lock:
-            try:
-                if data:
-                    await self.transport_stream.send_all(data)
-                while self._control_out:
-                    pending = bytes(self._control_out)
-                    self._control_out.clear()
-                    await self.transport_stream.send_all(pending)
-            except trio.ClosedResourceError as exc:
-                self._send_error = exc
-                if self._closed:
-                    raise
-                raise trio.BrokenResourceError("the WebSocket transport was closed") from exc
-            except BaseException as exc:
-                self._send_error = exc
+        lock = self._write_lock
+        if lock.locked():
+            await lock.acquire()
+        else:  # the transport's send_all is the checkpoint
+            lock.acquire_nowait()
+        try:
+            sent = False
+            if data:
+                await self.transport_stream.send_all(data)
+                sent = True
+            while self._control_out:
+                pending = bytes(self._control_out)
+                self._control_out.clear()
+                await self.transport_stream.send_all(pending)
+                sent = True
+            if not sent:
+                await trio.lowlevel.checkpoint()
+        except trio.ClosedResourceError as exc:
+            self._send_error = exc
+            if self._closed:
                 raise
+            raise trio.BrokenResourceError("the WebSocket transport was closed") from exc
+        except BaseException as exc:
+            self._send_error = exc
+            raise
+        finally:
+            lock.release()
 
     async def _flush_control(self) -> None:
         """Send queued control frames unless a writer is busy (it flushes them after)."""
@@ -359,13 +440,16 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             assert self._out is not None
             step = self._send_frame_size
             masked = self._ws.client
-            if size <= step:
-                await self._write(binary_frame(data, masked=masked))
+            group = max(step, _GATHER_SIZE - _GATHER_SIZE % step)  # whole frames per write
+            if size <= group:
+                await self._write(binary_frames(data, frame_size=step, masked=masked))
                 return
-            view = memoryview(data)
-            for offset in range(0, size, step):
-                self._check_send()  # a Close may have been queued while we were writing
-                await self._write(binary_frame(view[offset : offset + step], masked=masked))
+            view = memoryview(data).cast("B")
+            for offset in range(0, size, group):
+                if offset:
+                    self._check_send()  # a Close may have been queued while we were writing
+                piece = view[offset : offset + group]
+                await self._write(binary_frames(piece, frame_size=step, masked=masked))
 
     async def wait_send_all_might_not_block(self) -> None:
         with self._send_conflict:
