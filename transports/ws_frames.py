@@ -116,7 +116,7 @@ class FrameRouter:
         *,
         masked: bool,
         to_wsproto: Callable[[BytesLike], bool],
-        on_data: Callable[[bytes], None],
+        on_data: Callable[[BytesLike], None],
         max_fast: int,
     ) -> None:
         self._masked = masked
@@ -131,9 +131,13 @@ class FrameRouter:
         self._in_message = False  # wsproto is inside a fragmented message
         self._wsproto_only = False
 
-    def feed(self, data: BytesLike) -> None:
-        """Route ``data``, the next bytes received after the HTTP upgrade."""
-        self._route(memoryview(data).cast("B"), in_place=False)
+    def feed(self, data: BytesLike, *, shared: bool = False) -> None:
+        """Route ``data``, the next bytes received after the HTTP upgrade.
+
+        With ``shared`` (``data`` is immutable, e.g. ``bytes``), unmasked payload goes to
+        ``on_data`` as memoryview slices of ``data``, not as copies.
+        """
+        self._route(memoryview(data).cast("B"), in_place=False, shared=shared)
 
     def feed_in_place(self, buffer: memoryview) -> int:
         """Route the bytes of ``buffer`` (writable), moving fast payload to its front.
@@ -143,9 +147,9 @@ class FrameRouter:
         frame went to wsproto, later payload of this call goes to ``on_data`` instead, so
         the order of the stream's bytes stays that of the wire.
         """
-        return self._route(buffer, in_place=True)
+        return self._route(buffer, in_place=True, shared=False)
 
-    def _route(self, view: memoryview, *, in_place: bool) -> int:
+    def _route(self, view: memoryview, *, in_place: bool, shared: bool) -> int:
         pos, end, count = 0, len(view), 0
         while pos < end:
             if self._wsproto_only:
@@ -157,7 +161,7 @@ class FrameRouter:
                 if in_place:
                     count = self._compact(view, pos, take, count)
                 else:
-                    self._deliver(view[pos : pos + take])
+                    self._deliver(view[pos : pos + take], shared)
                 pos += take
             elif self._wsproto_left:
                 in_place = False
@@ -178,11 +182,11 @@ class FrameRouter:
         self._key_offset = (offset + size) % 4
         return key[offset:] + key[:offset] if offset else key
 
-    def _deliver(self, payload: memoryview) -> None:
+    def _deliver(self, payload: memoryview, shared: bool) -> None:
         if self._key:
             self._on_data(apply_mask(payload, self._next_key(len(payload))))
         else:
-            self._on_data(bytes(payload))
+            self._on_data(payload if shared else bytes(payload))
 
     def _compact(self, view: memoryview, pos: int, size: int, to: int) -> int:
         """Unmask ``view[pos:pos+size]`` into ``view[to:]`` (``to <= pos``); the new end."""

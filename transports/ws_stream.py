@@ -55,10 +55,20 @@ logger: Final = logging.getLogger("p2pstack.websocket")
 
 # Binary data frames bypass wsproto (see ws_frames); other frames still pay its copies.
 DEFAULT_READ_SIZE: Final = 128 * 1024
-DEFAULT_SEND_FRAME_SIZE: Final = 128 * 1024
+DEFAULT_SEND_FRAME_SIZE: Final = 1024 * 1024
 DEFAULT_MAX_FRAME_SIZE: Final = 256 * 1024 * 1024
 _GATHER_SIZE: Final = 1024 * 1024
 """Payload bytes whose frames one transport write carries at most (whole frames)."""
+
+
+def _as_bytes(chunk: BytesLike) -> bytes | bytearray:
+    """``chunk`` as bytes, without a copy when it is all of a ``bytes`` object."""
+    if not isinstance(chunk, memoryview):
+        return chunk
+    whole = chunk.obj
+    if isinstance(whole, bytes) and chunk.nbytes == len(whole):
+        return whole
+    return bytes(chunk)
 
 
 class WebSocketStream(trio.abc.HalfCloseableStream):
@@ -107,7 +117,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         self._send_frame_size = send_frame_size
         self._max_frame_size = max_frame_size
         self._frame_bytes = 0  # payload bytes received so far of the current data frame
-        self._ready: list[bytes | bytearray] = []
+        self._ready: list[BytesLike] = []  # memoryviews only of immutable bytes
         self._router: FrameRouter | None = None  # set once upgraded (see _start_router)
         self._control_out = bytearray()
         self._eof = False
@@ -233,7 +243,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         if max_bytes is None or len(first) <= max_bytes:
             if len(ready) == 1:
                 ready.clear()
-                return first
+                return _as_bytes(first)
             total = 0
             count = 0
             for chunk in ready:
@@ -262,16 +272,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             if self._ready:
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return self._take(max_bytes)
-            buffer = bytearray(self._read_size)
-            with memoryview(buffer) as view:
-                count = await self._fill(view)
-            if not count:
-                return self._take(max_bytes) if self._ready else b""
-            del buffer[count:]
-            if max_bytes is not None and count > max_bytes:
-                self._ready.insert(0, buffer[max_bytes:])
-                del buffer[max_bytes:]
-            return buffer
+            await self._fill(None)
+            return self._take(max_bytes) if self._ready else b""
 
     async def receive_into(self, buffer: bytearray | memoryview) -> int:
         """Read stream bytes into ``buffer``: the count, 0 at EOF (see ``ReceivesInto``).
@@ -300,9 +302,10 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         if self._control_out:  # e.g. a Pong for a Ping that came with the 101
             await self._flush_control()
 
-    async def _fill(self, view: memoryview) -> int:
+    async def _fill(self, view: memoryview | None) -> int:
         """Read until stream bytes are ready: the count of those placed in ``view`` (the rest
-        is in ``self._ready``); 0 with nothing ready means EOF. Always a checkpoint."""
+        is in ``self._ready``); 0 with nothing ready means EOF. Without ``view`` everything
+        goes to ``self._ready``. Always a checkpoint."""
         while not self._ready:
             if self._eof:
                 await trio.lowlevel.cancel_shielded_checkpoint()
@@ -312,8 +315,13 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
                 raise trio.BrokenResourceError(
                     f"WebSocket failed: {self._recv_error}"
                 ) from self._recv_error
+            data: BytesLike = b""
             try:
-                count = await self._read(view)
+                if view is None:  # the transport allocates once data has arrived
+                    data = await self.transport_stream.receive_some(self._read_size)
+                    size = len(data)
+                else:
+                    size = await self._read(view)
             except trio.ClosedResourceError:
                 if self._closed:
                     raise
@@ -322,15 +330,19 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             except trio.BrokenResourceError as exc:
                 self._recv_error = exc
                 raise
-            if not count:
+            if not size:
                 self._recv_error = WebSocketError("connection closed without a Close frame")
                 continue
+            count = 0
             router = self._router
+            if view is not None:
+                data = view[:size]
+                if router is not None:
+                    count = router.feed_in_place(data)
+            elif router is not None:
+                router.feed(data, shared=isinstance(data, bytes))
             if router is None:  # not upgraded: the handshake failed, wsproto reports it
-                self._to_wsproto(view[:count])
-                count = 0
-            else:
-                count = router.feed_in_place(view[:count])
+                self._to_wsproto(data)
             if self._control_out:
                 await self._flush_control()
             if count:
