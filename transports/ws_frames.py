@@ -10,6 +10,11 @@ control frames and every malformed frame) still goes through wsproto, which vali
 correctly masked binary frame with no RSV bits is read here; any other frame is handed to
 wsproto whole (header and payload), so wsproto's parser always starts at a frame boundary.
 Once wsproto has seen a frame it could not accept, it gets every later byte.
+:meth:`FrameRouter.feed_in_place` does the same inside a caller's buffer, moving payload
+over the headers so that the reader gets it contiguous without a copy of its own.
+
+Sending, :func:`binary_frames` builds all frames of a write in one buffer (one join), so
+the transport gets one write for them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
 """A WebSocket connection as a trio byte stream: our trio adapter of wsproto (sans-IO).
 
 :class:`WebSocketStream` is a ``trio.abc.HalfCloseableStream``. Outgoing bytes travel in binary
-frames (one frame per ``send_all``, split at ``send_frame_size``); incoming text and binary
-frames are both stream bytes, handed out as wsproto yields them (partial frames, never
-assembled into messages). Pings are answered; Pongs ignored.
+frames (one frame per ``send_all``, split at ``send_frame_size``; the frames of up to 1 MiB
+of a write go to the transport in one write); incoming text and binary frames are both
+stream bytes, handed out as they arrive (partial frames, never assembled into messages).
+Pings are answered; Pongs ignored.
+
+Reads: ``receive_into`` (which the Noise layer above uses when present) reads into the
+caller's buffer and moves the payload of binary data frames to its front in place (one copy
+out of the kernel, none of our own); ``receive_some`` hands out the payload of a read as
+the transport returned it when it holds nothing else, else joins it once.
 
 Half-close: ``send_eof`` sends our Close frame (code 1000) and keeps reading until the peer's
 Close; a received Close with code 1000 or 1005 is EOF, any other code is an error. We answer a
