@@ -349,10 +349,10 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
                 router.feed(data, shared=isinstance(data, bytes))
             if router is None:  # not upgraded: the handshake failed, wsproto reports it
                 self._to_wsproto(data)
+            if count:  # queued control frames go with the next call: a cancelled flush
+                return count  # must not lose bytes already in the caller's buffer
             if self._control_out:
                 await self._flush_control()
-            if count:
-                return count
         return 0
 
     async def _read(self, view: memoryview) -> int:

@@ -12,7 +12,7 @@ import trio.testing
 from hypothesis import given, settings, strategies as st
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import Connection
-from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Request
+from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Pong, Request
 
 from p2pstack.transports.ws_protocol import WebSocketClosed, WebSocketError
 from p2pstack.transports.ws_stream import WebSocketStream, open_client_stream
@@ -134,6 +134,23 @@ async def test_receive_into_needs_room_and_mixes_with_receive_some() -> None:
     assert buffer == b"3456"
     assert await client.receive_some() == b"789"
     assert await client.receive_some() == b""
+
+
+async def test_a_ping_read_with_data_is_answered_on_the_next_call(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The payload is in the caller's buffer already, so the Pong waits for the next read
+    (a cancelled send of it then loses nothing)."""
+    client, raw, _ = await opened(frame(BINARY, b"abc") + frame(PING, b"p"))
+    buffer = bytearray(100)
+    assert await client.receive_into(buffer) == 3
+    assert buffer[:3] == b"abc"
+    with trio.move_on_after(1) as scope:
+        await client.receive_into(buffer)  # sends the Pong, then waits for data
+    assert scope.cancelled_caught
+    (pong,) = await sent_events(raw, by_client=True)
+    assert isinstance(pong, Pong)
+    assert pong.payload == b"p"
 
 
 async def test_receive_into_reports_errors_and_closed() -> None:
