@@ -287,8 +287,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         Payload of data frames is read into ``buffer`` and moved to its front there, without
         a copy of its own. Errors as :meth:`receive_some`; ``ValueError`` for an empty buffer.
         """
-        with self._receive_conflict, memoryview(buffer) as whole:
-            view = whole.cast("B") if whole.format != "B" else whole
+        with self._receive_conflict, memoryview(buffer) as whole, whole.cast("B") as view:
             if not len(view):
                 raise ValueError("receive_into needs a non-empty buffer")
             await self._before_receive()

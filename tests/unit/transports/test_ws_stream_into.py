@@ -57,13 +57,32 @@ class IntoStream(trio.abc.Stream):
         await self.inner.aclose()
 
 
+class BytesStream(trio.abc.Stream):
+    """A stream whose reads return ``bytes`` (as TcpStream's do), without ``receive_into``."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        return bytes(await self.inner.receive_some(max_bytes))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 async def opened(
     extra: bytes = b"", *, server: bool = False, into: bool = True, **options: int
-) -> tuple[WebSocketStream, Raw, IntoStream]:
-    """Our stream (client, or server) over an IntoStream (or plain when not ``into``),
+) -> tuple[WebSocketStream, Raw, IntoStream | BytesStream]:
+    """Our stream (client, or server) over an IntoStream (a BytesStream when not ``into``),
     upgraded by a wsproto peer whose first bytes after the upgrade are ``extra``."""
     raw, ours = trio.testing.memory_stream_pair()
-    transport = IntoStream(ours) if into else ours
+    transport = IntoStream(ours) if into else BytesStream(ours)
     peer = WSConnection(ConnectionType.SERVER if not server else ConnectionType.CLIENT)
     if server:
         stream = WebSocketStream(transport, **options)  # type: ignore[arg-type]
@@ -83,7 +102,7 @@ async def opened(
             assert isinstance(next(peer.events()), Request)
             await raw.send_all(peer.send(AcceptConnection()) + extra)
         stream = streams[0]
-    return stream, raw, transport if isinstance(transport, IntoStream) else IntoStream(transport)
+    return stream, raw, transport
 
 
 async def read_into(stream: WebSocketStream, size: int) -> bytes:
@@ -170,6 +189,7 @@ async def test_a_large_write_goes_out_in_few_transport_writes() -> None:
     """2.5 MiB with 128 KiB frames: three writes of whole frames, every frame intact."""
     frame_size = 128 * 1024
     client, raw, transport = await opened(send_frame_size=frame_size)
+    assert isinstance(transport, IntoStream)
     writes_before = len(transport.writes)
     payload = bytes(range(256)) * (10 * 1024)
     peer = Connection(ConnectionType.SERVER)
@@ -191,6 +211,7 @@ async def test_a_large_write_goes_out_in_few_transport_writes() -> None:
 
 async def test_small_writes_are_one_frame_each() -> None:
     server, raw, transport = await opened(server=True, send_frame_size=1000)
+    assert isinstance(transport, IntoStream)
     await server.send_all(b"x" * 10)
     await server.send_all(bytearray(b"y" * 1000))
     events = await sent_events(raw, by_client=False)
@@ -199,7 +220,7 @@ async def test_small_writes_are_one_frame_each() -> None:
     assert transport.writes[-2:] == [2 + 10, 4 + 1000]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.one_of(FRAMES, st.binary(max_size=40)), max_size=6),
     st.booleans(),
@@ -209,7 +230,8 @@ def test_any_bytes_read_into_are_those_read_some(
     parts: list[bytes], server_side: bool, size: int
 ) -> None:
     """Any bytes from the peer: ``receive_into`` over a transport with ``receive_into``
-    yields what ``receive_some`` over a plain one does, and the same kind of error."""
+    yields what ``receive_some`` over a plain one does, and the same kind of error (before
+    an error, one may have handed out more of a text frame than the other)."""
 
     async def read(into: bool) -> tuple[bytes, type[BaseException] | None]:
         stream, raw, _ = await opened(server=server_side, into=into, max_frame_size=100)
@@ -235,6 +257,12 @@ def test_any_bytes_read_into_are_those_read_some(
         return bytes(data), None if error is None else type(error)
 
     async def main() -> None:
-        assert await read(True) == await read(False)
+        (by_into, error_into), (by_some, error_some) = await read(True), await read(False)
+        assert error_into is error_some
+        if error_into is None:
+            assert by_into == by_some
+        else:  # reads of other sizes may see more of a text frame before its bad UTF-8
+            shorter, longer = sorted((by_into, by_some), key=len)
+            assert longer.startswith(shorter)
 
     trio.run(main)
