@@ -391,8 +391,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             await lock.acquire()
         else:  # the transport's send_all is the checkpoint
             lock.acquire_nowait()
+        sent = False
         try:
-            sent = False
             if data:
                 await self.transport_stream.send_all(data)
                 sent = True
@@ -401,8 +401,6 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
                 self._control_out.clear()
                 await self.transport_stream.send_all(pending)
                 sent = True
-            if not sent:
-                await trio.lowlevel.checkpoint()
         except trio.ClosedResourceError as exc:
             self._send_error = exc
             if self._closed:
@@ -413,6 +411,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             raise
         finally:
             lock.release()
+        if not sent:  # nothing to write: a cancellation here breaks nothing
+            await trio.lowlevel.checkpoint()
 
     async def _flush_control(self) -> None:
         """Send queued control frames unless a writer is busy (it flushes them after)."""
