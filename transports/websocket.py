@@ -49,12 +49,15 @@ class WebSocketConfig:
     ``handshake_timeout`` bounds the TLS and HTTP upgrade of one connection (dial or accept);
     ``close_timeout`` bounds sending our Close frame in ``aclose``. ``ssl_context`` is the
     server context for ``/tls/ws`` and ``/wss`` listeners; ``client_ssl_context`` verifies
-    servers we dial (None: ``ssl.create_default_context()``). ``read_size`` is how much one
-    socket read asks for (the receive buffer holds no more), ``send_frame_size`` the largest
-    frame we send and ``max_frame_size`` the largest frame we accept: a frame fails with close
-    code 1009 once more of its payload has arrived (payload is streamed, so what came before
-    that point may have been read already). ``max_handshake_size`` bounds the HTTP head of
-    the upgrade request or response (a server answers 431 beyond it).
+    servers we dial (None: ``ssl.create_default_context()``). ``read_size`` (default
+    128 KiB) is how much one socket read by ``receive_some`` asks for (the receive buffer
+    holds no more; ``receive_into`` reads as much as the caller's buffer holds).
+    ``send_frame_size`` (default 1 MiB; js-libp2p accepts 100 MiB, py-libp2p 32 MiB) is the
+    largest frame we send and ``max_frame_size`` (default 256 MiB) the largest frame we
+    accept: a frame fails with close code 1009 once more of its payload has arrived (payload
+    is streamed, so what came before that point may have been read already).
+    ``max_handshake_size`` bounds the HTTP head of the upgrade request or response (a server
+    answers 431 beyond it).
     """
 
     tcp: TcpConfig = field(default_factory=TcpConfig)

@@ -1,9 +1,15 @@
 """A WebSocket connection as a trio byte stream: our trio adapter of wsproto (sans-IO).
 
 :class:`WebSocketStream` is a ``trio.abc.HalfCloseableStream``. Outgoing bytes travel in binary
-frames (one frame per ``send_all``, split at ``send_frame_size``); incoming text and binary
-frames are both stream bytes, handed out as wsproto yields them (partial frames, never
-assembled into messages). Pings are answered; Pongs ignored.
+frames (one frame per ``send_all``, split at ``send_frame_size``; the frames of up to 1 MiB
+of a write go to the transport in one write); incoming text and binary frames are both
+stream bytes, handed out as they arrive (partial frames, never assembled into messages).
+Pings are answered; Pongs ignored.
+
+Reads: ``receive_into`` (which the Noise layer above uses when present) reads into the
+caller's buffer and moves the payload of binary data frames to its front in place (one copy
+out of the kernel, none of our own); ``receive_some`` hands out the payload of a read as
+the transport returned it when it holds nothing else, else joins it once.
 
 Half-close: ``send_eof`` sends our Close frame (code 1000) and keeps reading until the peer's
 Close; a received Close with code 1000 or 1005 is EOF, any other code is an error. We answer a
@@ -39,8 +45,8 @@ from wsproto.events import (
 )
 
 from p2pstack.conflict import ConflictDetector
-from p2pstack.stream_ops import checked_max_bytes
-from p2pstack.transports.ws_frames import BytesLike, FrameRouter, binary_frame
+from p2pstack.stream_ops import checked_max_bytes, receive_into_of
+from p2pstack.transports.ws_frames import BytesLike, FrameRouter, binary_frames
 from p2pstack.transports.ws_handshake import ServerHandshake, client_handshake
 from p2pstack.transports.ws_protocol import (
     CLOSE_NORMAL,
@@ -55,8 +61,20 @@ logger: Final = logging.getLogger("p2pstack.websocket")
 
 # Binary data frames bypass wsproto (see ws_frames); other frames still pay its copies.
 DEFAULT_READ_SIZE: Final = 128 * 1024
-DEFAULT_SEND_FRAME_SIZE: Final = 128 * 1024
+DEFAULT_SEND_FRAME_SIZE: Final = 1024 * 1024
 DEFAULT_MAX_FRAME_SIZE: Final = 256 * 1024 * 1024
+_GATHER_SIZE: Final = 1024 * 1024
+"""Payload bytes whose frames one transport write carries at most (whole frames)."""
+
+
+def _as_bytes(chunk: BytesLike) -> bytes | bytearray:
+    """``chunk`` as bytes, without a copy when it is all of a ``bytes`` object."""
+    if not isinstance(chunk, memoryview):
+        return chunk
+    whole = chunk.obj
+    if isinstance(whole, bytes) and chunk.nbytes == len(whole):
+        return whole
+    return bytes(chunk)
 
 
 class WebSocketStream(trio.abc.HalfCloseableStream):
@@ -101,10 +119,11 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             )
         self._close_timeout = close_timeout
         self._read_size = read_size
+        self._transport_into = receive_into_of(transport_stream)
         self._send_frame_size = send_frame_size
         self._max_frame_size = max_frame_size
         self._frame_bytes = 0  # payload bytes received so far of the current data frame
-        self._ready: list[bytes | bytearray] = []
+        self._ready: list[BytesLike] = []  # memoryviews only of immutable bytes
         self._router: FrameRouter | None = None  # set once upgraded (see _start_router)
         self._control_out = bytearray()
         self._eof = False
@@ -224,13 +243,13 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         if out is not None and out.state is ConnectionState.OPEN:
             self._control_out += out.send(event)
 
-    def _take(self, max_bytes: int | None) -> bytes:
+    def _take(self, max_bytes: int | None) -> bytes | bytearray:
         ready = self._ready
         first = ready[0]
         if max_bytes is None or len(first) <= max_bytes:
             if len(ready) == 1:
                 ready.clear()
-                return bytes(first)
+                return _as_bytes(first)
             total = 0
             count = 0
             for chunk in ready:
@@ -244,7 +263,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         ready[0] = first[max_bytes:]
         return bytes(first[:max_bytes])
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         """Up to ``max_bytes`` bytes (all that is ready when None); ``b""`` at EOF.
 
         Raises:
@@ -255,41 +274,109 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         """
         max_bytes = checked_max_bytes(max_bytes)
         with self._receive_conflict:
-            if self._closed:
-                raise trio.ClosedResourceError("the WebSocket was closed")
-            await trio.lowlevel.checkpoint_if_cancelled()
-            await self._ensure_handshake()
-            if self._control_out:  # e.g. a Pong for a Ping that came with the 101
+            await self._before_receive()
+            if self._ready:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return self._take(max_bytes)
+            await self._fill(None)
+            return self._take(max_bytes) if self._ready else b""
+
+    async def receive_into(self, buffer: bytearray | memoryview) -> int:
+        """Read stream bytes into ``buffer``: the count, 0 at EOF (see ``ReceivesInto``).
+
+        Payload of data frames is read into ``buffer`` and moved to its front there, without
+        a copy of its own. Errors as :meth:`receive_some`; ``ValueError`` for an empty buffer.
+        """
+        with self._receive_conflict, memoryview(buffer) as whole, whole.cast("B") as view:
+            if not len(view):
+                raise ValueError("receive_into needs a non-empty buffer")
+            await self._before_receive()
+            if self._ready:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return self._take_into(view)
+            count = await self._fill(view)
+            if not count and self._ready:
+                return self._take_into(view)
+            return count
+
+    async def _before_receive(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the WebSocket was closed")
+        await trio.lowlevel.checkpoint_if_cancelled()
+        await self._ensure_handshake()
+        if self._control_out:  # e.g. a Pong for a Ping that came with the 101
+            await self._flush_control()
+
+    async def _fill(self, view: memoryview | None) -> int:
+        """Read until stream bytes are ready: the count of those placed in ``view`` (the rest
+        is in ``self._ready``); 0 with nothing ready means EOF. Without ``view`` everything
+        goes to ``self._ready``. Always a checkpoint."""
+        while not self._ready:
+            if self._eof:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return 0
+            if self._recv_error is not None:
                 await self._flush_control()
-            while not self._ready:
-                if self._eof:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                    return b""
-                if self._recv_error is not None:
-                    await self._flush_control()
-                    raise trio.BrokenResourceError(
-                        f"WebSocket failed: {self._recv_error}"
-                    ) from self._recv_error
-                try:
+                raise trio.BrokenResourceError(
+                    f"WebSocket failed: {self._recv_error}"
+                ) from self._recv_error
+            data: BytesLike = b""
+            try:
+                if view is None:  # the transport allocates once data has arrived
                     data = await self.transport_stream.receive_some(self._read_size)
-                except trio.ClosedResourceError:
-                    if self._closed:
-                        raise
-                    self._recv_error = trio.BrokenResourceError("transport closed")
-                    raise trio.BrokenResourceError("the WebSocket transport was closed") from None
-                except trio.BrokenResourceError as exc:
-                    self._recv_error = exc
+                    size = len(data)
+                else:
+                    size = await self._read(view)
+            except trio.ClosedResourceError:
+                if self._closed:
                     raise
-                if not data:
-                    self._recv_error = WebSocketError("connection closed without a Close frame")
-                    continue
-                self._ingest(data)
-                if self._control_out:
-                    await self._flush_control()
-                if self._ready:
-                    return self._take(max_bytes)
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return self._take(max_bytes)
+                self._recv_error = trio.BrokenResourceError("transport closed")
+                raise trio.BrokenResourceError("the WebSocket transport was closed") from None
+            except trio.BrokenResourceError as exc:
+                self._recv_error = exc
+                raise
+            if not size:
+                self._recv_error = WebSocketError("connection closed without a Close frame")
+                continue
+            count = 0
+            router = self._router
+            if view is not None:
+                data = view[:size]
+                if router is not None:
+                    count = router.feed_in_place(data)
+            elif router is not None:
+                router.feed(data, shared=isinstance(data, bytes))
+            if router is None:  # not upgraded: the handshake failed, wsproto reports it
+                self._to_wsproto(data)
+            if count:  # queued control frames go with the next call: a cancelled flush
+                return count  # must not lose bytes already in the caller's buffer
+            if self._control_out:
+                await self._flush_control()
+        return 0
+
+    async def _read(self, view: memoryview) -> int:
+        """One read from the transport into ``view``: the count, 0 at EOF."""
+        receive_into = self._transport_into
+        if receive_into is not None:
+            return await receive_into(view)
+        data = await self.transport_stream.receive_some(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _take_into(self, view: memoryview) -> int:
+        """Move ready bytes into ``view``: the count."""
+        ready = self._ready
+        count, room = 0, len(view)
+        while ready and count < room:
+            chunk = ready[0]
+            size = min(len(chunk), room - count)
+            view[count : count + size] = chunk[:size] if size < len(chunk) else chunk
+            count += size
+            if size < len(chunk):
+                ready[0] = chunk[size:]
+            else:
+                del ready[0]
+        return count
 
     # ------------------------------------------------------------------- sending
     async def _write(self, data: BytesLike) -> None:
@@ -297,24 +384,35 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
 
         Frames go out in the order wsproto made them: a Close queued while ``data`` waited
         for the lock was made after it, and a Pong may follow data. Marks the send side
-        broken on any failure (a frame may be half written).
+        broken on any failure (a frame may be half written). Always a checkpoint.
         """
-        async with self._write_lock:
-            try:
-                if data:
-                    await self.transport_stream.send_all(data)
-                while self._control_out:
-                    pending = bytes(self._control_out)
-                    self._control_out.clear()
-                    await self.transport_stream.send_all(pending)
-            except trio.ClosedResourceError as exc:
-                self._send_error = exc
-                if self._closed:
-                    raise
-                raise trio.BrokenResourceError("the WebSocket transport was closed") from exc
-            except BaseException as exc:
-                self._send_error = exc
+        lock = self._write_lock
+        if lock.locked():
+            await lock.acquire()
+        else:  # the transport's send_all is the checkpoint
+            lock.acquire_nowait()
+        sent = False
+        try:
+            if data:
+                await self.transport_stream.send_all(data)
+                sent = True
+            while self._control_out:
+                pending = bytes(self._control_out)
+                self._control_out.clear()
+                await self.transport_stream.send_all(pending)
+                sent = True
+        except trio.ClosedResourceError as exc:
+            self._send_error = exc
+            if self._closed:
                 raise
+            raise trio.BrokenResourceError("the WebSocket transport was closed") from exc
+        except BaseException as exc:
+            self._send_error = exc
+            raise
+        finally:
+            lock.release()
+        if not sent:  # nothing to write: a cancellation here breaks nothing
+            await trio.lowlevel.checkpoint()
 
     async def _flush_control(self) -> None:
         """Send queued control frames unless a writer is busy (it flushes them after)."""
@@ -359,13 +457,16 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             assert self._out is not None
             step = self._send_frame_size
             masked = self._ws.client
-            if size <= step:
-                await self._write(binary_frame(data, masked=masked))
+            group = max(step, _GATHER_SIZE - _GATHER_SIZE % step)  # whole frames per write
+            if size <= group:
+                await self._write(binary_frames(data, frame_size=step, masked=masked))
                 return
-            view = memoryview(data)
-            for offset in range(0, size, step):
-                self._check_send()  # a Close may have been queued while we were writing
-                await self._write(binary_frame(view[offset : offset + step], masked=masked))
+            view = memoryview(data).cast("B")
+            for offset in range(0, size, group):
+                if offset:
+                    self._check_send()  # a Close may have been queued while we were writing
+                piece = view[offset : offset + group]
+                await self._write(binary_frames(piece, frame_size=step, masked=masked))
 
     async def wait_send_all_might_not_block(self) -> None:
         with self._send_conflict:
