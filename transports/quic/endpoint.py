@@ -40,6 +40,9 @@ QUIC_V1: Final = 0x00000001
 CID_LENGTH: Final = 8
 """The length of the connection ids we issue (aioquic's default)."""
 MIN_INITIAL_SIZE: Final = 1200
+MIN_INITIAL_CID_LENGTH: Final = 8
+"""A client's first Initial carries an unpredictable destination connection id of at least
+8 bytes (RFC 9000 §7.2); shorter ones open nothing."""
 """A client's Initial datagram is at least this large (RFC 9000 section 14.1)."""
 
 
@@ -59,8 +62,9 @@ class QuicListener:
     ``accept`` is also the socket's reader: it routes every datagram to its connection by
     destination connection id and returns when an Initial packet opened a new one. Garbage,
     short-header packets of unknown connections, datagrams under 1200 bytes that would open
-    a connection, Initials that do not decrypt, Initials with a Retry token that is not
-    valid (forged, expired, for another address) and Initials beyond
+    a connection, Initials addressed to a connection id under 8 bytes, Initials that do not
+    decrypt, Initials with a Retry token that is not valid (forged, expired, for another
+    address) and Initials beyond
     ``max_pending_handshakes`` are dropped (a connection exists only once a client's Initial
     decrypted). A datagram of at least 1200 bytes in another QUIC version gets a Version
     Negotiation packet; a first Initial gets a Retry when ``QuicConfig.retry`` says so. Both
@@ -139,7 +143,11 @@ class QuicListener:
         if session is not None:
             session.datagram_received(data, addr)
             return None
-        if header.packet_type != QuicPacketType.INITIAL or len(data) < MIN_INITIAL_SIZE:
+        if (
+            header.packet_type != QuicPacketType.INITIAL
+            or len(data) < MIN_INITIAL_SIZE
+            or len(header.destination_cid) < MIN_INITIAL_CID_LENGTH
+        ):
             self.dropped += 1
             return None
         return self._admit(header, data, addr)

@@ -226,3 +226,20 @@ async def test_a_client_starting_with_quic_v2_switches_to_v1() -> None:
             assert sum(raw is not None for raw in opened) == 1
     finally:
         await listener.aclose()
+
+
+async def test_an_initial_to_a_short_connection_id_opens_nothing() -> None:
+    listener, target = await _listen(QuicConfig(retry="never"))
+    try:
+        configuration = CLIENT.client_configuration()
+        configuration.connection_id_length = 4  # its first Initial goes to a 4-byte id
+        client = Libp2pQuicConnection(
+            configuration=configuration, stream_window=64 * 1024, connection_window=1 << 20
+        )
+        flight = _first_flight(client, target)
+        assert len(pull_quic_header(Buffer(data=flight[0]), host_cid_length=8).destination_cid) == 4
+        assert all(listener.datagram_received(d, ("127.0.0.1", 20000)) is None for d in flight)
+        assert (listener.num_connections, listener.dropped) == (0, len(flight))
+        assert _flood(listener, target, 1) == 1  # the usual 8 bytes still open one
+    finally:
+        await listener.aclose()
