@@ -38,10 +38,12 @@ class Bed:
 
 
 @asynccontextmanager
-async def peer(services: Sequence[Service], reuse_port: bool = True) -> AsyncIterator[Node]:
+async def peer(
+    services: Sequence[Service], reuse_port: bool = True, *, listen: bool = True
+) -> AsyncIterator[Node]:
     async with open_node(
         transports=[tcp(TcpConfig(reuse_port=reuse_port)), circuit_relay()],
-        listen=[LOOPBACK],
+        listen=[LOOPBACK] if listen else [],
         protocols=[ping(), identify(), perf()],
         services=services,
     ) as node:
@@ -49,12 +51,14 @@ async def peer(services: Sequence[Service], reuse_port: bool = True) -> AsyncIte
 
 
 @asynccontextmanager
-async def bed(a_dcutr: DCUtRService | None, b_dcutr: DCUtRService | None) -> AsyncIterator[Bed]:
+async def bed(
+    a_dcutr: DCUtRService | None, b_dcutr: DCUtRService | None, *, b_listens: bool = True
+) -> AsyncIterator[Bed]:
     service = relay_server()
     async with (
         open_node(listen=[LOOPBACK], services=[service]) as relay,
         peer([a_dcutr] if a_dcutr else []) as a,
-        peer([b_dcutr] if b_dcutr else []) as b,
+        peer([b_dcutr] if b_dcutr else [], listen=b_listens) as b,
     ):
         await a.listen(f"{relay.addrs[0]}/p2p-circuit")
         await b.dial(relay.addrs[0])

@@ -2,7 +2,8 @@
 
 Only plain TCP addresses are punched (``/ip4|ip6/<ip>/tcp/<port>``, an optional ``/p2p/<id>``):
 no relay circuit, no WebSocket, no name, no wildcard or port 0; and only public IPs unless
-private ones are allowed (tests on one machine).
+private ones are allowed (tests on one machine). A direct dial before the exchange (the
+spec's unilateral upgrade) takes any transport over a public IP (:func:`direct`).
 """
 
 from __future__ import annotations
@@ -50,4 +51,25 @@ def observed(counts: dict[str, int]) -> list[Multiaddr]:
             out.append(Multiaddr(text))
         except ValueError:
             continue
+    return out
+
+
+def direct(
+    candidates: Iterable[Multiaddr], *, allow_private: bool = False, limit: int
+) -> list[Multiaddr]:
+    """The addresses of ``candidates`` worth a plain direct dial: an IP address (public unless
+    ``allow_private``), no relay circuit; deduplicated, in order, at most ``limit``."""
+    out: list[Multiaddr] = []
+    for addr in candidates:
+        parts = addr.components()
+        if not parts or parts[0].name not in ("ip4", "ip6") or parts[0].value is None:
+            continue
+        if any(part.name == "p2p-circuit" for part in parts) or addr in out:
+            continue
+        ip = ipaddress.ip_address(parts[0].value.split("%", 1)[0])
+        if ip.is_unspecified or ip.is_multicast or not (allow_private or ip.is_global):
+            continue
+        out.append(addr)
+        if len(out) >= limit:
+            break
     return out

@@ -30,6 +30,10 @@ class DCUtRConfig:
     - ``addrs`` (None): a function giving the addresses we send in CONNECT; by default the
       addresses peers observed (identify) and the announced ones, public TCP only.
     - ``auto`` (True): start the exchange on every limited connection we accepted.
+    - ``direct_first`` (True): before the exchange, dial the peer's public addresses
+      directly (the spec's unilateral upgrade: a peer that is reachable needs no punch);
+      bounded by ``dial_timeout``. The addresses are the peer store's after identify ran on
+      the relayed connection (waited for up to ``message_timeout``).
     - ``max_concurrent`` (8): exchanges running at once (one per peer at most).
     """
 
@@ -42,6 +46,7 @@ class DCUtRConfig:
     allow_private_addrs: bool = False
     addrs: Callable[[NodeContext], Sequence[Multiaddr]] | None = None
     auto: bool = True
+    direct_first: bool = True
     max_concurrent: int = 8
 
     def __post_init__(self) -> None:

@@ -15,8 +15,10 @@ class HolePunchSucceeded(Event):
 
     ``addr`` is the peer's address the direct connection reached, ``rtt`` the relayed
     round trip measured in the last attempt (seconds), ``attempts`` how many
-    CONNECT/SYNC rounds it took (1 to ``max_attempts``), ``initiator`` whether we ran the
-    exchange (we had received the relayed connection).
+    CONNECT/SYNC rounds it took (1 to ``max_attempts``; 0 with ``direct``), ``initiator``
+    whether we ran the exchange (we had received the relayed connection). ``direct``: no
+    punch was needed, a plain dial to one of the peer's public addresses connected (the
+    spec's unilateral upgrade; ``rtt`` is then 0).
     """
 
     peer: PeerId
@@ -24,6 +26,7 @@ class HolePunchSucceeded(Event):
     rtt: float
     attempts: int
     initiator: bool = True
+    direct: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,14 @@ class DCUtRCollector(Collector):
         for reason, count in sorted(self.service.failures.items()):
             failures.add_metric([reason], count)
         yield failures
+        direct = CounterMetricFamily(
+            "p2pstack_dcutr_direct_dials",
+            "Direct dials to a relayed peer's public addresses before a hole punch, by outcome",
+            labels=["outcome"],
+        )
+        direct.add_metric(["connected"], stats["direct_succeeded"])
+        direct.add_metric(["failed"], stats["direct_dials"] - stats["direct_succeeded"])
+        yield direct
         yield CounterMetricFamily(
             "p2pstack_dcutr_refused",
             "DCUtR streams refused (malformed or unexpected messages, over capacity)",

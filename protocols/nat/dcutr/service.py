@@ -1,5 +1,7 @@
 """The DCUtR service (``/libp2p/dcutr``): upgrade a relayed connection to a direct one.
 
+First, if the peer listed a public address (identify), a plain direct dial
+(:meth:`DCUtRService.direct_upgrade`, the spec's unilateral upgrade); then the exchange.
 Roles (libp2p/specs relay/DCUtR.md): the peer that *received* the relayed connection runs the
 exchange (the *initiator*: it opens the stream, sends CONNECT with its addresses, measures the
 round trip to the peer's CONNECT, sends SYNC and dials after half of it); the peer that dialled
@@ -92,10 +94,13 @@ class DCUtRService:
             "answered": 0,
             "answered_succeeded": 0,
             "refused": 0,
+            "direct_dials": 0,
+            "direct_succeeded": 0,
         }
         """Counters: exchanges we ``started`` as initiator (``succeeded``/``failed``),
         exchanges we ``answered`` as responder (``answered_succeeded``), streams ``refused``
-        (malformed or unexpected messages, a second exchange with one peer, over capacity)."""
+        (malformed or unexpected messages, a second exchange with one peer, over capacity),
+        ``direct_dials`` tried before an exchange and how many connected (``direct_succeeded``)."""
         self.failures: dict[str, int] = dict.fromkeys(FAILURE_CLASSES, 0)
         """Failures published (either role), by :func:`~.events.failure_class`."""
         self._node: NodeContext | None = None
@@ -152,7 +157,42 @@ class DCUtRService:
     async def _auto(self, conn: Connection) -> None:
         if self.node.connection_to(conn.peer_id) is not conn:
             return  # a direct connection is there already
+        if self.config.direct_first and await self.direct_upgrade(conn) is not None:
+            return
         await self.hole_punch(conn)
+
+    async def direct_upgrade(self, conn: Connection) -> HolePunchSucceeded | None:
+        """Dial the peer of the limited connection ``conn`` directly at its public addresses
+        (the peer store's, once identify on ``conn`` is done); publish and return the success,
+        or None: no such address, or no connection within ``dial_timeout`` (punch then).
+        Never raises for a network failure."""
+        node, peer = self.node, conn.peer_id
+        with trio.move_on_after(self.config.message_timeout):
+            for service in node.services:
+                wait_identified = getattr(service, "wait_identified", None)
+                if callable(wait_identified):
+                    await wait_identified(conn)
+        addrs = addr_rules.direct(
+            node.peerstore.addrs(peer),
+            allow_private=self.config.allow_private_addrs,
+            limit=self.config.max_addrs,
+        )
+        if not addrs or node.connection_to(peer) is not conn:
+            return None
+        self.stats["direct_dials"] += 1
+        try:
+            with trio.fail_after(self.config.dial_timeout):
+                direct = await node.dial_punch(peer, addrs, role=Role.INITIATOR)
+        except (DialError, trio.TooSlowError, *_STREAM_ERRORS) as exc:
+            logger.debug("direct dial to %s failed, punching: %s", peer.short(), exc)
+            return None
+        self.stats["direct_succeeded"] += 1
+        logger.info(
+            "direct connection to %s at %s: no punch needed", peer.short(), direct.remote_addr
+        )
+        event = HolePunchSucceeded(peer, direct.remote_addr, 0.0, 0, direct=True)
+        self.node.events.publish(event)
+        return event
 
     async def hole_punch(self, conn: Connection) -> HolePunchSucceeded | HolePunchFailed:
         """Run the exchange as initiator over the limited connection ``conn``; publish and

@@ -46,7 +46,7 @@ def test_docs_list_every_autonat_and_dcutr_metric() -> None:
     register_autonat_metrics(autonat(AutoNATConfig(server=True)), registry)
     register_dcutr_metrics(dcutr(), registry)
     families = list(registry.collect())
-    assert len(families) == 9
+    assert len(families) == 10
     documented = set(re.findall(r"`(p2pstack_\w+)`", (DOCS / "operating.md").read_text()))
     for f in families:  # counters are documented with their _total suffix
         suffix = "_total" if f.type == "counter" else ""
