@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from p2pstack.errors import DecodeError, InvalidConfigError
 from p2pstack.multiaddr import Multiaddr
 from p2pstack.protocols.nat.dcutr import DCUtRConfig, DCUtRMessageError, MessageType
-from p2pstack.protocols.nat.dcutr.addrs import observed, punchable, select
+from p2pstack.protocols.nat.dcutr.addrs import direct, observed, punchable, select
 from p2pstack.protocols.nat.dcutr.messages import (
     MAX_MESSAGE_SIZE,
     SYNC,
@@ -100,6 +100,25 @@ def test_any_bytes_decode_or_raise_decode_error(data: bytes) -> None:
 def test_punchable(addr: str, public_only: bool, any_ip: bool) -> None:
     assert punchable(Multiaddr(addr)) is public_only
     assert punchable(Multiaddr(addr), allow_private=True) is any_ip
+
+
+def test_direct_dial_candidates() -> None:
+    addrs = [
+        Multiaddr(a)
+        for a in (
+            "/ip4/5.5.5.5/tcp/4001",
+            "/ip4/5.5.5.5/udp/4001/quic-v1",
+            "/ip4/10.0.0.1/tcp/4001",
+            "/ip4/5.5.5.6/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit",
+            "/dns4/example.com/tcp/4001",
+            "/ip4/0.0.0.0/tcp/4001",
+            "/ip4/5.5.5.5/tcp/4001",
+            "/ip6/2001:4860::1/tcp/4001/ws",
+        )
+    ]
+    assert direct(addrs, limit=8) == [addrs[0], addrs[1], addrs[7]]
+    assert direct(addrs, allow_private=True, limit=8) == [addrs[0], addrs[1], addrs[2], addrs[7]]
+    assert direct(addrs, limit=1) == [addrs[0]]
 
 
 def test_select_and_observed() -> None:
