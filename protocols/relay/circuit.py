@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from p2pstack.bufstream import BufferedStream
 from p2pstack.conflict import ConflictDetector
 from p2pstack.errors import LimitExceeded, StackError
+from p2pstack.stream_ops import receive_is_cancel_safe
 
 if TYPE_CHECKING:
     from p2pstack.host.netstream import NetStream
@@ -64,6 +66,10 @@ class CircuitStream(trio.abc.HalfCloseableStream):
         self._failure: trio.BrokenResourceError | None = None
         self._sending = ConflictDetector("another task is sending on this circuit")
         self._receiving = ConflictDetector("another task is receiving on this circuit")
+        self.cancel_safe_receive = _cancel_safe(stream)
+        """A cancelled receive loses nothing when the stream below loses nothing (checked
+        once, as its users do): the Yamux session of the relayed connection then reads the
+        circuit from the receiving task itself instead of switching to its reader task."""
 
     @property
     def limited(self) -> bool:
@@ -192,6 +198,15 @@ class CircuitStream(trio.abc.HalfCloseableStream):
 
     def __repr__(self) -> str:
         return f"<CircuitStream via {self.relay} to {self.remote_peer} limit={self.limit}>"
+
+
+def _cancel_safe(stream: trio.abc.Stream) -> bool:
+    """Whether a cancelled ``receive_some`` on ``stream`` loses nothing: it says so, or it is
+    a :class:`BufferedStream` (which checkpoints before taking read-ahead bytes, and
+    otherwise passes the call through) over a stream that does."""
+    if receive_is_cancel_safe(stream):
+        return True
+    return isinstance(stream, BufferedStream) and receive_is_cancel_safe(stream.stream)
 
 
 # ----------------------------------------------------------------------- relay side
