@@ -220,6 +220,33 @@ class _DestinationGone(Exception):
     """Writing to the destination failed (``__cause__`` says how)."""
 
 
+def _ready_bytes(stream: NetStream) -> Callable[[], int]:
+    """A function telling how many bytes ``stream`` holds ready to read: its read-ahead
+    bytes plus what its Yamux stream has buffered (the muxer's read-only ``record``);
+    read-ahead only for other muxers."""
+    record = getattr(stream.muxed, "record", None)
+    if record is None or not isinstance(getattr(record, "buffered", None), int):
+        return lambda: stream.buffered
+    return lambda: stream.buffered + int(record.buffered)
+
+
+async def _gather(
+    src: NetStream, first: bytes | bytearray, room: int, ready: Callable[[], int]
+) -> bytes | bytearray:
+    """``first`` and the bytes ``src`` already holds, up to ``room`` in all, as one buffer:
+    one write downstream instead of one per muxer read (each read returns at most one
+    receive limit, 256 KiB for Yamux). Reads only what is ready, so it never waits."""
+    parts = [first]
+    size = len(first)
+    while size < room and ready():
+        more = await src.receive_some(room - size)
+        if not more:  # cannot happen with bytes ready; the next read sees the end
+            break
+        parts.append(more)
+        size += len(more)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 @dataclass
 class SpliceResult:
     """How a spliced circuit ended and what it carried."""
@@ -261,6 +288,8 @@ async def splice(
     dst_gone: set[bool] = set()
     """Which sides could no longer be written to."""
     copy_errors = (trio.BrokenResourceError, trio.ClosedResourceError, StackError)
+    ready = {True: _ready_bytes(a), False: _ready_bytes(b)}
+    """How many bytes each source can hand out without waiting (by direction)."""
 
     async def pump(src: NetStream, dst: NetStream, forward: bool, scope: trio.CancelScope) -> None:
         sent = 0
@@ -279,6 +308,8 @@ async def splice(
                     eof_from.add(forward)
                     await _forward(dst, None)
                     return
+                if len(chunk) < room and ready[forward]():
+                    chunk = await _gather(src, chunk, room, ready[forward])
                 await _forward(dst, chunk)
                 sent += len(chunk)
                 if forward:
