@@ -235,11 +235,16 @@ async def _gather(
 ) -> bytes | bytearray:
     """``first`` and the bytes ``src`` already holds, up to ``room`` in all, as one buffer:
     one write downstream instead of one per muxer read (each read returns at most one
-    receive limit, 256 KiB for Yamux). Reads only what is ready, so it never waits."""
+    receive limit, 256 KiB for Yamux). Reads only what is ready, so it never waits. A read
+    that fails ends the gathering: what was read is still forwarded, and the copy loop's
+    next read meets the same error (a reset or a failed session stays so)."""
     parts = [first]
     size = len(first)
     while size < room and ready():
-        more = await src.receive_some(room - size)
+        try:
+            more = await src.receive_some(room - size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError):
+            break
         if not more:  # cannot happen with bytes ready; the next read sees the end
             break
         parts.append(more)
@@ -270,6 +275,9 @@ async def splice(
     result: SpliceResult | None = None,
 ) -> SpliceResult:
     """Copy ``a`` <-> ``b`` until both directions end or a limit is reached.
+
+    Each copy step reads once, adds what the source already holds (never waiting), and
+    writes at most ``buffer`` bytes downstream in one ``send_all``.
 
     ``data`` caps each direction (0 = none), ``duration`` the whole circuit (0 = none). An
     end-of-stream is forwarded as a half-close. On a limit or an error both streams are
