@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from p2pstack.bufstream import BufferedStream
 from p2pstack.conflict import ConflictDetector
 from p2pstack.errors import LimitExceeded, StackError
+from p2pstack.stream_ops import receive_is_cancel_safe
 
 if TYPE_CHECKING:
     from p2pstack.host.netstream import NetStream
@@ -64,6 +66,10 @@ class CircuitStream(trio.abc.HalfCloseableStream):
         self._failure: trio.BrokenResourceError | None = None
         self._sending = ConflictDetector("another task is sending on this circuit")
         self._receiving = ConflictDetector("another task is receiving on this circuit")
+        self.cancel_safe_receive = _cancel_safe(stream)
+        """A cancelled receive loses nothing when the stream below loses nothing (checked
+        once, as its users do): the Yamux session of the relayed connection then reads the
+        circuit from the receiving task itself instead of switching to its reader task."""
 
     @property
     def limited(self) -> bool:
@@ -194,6 +200,15 @@ class CircuitStream(trio.abc.HalfCloseableStream):
         return f"<CircuitStream via {self.relay} to {self.remote_peer} limit={self.limit}>"
 
 
+def _cancel_safe(stream: trio.abc.Stream) -> bool:
+    """Whether a cancelled ``receive_some`` on ``stream`` loses nothing: it says so, or it is
+    a :class:`BufferedStream` (which checkpoints before taking read-ahead bytes, and
+    otherwise passes the call through) over a stream that does."""
+    if receive_is_cancel_safe(stream):
+        return True
+    return isinstance(stream, BufferedStream) and receive_is_cancel_safe(stream.stream)
+
+
 # ----------------------------------------------------------------------- relay side
 
 
@@ -203,6 +218,38 @@ class _LimitHit(Exception):
 
 class _DestinationGone(Exception):
     """Writing to the destination failed (``__cause__`` says how)."""
+
+
+def _ready_bytes(stream: NetStream) -> Callable[[], int]:
+    """A function telling how many bytes ``stream`` holds ready to read: its read-ahead
+    bytes plus what its Yamux stream has buffered (the muxer's read-only ``record``);
+    read-ahead only for other muxers."""
+    record = getattr(stream.muxed, "record", None)
+    if record is None or not isinstance(getattr(record, "buffered", None), int):
+        return lambda: stream.buffered
+    return lambda: stream.buffered + int(record.buffered)
+
+
+async def _gather(
+    src: NetStream, first: bytes | bytearray, room: int, ready: Callable[[], int]
+) -> bytes | bytearray:
+    """``first`` and the bytes ``src`` already holds, up to ``room`` in all, as one buffer:
+    one write downstream instead of one per muxer read (each read returns at most one
+    receive limit, 256 KiB for Yamux). Reads only what is ready, so it never waits. A read
+    that fails ends the gathering: what was read is still forwarded, and the copy loop's
+    next read meets the same error (a reset or a failed session stays so)."""
+    parts = [first]
+    size = len(first)
+    while size < room and ready():
+        try:
+            more = await src.receive_some(room - size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StackError):
+            break
+        if not more:  # cannot happen with bytes ready; the next read sees the end
+            break
+        parts.append(more)
+        size += len(more)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 @dataclass
@@ -229,6 +276,9 @@ async def splice(
 ) -> SpliceResult:
     """Copy ``a`` <-> ``b`` until both directions end or a limit is reached.
 
+    Each copy step reads once, adds what the source already holds (never waiting), and
+    writes at most ``buffer`` bytes downstream in one ``send_all``.
+
     ``data`` caps each direction (0 = none), ``duration`` the whole circuit (0 = none). An
     end-of-stream is forwarded as a half-close. On a limit or an error both streams are
     reset; after a clean end both are closed. A side that closes after sending its
@@ -246,6 +296,8 @@ async def splice(
     dst_gone: set[bool] = set()
     """Which sides could no longer be written to."""
     copy_errors = (trio.BrokenResourceError, trio.ClosedResourceError, StackError)
+    ready = {True: _ready_bytes(a), False: _ready_bytes(b)}
+    """How many bytes each source can hand out without waiting (by direction)."""
 
     async def pump(src: NetStream, dst: NetStream, forward: bool, scope: trio.CancelScope) -> None:
         sent = 0
@@ -264,6 +316,8 @@ async def splice(
                     eof_from.add(forward)
                     await _forward(dst, None)
                     return
+                if len(chunk) < room and ready[forward]():
+                    chunk = await _gather(src, chunk, room, ready[forward])
                 await _forward(dst, chunk)
                 sent += len(chunk)
                 if forward:

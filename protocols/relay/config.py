@@ -9,7 +9,7 @@ an hour, at most 128 of them (8 per IP), 16 circuits per peer.
 
 ``RelayConfig.bulk()`` — for a relay an operator runs for their own peers' bulk traffic: no
 per-circuit duration or data limit (no ``Limit`` is sent, so connections are not limited and
-every protocol runs), larger copy buffers, and fewer, longer reservations (32, 4 per IP,
+every protocol runs), 1 MiB copy steps, and fewer, longer reservations (32, 4 per IP,
 TTL 1 h) and circuits (64, 8 per peer) so one relay's bandwidth is shared by few circuits.
 Restrict who may reserve with ``allow_peers``.
 """
@@ -60,7 +60,9 @@ class RelayConfig:
     stop_timeout: float = 30.0
     """Time the destination has to answer the stop handshake (go: connect timeout 30 s)."""
     copy_buffer: int = 64 * 1024
-    """Largest read per copy step when splicing a circuit."""
+    """Largest copy step when splicing a circuit: one write downstream carries at most this
+    much, gathered from what the source already holds (reserved twice per circuit from the
+    relay's memory budget)."""
     allow_peers: frozenset[PeerId] | None = None
     """When set, only these peers may reserve (others get PERMISSION_DENIED)."""
     send_voucher: bool = True
@@ -97,7 +99,7 @@ class RelayConfig:
             max_circuits=64,
             max_circuits_per_peer=8,
             max_circuits_per_ip=16,
-            copy_buffer=256 * 1024,
+            copy_buffer=1024 * 1024,
         )
         return replace(base, **overrides)
 

@@ -115,7 +115,7 @@ def add_relay_arguments(parser: argparse.ArgumentParser, size: Any, key: Any) ->
         "--copy-buffer",
         type=size,
         metavar="SIZE",
-        help="largest read per copy step of a circuit (default 64K; bulk 256K)",
+        help="largest copy step of a circuit (default 64K; bulk 1M)",
     )
     for name, help_text in _RATE_FLAGS:
         flag = "--" + name.replace("_", "-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from p2pstack.bufstream import BufferedStream
 from p2pstack.protocols.relay.circuit import CircuitStream
 from p2pstack.protocols.relay.messages import Limit
 
@@ -34,3 +35,54 @@ async def test_counts_bytes_and_reports_limits() -> None:
     assert await b.receive_some() == b"x" * 10
     assert a.bytes_sent == 10
     assert b.bytes_received == 10
+
+
+class _Below(trio.abc.HalfCloseableStream):
+    """A stream over one end of a memory pair that may say its receives are cancel-safe
+    (trio's memory streams are: a cancelled receive takes nothing)."""
+
+    def __init__(self, inner: trio.abc.HalfCloseableStream, *, safe: bool) -> None:
+        self.inner = inner
+        if safe:
+            self.cancel_safe_receive = True
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        await self.inner.send_eof()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_cancel_safe_receive_follows_the_stream_below() -> None:
+    def below(*, safe: bool) -> _Below:
+        return _Below(trio.testing.memory_stream_pair()[0], safe=safe)
+
+    assert not CircuitStream(trio.testing.memory_stream_pair()[0]).cancel_safe_receive
+    assert not CircuitStream(below(safe=False)).cancel_safe_receive
+    assert CircuitStream(below(safe=True)).cancel_safe_receive
+    assert CircuitStream(BufferedStream(below(safe=True), b"ahead")).cancel_safe_receive
+    assert not CircuitStream(BufferedStream(below(safe=False))).cancel_safe_receive
+
+
+async def test_cancelled_receive_loses_nothing() -> None:
+    left, right = trio.testing.memory_stream_pair()
+    circuit = CircuitStream(BufferedStream(_Below(right, safe=True), b"ahead"))
+    assert circuit.cancel_safe_receive
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await circuit.receive_some()
+    assert await circuit.receive_some() == b"ahead"
+    with trio.move_on_after(0.01):
+        await circuit.receive_some()  # nothing there: cancelled while waiting
+    await left.send_all(b"after")
+    assert await circuit.receive_some() == b"after"
+    assert circuit.bytes_received == 10
