@@ -1,9 +1,12 @@
 """YamuxSession: the trio adapter over :class:`~p2pstack.muxers.yamux.core.YamuxCore`.
 
 Large transport reads feed the core: a blocked receiver reads them itself when it can, else
-the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings and
-timeouts. Output goes through the session's :class:`~.write_path.WritePath` (its writer task
-sends what the reader and timer tasks queue; application tasks write their own output). A
+the session's task does (see :mod:`.read_role`); the same task drives keepalive pings and
+timeouts (its waits carry the core's next deadline). Over a transport whose reads are not
+cancel-safe a reader task of its own reads instead, so that the timers never wait for a read.
+Output goes through the session's :class:`~.write_path.WritePath` (a writer task, started
+while there is some, sends what the session's task queues; application tasks write their own
+output). A
 write that does not finish within ``write_timeout`` ends the session (``WriteTimeout``) and
 the transport is closed to end it. Reads of the transport pause while the write path is
 backed up (:data:`~.write_path.OUTPUT_LIMIT`).
@@ -102,7 +105,9 @@ class YamuxSession:
         self._accept_lot = ParkingLot()
         self._open_lot = ParkingLot()
         self._pings: dict[int, _PingWaiter] = {}
-        self._timer_changed = trio.Event()
+        self._timer_scope: trio.CancelScope | None = None
+        """The session task's current wait, whose deadline is the core's next timer."""
+        self._reader_running = False
         self._ended = trio.Event()
         self._closed = trio.Event()
         self._started = False
@@ -151,12 +156,12 @@ class YamuxSession:
         try:
             self.write_path.sync()
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._read_loop)
-                nursery.start_soon(self.write_path.run)
+                self.write_path.attach(nursery)
                 task_status.started()
-                # This task runs the timers until the session ends (one task less per
-                # session than a timer task of its own).
-                await self._timer_loop()
+                # This task reads and runs the timers until the session ends (an idle
+                # session runs no other task).
+                await self._serve(nursery)
+                self.write_path.sync()
                 await self._ended.wait()
                 # Flush what is queued (a GoAway at least), bounded by the config; not to a
                 # peer that stopped reading or answering (it would only delay the release).
@@ -167,8 +172,10 @@ class YamuxSession:
                     # A stuck write (cancel-proof): closing the transport ends it.
                     with trio.CancelScope(shield=True):
                         await trio.aclose_forcefully(self._transport)
+                self.write_path.attach(None)
                 nursery.cancel_scope.cancel()
         finally:
+            self.write_path.attach(None)
             try:
                 if self._core.terminated is None:
                     self._core.close(0)
@@ -245,7 +252,7 @@ class YamuxSession:
             raise SessionClosed("the yamux session is closed") from core.terminated
         waiter = self._pings[core.ping(trio.current_time())] = _PingWaiter()
         self.write_path.sync()
-        self._timer_changed.set()
+        self._timer_change()
         await waiter.event.wait()
         if waiter.rtt is None:
             raise SessionClosed("the yamux session closed during a ping") from core.terminated
@@ -318,17 +325,27 @@ class YamuxSession:
         for waiter in self._pings.values():
             waiter.event.set()
         self._pings.clear()
-        self._timer_changed.set()
         self._ended.set()
+        if self._timer_scope is not None:
+            self._timer_scope.cancel()  # the session's task ends its loop
 
     def _timer_change(self) -> None:
-        self._timer_changed.set()
+        if self._timer_scope is not None:
+            self._timer_scope.deadline = self._next_timer()
+
+    def _next_timer(self) -> float:
+        deadline = self._core.get_timer()
+        return math.inf if deadline is None else deadline
 
     def _adopt(self, transport: trio.abc.Stream) -> None:
         """Use ``transport`` from now on, with the fast paths it offers."""
         self._transport = transport
         self.write_path.use_transport(transport)
-        self.read_role.direct = receive_is_cancel_safe(transport)
+        direct = receive_is_cancel_safe(transport)
+        if direct is not self.read_role.direct:
+            self.read_role.direct = direct
+            if self._timer_scope is not None:
+                self._timer_scope.cancel()  # the session's task takes up the new way to read
         self._unwrap = unwrap_method_of(transport)
 
     async def _read_once(self) -> None:
@@ -357,15 +374,34 @@ class YamuxSession:
                     self._adopt(inner)
         self.write_path.sync()
 
-    async def _read_loop(self) -> None:
-        await self.read_role.run_reader(lambda: self._core.terminated is None)
-
-    async def _timer_loop(self) -> None:
+    async def _serve(self, nursery: trio.Nursery) -> None:
+        """The session's task until the core is terminated: read the transport whenever
+        nobody else does (when its reads are cancel-safe; else a reader task does and this
+        task only waits), and act on the core's timers as they fall due."""
         core = self._core
+        role = self.read_role
         while core.terminated is None:
-            self._timer_changed = changed = trio.Event()
-            deadline = core.get_timer()
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                await changed.wait()
-            core.handle_timer(trio.current_time())
-            self.write_path.sync()
+            with trio.CancelScope(deadline=self._next_timer()) as self._timer_scope:
+                if role.direct:
+                    await role.step()
+                else:
+                    if not self._reader_running:
+                        self._reader_running = True
+                        nursery.start_soon(self._read_loop)
+                    await trio.sleep_forever()
+            deadline = self._timer_scope.deadline
+            self._timer_scope = None
+            if (now := trio.current_time()) >= deadline:
+                core.handle_timer(now)
+                self.write_path.sync()
+
+    async def _read_loop(self) -> None:
+        """The reader task over a transport whose reads are not cancel-safe; it ends when
+        they become so (the session's task reads from then on) or the session ends."""
+        role = self.read_role
+        try:
+            await role.run_reader(lambda: self._core.terminated is None and not role.direct)
+        finally:
+            self._reader_running = False
+            if self._timer_scope is not None:
+                self._timer_scope.cancel()

@@ -5,10 +5,11 @@ output, dispatch its events) and :meth:`WritePath.flush`: they write the queue t
 transport themselves when no other write is in progress (no task switch per frame);
 otherwise the task that is writing sends it. Writes are atomic (cancel-shielded where the
 transport has no atomic send), so a cancelled task never leaves half a frame on the wire.
-Output of the reader and timer tasks (window updates, pongs, pings) goes to the writer task
-(:meth:`WritePath.run`) instead: the reader never blocks on a write, so both peers keep
-draining each other. Senders blocked on the queue are woken one at a time, in order, while
-there is room (no thundering herd).
+Output of the session's own task (window updates, pongs, pings) goes to a writer task
+instead, started in the session's nursery (:meth:`WritePath.attach`) when there is such output
+and no write in progress, and ending once the queue is empty (an idle session runs none): the
+reader never blocks on a write, so both peers keep draining each other. Senders blocked on
+the queue are woken one at a time, in order, while there is room (no thundering herd).
 
 Bounds: pings and ping answers stay in the core (at most ``ping_backlog`` answers) and are
 written ahead of queued stream frames, before every write of at most :data:`WRITE_PIECE`
@@ -87,7 +88,8 @@ class WritePath:
         self._atomic = False
         self._send: Callable[[Buffer], Awaitable[None]] = transport.send_all
         self.use_transport(transport)
-        self._writer_lot = ParkingLot()
+        self._nursery: trio.Nursery | None = None
+        self._writer_running = False
         self._idle_lot = ParkingLot()
         self._drained_lot = ParkingLot()
         self._drain_waiters: deque[Sender] = deque()
@@ -118,7 +120,7 @@ class WritePath:
     def sync(self, *, direct: bool = False) -> None:
         """Dispatch the core's events and queue its output.
 
-        The writer task is woken for the output unless ``direct`` (the caller then awaits
+        A writer task is started for the output unless ``direct`` (the caller then awaits
         :meth:`flush`) or a write is in progress (its task sends the queue).
         """
         core = self._core
@@ -134,9 +136,9 @@ class WritePath:
             (out or self._keepalive.has_control)
             and not direct
             and not self._writing
-            and self._writer_lot
+            and not self._writer_running
         ):
-            self._writer_lot.unpark_all()
+            self._start_writer()
         if core.timer_dirty:
             self._on_timer_change()
 
@@ -158,8 +160,8 @@ class WritePath:
                     await self._write_queued(once=True)
         finally:
             self._writing = False
-        if (self._queue or self._keepalive.has_control) and self._writer_lot:
-            self._writer_lot.unpark_all()
+        if self._queue or self._keepalive.has_control:
+            self._start_writer()
         return True
 
     def wait_for_drain(self, stream: Sender) -> None:
@@ -199,16 +201,31 @@ class WritePath:
         self._wake_drain_waiters()
         self._drained_lot.unpark_all()
 
-    async def run(self) -> None:
-        """The writer task: send output queued by tasks that do not write themselves."""
-        while True:
-            while not (self._queue or self._keepalive.has_control) or self._writing:
-                await self._writer_lot.park()
-            self._writing = True
-            try:
-                await self._write_queued(once=False)
-            finally:
-                self._writing = False
+    def attach(self, nursery: trio.Nursery | None) -> None:
+        """Start writer tasks in ``nursery`` from now on (None: no more; the session's task
+        detaches before its nursery closes). Output already queued gets one now."""
+        self._nursery = nursery
+        if nursery is not None and (self._queue or self._keepalive.has_control):
+            self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self._nursery is not None and not self._writer_running and not self._writing:
+            self._writer_running = True
+            self._nursery.start_soon(self._run_writer)
+
+    async def _run_writer(self) -> None:
+        """A writer task: send output queued by tasks that do not write themselves, until
+        the queue is empty or another task writes (it starts a writer again if it leaves
+        output behind)."""
+        try:
+            while (self._queue or self._keepalive.has_control) and not self._writing:
+                self._writing = True
+                try:
+                    await self._write_queued(once=False)
+                finally:
+                    self._writing = False
+        finally:
+            self._writer_running = False
 
     # ---- writing -------------------------------------------------------------------------
 
