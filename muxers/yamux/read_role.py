@@ -11,7 +11,6 @@ reader.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, final
 
@@ -39,8 +38,9 @@ class ReadRole:
         self.reader_stream: YamuxStream | None = None
         """The stream whose receiver is reading (None: the reader task, or nobody)."""
         self._scope: trio.CancelScope | None = None
-        self._waiters: deque[YamuxStream] = deque()
-        self._reader_lot = ParkingLot()
+        self._waiters: list[YamuxStream] = []
+        self._reader_lot: ParkingLot | None = None
+        """Where the reader waits while a receiver reads (created on first use)."""
 
     async def receive_for(self, stream: YamuxStream) -> None:
         """Wait until something may have happened to ``stream`` (data, FIN, reset, the
@@ -79,10 +79,16 @@ class ReadRole:
         while alive():
             await self.step()
 
-    async def step(self) -> None:
+    async def step(self, scope: trio.CancelScope | None = None) -> None:
         """One turn of the reader: read once if no receiver reads or waits to, else wait
-        until the transport is free. Cancellation loses nothing when ``direct``."""
+        until the transport is free. Cancellation loses nothing when ``direct``.
+
+        A receiver that wants to read cancels the read: ``scope`` if given (the caller's
+        scope, entered around this call: the caller's wait ends), else a scope of its own.
+        """
         if self.reading or self._waiters:
+            if self._reader_lot is None:
+                self._reader_lot = ParkingLot()
             await self._reader_lot.park()
             if not (self.reading or self._waiters):
                 # Give the receiver that just read one round to take the next read.
@@ -90,7 +96,10 @@ class ReadRole:
             return
         self.reading = True
         try:
-            if self.direct:
+            if self.direct and scope is not None:
+                self._scope = scope
+                await self._read_once()
+            elif self.direct:
                 with trio.CancelScope() as self._scope:
                     await self._read_once()
             else:

@@ -102,14 +102,17 @@ class YamuxSession:
         self.read_role.direct = receive_is_cancel_safe(transport)
         self._unwrap = unwrap_method_of(transport)
         self._streams: dict[int, YamuxStream] = {}
-        self._accept_lot = ParkingLot()
-        self._open_lot = ParkingLot()
+        # created on first use
+        self._accept_lot: ParkingLot | None = None
+        self._open_lot: ParkingLot | None = None
         self._pings: dict[int, _PingWaiter] = {}
         self._timer_scope: trio.CancelScope | None = None
         """The session task's current wait, whose deadline is the core's next timer."""
         self._reader_running = False
-        self._ended = trio.Event()
-        self._closed = trio.Event()
+        self._done = False
+        """:meth:`run` has finished and the transport is closed."""
+        self._closed: trio.Event | None = None
+        """Set with ``_done`` (created by the first :meth:`wait_closed` before then)."""
         self._started = False
 
     def __repr__(self) -> str:
@@ -142,6 +145,11 @@ class YamuxSession:
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`run` has finished and the transport is closed."""
+        if self._done:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._closed is None:
+            self._closed = trio.Event()
         await self._closed.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -161,8 +169,7 @@ class YamuxSession:
                 # This task reads and runs the timers until the session ends (an idle
                 # session runs no other task).
                 await self._serve(nursery)
-                self.write_path.sync()
-                await self._ended.wait()
+                self.write_path.sync()  # the core's termination dispatched
                 # Flush what is queued (a GoAway at least), bounded by the config; not to a
                 # peer that stopped reading or answering (it would only delay the release).
                 if not isinstance(self._core.terminated, WriteTimeout | KeepAliveTimeout):
@@ -183,7 +190,7 @@ class YamuxSession:
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(self._transport)
             finally:
-                self._closed.set()
+                self._set_done()
 
     async def open_stream(self) -> YamuxStream:
         """Open a stream (its SYN is queued at once; data may follow before the ACK).
@@ -205,6 +212,8 @@ class YamuxSession:
             and core.go_away_received is None
             and core.num_streams < self.config.max_streams
         ):
+            if self._open_lot is None:
+                self._open_lot = ParkingLot()
             await self._open_lot.park()
             blocked = True
         state = core.open_stream()
@@ -231,6 +240,8 @@ class YamuxSession:
                 or (core.go_away_sent)
             ):
                 raise trio.EndOfChannel("the yamux session accepts no more streams")
+            if self._accept_lot is None:
+                self._accept_lot = ParkingLot()
             await self._accept_lot.park()
             blocked = True
         stream = self._streams[state.stream_id] = YamuxStream(self, state)
@@ -263,8 +274,8 @@ class YamuxSession:
         the peer are reset), existing streams carry on until :meth:`aclose`."""
         self._core.go_away(0)
         self.write_path.sync()
-        self._open_lot.unpark_all()
-        self._accept_lot.unpark_all()
+        self._wake_openers()
+        self._wake_acceptors()
         await trio.lowlevel.checkpoint()
 
     async def aclose(self) -> None:
@@ -278,9 +289,9 @@ class YamuxSession:
         if not self._started:
             self._started = True
             await trio.aclose_forcefully(self._transport)
-            self._closed.set()
+            self._set_done()
             return
-        await self._closed.wait()
+        await self.wait_closed()
 
     # ---- plumbing --------------------------------------------------------------------------
 
@@ -295,17 +306,17 @@ class YamuxSession:
                     if type(event) is StreamClosed and stream.record.forgotten:
                         del streams[sid]
                 if type(event) in (StreamClosed, StreamEstablished):
-                    self._open_lot.unpark_all()
+                    self._wake_openers()
                 elif type(event) is InboundStreamOpened:
-                    self._accept_lot.unpark_all()
+                    self._wake_acceptors()
             elif type(event) is PingAcknowledged:
                 waiter = self._pings.pop(event.opaque, None)
                 if waiter is not None:
                     waiter.rtt = event.rtt
                     waiter.event.set()
             elif type(event) is GoAwayReceived:
-                self._open_lot.unpark_all()
-                self._accept_lot.unpark_all()
+                self._wake_openers()
+                self._wake_acceptors()
             elif isinstance(event, ConnectionTerminated):
                 self._on_terminated(event.error)
 
@@ -320,14 +331,26 @@ class YamuxSession:
             stream.wake()
         self._streams.clear()
         self.write_path.session_ended()
-        self._open_lot.unpark_all()
-        self._accept_lot.unpark_all()
+        self._wake_openers()
+        self._wake_acceptors()
         for waiter in self._pings.values():
             waiter.event.set()
         self._pings.clear()
-        self._ended.set()
         if self._timer_scope is not None:
             self._timer_scope.cancel()  # the session's task ends its loop
+
+    def _set_done(self) -> None:
+        self._done = True
+        if self._closed is not None:
+            self._closed.set()
+
+    def _wake_openers(self) -> None:
+        if self._open_lot:
+            self._open_lot.unpark_all()
+
+    def _wake_acceptors(self) -> None:
+        if self._accept_lot:
+            self._accept_lot.unpark_all()
 
     def _timer_change(self) -> None:
         if self._timer_scope is not None:
@@ -383,7 +406,7 @@ class YamuxSession:
         while core.terminated is None:
             with trio.CancelScope(deadline=self._next_timer()) as self._timer_scope:
                 if role.direct:
-                    await role.step()
+                    await role.step(self._timer_scope)
                 else:
                     if not self._reader_running:
                         self._reader_running = True

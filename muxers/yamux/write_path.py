@@ -21,7 +21,6 @@ refused streams, cannot pile up when it does not read).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, final
 
@@ -90,9 +89,10 @@ class WritePath:
         self.use_transport(transport)
         self._nursery: trio.Nursery | None = None
         self._writer_running = False
-        self._idle_lot = ParkingLot()
-        self._drained_lot = ParkingLot()
-        self._drain_waiters: deque[Sender] = deque()
+        # created on first use (an idle session has none)
+        self._idle_lot: ParkingLot | None = None
+        self._drained_lot: ParkingLot | None = None
+        self._drain_waiters: list[Sender] = []
 
     @property
     def writing(self) -> bool:
@@ -179,7 +179,7 @@ class WritePath:
         """Wake the first blocked sender if there is room below the high water mark; after
         queueing its data it calls this again, so room is handed out one sender at a time."""
         if self._drain_waiters and self.out_bytes < SEND_HIGH_WATER:
-            self._drain_waiters.popleft().wake_sender()
+            self._drain_waiters.pop(0).wake_sender()
 
     @property
     def num_drain_waiters(self) -> int:
@@ -189,17 +189,22 @@ class WritePath:
     async def wait_drained(self) -> None:
         """Wait until the queue has drained below half of :data:`OUTPUT_LIMIT` (or the session
         ended)."""
+        if self._drained_lot is None:
+            self._drained_lot = ParkingLot()
         await self._drained_lot.park()
 
     async def wait_idle(self) -> None:
         """Wait until nothing is queued, or a write failed."""
         while self.out_bytes and not self.failed:
+            if self._idle_lot is None:
+                self._idle_lot = ParkingLot()
             await self._idle_lot.park()
 
     def session_ended(self) -> None:
         """Wake every task waiting for the queue: the session is over."""
         self._wake_drain_waiters()
-        self._drained_lot.unpark_all()
+        if self._drained_lot:
+            self._drained_lot.unpark_all()
 
     def attach(self, nursery: trio.Nursery | None) -> None:
         """Start writer tasks in ``nursery`` from now on (None: no more; the session's task
@@ -260,7 +265,7 @@ class WritePath:
             core.connection_lost(exc)
             self.sync()
             self.session_ended()
-        if not self.out_bytes:
+        if not self.out_bytes and self._idle_lot:
             self._idle_lot.unpark_all()
 
     async def _write(self, data: Buffer) -> None:

@@ -97,7 +97,9 @@ class Connection:
         self.dial_seconds: float | None = None
         """For a connection we dialled: transport connect plus upgrade, in seconds."""
         self._nursery: trio.Nursery | None = None
-        self._closed = trio.Event()
+        self._closed = False
+        self._closed_event: trio.Event | None = None
+        """Set once closed (created by the first :meth:`wait_closed` before then)."""
         self.close_cause: BaseException | None = None
         self.keep_alive = False
         """Set by a protocol that needs the connection even with no stream open (a relay
@@ -245,7 +247,7 @@ class Connection:
     @property
     def is_closed(self) -> bool:
         """True once the connection has ended."""
-        return self._closed.is_set() or self.session.is_closed
+        return self._closed or self.session.is_closed
 
     @property
     def remote_addr_with_peer(self) -> Multiaddr:
@@ -340,7 +342,12 @@ class Connection:
 
     async def wait_closed(self) -> None:
         """Wait until the connection has ended and the node has forgotten it."""
-        await self._closed.wait()
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._closed_event is None:
+            self._closed_event = trio.Event()
+        await self._closed_event.wait()
 
     def bind_nursery(self, nursery: trio.Nursery | None) -> None:
         """Package-internal (the connection manager): the nursery of the connection's tasks
@@ -351,7 +358,9 @@ class Connection:
         """Package-internal (the connection manager): the connection ended because of
         ``cause`` (None: cleanly) and the node forgot it; wakes :meth:`wait_closed`."""
         self.close_cause = cause
-        self._closed.set()
+        self._closed = True
+        if self._closed_event is not None:
+            self._closed_event.set()
 
     def __repr__(self) -> str:
         return (
