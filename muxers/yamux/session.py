@@ -166,20 +166,12 @@ class YamuxSession:
             async with trio.open_nursery() as nursery:
                 self.write_path.attach(nursery)
                 task_status.started()
-                # This task reads and runs the timers until the session ends (an idle
-                # session runs no other task).
-                await self._serve(nursery)
-                self.write_path.sync()  # the core's termination dispatched
-                # Flush what is queued (a GoAway at least), bounded by the config; not to a
-                # peer that stopped reading or answering (it would only delay the release).
-                if not isinstance(self._core.terminated, WriteTimeout | KeepAliveTimeout):
-                    with trio.move_on_after(self.config.write_timeout):
-                        await self.write_path.wait_idle()
-                if self.write_path.writing:
-                    # A stuck write (cancel-proof): closing the transport ends it.
-                    with trio.CancelScope(shield=True):
-                        await trio.aclose_forcefully(self._transport)
-                self.write_path.attach(None)
+                del task_status  # it holds the nursery the task started in: not kept here
+                try:
+                    await self._serve_until_flushed(nursery)
+                finally:
+                    # However the body ends, the nursery takes no writer task from now on.
+                    self.write_path.attach(None)
                 nursery.cancel_scope.cancel()
         finally:
             self.write_path.attach(None)
@@ -191,6 +183,21 @@ class YamuxSession:
                     await trio.aclose_forcefully(self._transport)
             finally:
                 self._set_done()
+
+    async def _serve_until_flushed(self, nursery: trio.Nursery) -> None:
+        # This task reads and runs the timers until the session ends (an idle session runs
+        # no other task).
+        await self._serve(nursery)
+        self.write_path.sync()  # the core's termination dispatched
+        # Flush what is queued (a GoAway at least), bounded by the config; not to a peer
+        # that stopped reading or answering (it would only delay the release).
+        if not isinstance(self._core.terminated, WriteTimeout | KeepAliveTimeout):
+            with trio.move_on_after(self.config.write_timeout):
+                await self.write_path.wait_idle()
+        if self.write_path.writing:
+            # A stuck write (cancel-proof): closing the transport ends it.
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(self._transport)
 
     async def open_stream(self) -> YamuxStream:
         """Open a stream (its SYN is queued at once; data may follow before the ACK).

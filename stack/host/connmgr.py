@@ -294,7 +294,10 @@ class ConnectionManager:
     ) -> None:
         """Run ``conn``'s muxer session; once it ended, cancel ``scope`` (the connection's
         other tasks)."""
-        await conn.session.run(task_status=task_status)
+        running = conn.session.run(task_status=task_status)
+        # trio's task status holds the nursery the task started in: not kept by this frame
+        del task_status
+        await running
         await conn.session.wait_closed()
         scope.cancel()
 
@@ -372,6 +375,7 @@ class ConnectionManager:
                         accepting = False
                     else:
                         nursery.start_soon(self._guard_stream, conn, muxed)
+                        del muxed  # not kept alive by this frame while waiting for the next
                 await trio.sleep_forever()
             if idle.cancelled_caught and await conn.close_if_idle():
                 return
