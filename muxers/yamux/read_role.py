@@ -79,13 +79,9 @@ class ReadRole:
         while alive():
             await self.step()
 
-    async def step(self, scope: trio.CancelScope | None = None) -> None:
+    async def step(self) -> None:
         """One turn of the reader: read once if no receiver reads or waits to, else wait
-        until the transport is free. Cancellation loses nothing when ``direct``.
-
-        A receiver that wants to read cancels the read: ``scope`` if given (the caller's
-        scope, entered around this call: the caller's wait ends), else a scope of its own.
-        """
+        until the transport is free. Cancellation loses nothing when ``direct``."""
         if self.reading or self._waiters:
             if self._reader_lot is None:
                 self._reader_lot = ParkingLot()
@@ -96,10 +92,7 @@ class ReadRole:
             return
         self.reading = True
         try:
-            if self.direct and scope is not None:
-                self._scope = scope
-                await self._read_once()
-            elif self.direct:
+            if self.direct:
                 with trio.CancelScope() as self._scope:
                     await self._read_once()
             else:

@@ -411,14 +411,18 @@ class YamuxSession:
         core = self._core
         role = self.read_role
         while core.terminated is None:
+            # One scope for many reads (each read has a scope of its own, without a deadline,
+            # that receivers cancel to read themselves): only a timer, the end or a change of
+            # the way to read exits it.
             with trio.CancelScope(deadline=self._next_timer()) as self._timer_scope:
-                if role.direct:
-                    await role.step(self._timer_scope)
-                else:
-                    if not self._reader_running:
-                        self._reader_running = True
-                        nursery.start_soon(self._read_loop)
-                    await trio.sleep_forever()
+                while core.terminated is None:
+                    if role.direct:
+                        await role.step()
+                    else:
+                        if not self._reader_running:
+                            self._reader_running = True
+                            nursery.start_soon(self._read_loop)
+                        await trio.sleep_forever()
             deadline = self._timer_scope.deadline
             self._timer_scope = None
             if (now := trio.current_time()) >= deadline:
