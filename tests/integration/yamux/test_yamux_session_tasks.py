@@ -74,3 +74,52 @@ async def test_keepalive_while_the_session_task_reads_tcp(
         assert trio.current_time() - start == pytest.approx(40.0)
         await right.aclose()
     assert isinstance(session.close_reason, KeepAliveTimeout)
+
+
+class StuckRead(trio.abc.Stream):
+    """A transport whose reads wait (shielded, so a reader task is stuck in one) until
+    released, then see EOF; writes complete at once."""
+
+    def __init__(self) -> None:
+        self.release = trio.Event()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        with trio.CancelScope(shield=True):
+            await self.release.wait()
+        return b""
+
+    async def aclose(self) -> None:
+        self.release.set()
+        await trio.lowlevel.checkpoint()
+
+
+async def test_output_queued_while_the_session_is_cancelled_starts_no_writer() -> None:
+    """While a cancelled session's nursery waits for its stuck reader task, a stream closed
+    by another task queues output: the close does not fail and the session still ends.
+    (The narrower race, output queued after the nursery closed and before the session's
+    task resumed, is only hit by chance: tests/attack's come-back flood found it.)"""
+    transport = StuckRead()
+    session = YamuxSession(transport, role=Role.INITIATOR)
+    scope = trio.CancelScope()
+
+    async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with scope:
+            await session.run(task_status=task_status)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run)
+            stream = await session.open_stream()
+            await trio.testing.wait_all_tasks_blocked()
+            scope.cancel()
+            await trio.testing.wait_all_tasks_blocked()  # run's nursery waits for the reader
+            assert not session.is_closed
+            await stream.aclose()
+            transport.release.set()
+        await session.wait_closed()
