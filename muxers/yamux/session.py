@@ -6,10 +6,9 @@ timeouts (its waits carry the core's next deadline). Over a transport whose read
 cancel-safe a reader task of its own reads instead, so that the timers never wait for a read.
 Output goes through the session's :class:`~.write_path.WritePath` (a writer task, started
 while there is some, sends what the session's task queues; application tasks write their own
-output). A
-write that does not finish within ``write_timeout`` ends the session (``WriteTimeout``) and
-the transport is closed to end it. Reads of the transport pause while the write path is
-backed up (:data:`~.write_path.OUTPUT_LIMIT`).
+output). A write that does not finish within ``write_timeout`` ends the session
+(``WriteTimeout``) and the transport is closed to end it. Reads of the transport pause while
+the write path is backed up (:data:`~.write_path.OUTPUT_LIMIT`).
 
 The streams use three package-internal objects of a session: ``core``, ``write_path`` and
 ``read_role``.
