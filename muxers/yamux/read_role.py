@@ -1,16 +1,16 @@
 """ReadRole: which task reads a Yamux session's transport.
 
-One task at a time reads. The session's reader task reads while no application task waits for
-data. A task blocked in ``YamuxStream.receive_some`` reads the transport itself instead, when
-the transport's reads are cancel-safe (``direct``): the message it waits for then reaches it
-without a task switch. It asks the reader task to step aside by cancelling the reader's
-current read, which loses nothing. Whoever ends a read wakes the first waiting receiver, or
-else the reader task.
+One task at a time reads. The reader (the session's own task, or a reader task over a
+transport whose reads are not cancel-safe) reads while no application task waits for data. A
+task blocked in ``YamuxStream.receive_some`` reads the transport itself instead, when the
+transport's reads are cancel-safe (``direct``): the message it waits for then reaches it
+without a task switch. It asks the reader to step aside by cancelling the reader's current
+read, which loses nothing. Whoever ends a read wakes the first waiting receiver, or else the
+reader.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, final
 
@@ -38,8 +38,9 @@ class ReadRole:
         self.reader_stream: YamuxStream | None = None
         """The stream whose receiver is reading (None: the reader task, or nobody)."""
         self._scope: trio.CancelScope | None = None
-        self._waiters: deque[YamuxStream] = deque()
-        self._reader_lot = ParkingLot()
+        self._waiters: list[YamuxStream] = []
+        self._reader_lot: ParkingLot | None = None
+        """Where the reader waits while a receiver reads (created on first use)."""
 
     async def receive_for(self, stream: YamuxStream) -> None:
         """Wait until something may have happened to ``stream`` (data, FIN, reset, the
@@ -74,24 +75,31 @@ class ReadRole:
             self._scope.cancel()
 
     async def run_reader(self, alive: Callable[[], bool]) -> None:
-        """The reader task: read whenever no receiver does, while ``alive()``."""
+        """A reader task: read whenever no receiver does, while ``alive()``."""
         while alive():
-            if self.reading or self._waiters:
-                await self._reader_lot.park()
-                if not (self.reading or self._waiters):
-                    # Give the receiver that just read one round to take the next read.
-                    await cancel_shielded_checkpoint()
-                continue
-            self.reading = True
-            try:
-                if self.direct:
-                    with trio.CancelScope() as self._scope:
-                        await self._read_once()
-                else:
+            await self.step()
+
+    async def step(self) -> None:
+        """One turn of the reader: read once if no receiver reads or waits to, else wait
+        until the transport is free. Cancellation loses nothing when ``direct``."""
+        if self.reading or self._waiters:
+            if self._reader_lot is None:
+                self._reader_lot = ParkingLot()
+            await self._reader_lot.park()
+            if not (self.reading or self._waiters):
+                # Give the receiver that just read one round to take the next read.
+                await cancel_shielded_checkpoint()
+            return
+        self.reading = True
+        try:
+            if self.direct:
+                with trio.CancelScope() as self._scope:
                     await self._read_once()
-            finally:
-                self._scope = None
-                self._end_read()
+            else:
+                await self._read_once()
+        finally:
+            self._scope = None
+            self._end_read()
 
     def _end_read(self) -> None:
         """The transport is free: wake the first waiting receiver, or else the reader task."""

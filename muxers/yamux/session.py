@@ -1,12 +1,14 @@
 """YamuxSession: the trio adapter over :class:`~p2pstack.muxers.yamux.core.YamuxCore`.
 
 Large transport reads feed the core: a blocked receiver reads them itself when it can, else
-the reader task does (see :mod:`.read_role`); one timer task drives keepalive pings and
-timeouts. Output goes through the session's :class:`~.write_path.WritePath` (its writer task
-sends what the reader and timer tasks queue; application tasks write their own output). A
-write that does not finish within ``write_timeout`` ends the session (``WriteTimeout``) and
-the transport is closed to end it. Reads of the transport pause while the write path is
-backed up (:data:`~.write_path.OUTPUT_LIMIT`).
+the session's task does (see :mod:`.read_role`); the same task drives keepalive pings and
+timeouts (its waits carry the core's next deadline). Over a transport whose reads are not
+cancel-safe a reader task of its own reads instead, so that the timers never wait for a read.
+Output goes through the session's :class:`~.write_path.WritePath` (a writer task, started
+while there is some, sends what the session's task queues; application tasks write their own
+output). A write that does not finish within ``write_timeout`` ends the session
+(``WriteTimeout``) and the transport is closed to end it. Reads of the transport pause while
+the write path is backed up (:data:`~.write_path.OUTPUT_LIMIT`).
 
 The streams use three package-internal objects of a session: ``core``, ``write_path`` and
 ``read_role``.
@@ -99,12 +101,17 @@ class YamuxSession:
         self.read_role.direct = receive_is_cancel_safe(transport)
         self._unwrap = unwrap_method_of(transport)
         self._streams: dict[int, YamuxStream] = {}
-        self._accept_lot = ParkingLot()
-        self._open_lot = ParkingLot()
+        # created on first use
+        self._accept_lot: ParkingLot | None = None
+        self._open_lot: ParkingLot | None = None
         self._pings: dict[int, _PingWaiter] = {}
-        self._timer_changed = trio.Event()
-        self._ended = trio.Event()
-        self._closed = trio.Event()
+        self._timer_scope: trio.CancelScope | None = None
+        """The session task's current wait, whose deadline is the core's next timer."""
+        self._reader_running = False
+        self._done = False
+        """:meth:`run` has finished and the transport is closed."""
+        self._closed: trio.Event | None = None
+        """Set with ``_done`` (created by the first :meth:`wait_closed` before then)."""
         self._started = False
 
     def __repr__(self) -> str:
@@ -137,6 +144,11 @@ class YamuxSession:
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`run` has finished and the transport is closed."""
+        if self._done:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._closed is None:
+            self._closed = trio.Event()
         await self._closed.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -151,24 +163,17 @@ class YamuxSession:
         try:
             self.write_path.sync()
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._read_loop)
-                nursery.start_soon(self.write_path.run)
+                self.write_path.attach(nursery)
                 task_status.started()
-                # This task runs the timers until the session ends (one task less per
-                # session than a timer task of its own).
-                await self._timer_loop()
-                await self._ended.wait()
-                # Flush what is queued (a GoAway at least), bounded by the config; not to a
-                # peer that stopped reading or answering (it would only delay the release).
-                if not isinstance(self._core.terminated, WriteTimeout | KeepAliveTimeout):
-                    with trio.move_on_after(self.config.write_timeout):
-                        await self.write_path.wait_idle()
-                if self.write_path.writing:
-                    # A stuck write (cancel-proof): closing the transport ends it.
-                    with trio.CancelScope(shield=True):
-                        await trio.aclose_forcefully(self._transport)
+                del task_status  # it holds the nursery the task started in: not kept here
+                try:
+                    await self._serve_until_flushed(nursery)
+                finally:
+                    # However the body ends, the nursery takes no writer task from now on.
+                    self.write_path.attach(None)
                 nursery.cancel_scope.cancel()
         finally:
+            self.write_path.attach(None)
             try:
                 if self._core.terminated is None:
                     self._core.close(0)
@@ -176,7 +181,22 @@ class YamuxSession:
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(self._transport)
             finally:
-                self._closed.set()
+                self._set_done()
+
+    async def _serve_until_flushed(self, nursery: trio.Nursery) -> None:
+        # This task reads and runs the timers until the session ends (an idle session runs
+        # no other task).
+        await self._serve(nursery)
+        self.write_path.sync()  # the core's termination dispatched
+        # Flush what is queued (a GoAway at least), bounded by the config; not to a peer
+        # that stopped reading or answering (it would only delay the release).
+        if not isinstance(self._core.terminated, WriteTimeout | KeepAliveTimeout):
+            with trio.move_on_after(self.config.write_timeout):
+                await self.write_path.wait_idle()
+        if self.write_path.writing:
+            # A stuck write (cancel-proof): closing the transport ends it.
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(self._transport)
 
     async def open_stream(self) -> YamuxStream:
         """Open a stream (its SYN is queued at once; data may follow before the ACK).
@@ -198,6 +218,8 @@ class YamuxSession:
             and core.go_away_received is None
             and core.num_streams < self.config.max_streams
         ):
+            if self._open_lot is None:
+                self._open_lot = ParkingLot()
             await self._open_lot.park()
             blocked = True
         state = core.open_stream()
@@ -224,6 +246,8 @@ class YamuxSession:
                 or (core.go_away_sent)
             ):
                 raise trio.EndOfChannel("the yamux session accepts no more streams")
+            if self._accept_lot is None:
+                self._accept_lot = ParkingLot()
             await self._accept_lot.park()
             blocked = True
         stream = self._streams[state.stream_id] = YamuxStream(self, state)
@@ -245,7 +269,7 @@ class YamuxSession:
             raise SessionClosed("the yamux session is closed") from core.terminated
         waiter = self._pings[core.ping(trio.current_time())] = _PingWaiter()
         self.write_path.sync()
-        self._timer_changed.set()
+        self._timer_change()
         await waiter.event.wait()
         if waiter.rtt is None:
             raise SessionClosed("the yamux session closed during a ping") from core.terminated
@@ -256,8 +280,8 @@ class YamuxSession:
         the peer are reset), existing streams carry on until :meth:`aclose`."""
         self._core.go_away(0)
         self.write_path.sync()
-        self._open_lot.unpark_all()
-        self._accept_lot.unpark_all()
+        self._wake_openers()
+        self._wake_acceptors()
         await trio.lowlevel.checkpoint()
 
     async def aclose(self) -> None:
@@ -271,9 +295,9 @@ class YamuxSession:
         if not self._started:
             self._started = True
             await trio.aclose_forcefully(self._transport)
-            self._closed.set()
+            self._set_done()
             return
-        await self._closed.wait()
+        await self.wait_closed()
 
     # ---- plumbing --------------------------------------------------------------------------
 
@@ -288,17 +312,17 @@ class YamuxSession:
                     if type(event) is StreamClosed and stream.record.forgotten:
                         del streams[sid]
                 if type(event) in (StreamClosed, StreamEstablished):
-                    self._open_lot.unpark_all()
+                    self._wake_openers()
                 elif type(event) is InboundStreamOpened:
-                    self._accept_lot.unpark_all()
+                    self._wake_acceptors()
             elif type(event) is PingAcknowledged:
                 waiter = self._pings.pop(event.opaque, None)
                 if waiter is not None:
                     waiter.rtt = event.rtt
                     waiter.event.set()
             elif type(event) is GoAwayReceived:
-                self._open_lot.unpark_all()
-                self._accept_lot.unpark_all()
+                self._wake_openers()
+                self._wake_acceptors()
             elif isinstance(event, ConnectionTerminated):
                 self._on_terminated(event.error)
 
@@ -313,22 +337,44 @@ class YamuxSession:
             stream.wake()
         self._streams.clear()
         self.write_path.session_ended()
-        self._open_lot.unpark_all()
-        self._accept_lot.unpark_all()
+        self._wake_openers()
+        self._wake_acceptors()
         for waiter in self._pings.values():
             waiter.event.set()
         self._pings.clear()
-        self._timer_changed.set()
-        self._ended.set()
+        if self._timer_scope is not None:
+            self._timer_scope.cancel()  # the session's task ends its loop
+
+    def _set_done(self) -> None:
+        self._done = True
+        if self._closed is not None:
+            self._closed.set()
+
+    def _wake_openers(self) -> None:
+        if self._open_lot:
+            self._open_lot.unpark_all()
+
+    def _wake_acceptors(self) -> None:
+        if self._accept_lot:
+            self._accept_lot.unpark_all()
 
     def _timer_change(self) -> None:
-        self._timer_changed.set()
+        if self._timer_scope is not None:
+            self._timer_scope.deadline = self._next_timer()
+
+    def _next_timer(self) -> float:
+        deadline = self._core.get_timer()
+        return math.inf if deadline is None else deadline
 
     def _adopt(self, transport: trio.abc.Stream) -> None:
         """Use ``transport`` from now on, with the fast paths it offers."""
         self._transport = transport
         self.write_path.use_transport(transport)
-        self.read_role.direct = receive_is_cancel_safe(transport)
+        direct = receive_is_cancel_safe(transport)
+        if direct is not self.read_role.direct:
+            self.read_role.direct = direct
+            if self._timer_scope is not None:
+                self._timer_scope.cancel()  # the session's task takes up the new way to read
         self._unwrap = unwrap_method_of(transport)
 
     async def _read_once(self) -> None:
@@ -357,15 +403,38 @@ class YamuxSession:
                     self._adopt(inner)
         self.write_path.sync()
 
-    async def _read_loop(self) -> None:
-        await self.read_role.run_reader(lambda: self._core.terminated is None)
-
-    async def _timer_loop(self) -> None:
+    async def _serve(self, nursery: trio.Nursery) -> None:
+        """The session's task until the core is terminated: read the transport whenever
+        nobody else does (when its reads are cancel-safe; else a reader task does and this
+        task only waits), and act on the core's timers as they fall due."""
         core = self._core
+        role = self.read_role
         while core.terminated is None:
-            self._timer_changed = changed = trio.Event()
-            deadline = core.get_timer()
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                await changed.wait()
-            core.handle_timer(trio.current_time())
-            self.write_path.sync()
+            # One scope for many reads (each read has a scope of its own, without a deadline,
+            # that receivers cancel to read themselves): only a timer, the end or a change of
+            # the way to read exits it.
+            with trio.CancelScope(deadline=self._next_timer()) as self._timer_scope:
+                while core.terminated is None:
+                    if role.direct:
+                        await role.step()
+                    else:
+                        if not self._reader_running:
+                            self._reader_running = True
+                            nursery.start_soon(self._read_loop)
+                        await trio.sleep_forever()
+            deadline = self._timer_scope.deadline
+            self._timer_scope = None
+            if (now := trio.current_time()) >= deadline:
+                core.handle_timer(now)
+                self.write_path.sync()
+
+    async def _read_loop(self) -> None:
+        """The reader task over a transport whose reads are not cancel-safe; it ends when
+        they become so (the session's task reads from then on) or the session ends."""
+        role = self.read_role
+        try:
+            await role.run_reader(lambda: self._core.terminated is None and not role.direct)
+        finally:
+            self._reader_running = False
+            if self._timer_scope is not None:
+                self._timer_scope.cancel()

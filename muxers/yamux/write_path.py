@@ -5,10 +5,11 @@ output, dispatch its events) and :meth:`WritePath.flush`: they write the queue t
 transport themselves when no other write is in progress (no task switch per frame);
 otherwise the task that is writing sends it. Writes are atomic (cancel-shielded where the
 transport has no atomic send), so a cancelled task never leaves half a frame on the wire.
-Output of the reader and timer tasks (window updates, pongs, pings) goes to the writer task
-(:meth:`WritePath.run`) instead: the reader never blocks on a write, so both peers keep
-draining each other. Senders blocked on the queue are woken one at a time, in order, while
-there is room (no thundering herd).
+Output of the session's own task (window updates, pongs, pings) goes to a writer task
+instead, started in the session's nursery (:meth:`WritePath.attach`) when there is such output
+and no write in progress, and ending once the queue is empty (an idle session runs none): the
+reader never blocks on a write, so both peers keep draining each other. Senders blocked on
+the queue are woken one at a time, in order, while there is room (no thundering herd).
 
 Bounds: pings and ping answers stay in the core (at most ``ping_backlog`` answers) and are
 written ahead of queued stream frames, before every write of at most :data:`WRITE_PIECE`
@@ -20,7 +21,6 @@ refused streams, cannot pile up when it does not read).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, final
 
@@ -87,10 +87,12 @@ class WritePath:
         self._atomic = False
         self._send: Callable[[Buffer], Awaitable[None]] = transport.send_all
         self.use_transport(transport)
-        self._writer_lot = ParkingLot()
-        self._idle_lot = ParkingLot()
-        self._drained_lot = ParkingLot()
-        self._drain_waiters: deque[Sender] = deque()
+        self._nursery: trio.Nursery | None = None
+        self._writer_running = False
+        # created on first use (an idle session has none)
+        self._idle_lot: ParkingLot | None = None
+        self._drained_lot: ParkingLot | None = None
+        self._drain_waiters: list[Sender] = []
 
     @property
     def writing(self) -> bool:
@@ -118,7 +120,7 @@ class WritePath:
     def sync(self, *, direct: bool = False) -> None:
         """Dispatch the core's events and queue its output.
 
-        The writer task is woken for the output unless ``direct`` (the caller then awaits
+        A writer task is started for the output unless ``direct`` (the caller then awaits
         :meth:`flush`) or a write is in progress (its task sends the queue).
         """
         core = self._core
@@ -134,9 +136,9 @@ class WritePath:
             (out or self._keepalive.has_control)
             and not direct
             and not self._writing
-            and self._writer_lot
+            and not self._writer_running
         ):
-            self._writer_lot.unpark_all()
+            self._start_writer()
         if core.timer_dirty:
             self._on_timer_change()
 
@@ -158,8 +160,8 @@ class WritePath:
                     await self._write_queued(once=True)
         finally:
             self._writing = False
-        if (self._queue or self._keepalive.has_control) and self._writer_lot:
-            self._writer_lot.unpark_all()
+        if self._queue or self._keepalive.has_control:
+            self._start_writer()
         return True
 
     def wait_for_drain(self, stream: Sender) -> None:
@@ -177,7 +179,7 @@ class WritePath:
         """Wake the first blocked sender if there is room below the high water mark; after
         queueing its data it calls this again, so room is handed out one sender at a time."""
         if self._drain_waiters and self.out_bytes < SEND_HIGH_WATER:
-            self._drain_waiters.popleft().wake_sender()
+            self._drain_waiters.pop(0).wake_sender()
 
     @property
     def num_drain_waiters(self) -> int:
@@ -187,28 +189,48 @@ class WritePath:
     async def wait_drained(self) -> None:
         """Wait until the queue has drained below half of :data:`OUTPUT_LIMIT` (or the session
         ended)."""
+        if self._drained_lot is None:
+            self._drained_lot = ParkingLot()
         await self._drained_lot.park()
 
     async def wait_idle(self) -> None:
         """Wait until nothing is queued, or a write failed."""
         while self.out_bytes and not self.failed:
+            if self._idle_lot is None:
+                self._idle_lot = ParkingLot()
             await self._idle_lot.park()
 
     def session_ended(self) -> None:
         """Wake every task waiting for the queue: the session is over."""
         self._wake_drain_waiters()
-        self._drained_lot.unpark_all()
+        if self._drained_lot:
+            self._drained_lot.unpark_all()
 
-    async def run(self) -> None:
-        """The writer task: send output queued by tasks that do not write themselves."""
-        while True:
-            while not (self._queue or self._keepalive.has_control) or self._writing:
-                await self._writer_lot.park()
-            self._writing = True
-            try:
-                await self._write_queued(once=False)
-            finally:
-                self._writing = False
+    def attach(self, nursery: trio.Nursery | None) -> None:
+        """Start writer tasks in ``nursery`` from now on (None: no more; the session's task
+        detaches before its nursery closes). Output already queued gets one now."""
+        self._nursery = nursery
+        if nursery is not None and (self._queue or self._keepalive.has_control):
+            self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self._nursery is not None and not self._writer_running and not self._writing:
+            self._writer_running = True
+            self._nursery.start_soon(self._run_writer)
+
+    async def _run_writer(self) -> None:
+        """A writer task: send output queued by tasks that do not write themselves, until
+        the queue is empty or another task writes (it starts a writer again if it leaves
+        output behind)."""
+        try:
+            while (self._queue or self._keepalive.has_control) and not self._writing:
+                self._writing = True
+                try:
+                    await self._write_queued(once=False)
+                finally:
+                    self._writing = False
+        finally:
+            self._writer_running = False
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -243,7 +265,7 @@ class WritePath:
             core.connection_lost(exc)
             self.sync()
             self.session_ended()
-        if not self.out_bytes:
+        if not self.out_bytes and self._idle_lot:
             self._idle_lot.unpark_all()
 
     async def _write(self, data: Buffer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -96,7 +97,9 @@ class Connection:
         self.dial_seconds: float | None = None
         """For a connection we dialled: transport connect plus upgrade, in seconds."""
         self._nursery: trio.Nursery | None = None
-        self._closed = trio.Event()
+        self._closed = False
+        self._closed_event: trio.Event | None = None
+        """Set once closed (created by the first :meth:`wait_closed` before then)."""
         self.close_cause: BaseException | None = None
         self.keep_alive = False
         """Set by a protocol that needs the connection even with no stream open (a relay
@@ -104,7 +107,8 @@ class Connection:
         self.superseded = False
         """True for the losing side of a simultaneous connect; it closes once unused."""
         self._stream_counts: dict[tuple[str, Role], int] = {}
-        self._activity = trio.Event()
+        self._idle_scope: trio.CancelScope | None = None
+        self._idle_timeout: float | None = None
         self.last_active = self.opened_at
         """When a stream last opened or closed on this connection (trio time)."""
 
@@ -187,7 +191,7 @@ class Connection:
         key = (stream.protocol, stream.role)
         self._stream_counts[key] = self._stream_counts.get(key, 0) + 1
         self.last_active = trio.current_time()
-        self._activity.set()
+        self.touch()
 
     def stream_closed(self, stream: NetStream) -> None:
         """Count ``stream`` as closed (package-internal: a NetStream calls it once, at its end)."""
@@ -198,43 +202,52 @@ class Connection:
         else:
             del self._stream_counts[key]
         self.last_active = trio.current_time()
-        self._activity.set()
+        self.touch()
 
-    async def watch_idle(self, idle_timeout: float | None) -> None:
-        """Close the connection once it has had no stream for ``idle_timeout`` seconds.
+    def idle_scope(self, idle_timeout: float | None) -> trio.CancelScope:
+        """A cancel scope whose deadline is the idle policy's (package-internal: the connection
+        manager runs the connection's stream acceptor in it; one scope at a time).
 
-        Superseded connections close once they have had no stream for
-        :data:`SUPERSEDED_GRACE` seconds, so a handle just returned by a dial stays usable.
-        A connection with :attr:`keep_alive` set, or with any stream open, is never closed
-        here.
+        The deadline is ``idle_timeout`` seconds after the last stream activity (a stream
+        opened or closed, :meth:`touch`) while the connection has no stream open and
+        :attr:`keep_alive` is off; :data:`SUPERSEDED_GRACE` (at most) for a superseded
+        connection, so a handle just returned by a dial stays usable; never otherwise. Once
+        it expired (``cancelled_caught``), :meth:`close_if_idle` closes the connection.
         """
-        while True:
-            self._activity = trio.Event()
-            if self.num_streams == 0 and not self.keep_alive:
-                delay = (
-                    min(SUPERSEDED_GRACE, idle_timeout or SUPERSEDED_GRACE)
-                    if self.superseded
-                    else idle_timeout
-                )
-                if delay is not None:
-                    with trio.move_on_after(delay):
-                        await self._activity.wait()
-                        continue
-                    if self.num_streams == 0 and not self.keep_alive:
-                        reason = "superseded by another connection" if self.superseded else "idle"
-                        logger.debug("closing connection %s: %s", self, reason)
-                        await self.aclose()
-                        return
-            await self._activity.wait()
+        self._idle_timeout = idle_timeout
+        self._idle_scope = scope = trio.CancelScope(deadline=self._idle_deadline())
+        return scope
+
+    def _idle_deadline(self) -> float:
+        if self.num_streams or self.keep_alive:
+            return math.inf
+        idle_timeout = self._idle_timeout
+        delay = (
+            min(SUPERSEDED_GRACE, idle_timeout or SUPERSEDED_GRACE)
+            if self.superseded
+            else idle_timeout
+        )
+        return math.inf if delay is None else trio.current_time() + delay
+
+    async def close_if_idle(self) -> bool:
+        """Close the connection if the idle policy says so now (its idle scope expired);
+        return whether it did."""
+        if self.num_streams or self.keep_alive or self._idle_deadline() == math.inf:
+            return False
+        reason = "superseded by another connection" if self.superseded else "idle"
+        logger.debug("closing connection %s: %s", self, reason)
+        await self.aclose()
+        return True
 
     def touch(self) -> None:
         """Re-evaluate the idle policy now (after changing :attr:`keep_alive`)."""
-        self._activity.set()
+        if self._idle_scope is not None:
+            self._idle_scope.deadline = self._idle_deadline()
 
     @property
     def is_closed(self) -> bool:
         """True once the connection has ended."""
-        return self._closed.is_set() or self.session.is_closed
+        return self._closed or self.session.is_closed
 
     @property
     def remote_addr_with_peer(self) -> Multiaddr:
@@ -329,7 +342,12 @@ class Connection:
 
     async def wait_closed(self) -> None:
         """Wait until the connection has ended and the node has forgotten it."""
-        await self._closed.wait()
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._closed_event is None:
+            self._closed_event = trio.Event()
+        await self._closed_event.wait()
 
     def bind_nursery(self, nursery: trio.Nursery | None) -> None:
         """Package-internal (the connection manager): the nursery of the connection's tasks
@@ -340,7 +358,9 @@ class Connection:
         """Package-internal (the connection manager): the connection ended because of
         ``cause`` (None: cleanly) and the node forgot it; wakes :meth:`wait_closed`."""
         self.close_cause = cause
-        self._closed.set()
+        self._closed = True
+        if self._closed_event is not None:
+            self._closed_event.set()
 
     def __repr__(self) -> str:
         return (

@@ -253,7 +253,6 @@ class ConnectionManager:
                 self._count += 1
                 self._supersede_duplicates(conn)
                 self._maybe_trim()
-                nursery.start_soon(self._accept_streams, conn, nursery)
                 status.started()
                 logger.debug("connection %s open", conn)
                 for callback in node.connection_callbacks:
@@ -265,9 +264,9 @@ class ConnectionManager:
                         node.faults.record("connection-callback", exc, conn.peer_id)
                         forget_tracebacks(exc)
                 node.events.publish(ConnectionOpened(conn.peer_id, conn))
-                # This task applies the idle policy (no task of its own per connection);
-                # _run_session cancels it when the session ends.
-                await conn.watch_idle(node.config.idle_timeout)
+                # This task accepts the inbound streams and applies the idle policy (no task
+                # of its own for either); _run_session cancels it when the session ends.
+                await self._serve(conn, nursery)
                 await conn.session.wait_closed()
                 nursery.cancel_scope.cancel()
         finally:
@@ -295,7 +294,10 @@ class ConnectionManager:
     ) -> None:
         """Run ``conn``'s muxer session; once it ended, cancel ``scope`` (the connection's
         other tasks)."""
-        await conn.session.run(task_status=task_status)
+        running = conn.session.run(task_status=task_status)
+        # trio's task status holds the nursery the task started in: not kept by this frame
+        del task_status
+        await running
         await conn.session.wait_closed()
         scope.cancel()
 
@@ -356,16 +358,27 @@ class ConnectionManager:
             scope.done()
             ticket.done()
 
-    async def _accept_streams(self, conn: Connection, nursery: trio.Nursery) -> None:
+    async def _serve(self, conn: Connection, nursery: trio.Nursery) -> None:
+        """Accept ``conn``'s inbound streams (each handled in a task of ``nursery``) until the
+        session accepts no more, and close the connection once the idle policy says so
+        (the connection's idle scope, see :meth:`Connection.idle_scope`)."""
+        accepting = True
         while True:
-            try:
-                muxed = await conn.session.accept_stream()
-            except (trio.EndOfChannel, trio.ClosedResourceError, trio.BrokenResourceError):
+            with conn.idle_scope(self._node.config.idle_timeout) as idle:
+                while accepting:
+                    try:
+                        muxed = await conn.session.accept_stream()
+                    except (trio.EndOfChannel, trio.ClosedResourceError, trio.BrokenResourceError):
+                        accepting = False
+                    except StackError as exc:
+                        logger.debug("connection %s stopped accepting streams: %s", conn, exc)
+                        accepting = False
+                    else:
+                        nursery.start_soon(self._guard_stream, conn, muxed)
+                        del muxed  # not kept alive by this frame while waiting for the next
+                await trio.sleep_forever()
+            if idle.cancelled_caught and await conn.close_if_idle():
                 return
-            except StackError as exc:
-                logger.debug("connection %s stopped accepting streams: %s", conn, exc)
-                return
-            nursery.start_soon(self._guard_stream, conn, muxed)
 
     async def _guard_stream(self, conn: Connection, muxed: MuxedStream) -> None:
         """The stream boundary: any exception resets the stream and is contained."""
