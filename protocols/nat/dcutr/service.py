@@ -64,6 +64,7 @@ from p2pstack.protocols.nat.dcutr.messages import (
     encode,
 )
 from p2pstack.role import Role
+from p2pstack.transports.tcp import ephemeral_port_dials
 from p2pstack.varint import length_prefixed
 
 logger: Final = logging.getLogger("p2pstack.dcutr")
@@ -181,7 +182,9 @@ class DCUtRService:
             return None
         self.stats["direct_dials"] += 1
         try:
-            with trio.fail_after(self.config.dial_timeout):
+            # Not from the listening port: a dial that dies in the peer's NAT leaves state
+            # there (and in ours) for that 4-tuple, which the punch that may follow needs.
+            with trio.fail_after(self.config.dial_timeout), ephemeral_port_dials():
                 direct = await node.dial_punch(peer, addrs, role=Role.INITIATOR)
         except (DialError, trio.TooSlowError, *_STREAM_ERRORS) as exc:
             logger.debug("direct dial to %s failed, punching: %s", peer.short(), exc)
