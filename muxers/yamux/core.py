@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Final
 
 from p2pstack.abc.budget import UNLIMITED, MemoryBudget
 from p2pstack.muxers.yamux.config import YamuxConfig
@@ -57,6 +58,10 @@ from p2pstack.muxers.yamux.stream_record import StreamRecord
 from p2pstack.muxers.yamux.stream_state import RECEIVING_STATES, StreamInput
 from p2pstack.muxers.yamux.stream_table import LINGER, StreamTable
 from p2pstack.role import Role
+
+WRITE_FAILURE_GRACE: Final = 1.0
+"""Seconds a session still reads after a transport write failed (see
+:meth:`YamuxCore.write_failed`)."""
 
 
 class YamuxCore:
@@ -106,6 +111,10 @@ class YamuxCore:
         )
         self._max_frame = cfg.max_frame_size
         self.terminated: BaseException | None = None
+        self.write_error: BaseException | None = None
+        """A transport write failed: nothing more is sent; the session still reads for
+        :data:`WRITE_FAILURE_GRACE` (then, or at the read side's end, it terminates)."""
+        self._read_until: float | None = None
         self.go_away_sent = False
         self.go_away_received: int | None = None
         self.keepalive = self._keepalive = Keepalive(cfg, now, self._log)
@@ -195,6 +204,8 @@ class YamuxCore:
             close_deadline = self._streams.first_close_deadline()
             if close_deadline is not None:
                 when = min(when, close_deadline)
+            if self._read_until is not None:
+                when = min(when, self._read_until)
         self._armed = when
         return None if when == math.inf else when
 
@@ -227,13 +238,30 @@ class YamuxCore:
     def receive_eof(self) -> None:
         """The transport reached EOF: terminate with :class:`ConnectionLost`."""
         after = " after GoAway" if self.go_away_received is not None else ""
-        self._terminate(ConnectionLost(f"the peer closed the connection{after}"))
+        self._terminate(
+            self.write_error or ConnectionLost(f"the peer closed the connection{after}")
+        )
 
     def connection_lost(self, exc: BaseException) -> None:
-        """The transport failed: terminate with :class:`ConnectionLost` caused by ``exc``."""
+        """Reading the transport failed: terminate with :class:`ConnectionLost` caused by
+        ``exc`` (by the earlier write failure's, if there was one)."""
         lost = ConnectionLost(f"the connection failed: {exc}")
         lost.__cause__ = exc
-        self._terminate(lost)
+        self._terminate(self.write_error or lost)
+
+    def write_failed(self, exc: BaseException, now: float) -> None:
+        """Writing the transport failed: send nothing more, but keep reading what the peer
+        sent before the failure (after a TCP reset, what arrived before it is still readable:
+        its frames, end-of-stream flags above all, are delivered) until the read side ends
+        or :data:`WRITE_FAILURE_GRACE` has passed; then terminate with
+        :class:`ConnectionLost` caused by ``exc``."""
+        if self.terminated is not None or self.write_error is not None:
+            return
+        lost = ConnectionLost(f"the connection failed: {exc}")
+        lost.__cause__ = exc
+        self.write_error = lost
+        self._read_until = now + WRITE_FAILURE_GRACE
+        self._need_timer(self._read_until)
 
     def handle_timer(self, now: float) -> None:
         """Act on what is due: end the session on a ping or write timeout, reset streams
@@ -242,6 +270,10 @@ class YamuxCore:
         if self.terminated is not None:
             return
         self._now = now
+        if self.write_error is not None and self._read_until is not None:
+            if now >= self._read_until:
+                self._terminate(self.write_error)
+            return  # no pings or stream timers while only reading
         error = self._keepalive.expired(now)
         if error is not None:
             self._terminate(error)
@@ -446,6 +478,8 @@ class YamuxCore:
     def _check_open(self) -> None:
         if self.terminated is not None:
             raise SessionClosed("the yamux session is closed") from self.terminated
+        if self.write_error is not None:
+            raise SessionClosed("the yamux session is closed") from self.write_error
         if self.go_away_sent or self.go_away_received is not None:
             raise SessionClosed("the yamux session is going away: no new streams")
 

@@ -83,7 +83,10 @@ class YamuxStream(MuxedStream):
         if record.is_reset:
             cause = StreamResetError(record.stream_id, remote=record.reset_by_peer)
         else:
-            cause = self._core.terminated or SessionClosed("the yamux session is closed")
+            core = self._core
+            cause = (
+                core.terminated or core.write_error or SessionClosed("the yamux session is closed")
+            )
         error = trio.BrokenResourceError(f"yamux stream {record.stream_id} is broken: {cause}")
         error.__cause__ = cause
         return error
@@ -92,7 +95,8 @@ class YamuxStream(MuxedStream):
         state = self.record.state
         if self._closed or state in FIN_SENT_STATES:
             raise trio.ClosedResourceError("this yamux stream is closed for sending")
-        if state in RESET_STATES or self._core.terminated is not None:
+        core = self._core
+        if state in RESET_STATES or core.terminated is not None or core.write_error is not None:
             raise self._broken()
 
     def _enter_send(self) -> None:

@@ -65,7 +65,8 @@ class WritePath:
 
     Attributes:
         out_bytes: bytes queued and not yet written.
-        failed: a transport write failed (the queue is dropped; the core is terminated).
+        failed: a transport write failed (the queue and later output are dropped; the core
+            reads a little longer, then terminates: :meth:`YamuxCore.write_failed`).
     """
 
     def __init__(
@@ -128,6 +129,8 @@ class WritePath:
         if events:
             self._on_events(events)
         out = core.data_to_send(control=False)
+        if self.failed:  # nothing is written any more
+            out = []
         if out:
             data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
             self._queue.append(data)
@@ -137,6 +140,7 @@ class WritePath:
             and not direct
             and not self._writing
             and not self._writer_running
+            and not self.failed
         ):
             self._start_writer()
         if core.timer_dirty:
@@ -223,7 +227,9 @@ class WritePath:
         the queue is empty or another task writes (it starts a writer again if it leaves
         output behind)."""
         try:
-            while (self._queue or self._keepalive.has_control) and not self._writing:
+            while (self._queue or self._keepalive.has_control) and not (
+                self._writing or self.failed
+            ):
                 self._writing = True
                 try:
                     await self._write_queued(once=False)
@@ -262,7 +268,7 @@ class WritePath:
             self.failed = True
             self._queue.clear()
             self.out_bytes = 0
-            core.connection_lost(exc)
+            core.write_failed(exc, trio.current_time())  # still reads what came before
             self.sync()
             self.session_ended()
         if not self.out_bytes and self._idle_lot:

@@ -6,6 +6,7 @@ import pytest
 
 from p2pstack.errors import LimitExceeded
 from p2pstack.muxers.yamux import YamuxConfig, YamuxCore
+from p2pstack.muxers.yamux.core import WRITE_FAILURE_GRACE
 from p2pstack.muxers.yamux.errors import (
     ConnectionLost,
     KeepAliveTimeout,
@@ -238,6 +239,35 @@ def test_close_sends_go_away_and_terminates() -> None:
 def test_eof_terminates() -> None:
     core = initiator()
     core.receive_eof()
+    assert isinstance(core.terminated, ConnectionLost)
+    assert core.get_timer() is None
+
+
+def test_after_a_write_failure_what_was_received_is_still_delivered() -> None:
+    core = responder()
+    core.receive_data(frame(DATA, SYN, 1, 3), 0.0)
+    stream = core.accept_stream(0.0)
+    assert stream is not None
+    core.write_failed(BrokenPipeError("reset"), now=1.0)
+    assert core.terminated is None
+    assert core.get_timer() == 1.0 + WRITE_FAILURE_GRACE
+    with pytest.raises(SessionClosed):
+        core.open_stream()
+    core.receive_data(frame(DATA, FIN, 1, 2), 1.5)  # sent before the reset, read after it
+    assert stream.buffered == 5
+    assert stream.fin_received
+    core.connection_lost(ConnectionResetError("reset"))  # the read side ends: terminated
+    assert core.terminated is core.write_error
+    assert isinstance(core.terminated, ConnectionLost)
+    assert isinstance(core.terminated.__cause__, BrokenPipeError)
+
+
+def test_after_a_write_failure_the_session_ends_within_the_grace() -> None:
+    core = responder()
+    core.write_failed(BrokenPipeError("reset"), now=1.0)
+    core.handle_timer(1.0 + WRITE_FAILURE_GRACE / 2)
+    assert core.terminated is None
+    core.handle_timer(1.0 + WRITE_FAILURE_GRACE)
     assert isinstance(core.terminated, ConnectionLost)
     assert core.get_timer() is None
 
