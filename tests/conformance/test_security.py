@@ -13,6 +13,7 @@ from p2pstack.abc.security import SecureStream
 from p2pstack.errors import HandshakeError, PeerIdMismatch
 from p2pstack.identity import Identity, PeerId
 from tests.conformance.security import SECURITY, RawPairMaker, SecurityUnderTest
+from tests.helpers.streams import HalfCloseablePassthrough
 
 CLIENT = Identity.generate()
 SERVER = Identity.generate()
@@ -51,11 +52,11 @@ async def secure_pair(impl: SecurityUnderTest, raw_pair: RawPairMaker | None = N
     return await handshake(impl, *await (raw_pair or impl.raw_pair)())
 
 
-class Tamper(trio.abc.HalfCloseableStream):
+class Tamper(HalfCloseablePassthrough):
     """Passes bytes through; once ``armed``, flips the last bit of every send."""
 
     def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.armed = False
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
@@ -65,18 +66,8 @@ class Tamper(trio.abc.HalfCloseableStream):
             data = changed
         await self.inner.send_all(data)
 
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         return bytes(await self.inner.receive_some(max_bytes))
-
-    async def send_eof(self) -> None:
-        assert isinstance(self.inner, trio.abc.HalfCloseableStream)
-        await self.inner.send_eof()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_handshake_names_both_ends(impl: SecurityUnderTest) -> None:

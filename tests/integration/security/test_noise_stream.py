@@ -17,6 +17,7 @@ from p2pstack.security import NoiseConfig, SecureStream, SecurityTransport, nois
 from p2pstack.security.noise import NoiseDecryptError, NoiseHandshake, NoiseStream
 from p2pstack.security.noise.framing import MAX_PLAINTEXT_LEN
 from p2pstack.transports.tcp_stream import TcpStream
+from tests.helpers.streams import HalfCloseablePassthrough, Passthrough
 
 IDENTITIES: dict[KeyType, Identity] = {}
 
@@ -219,21 +220,12 @@ def test_config_validation() -> None:
     assert NoiseConfig().handshake_timeout == 10.0
 
 
-class PrefixedStream(trio.abc.HalfCloseableStream):
+class PrefixedStream(HalfCloseablePassthrough):
     """A buffered wrapper like the node's: returns ``prefix`` before reading the inner stream."""
 
     def __init__(self, inner: trio.abc.HalfCloseableStream, prefix: bytes) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.prefix = prefix
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        await self.inner.send_eof()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self.prefix:
@@ -242,9 +234,6 @@ class PrefixedStream(trio.abc.HalfCloseableStream):
             await trio.lowlevel.checkpoint()
             return out
         return await self.inner.receive_some(max_bytes)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_bytes_after_the_last_handshake_message_are_not_lost() -> None:
@@ -347,23 +336,7 @@ async def test_eof_after_complete_frames_is_clean() -> None:
 async def test_send_eof_needs_a_half_closeable_transport() -> None:
     s1, s2 = trio.testing.memory_stream_pair()
 
-    class FullOnly(trio.abc.Stream):
-        def __init__(self, inner: trio.abc.HalfCloseableStream) -> None:
-            self.inner = inner
-
-        async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-            await self.inner.send_all(data)
-
-        async def wait_send_all_might_not_block(self) -> None:
-            await self.inner.wait_send_all_might_not_block()
-
-        async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-            return await self.inner.receive_some(max_bytes)
-
-        async def aclose(self) -> None:
-            await self.inner.aclose()
-
-    out, inn = await secure_pair(FullOnly(s1), s2)
+    out, inn = await secure_pair(Passthrough(s1), s2)  # no send_eof
     with pytest.raises(trio.BrokenResourceError):
         await out.send_eof()
     await out.send_all(b"still usable")

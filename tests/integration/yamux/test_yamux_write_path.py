@@ -11,16 +11,17 @@ import trio.testing
 from p2pstack.muxers.yamux import YamuxConfig, YamuxSession, YamuxStream
 from p2pstack.muxers.yamux.write_path import SEND_HIGH_WATER
 from p2pstack.role import Role
+from tests.helpers.streams import Passthrough
 
 KiB = 1024
 
 
-class _PiecewiseStream(trio.abc.Stream):
+class _PiecewiseStream(Passthrough):
     """Forwards to ``inner`` but sends in small pieces with a schedule point between them,
     so a cancellation can land in the middle of a write."""
 
     def __init__(self, inner: trio.abc.Stream, piece: int = 1000) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.piece = piece
         self.writing = trio.Event()
 
@@ -30,15 +31,6 @@ class _PiecewiseStream(trio.abc.Stream):
             await self.inner.send_all(view[start : start + self.piece])
             self.writing.set()
             await trio.lowlevel.checkpoint()
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self.inner.receive_some(max_bytes)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_cancelled_send_never_tears_a_frame() -> None:

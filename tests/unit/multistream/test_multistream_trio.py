@@ -17,30 +17,16 @@ from p2pstack.errors import (
 )
 from p2pstack.multistream import handle_protocol, list_protocols, select_protocol
 from p2pstack.multistream.messages import encode_message
+from tests.helpers.streams import HalfCloseablePassthrough
 
 HEADER = encode_message("/multistream/1.0.0")
 
 
-class Trickle(trio.abc.HalfCloseableStream):
+class Trickle(HalfCloseablePassthrough):
     """Delivers at most one byte per receive_some, to exercise partial reads."""
-
-    def __init__(self, inner: trio.abc.HalfCloseableStream) -> None:
-        self.inner = inner
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        await self.inner.send_eof()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         return bytes(await self.inner.receive_some(1))
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def pair(trickle: bool) -> tuple[trio.abc.HalfCloseableStream, trio.abc.HalfCloseableStream]:

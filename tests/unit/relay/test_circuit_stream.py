@@ -8,6 +8,7 @@ import trio.testing
 from p2pstack.bufstream import BufferedStream
 from p2pstack.protocols.relay.circuit import CircuitStream
 from p2pstack.protocols.relay.messages import Limit
+from tests.helpers.streams import HalfCloseablePassthrough
 
 
 async def test_half_closeable_conformance() -> None:
@@ -37,29 +38,14 @@ async def test_counts_bytes_and_reports_limits() -> None:
     assert b.bytes_received == 10
 
 
-class _Below(trio.abc.HalfCloseableStream):
+class _Below(HalfCloseablePassthrough):
     """A stream over one end of a memory pair that may say its receives are cancel-safe
     (trio's memory streams are: a cancelled receive takes nothing)."""
 
     def __init__(self, inner: trio.abc.HalfCloseableStream, *, safe: bool) -> None:
-        self.inner = inner
+        super().__init__(inner)
         if safe:
             self.cancel_safe_receive = True
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        await self.inner.send_eof()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self.inner.receive_some(max_bytes)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_cancel_safe_receive_follows_the_stream_below() -> None:

@@ -16,6 +16,7 @@ from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Pong
 
 from p2pstack.transports.ws_protocol import WebSocketClosed, WebSocketError
 from p2pstack.transports.ws_stream import WebSocketStream, open_client_stream
+from tests.helpers.streams import Passthrough
 from tests.unit.transports.test_ws_stream import (
     BINARY,
     CLOSE,
@@ -31,49 +32,28 @@ from tests.unit.transports.test_ws_stream import (
 CLOSE_1000 = frame(CLOSE, struct.pack("!H", 1000))
 
 
-class IntoStream(trio.abc.Stream):
+class IntoStream(Passthrough):
     """A stream offering ``receive_into`` (as TcpStream does) and counting writes."""
 
     def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.writes: list[int] = []
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         self.writes.append(len(data))
         await self.inner.send_all(data)
 
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self.inner.receive_some(max_bytes)
-
     async def receive_into(self, buffer: bytearray | memoryview) -> int:
         data = await self.inner.receive_some(len(buffer))
         memoryview(buffer)[: len(data)] = data
         return len(data)
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
-
-class BytesStream(trio.abc.Stream):
+class BytesStream(Passthrough):
     """A stream whose reads return ``bytes`` (as TcpStream's do), without ``receive_into``."""
-
-    def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         return bytes(await self.inner.receive_some(max_bytes))
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def opened(
