@@ -161,17 +161,32 @@ def relay_wire(data: bytes) -> None:
 
 
 # -------------------------------------------------------------------------- WebSocket
-async def _drain(stream: WebSocketStream) -> None:
-    """Use the stream as a protocol would: send, read to the end, send again, half-close."""
+async def _drain(stream: WebSocketStream, into: bool) -> None:
+    """Use the stream as a protocol would: send, read to the end, send again, half-close.
+    ``into``: read with ``receive_into`` (frames routed in place), else ``receive_some``."""
+    buffer = bytearray(65536)
     try:
         await stream.send_all(b"hello")
         for _ in range(10_000):
-            if not await stream.receive_some(65536):
+            if not (
+                await stream.receive_into(buffer) if into else await stream.receive_some(65536)
+            ):
                 break
         await stream.send_all(b"bye")
         await stream.send_eof()
     finally:
         await stream.aclose()
+
+
+def _each_read_path(open_stream: Callable[[], Awaitable[WebSocketStream]]) -> None:
+    """Drain the stream ``open_stream()`` gives once per read path, each in a trio run of its
+    own (a typed error ends only that run)."""
+    for into in (False, True):
+
+        async def one(into: bool = into) -> None:
+            await _drain(await open_stream(), into)
+
+        _run(one)
 
 
 UPGRADE_REQUEST = WSConnection(ConnectionType.CLIENT).send(Request(host="fuzz", target="/"))
@@ -181,14 +196,22 @@ UPGRADE_REQUEST = WSConnection(ConnectionType.CLIENT).send(Request(host="fuzz", 
 @target("ws_server")
 def ws_server(data: bytes) -> None:
     """Raw hostile bytes from a client: the HTTP upgrade and then frames."""
-    _run(lambda: _drain(WebSocketStream(HostileStream(chunks(data)), handshake_timeout=5)))
+
+    async def server() -> WebSocketStream:
+        return WebSocketStream(HostileStream(chunks(data)), handshake_timeout=5)
+
+    _each_read_path(server)
 
 
 @target("ws_server_frames")
 def ws_server_frames(data: bytes) -> None:
     """A valid upgrade request, then the input as the client's frames."""
-    pieces = [UPGRADE_REQUEST, *chunks(data)]
-    _run(lambda: _drain(WebSocketStream(HostileStream(pieces), max_frame_size=4096)))
+
+    async def server() -> WebSocketStream:
+        pieces = [UPGRADE_REQUEST, *chunks(data)]
+        return WebSocketStream(HostileStream(pieces), max_frame_size=4096)
+
+    _each_read_path(server)
 
 
 _KEY = re.compile(rb"Sec-WebSocket-Key: *([A-Za-z0-9+/=]+)", re.IGNORECASE)
@@ -216,21 +239,25 @@ def _accepting(frames: list[bytes], extra_headers: bytes = b"") -> Callable[[byt
     return respond
 
 
-async def _client(transport: HostileStream) -> None:
-    stream = await open_client_stream(transport, host="fuzz", max_frame_size=4096)
-    await _drain(stream)
+def _client(transport: Callable[[], HostileStream]) -> None:
+    """Our client over a fresh ``transport()``, once per read path."""
+
+    async def client() -> WebSocketStream:
+        return await open_client_stream(transport(), host="fuzz", max_frame_size=4096)
+
+    _each_read_path(client)
 
 
 @target("ws_client")
 def ws_client(data: bytes) -> None:
     """Raw hostile bytes from a server: the HTTP answer to our upgrade, then frames."""
-    _run(lambda: _client(HostileStream(chunks(data))))
+    _client(lambda: HostileStream(chunks(data)))
 
 
 @target("ws_client_frames")
 def ws_client_frames(data: bytes) -> None:
     """A valid 101 answer, then the input as the server's frames."""
-    _run(lambda: _client(HostileStream([], respond=_accepting(chunks(data)))))
+    _client(lambda: HostileStream([], respond=_accepting(chunks(data))))
 
 
 @target("ws_client_upgrade")
@@ -238,8 +265,8 @@ def ws_client_upgrade(data: bytes) -> None:
     """A valid 101 answer with the input's header lines added (up to a blank line), then
     the rest of the input as the server's frames."""
     headers, _, frames = data.partition(b"\r\n\r\n")
-    respond = _accepting([frames] if frames else [], headers + b"\r\n" if headers else b"")
-    _run(lambda: _client(HostileStream([], respond=respond)))
+    extra = headers + b"\r\n" if headers else b""
+    _client(lambda: HostileStream([], respond=_accepting([frames] if frames else [], extra)))
 
 
 # ---------------------------------------------------------------- multistream on trio
