@@ -29,6 +29,25 @@ def checked_max_bytes(max_bytes: int | None) -> int | None:
     return max_bytes
 
 
+def check_sendable(
+    kind: str, *, closed: bool, eof_sent: bool, send_error: BaseException | None
+) -> None:
+    """The checks before a send on an encrypted stream (``kind``: "TLS", "Noise").
+
+    Raises:
+        trio.ClosedResourceError: the stream is closed, or ``send_eof`` was called.
+        trio.BrokenResourceError: an earlier send failed (``send_error`` is the cause).
+    """
+    if closed:
+        raise trio.ClosedResourceError(f"the {kind} stream is closed")
+    if eof_sent:
+        raise trio.ClosedResourceError(f"send_eof was already called on this {kind} stream")
+    if send_error is not None:
+        raise trio.BrokenResourceError(f"an earlier send on this {kind} stream failed") from (
+            send_error
+        )
+
+
 @runtime_checkable
 class ReceivesInto(Protocol):
     """``receive_into(buffer)`` reads into the caller's buffer: the count, 0 at EOF.

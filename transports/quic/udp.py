@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from typing import Final
 
 import trio
@@ -32,26 +33,12 @@ class UdpSocket:
     @classmethod
     def bind(cls, host: str, port: int) -> UdpSocket:
         """A socket bound to ``(host, port)``. Raises OSError."""
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.bind((host, port))
-        except BaseException:
-            sock.close()
-            raise
-        return cls(sock)
+        return cls(_socket_for(host, lambda sock: sock.bind((host, port))))
 
     @classmethod
     def connected(cls, host: str, port: int) -> UdpSocket:
         """A socket connected to ``(host, port)`` (only its datagrams arrive). Raises OSError."""
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.connect((host, port))
-        except BaseException:
-            sock.close()
-            raise
-        return cls(sock)
+        return cls(_socket_for(host, lambda sock: sock.connect((host, port))))
 
     def getsockname(self) -> tuple[object, ...]:
         return tuple(self._sock.getsockname())
@@ -118,3 +105,14 @@ class UdpSocket:
             self._closed = True
             trio.lowlevel.notify_closing(self._sock)
             self._sock.close()
+
+
+def _socket_for(host: str, setup: Callable[[socket.socket], None]) -> socket.socket:
+    """A UDP socket of ``host``'s address family after ``setup`` (closed if it raises)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        setup(sock)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

@@ -14,6 +14,7 @@ from p2pstack.identity.peer_id import PeerId
 from p2pstack.security.noise.cipher import BytesLike, FrameDecryptor, FrameEncryptor
 from p2pstack.stream_ops import (
     atomic_send_of,
+    check_sendable,
     checked_max_bytes,
     receive_into_of,
     receive_is_cancel_safe,
@@ -194,14 +195,9 @@ class NoiseStream(SecureStream):
             await transport.send_eof()
 
     def _check_send(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("the Noise stream is closed")
-        if self._eof_sent:
-            raise trio.ClosedResourceError("send_eof was already called on this Noise stream")
-        if self._send_error is not None:
-            raise trio.BrokenResourceError("an earlier send on this Noise stream failed") from (
-                self._send_error
-            )
+        check_sendable(
+            "Noise", closed=self._closed, eof_sent=self._eof_sent, send_error=self._send_error
+        )
 
     @property
     def cancel_safe_receive(self) -> bool:

@@ -12,7 +12,7 @@ from p2pstack.errors import ProtocolError
 from p2pstack.identity.keys import PublicKey
 from p2pstack.identity.peer_id import PeerId
 from p2pstack.security.tls.session import TlsSession
-from p2pstack.stream_ops import checked_max_bytes, receive_is_cancel_safe
+from p2pstack.stream_ops import check_sendable, checked_max_bytes, receive_is_cancel_safe
 
 DEFAULT_RECEIVE_SIZE: Final = 256 * 1024
 """How many ciphertext bytes one read from the transport asks for, and the most plaintext
@@ -136,14 +136,9 @@ class TlsStream(SecureStream):
                 await self.transport_stream.send_eof()
 
     def _check_send(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("the TLS stream is closed")
-        if self._eof_sent:
-            raise trio.ClosedResourceError("send_eof was already called on this TLS stream")
-        if self._send_error is not None:
-            raise trio.BrokenResourceError("an earlier send on this TLS stream failed") from (
-                self._send_error
-            )
+        check_sendable(
+            "TLS", closed=self._closed, eof_sent=self._eof_sent, send_error=self._send_error
+        )
 
     @property
     def cancel_safe_receive(self) -> bool:
